@@ -1,0 +1,42 @@
+// ikr-hls activation functions. Scalar ones are fused into conv/dense loops; softmax
+// works on a vector. Floating-point versions: they reproduce Keras on the host.
+#ifndef IKR_ACTIVATION_H_
+#define IKR_ACTIVATION_H_
+
+#include <cmath>
+
+namespace ikr {
+
+template <typename T> inline T linear(T x) { return x; }
+
+template <typename T> inline T relu(T x) { return x > T(0) ? x : T(0); }
+
+template <typename T> inline T sigmoid(T x) { return T(1) / (T(1) + std::exp(-x)); }
+
+template <typename T> inline T tanh(T x) { return std::tanh(x); }
+
+// Softmax over a vector, shifted by the maximum so that exp never overflows.
+template <typename in_t, typename out_t, int N>
+void softmax(const in_t in[N], out_t out[N]) {
+    in_t max_value = in[0];
+softmax_max:
+    for (int i = 1; i < N; i++) {
+        if (in[i] > max_value) max_value = in[i];
+    }
+    out_t sum = 0;
+    out_t e[N];
+softmax_exp:
+    for (int i = 0; i < N; i++) {
+        e[i] = std::exp(out_t(in[i] - max_value));
+        sum += e[i];
+    }
+    const out_t inv = out_t(1) / sum;
+softmax_norm:
+    for (int i = 0; i < N; i++) {
+        out[i] = e[i] * inv;
+    }
+}
+
+}  // namespace ikr
+
+#endif

@@ -1,0 +1,67 @@
+// ikr-hls 2D pooling over a channels-last (H, W, C) buffer, Keras semantics:
+// 'same' padding never contributes (max ignores it, average divides by the valid count).
+#ifndef IKR_POOL_H_
+#define IKR_POOL_H_
+
+namespace ikr {
+
+template <typename in_t, typename out_t, int H, int W, int C, int OH, int OW,
+          int PH, int PW, int SH, int SW, int PAD_TOP, int PAD_LEFT>
+void max_pool2d(const in_t in[H * W * C], out_t out[OH * OW * C]) {
+pool_rows:
+    for (int oh = 0; oh < OH; oh++) {
+    pool_cols:
+        for (int ow = 0; ow < OW; ow++) {
+#pragma HLS PIPELINE II=1
+        pool_channels:
+            for (int c = 0; c < C; c++) {
+                bool first = true;
+                in_t best = 0;
+            pool_window:
+                for (int i = 0; i < PH; i++) {
+                    for (int j = 0; j < PW; j++) {
+                        const int y = oh * SH + i - PAD_TOP;
+                        const int x = ow * SW + j - PAD_LEFT;
+                        if (y < 0 || y >= H || x < 0 || x >= W) continue;
+                        const in_t v = in[(y * W + x) * C + c];
+                        if (first || v > best) best = v;
+                        first = false;
+                    }
+                }
+                out[(oh * OW + ow) * C + c] = out_t(best);
+            }
+        }
+    }
+}
+
+template <typename in_t, typename out_t, typename acc_t, int H, int W, int C, int OH, int OW,
+          int PH, int PW, int SH, int SW, int PAD_TOP, int PAD_LEFT>
+void avg_pool2d(const in_t in[H * W * C], out_t out[OH * OW * C]) {
+pool_rows:
+    for (int oh = 0; oh < OH; oh++) {
+    pool_cols:
+        for (int ow = 0; ow < OW; ow++) {
+#pragma HLS PIPELINE II=1
+        pool_channels:
+            for (int c = 0; c < C; c++) {
+                acc_t sum = 0;
+                int count = 0;
+            pool_window:
+                for (int i = 0; i < PH; i++) {
+                    for (int j = 0; j < PW; j++) {
+                        const int y = oh * SH + i - PAD_TOP;
+                        const int x = ow * SW + j - PAD_LEFT;
+                        if (y < 0 || y >= H || x < 0 || x >= W) continue;
+                        sum += in[(y * W + x) * C + c];
+                        count++;
+                    }
+                }
+                out[(oh * OW + ow) * C + c] = out_t(sum / acc_t(count));
+            }
+        }
+    }
+}
+
+}  // namespace ikr
+
+#endif

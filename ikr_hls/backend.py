@@ -1,0 +1,237 @@
+"""Render a project from the graph with Jinja2, and write it atomically.
+
+`render_project` returns {relative path: text}; `write_project` puts those files in place
+only once all of them rendered, so a failed conversion leaves nothing half-written.
+"""
+from __future__ import annotations
+
+import json
+import logging
+import os
+import shutil
+import tempfile
+from pathlib import Path
+
+import jinja2
+import numpy as np
+
+from . import __version__
+from .config import ProjectConfig
+from .errors import IKRHLSError
+from .ir import Graph, Layer
+from .precision import format_literal
+from .resources import cpp_dir, templates_dir
+
+log = logging.getLogger(__name__)
+
+MANIFEST = ".ikr-hls-manifest.json"   # the files ikr-hls wrote; --force removes only these
+_VALUES_PER_ROW = 8
+
+
+def _environment() -> jinja2.Environment:
+    return jinja2.Environment(loader=jinja2.FileSystemLoader(str(templates_dir())),
+                              undefined=jinja2.StrictUndefined, trim_blocks=True,
+                              lstrip_blocks=True, keep_trailing_newline=True)
+
+
+def _act_call(layer: Layer) -> str:
+    return f"ikr::{layer.activation}"
+
+
+def _index_type(limit: int) -> str:
+    return "uint16_t" if limit <= 0xFFFF else "uint32_t"
+
+
+def _rows(values, fmt) -> list[str]:
+    texts = [fmt(v) for v in values] or ["0"]
+    return [", ".join(texts[i:i + _VALUES_PER_ROW]) + ","
+            for i in range(0, len(texts), _VALUES_PER_ROW)]
+
+
+def _array(name, cpp_type, values, comment, fmt):
+    values = list(values)
+    return dict(name=name, cpp_type=cpp_type, size=max(len(values), 1), comment=comment,
+                rows=_rows(values, fmt))
+
+
+class _Renderer:
+    def __init__(self, graph: Graph, config: ProjectConfig):
+        self.graph, self.config = graph, config
+        self.env = _environment()
+        self.project = config.project_name
+        self.files: dict[str, str] = {}
+
+    def render(self) -> dict[str, str]:
+        layer_views = []
+        in_type, in_buffer = "input_t", "input"
+        for i, layer in enumerate(self.graph.layers):
+            is_last = i == len(self.graph.layers) - 1
+            view = self._layer(layer, in_type)
+            self.files[f"firmware/layers/{layer.name}.h"] = self.env.get_template(
+                f"firmware/layers/{layer.kind}.h.j2").render(**view)
+            layer_views.append(dict(name=layer.name, is_last=is_last, input_buffer=in_buffer,
+                                    out_size=layer.out_size, summary=view["summary"],
+                                    keras_class=view["keras_class"], types=view["types"]))
+            in_type, in_buffer = f"{layer.name}_result_t", f"{layer.name}_out"
+        common = dict(project=self.project, version=__version__, source=self.graph.source,
+                      guard=self.project.upper(), layers=layer_views,
+                      input_shape=list(self.graph.input_shape),
+                      output_shape=list(self.graph.output_shape))
+        last = self.graph.layers[-1]
+        self.files["firmware/defines.h"] = self.env.get_template("firmware/defines.h.j2").render(
+            n_input=self.graph.input_size, n_output=self.graph.output_size,
+            input_type=self.config.precision.cpp, result_type=f"{last.name}_result_t",
+            input_shape_text=str(self.graph.input_shape), output_shape_text=str(self.graph.output_shape),
+            **common)
+        self.files[f"firmware/{self.project}.h"] = self.env.get_template("firmware/top.h.j2").render(**common)
+        self.files[f"firmware/{self.project}.cpp"] = self.env.get_template("firmware/top.cpp.j2").render(**common)
+        self.files["bridge.cpp"] = self.env.get_template("bridge.cpp.j2").render(**common)
+        for header in sorted(cpp_dir().glob("*.h")):
+            self.files[f"firmware/ikr/{header.name}"] = header.read_text()
+        return self.files
+
+    # -- one view per layer kind ------------------------------------------------------------
+    def _layer(self, layer: Layer, in_type: str) -> dict:
+        view = dict(name=layer.name, guard=f"{self.project.upper()}_{layer.name.upper()}_H",
+                    in_type=in_type, activation=layer.activation, act_call=_act_call(layer),
+                    version=__version__)
+        view["types"] = [(role, t.cpp) for role, t in layer.precision.items()]
+        view.update(getattr(self, f"_{layer.kind}")(layer))
+        return view
+
+    def _weights_file(self, layer: Layer, description: str, arrays: list[dict]):
+        self.files[f"firmware/weights/{layer.name}.h"] = self.env.get_template(
+            "firmware/weights/weights.h.j2").render(
+                name=layer.name, description=description, arrays=arrays, version=__version__,
+                guard=f"{self.project.upper()}_{layer.name.upper()}_WEIGHTS_H")
+
+    def _literal(self, layer, role):
+        hls_type = layer.precision[role]
+        return lambda v: format_literal(v, hls_type)
+
+    def _conv2d(self, layer: Layer) -> dict:
+        a = layer.attrs
+        h, w, c = layer.in_shape
+        oh, ow, f = layer.out_shape
+        kernel = layer.weights["kernel"]                       # (KH, KW, C, F)
+        padded = any(a[k] for k in ("pad_top", "pad_bottom", "pad_left", "pad_right"))
+        ph, pw = h + a["pad_top"] + a["pad_bottom"], w + a["pad_left"] + a["pad_right"]
+        values, filters = [], []
+        for co in range(f):
+            taps = []
+            for ci in range(c):
+                for kh in range(a["kh"]):
+                    for kw in range(a["kw"]):
+                        v = kernel[kh, kw, ci, co]
+                        if v != 0.0:
+                            taps.append(((kh * pw + kw) * c + ci, len(values)))
+                            values.append(v)
+            filters.append(dict(index=co, taps=taps))
+        self._weights_file(layer, f"Conv2D, {len(values)} nonzero of {kernel.size}, ordered by "
+                           "filter, input channel, row, column", [
+            _array(f"{layer.name}_w", f"{layer.name}_weight_t", values,
+                   "nonzero kernel weights only", self._literal(layer, "weight")),
+            _array(f"{layer.name}_b", f"{layer.name}_bias_t", layer.weights["bias"],
+                   "bias per filter", self._literal(layer, "bias")),
+        ])
+        return dict(h=h, w=w, c=c, oh=oh, ow=ow, f=f, kh=a["kh"], kw=a["kw"], sh=a["sh"], sw=a["sw"],
+                    padding=a["padding"], pad_top=a["pad_top"], pad_bottom=a["pad_bottom"],
+                    pad_left=a["pad_left"], pad_right=a["pad_right"], padded=padded, ph=ph, pw=pw,
+                    src="padded" if padded else "in", filters=filters, nnz=len(values),
+                    dense_weights=kernel.size, keras_class="Conv2D",
+                    summary=f"Conv2D {a['kh']}x{a['kw']} {c}->{f}, {len(values)}/{kernel.size} weights")
+
+    def _dense(self, layer: Layer) -> dict:
+        kernel = layer.weights["kernel"]                       # (N_IN, N_OUT)
+        n_in, n_out = kernel.shape
+        cols, rows = np.nonzero(kernel.T)                      # ordered by output, then input
+        values = kernel[rows, cols]
+        self._weights_file(layer, f"Dense, {len(values)} nonzero of {kernel.size}", [
+            _array(f"{layer.name}_w", f"{layer.name}_weight_t", values, "nonzero weights only",
+                   self._literal(layer, "weight")),
+            _array(f"{layer.name}_w_in", _index_type(n_in), rows,
+                   "input index of each nonzero weight", str),
+            _array(f"{layer.name}_w_out", _index_type(n_out), cols,
+                   "output index of each nonzero weight", str),
+            _array(f"{layer.name}_b", f"{layer.name}_bias_t", layer.weights["bias"], "bias",
+                   self._literal(layer, "bias")),
+        ])
+        return dict(n_in=n_in, n_out=n_out, nnz=len(values), dense_weights=kernel.size,
+                    keras_class="Dense", summary=f"Dense {n_in}->{n_out}, {len(values)}/{kernel.size} weights")
+
+    def _pool2d(self, layer: Layer) -> dict:
+        a = layer.attrs
+        h, w, c = layer.in_shape
+        oh, ow, _ = layer.out_shape
+        cls = "MaxPooling2D" if a["op"] == "max" else "AveragePooling2D"
+        return dict(h=h, w=w, c=c, oh=oh, ow=ow, op=a["op"], ph=a["ph"], pw=a["pw"], sh=a["sh"],
+                    sw=a["sw"], padding=a["padding"], pad_top=a["pad_top"], pad_left=a["pad_left"],
+                    keras_class=cls, summary=f"{cls} {a['ph']}x{a['pw']}")
+
+    def _activation(self, layer: Layer) -> dict:
+        return dict(n=layer.out_size, keras_class="Activation", summary=f"activation {layer.activation}")
+
+    def _scale_shift(self, layer: Layer) -> dict:
+        c = layer.in_shape[-1]
+        self._weights_file(layer, "per-channel scale and shift", [
+            _array(f"{layer.name}_scale", f"{layer.name}_weight_t", layer.weights["scale"], "scale",
+                   self._literal(layer, "weight")),
+            _array(f"{layer.name}_shift", f"{layer.name}_bias_t", layer.weights["shift"], "shift",
+                   self._literal(layer, "bias")),
+        ])
+        return dict(n=layer.out_size, c=c, keras_class="BatchNormalization",
+                    summary=f"scale and shift over {c} channels")
+
+
+def render_project(graph: Graph, config: ProjectConfig) -> dict[str, str]:
+    return _Renderer(graph, config).render()
+
+
+def write_project(files: dict[str, str], output_dir, force: bool = False) -> Path:
+    """Write the rendered files to output_dir, atomically.
+
+    An existing non-empty directory is refused unless force; with force, only the files a
+    previous ikr-hls run wrote there (its manifest) are replaced, nothing else is touched.
+    """
+    out = Path(output_dir)
+    if out.exists() and not out.is_dir():
+        raise IKRHLSError(f"{out}: exists and is not a directory")
+    existing = out.is_dir() and any(out.iterdir())
+    if existing and not force:
+        raise IKRHLSError(f"{out}: directory exists and is not empty (use --force / force=True to overwrite)")
+    out.parent.mkdir(parents=True, exist_ok=True)
+    staging = Path(tempfile.mkdtemp(prefix=f".{out.name}.", dir=out.parent))
+    try:
+        for rel, text in files.items():
+            path = staging / rel
+            path.parent.mkdir(parents=True, exist_ok=True)
+            path.write_text(text)
+        (staging / MANIFEST).write_text(json.dumps(sorted(files), indent=1) + "\n")
+        if not out.exists() or not any(out.iterdir()):
+            if out.exists():
+                out.rmdir()
+            os.replace(staging, out)
+        else:
+            _replace_owned_files(staging, out, files)
+    finally:
+        if staging.exists():
+            shutil.rmtree(staging, ignore_errors=True)
+    log.debug("wrote %d files to %s", len(files), out)
+    return out
+
+
+def _replace_owned_files(staging: Path, out: Path, files: dict[str, str]):
+    manifest = out / MANIFEST
+    previous = []
+    if manifest.is_file():
+        try:
+            previous = json.loads(manifest.read_text())
+        except ValueError:
+            previous = []
+    for rel in previous:                       # files we wrote last time and no longer write
+        if rel not in files and (out / rel).is_file():
+            (out / rel).unlink()
+    for rel in list(files) + [MANIFEST]:
+        target = out / rel
+        target.parent.mkdir(parents=True, exist_ok=True)
+        os.replace(staging / rel, target)

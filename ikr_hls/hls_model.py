@@ -1,0 +1,92 @@
+"""HLSModel: the converted network, its project on disk, and its compiled host model."""
+from __future__ import annotations
+
+import logging
+from pathlib import Path
+
+import numpy as np
+
+from .backend import render_project, write_project
+from .config import DEFAULT_PART, ProjectConfig, make_config
+from .errors import IKRHLSError
+from .frontend import keras_to_graph
+from .hostbuild import build_module
+from .ir import Graph
+from .passes import run_passes
+
+log = logging.getLogger(__name__)
+
+
+class HLSModel:
+    """A converted model. `write()` renders the project, `compile()` builds the host model,
+    `predict(x)` runs the C++ on a batch."""
+
+    def __init__(self, graph: Graph, config: ProjectConfig, output_dir, keras_model=None,
+                 force: bool = False):
+        self.graph = graph
+        self.config = config
+        self.output_dir = Path(output_dir)
+        self.keras_model = keras_model
+        self.force = force
+        self._files = render_project(graph, config)   # render now: template errors surface at convert
+        self._written = False
+        self._module = None
+
+    @property
+    def project_name(self) -> str:
+        return self.config.project_name
+
+    @property
+    def input_shape(self) -> tuple:
+        return self.graph.input_shape
+
+    @property
+    def output_shape(self) -> tuple:
+        return self.graph.output_shape
+
+    @property
+    def files(self) -> dict[str, str]:
+        """The generated project, {relative path: text}."""
+        return dict(self._files)
+
+    def write(self) -> Path:
+        """Write the project to output_dir (atomically; refuses a non-empty directory unless
+        the model was converted with force=True)."""
+        write_project(self._files, self.output_dir, force=self.force or self._written)
+        self._written = True
+        return self.output_dir
+
+    def compile(self) -> "HLSModel":
+        """Write the project if needed, then build its pybind11 module (cached by content)."""
+        if not self._written:
+            self.write()
+        self._module = build_module(self.output_dir, f"{self.project_name}.cpp")
+        return self
+
+    def predict(self, x) -> np.ndarray:
+        """(N, *input_shape) float32/float64 -> (N, *output_shape) float64; a single sample
+        of shape input_shape is accepted too and returns one output."""
+        if self._module is None:
+            self.compile()
+        x = np.asarray(x)
+        if not np.issubdtype(x.dtype, np.number):
+            raise IKRHLSError(f"predict: expected a numeric array, got dtype {x.dtype}")
+        single = x.shape == tuple(self.input_shape)
+        if single:
+            x = x[None]
+        if x.shape[1:] != tuple(self.input_shape):
+            raise IKRHLSError(f"predict: expected input of shape (N, {', '.join(map(str, self.input_shape))}), "
+                              f"got {x.shape}")
+        y = self._module.predict(np.ascontiguousarray(x, dtype=np.float64))
+        return y[0] if single else y
+
+
+def convert(model, output_dir="ikr_prj", precision="float", strategy="unrolled", reuse_factor=1,
+            part=DEFAULT_PART, clock_period=5.0, project_name="myproject", force=False) -> HLSModel:
+    """Convert a keras.Model, or a .h5/.keras file, into an HLSModel (nothing is written
+    until write() or compile())."""
+    config = make_config(precision=precision, strategy=strategy, reuse_factor=reuse_factor,
+                         part=part, clock_period=clock_period, project_name=project_name)
+    graph, keras_model = keras_to_graph(model)
+    graph = run_passes(graph, config)
+    return HLSModel(graph, config, output_dir, keras_model=keras_model, force=force)

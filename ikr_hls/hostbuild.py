@@ -1,0 +1,119 @@
+"""Build a written project into a Python module with g++ and pybind11, cached by content.
+
+The module name carries the hash of everything that goes into the build (sources, flags,
+compiler, Python ABI), so an unchanged project loads from the cache without compiling, and
+two different projects can live in one Python process.
+"""
+from __future__ import annotations
+
+import hashlib
+import importlib.machinery
+import importlib.util
+import logging
+import os
+import shutil
+import subprocess
+import sys
+import sysconfig
+import tempfile
+import time
+from pathlib import Path
+
+from .errors import IKRHLSError
+
+log = logging.getLogger(__name__)
+
+CXXFLAGS = ["-O2", "-std=c++14", "-fPIC", "-fvisibility=hidden", "-Wall", "-Wextra",
+            "-Wno-unknown-pragmas", "-Wno-unused-label"]
+SOURCE_SUFFIXES = (".h", ".hpp", ".cpp", ".cc")
+_LOADED: dict[str, object] = {}
+
+
+def cache_dir() -> Path:
+    """$IKR_HLS_CACHE, else $XDG_CACHE_HOME/ikr-hls, else ~/.cache/ikr-hls."""
+    if os.environ.get("IKR_HLS_CACHE"):
+        return Path(os.environ["IKR_HLS_CACHE"])
+    base = os.environ.get("XDG_CACHE_HOME") or Path.home() / ".cache"
+    return Path(base) / "ikr-hls"
+
+
+def find_compiler() -> str:
+    cxx = os.environ.get("CXX", "g++")
+    path = shutil.which(cxx)
+    if path is None:
+        raise IKRHLSError(f"no C++ compiler: '{cxx}' is not on PATH (install g++ or set CXX)")
+    return path
+
+
+def _compiler_id(cxx: str) -> str:
+    try:
+        return subprocess.run([cxx, "--version"], capture_output=True, text=True,
+                              check=False).stdout.splitlines()[0]
+    except (OSError, IndexError):
+        return cxx
+
+
+def _include_flags(project_dir: Path) -> list[str]:
+    import pybind11
+
+    return ["-I", str(project_dir), "-I", str(project_dir / "firmware"),
+            "-isystem", pybind11.get_include(), "-isystem", sysconfig.get_paths()["include"]]
+
+
+def project_sources(project_dir: Path) -> list[Path]:
+    files = [p for p in (project_dir / "firmware").rglob("*") if p.suffix in SOURCE_SUFFIXES]
+    return sorted(files + [project_dir / "bridge.cpp"])
+
+
+def content_hash(project_dir: Path, flags: list[str], cxx: str) -> str:
+    digest = hashlib.sha256()
+    for part in (_compiler_id(cxx), sys.implementation.cache_tag,
+                 sysconfig.get_config_var("EXT_SUFFIX") or "", " ".join(flags)):
+        digest.update(part.encode() + b"\0")
+    for path in project_sources(project_dir):
+        digest.update(str(path.relative_to(project_dir)).encode() + b"\0")
+        digest.update(path.read_bytes() + b"\0")
+    return digest.hexdigest()[:20]
+
+
+def build_module(project_dir, top_source: str, extra_flags: list[str] | None = None):
+    """Compile (or take from the cache) and import the project's pybind11 module."""
+    project_dir = Path(project_dir).resolve()
+    if not (project_dir / "bridge.cpp").is_file():
+        raise IKRHLSError(f"{project_dir}: not an ikr-hls project (no bridge.cpp); write it first")
+    cxx = find_compiler()
+    flags = CXXFLAGS + list(extra_flags or [])
+    name = "ikr_" + content_hash(project_dir, flags, cxx)
+    if name in _LOADED:
+        return _LOADED[name]
+    target = cache_dir() / f"{name}{sysconfig.get_config_var('EXT_SUFFIX') or '.so'}"
+    if target.is_file():
+        log.info("host model %s taken from the cache", name)
+    else:
+        _compile(cxx, flags, project_dir, top_source, name, target)
+    spec = importlib.util.spec_from_file_location(
+        name, target, loader=importlib.machinery.ExtensionFileLoader(name, str(target)))
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    _LOADED[name] = module
+    return module
+
+
+def _compile(cxx, flags, project_dir: Path, top_source: str, name: str, target: Path):
+    target.parent.mkdir(parents=True, exist_ok=True)
+    fd, tmp = tempfile.mkstemp(prefix=f".{name}.", suffix=".so", dir=target.parent)
+    os.close(fd)
+    cmd = [cxx, *flags, "-shared", f"-DIKR_MODULE_NAME={name}", *_include_flags(project_dir),
+           str(project_dir / "bridge.cpp"), str(project_dir / "firmware" / top_source), "-o", tmp]
+    log.info("compiling host model %s (g++ %s)", name, " ".join(flags))
+    start = time.perf_counter()
+    proc = subprocess.run(cmd, capture_output=True, text=True, check=False)
+    if proc.returncode != 0:
+        os.unlink(tmp)
+        log_path = project_dir / "build" / "compile.log"
+        log_path.parent.mkdir(exist_ok=True)
+        log_path.write_text(" ".join(cmd) + "\n\n" + proc.stdout + proc.stderr)
+        first = next((ln for ln in proc.stderr.splitlines() if "error" in ln), proc.stderr.strip()[:200])
+        raise IKRHLSError(f"{project_dir}: C++ compilation failed: {first.strip()} (full log: {log_path})")
+    os.replace(tmp, target)       # atomic: a concurrent build of the same hash is harmless
+    log.info("compiled %s in %.1f s", name, time.perf_counter() - start)
