@@ -64,9 +64,9 @@ def _build_graph(model, source: str) -> Graph:
         raise IKRHLSError(f"{source}: models with {len(inputs)} inputs and {len(outputs)} outputs "
                           "are not supported (one input, one output)")
     in_shape = tuple(inputs[0].shape[1:])
-    if any(d is None for d in in_shape) or len(in_shape) not in (1, 3):
+    if any(d is None for d in in_shape):
         raise IKRHLSError(f"{source}: input shape {tuple(inputs[0].shape)} is not supported "
-                          "(need a fixed (H, W, C) image or (N,) vector)")
+                          "(every dimension but the batch must be fixed)")
 
     graph = Graph(source=source, input_shape=tuple(int(d) for d in in_shape),
                   input_name=getattr(inputs[0], "name", "input"))

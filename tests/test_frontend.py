@@ -1,0 +1,108 @@
+"""Keras -> IR: supported layers, passes, and one clear error for everything else."""
+import keras
+import numpy as np
+import pytest
+
+import ikr_hls
+from ikr_hls.frontend import keras_to_graph
+from ikr_hls.passes import run_passes
+from ikr_hls.config import make_config
+from zoo import build
+
+L = keras.layers
+
+
+def _graph(model):
+    graph, _ = keras_to_graph(model)
+    return run_passes(graph, make_config())
+
+
+def test_lenet_graph_shapes():
+    graph = _graph(build("lenet5"))
+    assert [layer.kind for layer in graph.layers] == ["conv2d", "pool2d", "conv2d", "pool2d",
+                                                      "dense", "dense", "dense"]
+    assert graph.layers[0].out_shape == (24, 24, 6)
+    assert graph.layers[3].out_shape == (4, 4, 16)
+    assert graph.output_shape == (10,)
+    assert graph.layers[-1].activation == "softmax"
+
+
+def test_batchnorm_folds_into_conv_and_stays_after_pool():
+    graph = _graph(build("nonsquare_bn"))
+    kinds = [layer.kind for layer in graph.layers]
+    assert kinds == ["conv2d", "pool2d", "scale_shift", "conv2d", "pool2d", "dense"]
+    assert graph.layers[0].activation == "relu"         # Activation fused after the fold
+    assert graph.layers[-1].activation == "sigmoid"
+
+
+def test_same_padding_is_split_like_tensorflow():
+    graph = _graph(build("same_stride2"))
+    conv = graph.layers[0]
+    # 16 -> 8 with k=3, s=2: total padding 1, TensorFlow puts the extra one after
+    assert conv.out_shape == (8, 8, 4)
+    assert (conv.attrs["pad_top"], conv.attrs["pad_bottom"]) == (0, 1)
+
+
+def test_fold_keeps_zeros_exact():
+    model = build("nonsquare_bn", zeros=True)
+    zeros_before = model.layers[1].kernel.numpy() == 0
+    graph = _graph(model)
+    assert np.array_equal(graph.layers[0].weights["kernel"] == 0, zeros_before)
+
+
+def _error(model, *patterns):
+    with pytest.raises(ikr_hls.IKRHLSError) as info:
+        keras_to_graph(model)
+    for pattern in patterns:
+        assert pattern in str(info.value)
+    assert "\n" not in str(info.value)
+
+
+def test_unsupported_layer_names_layer_class_and_the_supported_ones():
+    model = keras.Sequential([keras.Input((5, 3)), L.LSTM(4, name="rnn"), L.Dense(2)])
+    _error(model, "'rnn'", "LSTM", "Conv2D", "Dense")
+
+
+def test_dilated_conv_is_refused():
+    model = keras.Sequential([keras.Input((9, 9, 1)), L.Conv2D(2, 3, dilation_rate=2, name="dil")])
+    _error(model, "'dil'", "dilation (2, 2)")
+
+
+def test_branching_model_is_refused():
+    inp = keras.Input((8, 8, 2))
+    a = L.Conv2D(2, 1, name="a")(inp)
+    out = L.Add(name="merge")([a, inp])
+    _error(keras.Model(inp, out), "'merge'", "2 inputs")
+
+
+def test_unsupported_activation_is_refused():
+    model = keras.Sequential([keras.Input((4,)), L.Dense(3, activation="elu", name="d")])
+    _error(model, "'d'", "elu", "relu")
+
+
+def test_relu_with_max_value_is_refused():
+    model = keras.Sequential([keras.Input((4,)), L.Dense(3), L.ReLU(max_value=6.0, name="r6")])
+    _error(model, "'r6'", "max_value=6.0")
+
+
+def test_missing_and_unreadable_files(tmp_path):
+    with pytest.raises(ikr_hls.IKRHLSError, match="no such file"):
+        keras_to_graph(tmp_path / "nope.h5")
+    bad = tmp_path / "bad.h5"
+    bad.write_bytes(b"not an hdf5 file")
+    with pytest.raises(ikr_hls.IKRHLSError, match="cannot be read as a Keras model"):
+        keras_to_graph(bad)
+    txt = tmp_path / "model.txt"
+    txt.write_text("x")
+    with pytest.raises(ikr_hls.IKRHLSError, match="not a Keras model file"):
+        keras_to_graph(txt)
+
+
+def test_unknown_options_raise():
+    model = build("mlp")
+    with pytest.raises(ikr_hls.IKRHLSError, match="strategy: unknown value 'fast'"):
+        ikr_hls.convert(model, strategy="fast")
+    with pytest.raises(ikr_hls.IKRHLSError, match="unknown type 'float16'"):
+        ikr_hls.convert(model, precision="float16")
+    with pytest.raises(ikr_hls.IKRHLSError, match="project_name"):
+        ikr_hls.convert(model, project_name="my-project")

@@ -1,0 +1,36 @@
+"""The wheel carries templates/ and cpp/, and its console script works from anywhere."""
+import subprocess
+import sys
+import zipfile
+from pathlib import Path
+
+REPO = Path(__file__).resolve().parent.parent
+
+
+def test_wheel_installs_and_converts_from_another_directory(tmp_path):
+    wheels = tmp_path / "wheels"
+    subprocess.run([sys.executable, "-m", "pip", "wheel", "--quiet", "--no-deps", "--no-build-isolation",
+                    "-w", str(wheels), str(REPO)], check=True, capture_output=True, cwd=tmp_path)
+    wheel = next(wheels.glob("ikr_hls-*.whl"))
+    names = set(zipfile.ZipFile(wheel).namelist())
+    for rel in ("ikr_hls/templates/firmware/layers/conv2d.h.j2", "ikr_hls/templates/bridge.cpp.j2",
+                "ikr_hls/cpp/ikr_pool.h", "ikr_hls/cpp/ikr_activation.h"):
+        assert rel in names, f"{rel} missing from {wheel.name}"
+
+    target = tmp_path / "site"
+    subprocess.run([sys.executable, "-m", "pip", "install", "--quiet", "--no-deps", "--target", str(target),
+                    str(wheel)], check=True, capture_output=True)
+    env = {"PYTHONPATH": str(target), "PATH": "/usr/bin:/bin", "HOME": str(tmp_path),
+           "TF_CPP_MIN_LOG_LEVEL": "3"}
+    where = subprocess.run([sys.executable, "-c", "import ikr_hls; print(ikr_hls.__file__)"],
+                           capture_output=True, text=True, env=env, cwd=tmp_path, check=True)
+    assert where.stdout.strip().startswith(str(target)), where.stdout   # the wheel, not the checkout
+
+    elsewhere = tmp_path / "elsewhere"
+    elsewhere.mkdir()
+    model = REPO / "examples" / "models" / "lenet5.h5"
+    proc = subprocess.run([str(target / "bin" / "ikr-hls"), "convert", str(model), "-o", "prj"],
+                          capture_output=True, text=True, env=env, cwd=elsewhere)
+    assert proc.returncode == 0, proc.stderr
+    assert (elsewhere / "prj" / "firmware" / "ikr" / "ikr_pool.h").is_file()
+    assert (elsewhere / "prj" / "firmware" / "layers" / "conv1.h").is_file()

@@ -1,0 +1,104 @@
+"""Small Keras models covering the converter's layers, with random weights.
+
+`build(name, seed)` makes one; `zero_out(model, fraction, seed)` sets random kernel
+positions (and a few whole kernels) to zero, as a pruned model would have.
+"""
+import keras
+import numpy as np
+
+L = keras.layers
+
+
+def lenet5():
+    return keras.Sequential([
+        keras.Input((28, 28, 1)),
+        L.Conv2D(6, 5, activation="relu", name="conv1"), L.MaxPooling2D(2),
+        L.Conv2D(16, 5, activation="relu", name="conv2"), L.MaxPooling2D(2),
+        L.Flatten(), L.Dense(120, activation="relu"), L.Dense(84, activation="relu"),
+        L.Dense(10, activation="softmax"),
+    ], name="lenet5")
+
+
+def same_stride2():
+    """Conv2D padding=same with stride 2, then a 1x1 conv."""
+    return keras.Sequential([
+        keras.Input((16, 16, 3)),
+        L.Conv2D(4, 3, strides=2, padding="same", activation="relu"),
+        L.Conv2D(5, 1, padding="same"),
+        L.Flatten(), L.Dense(6),
+    ], name="same_stride2")
+
+
+def nonsquare_bn():
+    """20x12x3 input; BatchNormalization folded after a conv and kept after a pooling;
+    Activation layers; tanh; max-pool with same padding; Dense without bias; sigmoid."""
+    inp = keras.Input((20, 12, 3))
+    x = L.Conv2D(8, 3, padding="same", use_bias=False)(inp)
+    x = L.BatchNormalization()(x)
+    x = L.Activation("relu")(x)
+    x = L.AveragePooling2D(2)(x)
+    x = L.BatchNormalization()(x)
+    x = L.Conv2D(6, 3, strides=(2, 1), activation="tanh")(x)
+    x = L.MaxPooling2D(3, strides=2, padding="same")(x)
+    x = L.Flatten()(x)
+    x = L.Dropout(0.3)(x)
+    x = L.Dense(10, use_bias=False)(x)
+    out = L.Activation("sigmoid")(x)
+    return keras.Model(inp, out, name="nonsquare_bn")
+
+
+def avgpool_same():
+    """AveragePooling2D with same padding (Keras averages only the valid inputs), a
+    non-square kernel with unequal strides, ReLU and Softmax layers."""
+    return keras.Sequential([
+        keras.Input((15, 15, 2)),
+        L.AveragePooling2D(3, strides=2, padding="same"),
+        L.Conv2D(3, (2, 3), strides=(1, 2), padding="same"), L.ReLU(),
+        L.Flatten(), L.Dense(5), L.Softmax(),
+    ], name="avgpool_same")
+
+
+def mlp():
+    """Vector input, Dense with and without bias, BatchNormalization folded into Dense."""
+    return keras.Sequential([
+        keras.Input((12,)),
+        L.Dense(16), L.BatchNormalization(), L.Activation("relu"), L.Dropout(0.5),
+        L.Dense(4, use_bias=False, activation="linear"),
+    ], name="mlp")
+
+
+MODELS = {f.__name__: f for f in (lenet5, same_stride2, nonsquare_bn, avgpool_same, mlp)}
+
+
+def randomize(model, seed):
+    """Random weights everywhere, including BatchNormalization statistics (variance > 0)."""
+    rng = np.random.default_rng(seed)
+    for layer in model.layers:
+        new = []
+        for w in layer.weights:
+            if "variance" in w.path:
+                new.append(rng.uniform(0.5, 2.0, w.shape))
+            else:
+                new.append(rng.normal(0, 0.5, w.shape))
+        if new:
+            layer.set_weights([a.astype("float32") for a in new])
+    return model
+
+
+def zero_out(model, fraction=0.6, seed=0):
+    """Zero random kernel positions of every Conv2D/Dense layer, and a few whole conv kernels."""
+    rng = np.random.default_rng(seed)
+    for layer in model.layers:
+        if isinstance(layer, (L.Conv2D, L.Dense)):
+            kernel = np.array(layer.kernel.numpy())
+            kernel[rng.random(kernel.shape) < fraction] = 0.0
+            if kernel.ndim == 4:
+                dead = rng.random(kernel.shape[2:]) < 0.2
+                kernel[:, :, dead] = 0.0
+            layer.kernel.assign(kernel)
+    return model
+
+
+def build(name, seed=0, zeros=False):
+    model = randomize(MODELS[name](), seed)
+    return zero_out(model, seed=seed) if zeros else model
