@@ -68,8 +68,8 @@ class _Renderer:
             is_last = i == len(self.graph.layers) - 1
             view = self._layer(layer, in_type)
             self.files[f"firmware/layers/{layer.name}.h"] = self.env.get_template(
-                f"firmware/layers/{layer.kind}.h.j2").render(**view)
-            layer_views.append(dict(name=layer.name, is_last=is_last, input_buffer=in_buffer,
+                f"firmware/layers/{view.get('template', layer.kind)}.h.j2").render(**view)
+            layer_views.append(dict(name=layer.name, index=i, is_last=is_last, input_buffer=in_buffer,
                                     out_size=layer.out_size, summary=view["summary"],
                                     keras_class=view["keras_class"], types=view["types"]))
             in_type, in_buffer = f"{layer.name}_result_t", f"{layer.name}_out"
@@ -116,6 +116,20 @@ class _Renderer:
         kernel = layer.weights["kernel"]                       # (KH, KW, C, F)
         padded = any(a[k] for k in ("pad_top", "pad_bottom", "pad_left", "pad_right"))
         ph, pw = h + a["pad_top"] + a["pad_bottom"], w + a["pad_left"] + a["pad_right"]
+        nnz = int(np.count_nonzero(kernel))
+        rf = a["reuse_factor"]
+        view = dict(h=h, w=w, c=c, oh=oh, ow=ow, f=f, kh=a["kh"], kw=a["kw"], sh=a["sh"], sw=a["sw"],
+                    padding=a["padding"], pad_top=a["pad_top"], pad_bottom=a["pad_bottom"],
+                    pad_left=a["pad_left"], pad_right=a["pad_right"], padded=padded, ph=ph, pw=pw,
+                    src="padded" if padded else "in", nnz=nnz, dense_weights=kernel.size,
+                    reuse_factor=rf, multipliers=-(-nnz // rf), keras_class="Conv2D",
+                    summary=f"Conv2D {a['kh']}x{a['kw']} {c}->{f}, {nnz}/{kernel.size} weights")
+        bias = _array(f"{layer.name}_b", f"{layer.name}_bias_t", layer.weights["bias"],
+                      "bias per filter", self._literal(layer, "bias"))
+        if self.config.strategy == "pattern":
+            view["template"] = "conv2d_pattern"
+            view.update(self._pattern_groups(layer, pw, c, rf, bias))
+            return view
         values, filters = [], []
         for co in range(f):
             taps = []
@@ -127,19 +141,40 @@ class _Renderer:
                             taps.append(((kh * pw + kw) * c + ci, len(values)))
                             values.append(v)
             filters.append(dict(index=co, taps=taps))
-        self._weights_file(layer, f"Conv2D, {len(values)} nonzero of {kernel.size}, ordered by "
+        self._weights_file(layer, f"Conv2D, {nnz} nonzero of {kernel.size}, ordered by "
                            "filter, input channel, row, column", [
             _array(f"{layer.name}_w", f"{layer.name}_weight_t", values,
-                   "nonzero kernel weights only", self._literal(layer, "weight")),
-            _array(f"{layer.name}_b", f"{layer.name}_bias_t", layer.weights["bias"],
-                   "bias per filter", self._literal(layer, "bias")),
-        ])
-        return dict(h=h, w=w, c=c, oh=oh, ow=ow, f=f, kh=a["kh"], kw=a["kw"], sh=a["sh"], sw=a["sw"],
-                    padding=a["padding"], pad_top=a["pad_top"], pad_bottom=a["pad_bottom"],
-                    pad_left=a["pad_left"], pad_right=a["pad_right"], padded=padded, ph=ph, pw=pw,
-                    src="padded" if padded else "in", filters=filters, nnz=len(values),
-                    dense_weights=kernel.size, keras_class="Conv2D",
-                    summary=f"Conv2D {a['kh']}x{a['kw']} {c}->{f}, {len(values)}/{kernel.size} weights")
+                   "nonzero kernel weights only", self._literal(layer, "weight")), bias])
+        view["filters"] = filters
+        return view
+
+    def _pattern_groups(self, layer: Layer, pw: int, c: int, rf: int, bias: dict) -> dict:
+        """One processing element per pattern: constant tap offsets, a packed kernel table
+        and the kernels' weights in tap order."""
+        kernel = layer.weights["kernel"]
+        kh, kw, ci_count, co_count = kernel.shape
+        ci_bits = max(1, int(np.ceil(np.log2(ci_count))))
+        groups, arrays = [], []
+        for g, group in enumerate(layer.attrs["support_groups"]):
+            positions = group["positions"]
+            taps = [((p // kw) * pw + p % kw) * c for p in positions]
+            packed = [(co << ci_bits) | ci for ci, co in group["kernels"]]
+            weights = [kernel[p // kw, p % kw, ci, co] for ci, co in group["kernels"] for p in positions]
+            n = len(group["kernels"])
+            grid = np.zeros(kh * kw, dtype=bool)
+            grid[positions] = True
+            drawing = "/".join("".join("#" if v else "." for v in row) for row in grid.reshape(kh, kw))
+            groups.append(dict(taps=taps, kernels=n, unroll=-(-n // rf), drawing=drawing))
+            arrays.append(_array(f"{layer.name}_pe{g}_kernels", _index_type(max(packed) + 1), packed,
+                                 f"PE {g} ({drawing}): output channel << {ci_bits} | input channel", str))
+            arrays.append(_array(f"{layer.name}_pe{g}_w", f"{layer.name}_weight_t", weights,
+                                 f"PE {g}: {len(positions)} weights per kernel, in tap order",
+                                 self._literal(layer, "weight")))
+        self._weights_file(layer, f"Conv2D grouped by pattern, {len(groups)} pattern(s)", arrays + [bias])
+        multipliers = sum(g["unroll"] * len(g["taps"]) for g in groups)
+        return dict(groups=groups, ci_bits=ci_bits, ci_mask=(1 << ci_bits) - 1,
+                    index_bits=max(1, int(np.ceil(np.log2(max(len(groups), 2))))),
+                    multipliers=multipliers)
 
     def _dense(self, layer: Layer) -> dict:
         kernel = layer.weights["kernel"]                       # (N_IN, N_OUT)
@@ -156,7 +191,9 @@ class _Renderer:
             _array(f"{layer.name}_b", f"{layer.name}_bias_t", layer.weights["bias"], "bias",
                    self._literal(layer, "bias")),
         ])
+        rf = layer.attrs["reuse_factor"]
         return dict(n_in=n_in, n_out=n_out, nnz=len(values), dense_weights=kernel.size,
+                    reuse_factor=rf, multipliers=max(1, -(-len(values) // rf)),
                     keras_class="Dense", summary=f"Dense {n_in}->{n_out}, {len(values)}/{kernel.size} weights")
 
     def _pool2d(self, layer: Layer) -> dict:

@@ -81,24 +81,6 @@ COMMANDS = {"convert": _convert}
 NEEDS_KERAS = {"convert"}
 
 
-def _import_keras_quietly():
-    """Import Keras with the native stderr silenced: TensorFlow's C++ start-up lines would
-    otherwise bury the one line a user needs (TF_CPP_MIN_LOG_LEVEL is not always honoured
-    once numpy is loaded)."""
-    saved = os.dup(2)
-    devnull = os.open(os.devnull, os.O_WRONLY)
-    try:
-        os.dup2(devnull, 2)
-        import keras  # noqa: F401
-    except ImportError as exc:
-        from .errors import IKRHLSError
-        raise IKRHLSError(f"cannot import keras ({exc}); install a backend: pip install ikr-hls[cpu]") from None
-    finally:
-        os.dup2(saved, 2)
-        os.close(saved)
-        os.close(devnull)
-
-
 def main(argv=None) -> int:
     os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
     args = _parser().parse_args(argv)
@@ -111,7 +93,8 @@ def main(argv=None) -> int:
 
     try:
         if args.command in NEEDS_KERAS:
-            _import_keras_quietly()
+            from .frontend import import_keras
+            import_keras()
         return COMMANDS[args.command](args)
     except IKRHLSError as exc:
         print(f"ikr-hls: error: {exc}", file=sys.stderr)

@@ -69,16 +69,36 @@ class HLSModel:
         if self._module is None:
             self.compile()
         x = np.asarray(x)
+        single = x.shape == tuple(self.input_shape)
+        y = self._module.predict(self._batch(x))
+        return y[0] if single else y
+
+    def _batch(self, x) -> np.ndarray:
+        """x as a contiguous float64 batch (N, *input_shape); a single sample becomes N=1."""
+        x = np.asarray(x)
         if not np.issubdtype(x.dtype, np.number):
             raise IKRHLSError(f"predict: expected a numeric array, got dtype {x.dtype}")
-        single = x.shape == tuple(self.input_shape)
-        if single:
+        if x.shape == tuple(self.input_shape):
             x = x[None]
         if x.shape[1:] != tuple(self.input_shape):
             raise IKRHLSError(f"predict: expected input of shape (N, {', '.join(map(str, self.input_shape))}), "
                               f"got {x.shape}")
-        y = self._module.predict(np.ascontiguousarray(x, dtype=np.float64))
-        return y[0] if single else y
+        return np.ascontiguousarray(x, dtype=np.float64)
+
+
+    def count_ops(self, x) -> dict:
+        """Multiplications executed per inference, per layer, measured by the counting build
+        (-DIKR_COUNT_OPS: every weight multiplies through a counter), averaged over the batch x."""
+        x = self._batch(x)
+        if len(x) == 0:
+            raise IKRHLSError("count_ops: needs at least one input")
+        if not self._written:
+            self.write()
+        module = build_module(self.output_dir, f"{self.project_name}.cpp", extra_flags=["-DIKR_COUNT_OPS"])
+        counts = module.count_ops(x)
+        # the network has no data-dependent skipping, so every sample costs the same
+        return {name: int(total) // len(x) if int(total) % len(x) == 0 else int(total) / len(x)
+                for name, total in counts.items()}
 
 
 def convert(model, output_dir="ikr_prj", precision="float", strategy="unrolled", reuse_factor=1,

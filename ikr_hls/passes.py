@@ -6,6 +6,8 @@ from __future__ import annotations
 
 import logging
 
+import numpy as np
+
 from .config import ProjectConfig
 from .errors import IKRHLSError
 from .ir import Graph
@@ -75,7 +77,47 @@ def assign_precision(graph: Graph, config: ProjectConfig) -> Graph:
     return graph
 
 
+def assign_reuse(graph: Graph, config: ProjectConfig) -> Graph:
+    """Each layer's reuse factor: its own entry in the config, else the model's."""
+    per_layer = dict(config.layer_reuse)
+    known = {layer.keras_name for layer in graph.layers}
+    unknown = sorted(set(per_layer) - known)
+    if unknown:
+        raise IKRHLSError(f"reuse_factor: unknown layer(s) {', '.join(unknown)} "
+                          f"(layers: {', '.join(sorted(known))})")
+    for layer in graph.layers:
+        layer.attrs["reuse_factor"] = per_layer.get(layer.keras_name, config.reuse_factor)
+    return graph
+
+
+def group_kernels_by_support(graph: Graph) -> Graph:
+    """For every conv layer, the distinct sets of nonzero positions (its patterns) and the
+    (input channel, output channel) kernels that use each, most used first.
+
+    Grouping is by exact support, so a kernel is never given a tap whose weight is zero;
+    all-zero kernels belong to no group. An IKR-pruned layer has at most library-size groups.
+    """
+    for layer in graph.layers:
+        if layer.kind != "conv2d":
+            continue
+        kernel = layer.weights["kernel"]                        # (KH, KW, CI, CO)
+        kh, kw, ci, co = kernel.shape
+        support = (kernel != 0).reshape(kh * kw, ci * co).T     # row = ci * CO + co
+        live = np.flatnonzero(support.any(axis=1))
+        groups = []
+        if len(live):
+            patterns, inverse = np.unique(support[live], axis=0, return_inverse=True)
+            inverse = inverse.reshape(-1)
+            for p in np.argsort(-np.bincount(inverse), kind="stable"):
+                members = live[inverse == p]
+                groups.append(dict(positions=[int(i) for i in np.flatnonzero(patterns[p])],
+                                   kernels=[(int(m // co), int(m % co)) for m in members]))
+        layer.attrs["support_groups"] = groups
+    return graph
+
+
 def run_passes(graph: Graph, config: ProjectConfig) -> Graph:
-    for step in (fold_batchnorm, fuse_activations, drop_flatten):
+    for step in (fold_batchnorm, fuse_activations, drop_flatten, group_kernels_by_support):
         graph = step(graph)
+    graph = assign_reuse(graph, config)
     return assign_precision(graph, config)

@@ -12,10 +12,10 @@ L = keras.layers
 def lenet5():
     return keras.Sequential([
         keras.Input((28, 28, 1)),
-        L.Conv2D(6, 5, activation="relu", name="conv1"), L.MaxPooling2D(2),
-        L.Conv2D(16, 5, activation="relu", name="conv2"), L.MaxPooling2D(2),
-        L.Flatten(), L.Dense(120, activation="relu"), L.Dense(84, activation="relu"),
-        L.Dense(10, activation="softmax"),
+        L.Conv2D(6, 5, activation="relu", name="conv1"), L.MaxPooling2D(2, name="pool1"),
+        L.Conv2D(16, 5, activation="relu", name="conv2"), L.MaxPooling2D(2, name="pool2"),
+        L.Flatten(name="flatten"), L.Dense(120, activation="relu", name="fc1"),
+        L.Dense(84, activation="relu", name="fc2"), L.Dense(10, activation="softmax", name="fc3"),
     ], name="lenet5")
 
 
@@ -102,3 +102,21 @@ def zero_out(model, fraction=0.6, seed=0):
 def build(name, seed=0, zeros=False):
     model = randomize(MODELS[name](), seed)
     return zero_out(model, seed=seed) if zeros else model
+
+
+def ikr_prune(model, keep, library_size=8, seed=0):
+    """Random IKR pruning: each conv kernel keeps `keep` positions, taken from a library of
+    `library_size` random patterns per layer (what the pruning callback produces, minus the
+    choice by energy)."""
+    rng = np.random.default_rng(seed)
+    for layer in model.layers:
+        if isinstance(layer, L.Conv2D) and np.prod(layer.kernel_size) > keep:   # 1x1: nothing to prune
+            kernel = np.array(layer.kernel.numpy())
+            kh, kw, ci, co = kernel.shape
+            library = np.zeros((library_size, kh * kw), dtype=bool)
+            for row in library:
+                row[rng.choice(kh * kw, size=keep, replace=False)] = True
+            choice = rng.integers(0, library_size, size=(ci, co))
+            mask = library[choice].reshape(ci, co, kh, kw).transpose(2, 3, 0, 1)
+            layer.kernel.assign(kernel * mask)
+    return model
