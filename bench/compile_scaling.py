@@ -1,0 +1,103 @@
+"""Convert + compile time and generated source size of single 3x3 conv layers, dense and
+IKR-pruned (keep 4 of 9, library of 8 patterns), in both conv strategies.
+
+    python bench/compile_scaling.py [--markdown]
+
+Each build uses an empty cache, so every compile is cold. Compile time is g++ on the
+generated project plus the pybind11 bridge (the bridge alone: see the 'bridge only' row).
+"""
+import argparse
+import os
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
+
+import keras  # noqa: E402
+import numpy as np  # noqa: E402
+
+import ikr_hls  # noqa: E402
+from ikr_hls import hostbuild  # noqa: E402
+
+SHAPES = [(16, 16, 8, 16), (32, 32, 16, 32), (64, 64, 16, 32)]
+KEEP = 4
+
+
+def conv_model(h, w, c, f, keep, seed=0):
+    rng = np.random.default_rng(seed)
+    model = keras.Sequential([keras.Input((h, w, c)), keras.layers.Conv2D(f, 3, padding="same", name="conv")])
+    kernel = rng.normal(0, 0.3, (3, 3, c, f))
+    if keep < 9:
+        library = np.zeros((8, 9), bool)
+        for row in library:
+            row[rng.choice(9, keep, replace=False)] = True
+        mask = library[rng.integers(0, 8, (c, f))].reshape(c, f, 3, 3).transpose(2, 3, 0, 1)
+        kernel = kernel * mask
+    model.get_layer("conv").set_weights([kernel.astype("float32"), rng.normal(0, 0.1, f).astype("float32")])
+    return model
+
+
+def measure(model, strategy, workdir):
+    os.environ["IKR_HLS_CACHE"] = str(Path(workdir) / "cache")
+    hostbuild._LOADED.clear()
+    start = time.perf_counter()
+    hls = ikr_hls.convert(model, output_dir=Path(workdir) / "prj", strategy=strategy)
+    hls.write()
+    convert_s = time.perf_counter() - start
+    start = time.perf_counter()
+    hls.compile()
+    compile_s = time.perf_counter() - start
+    firmware = {k: v for k, v in hls.files.items() if k.startswith("firmware/") and "/ikr/" not in k}
+    x = np.random.default_rng(1).normal(size=(2, *hls.input_shape)).astype(np.float32)
+    err = float(np.max(np.abs(hls.predict(x) - model.predict(x, verbose=0))))
+    return dict(convert_s=convert_s, compile_s=compile_s, lines=sum(v.count("\n") for v in firmware.values()),
+                kib=sum(len(v) for v in firmware.values()) / 1024, max_err=err,
+                nnz=int(np.count_nonzero(model.get_layer("conv").kernel.numpy())))
+
+
+def bridge_only(workdir):
+    """Compile time of an almost empty model: the pybind11 part every build pays."""
+    model = keras.Sequential([keras.Input((4,)), keras.layers.Dense(2)])
+    return measure_dense(model, workdir)
+
+
+def measure_dense(model, workdir):
+    os.environ["IKR_HLS_CACHE"] = str(Path(workdir) / "cache")
+    hostbuild._LOADED.clear()
+    hls = ikr_hls.convert(model, output_dir=Path(workdir) / "prj")
+    start = time.perf_counter()
+    hls.compile()
+    return time.perf_counter() - start
+
+
+def main():
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--markdown", action="store_true", help="print a Markdown table")
+    args = parser.parse_args()
+    rows = []
+    with tempfile.TemporaryDirectory() as tmp:
+        base = bridge_only(Path(tmp) / "bridge")
+        for h, w, c, f in SHAPES:
+            for keep in (9, KEEP):
+                model = conv_model(h, w, c, f, keep)
+                for strategy in ("unrolled", "pattern"):
+                    r = measure(model, strategy, Path(tmp) / f"{h}_{c}_{f}_{keep}_{strategy}")
+                    r.update(layer=f"{h}x{w}x{c}->{f}", kind="dense" if keep == 9 else f"IKR keep {keep}/9",
+                             strategy=strategy)
+                    rows.append(r)
+                    print(f"{r['layer']:>14} {r['kind']:>13} {strategy:>9}: convert {r['convert_s']:5.2f} s, "
+                          f"compile {r['compile_s']:5.1f} s, {r['lines']:6d} lines, {r['kib']:7.1f} KiB, "
+                          f"nnz {r['nnz']}, max err {r['max_err']:.1e}", file=sys.stderr)
+    if args.markdown:
+        print(f"Bridge only (pybind11 + a 4->2 dense model): {base:.1f} s of g++.\n")
+        print("| layer | weights | strategy | nonzero weights | convert (s) | compile, cold (s) | firmware lines | firmware KiB | max abs err vs Keras |")
+        print("|---|---|---|---:|---:|---:|---:|---:|---:|")
+        for r in rows:
+            print(f"| {r['layer']} | {r['kind']} | {r['strategy']} | {r['nnz']} | {r['convert_s']:.2f} | "
+                  f"{r['compile_s']:.1f} | {r['lines']} | {r['kib']:.1f} | {r['max_err']:.1e} |")
+
+
+if __name__ == "__main__":
+    main()
