@@ -1,6 +1,8 @@
 """Hardware-faithful IKR kernels: both strategies agree with Keras on IKR-pruned LeNet-5, the
 counting build measures exactly the analytic number of multiplications, and generated code
 size follows the nonzero weights, not the image size."""
+from pathlib import Path
+
 import keras
 import numpy as np
 import pytest
@@ -148,3 +150,35 @@ def test_pattern_strategy_has_one_pe_per_pattern():
     model = pruned_lenet()
     code = ikr_hls.convert(model, strategy="pattern").files["firmware/layers/conv2.h"]
     assert code.count("_pe") and 1 <= code.count("    conv2_pe") <= 8
+
+
+SHIPPED_IKR = Path(__file__).resolve().parent.parent / "examples" / "models" / "lenet5_ikr.h5"
+
+
+@pytest.fixture(scope="module")
+def shipped_ikr(tmp_path_factory):
+    out = {}
+    for strategy in ("unrolled", "pattern"):
+        hls = ikr_hls.convert(SHIPPED_IKR, output_dir=tmp_path_factory.mktemp(f"ikr_{strategy}"),
+                              strategy=strategy)
+        out[strategy] = hls
+    return out
+
+
+@pytest.mark.parametrize("strategy", ["unrolled", "pattern"])
+def test_shipped_ikr_lenet_matches_keras(shipped_ikr, strategy):
+    from ikr_hls.datasets import mnist_split
+
+    hls = shipped_ikr[strategy]
+    x = mnist_split()[2][::10]                                  # 100 real test images
+    np.testing.assert_allclose(hls.predict(x), hls.keras_model.predict(x, verbose=0), rtol=1e-4, atol=1e-5)
+
+
+def test_shipped_ikr_lenet_is_regular_and_counted(shipped_ikr):
+    hls = shipped_ikr["unrolled"]
+    for layer in hls.graph.layers:
+        if layer.kind == "conv2d":
+            assert 1 <= len(layer.attrs["support_groups"]) <= 8     # library of at most 8 patterns
+    counted = hls.count_ops(np.zeros((1, 28, 28, 1), np.float32))
+    expected = analytic_mults(hls.keras_model)
+    assert {k: counted[k] for k in expected} == expected
