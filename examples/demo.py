@@ -56,6 +56,12 @@ def main():
           f"max |C++ - Keras| = {np.max(np.abs(y_cpp - y_keras)):.2e}; "
           f"C++ predict {len(x_test) / seconds:,.0f} images/s")
 
+    counts = hls.count_ops(x_test[:1])
+    dense = sum(int(np.prod(layer.out_shape[:2])) * layer.weights["kernel"].size if layer.kind == "conv2d"
+                else layer.weights["kernel"].size for layer in hls.graph.layers if "kernel" in layer.weights)
+    print(f"multiplications per inference, counted in the C++: {sum(counts.values()):,} "
+          f"(the same network without zeros: {dense:,}, {dense / max(sum(counts.values()), 1):.1f}x more)")
+
 
 if __name__ == "__main__":
     main()
