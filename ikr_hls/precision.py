@@ -1,12 +1,16 @@
-"""HLS numeric types: parse and format type strings.
+"""HLS numeric types: parse and format type strings; numpy quantisation that does what
+ap_fixed / ap_int do.
 
-This version generates floating-point C++ (`float`, `double`), which reproduces Keras
-on the host. Fixed-point strings are recognised so that the error is precise.
+The converter generates floating-point C++ (`float`, `double`) for now; fixed-point strings
+are parsed here (`parse_fixed`, `quantize`) and refused by `parse_type` with a precise error
+until the generated code supports them.
 """
 from __future__ import annotations
 
 import re
 from dataclasses import dataclass
+
+import numpy as np
 
 from .errors import IKRHLSError
 
@@ -48,3 +52,123 @@ def format_literal(value: float, hls_type: HLSType) -> str:
     elif hls_type.cpp == "double" and not any(ch in text for ch in ".en"):
         text += ".0"
     return text
+
+
+# --- fixed point -------------------------------------------------------------------------
+
+QUANTIZATION_MODES = ("AP_TRN", "AP_TRN_ZERO", "AP_RND", "AP_RND_ZERO", "AP_RND_MIN_INF",
+                      "AP_RND_INF", "AP_RND_CONV")
+OVERFLOW_MODES = ("AP_WRAP", "AP_SAT", "AP_SAT_ZERO", "AP_SAT_SYM")
+_FIXED_ARGS = re.compile(r"^\s*(ap_u?fixed|ap_u?int)\s*<([^>]*)>\s*$")
+_MAX_EXACT_WIDTH = 52      # float64 holds every value of narrower types exactly
+
+
+@dataclass(frozen=True)
+class FixedType:
+    """ap_fixed<width, integer, quantization, overflow> (ap_int<W> is ap_fixed<W, W>)."""
+    signed: bool
+    width: int
+    integer: int
+    quantization: str = "AP_TRN"
+    overflow: str = "AP_WRAP"
+
+    @property
+    def fractional(self) -> int:
+        return self.width - self.integer
+
+    @property
+    def lsb(self) -> float:
+        return 2.0 ** -self.fractional
+
+    @property
+    def min_code(self) -> int:
+        return -(1 << (self.width - 1)) if self.signed else 0
+
+    @property
+    def max_code(self) -> int:
+        return (1 << (self.width - 1)) - 1 if self.signed else (1 << self.width) - 1
+
+    @property
+    def cpp(self) -> str:
+        base = "ap_fixed" if self.signed else "ap_ufixed"
+        extra = ""
+        if (self.quantization, self.overflow) != ("AP_TRN", "AP_WRAP"):
+            extra = f", {self.quantization}" + (f", {self.overflow}" if self.overflow != "AP_WRAP" else "")
+        return f"{base}<{self.width}, {self.integer}{extra}>"
+
+
+def parse_fixed(text: str, where: str = "precision") -> FixedType:
+    """Parse ap_fixed<W,I[,Q[,O]]>, ap_ufixed<...>, ap_int<W>, ap_uint<W>."""
+    match = _FIXED_ARGS.match(text) if isinstance(text, str) else None
+    if not match:
+        raise IKRHLSError(f"{where}: '{text}' is not an ap_fixed/ap_ufixed/ap_int/ap_uint type")
+    kind, args = match.group(1), [a.strip() for a in match.group(2).split(",")]
+    signed = not kind.startswith("ap_u")
+    try:
+        if kind.endswith("int"):
+            if len(args) != 1:
+                raise ValueError
+            width = integer = int(args[0])
+            rest = []
+        else:
+            if len(args) < 2 or len(args) > 5:
+                raise ValueError
+            width, integer, rest = int(args[0]), int(args[1]), args[2:]
+    except ValueError:
+        raise IKRHLSError(f"{where}: '{text}' needs {kind}<width, integer[, quantization[, overflow]]>"
+                          if not kind.endswith("int") else f"{where}: '{text}' needs {kind}<width>") from None
+    if not 1 <= width <= _MAX_EXACT_WIDTH:
+        raise IKRHLSError(f"{where}: '{text}': width must be 1..{_MAX_EXACT_WIDTH}")
+    quant = rest[0] if len(rest) > 0 else "AP_TRN"
+    overflow = rest[1] if len(rest) > 1 else "AP_WRAP"
+    if quant not in QUANTIZATION_MODES:
+        raise IKRHLSError(f"{where}: '{text}': unknown quantization mode '{quant}' "
+                          f"(valid: {', '.join(QUANTIZATION_MODES)})")
+    if overflow not in OVERFLOW_MODES:
+        raise IKRHLSError(f"{where}: '{text}': unknown overflow mode '{overflow}' "
+                          f"(valid: {', '.join(OVERFLOW_MODES)})")
+    if len(rest) > 2 and rest[2] not in ("0",):
+        raise IKRHLSError(f"{where}: '{text}': saturation bits other than 0 are not supported")
+    return FixedType(signed, width, integer, quant, overflow)
+
+
+def quantize(x, t: FixedType) -> np.ndarray:
+    """Round and overflow float values exactly as assigning them to an ap_fixed/ap_ufixed of
+    type t does (every mode checked against the ap_types headers that hls4ml 1.3 ships).
+    ap_int<W> is treated as ap_fixed<W, W>, the arithmetic of fixed-point code; a double with
+    a fraction assigned straight to an ap_int truncates differently in the headers."""
+    scaled = np.asarray(x, dtype=np.float64) * (2.0 ** t.fractional)   # exact: power of two
+    code = _round(scaled, t.quantization)
+    return _overflow(code, t) * t.lsb
+
+
+def _round(v: np.ndarray, mode: str) -> np.ndarray:
+    floor = np.floor(v)
+    frac = v - floor                       # in [0, 1), exact
+    if mode == "AP_TRN":
+        return floor
+    if mode == "AP_TRN_ZERO":
+        return np.trunc(v)
+    up = floor + 1.0
+    tie = frac == 0.5
+    nearest = np.where(frac > 0.5, up, floor)
+    tie_choice = {
+        "AP_RND": up,                                          # towards plus infinity
+        "AP_RND_ZERO": np.where(v > 0, floor, up),             # towards zero
+        "AP_RND_MIN_INF": floor,                               # towards minus infinity
+        "AP_RND_INF": np.where(v > 0, up, floor),              # away from zero
+        "AP_RND_CONV": np.where(np.fmod(floor, 2.0) == 0, floor, up),   # to even
+    }[mode]
+    return np.where(tie, tie_choice, nearest)
+
+
+def _overflow(code: np.ndarray, t: FixedType) -> np.ndarray:
+    lo, hi = float(t.min_code), float(t.max_code)
+    if t.overflow == "AP_WRAP":
+        span = float(1 << t.width)
+        return np.mod(code - lo, span) + lo
+    if t.overflow == "AP_SAT":
+        return np.clip(code, lo, hi)
+    if t.overflow == "AP_SAT_SYM":
+        return np.clip(code, -hi if t.signed else lo, hi)
+    return np.where((code < lo) | (code > hi), 0.0, code)   # AP_SAT_ZERO
