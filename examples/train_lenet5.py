@@ -12,7 +12,6 @@ from pathlib import Path
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
 
 import keras  # noqa: E402
-import numpy as np  # noqa: E402
 
 from ikr_hls.datasets import mnist_split  # noqa: E402
 

@@ -85,7 +85,6 @@ class HLSModel:
                               f"got {x.shape}")
         return np.ascontiguousarray(x, dtype=np.float64)
 
-
     def count_ops(self, x) -> dict:
         """Multiplications executed per inference, per layer, measured by the counting build
         (-DIKR_COUNT_OPS: every weight multiplies through a counter), averaged over the batch x."""

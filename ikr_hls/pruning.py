@@ -571,7 +571,7 @@ def _draw_library(l: LayerSummary, max_drawn: int) -> list:
     n_kernels = sum(l.usage) + l.kernels_removed
     title = (f"{l.name}: {len(l.library)} patterns of {l.keep}/{kh * kw}" if l.keep is not None
              else f"{l.name}: irregular, {len(l.library)} distinct supports")
-    title += f", kernels using each ('#' kept, '.' pruned)"
+    title += ", kernels using each ('#' kept, '.' pruned)"
     if l.kernels_removed:
         title += f"; {l.kernels_removed} of {n_kernels} kernels removed"
     lines = [title]
