@@ -1,9 +1,8 @@
 """HLS numeric types: parse and format type strings; numpy quantisation that does what
-ap_fixed / ap_int do.
+ap_fixed does, on float values (`quantize`) and on integer codes (`requantize`).
 
-The converter generates floating-point C++ (`float`, `double`) for now; fixed-point strings
-are parsed here (`parse_fixed`, `quantize`) and refused by `parse_type` with a precise error
-until the generated code supports them.
+A fixed-point value of type t is an integer code times 2**-t.fractional. The bit-exact
+reference of the hardware (emulate.py) computes on int64 codes with `requantize`.
 """
 from __future__ import annotations
 
@@ -32,20 +31,24 @@ class HLSType:
         return "{:.9g}f" if self.cpp == "float" else "{:.17g}"
 
 
-def parse_type(text, where: str = "precision") -> HLSType:
-    """Parse a type string such as 'float'; `where` names the config key for errors."""
+def parse_type(text, where: str = "precision"):
+    """Parse 'float', 'double' or an ap_fixed-family string; `where` names the config key."""
     if not isinstance(text, str):
-        raise IKRHLSError(f"{where}: expected a type string such as 'float', got {text!r}")
+        raise IKRHLSError(f"{where}: expected a type string such as 'ap_fixed<16,6>', got {text!r}")
     spelled = text.strip()
     if spelled in FLOAT_TYPES:
         return HLSType(spelled)
     if _FIXED.match(spelled):
-        raise IKRHLSError(f"{where}: '{spelled}' is a fixed-point type; this version of ikr-hls "
-                          f"generates {' or '.join(FLOAT_TYPES)} only")
-    raise IKRHLSError(f"{where}: unknown type '{spelled}' (valid: {', '.join(FLOAT_TYPES)})")
+        return parse_fixed(spelled, where)
+    raise IKRHLSError(f"{where}: unknown type '{spelled}' (valid: {', '.join(FLOAT_TYPES)}, "
+                      "ap_fixed<W,I[,Q[,O]]>, ap_ufixed<...>, ap_int<W>, ap_uint<W>)")
 
 
-def format_literal(value: float, hls_type: HLSType) -> str:
+def format_literal(value: float, hls_type) -> str:
+    """A C++ literal of value in hls_type; fixed-point values are quantised first, and their
+    %.17g text is exact (a code of at most 52 bits times a power of two)."""
+    if not hls_type.is_float:
+        return "{:.17g}".format(float(quantize(value, hls_type)))
     text = hls_type.literal_format.format(float(value))
     if hls_type.cpp == "float" and not any(ch in text for ch in ".en"):
         text = text[:-1] + ".0f"          # '3f' is not a C++ literal; '3.0f' is
@@ -87,6 +90,8 @@ class FixedType:
     @property
     def max_code(self) -> int:
         return (1 << (self.width - 1)) - 1 if self.signed else (1 << self.width) - 1
+
+    is_float = False
 
     @property
     def cpp(self) -> str:
@@ -172,3 +177,44 @@ def _overflow(code: np.ndarray, t: FixedType) -> np.ndarray:
     if t.overflow == "AP_SAT_SYM":
         return np.clip(code, -hi if t.signed else lo, hi)
     return np.where((code < lo) | (code > hi), 0.0, code)   # AP_SAT_ZERO
+
+
+def requantize(code, frac_from: int, t: FixedType) -> np.ndarray:
+    """Integer codes with `frac_from` fractional bits -> codes of type t, rounding and
+    overflowing exactly like an assignment to ap_fixed (int64 arithmetic)."""
+    code = np.asarray(code, dtype=np.int64)
+    shift = frac_from - t.fractional
+    if shift <= 0:
+        out = code << -shift
+    else:
+        floor = code >> shift                       # arithmetic shift: floor
+        rest = code - (floor << shift)              # 0 <= rest < 2**shift
+        half = np.int64(1) << (shift - 1)
+        mode = t.quantization
+        if mode == "AP_TRN":
+            up = np.zeros(code.shape, bool)
+        elif mode == "AP_TRN_ZERO":
+            up = (rest != 0) & (code < 0)
+        else:
+            tie = rest == half
+            tie_up = {"AP_RND": tie, "AP_RND_ZERO": tie & (code < 0), "AP_RND_MIN_INF": tie & False,
+                      "AP_RND_INF": tie & (code > 0), "AP_RND_CONV": tie & (floor % 2 == 1)}[mode]
+            up = (rest > half) | tie_up
+        out = floor + up
+    return _overflow_codes(out, t)
+
+
+def to_codes(x, t: FixedType) -> np.ndarray:
+    """Float values -> int64 codes of type t (quantised like an assignment)."""
+    return np.round(quantize(x, t) * (2.0 ** t.fractional)).astype(np.int64)
+
+
+def _overflow_codes(code: np.ndarray, t: FixedType) -> np.ndarray:
+    lo, hi = np.int64(t.min_code), np.int64(t.max_code)
+    if t.overflow == "AP_WRAP":
+        return ((code - lo) & np.int64((1 << t.width) - 1)) + lo
+    if t.overflow == "AP_SAT":
+        return np.clip(code, lo, hi)
+    if t.overflow == "AP_SAT_SYM":
+        return np.clip(code, -hi if t.signed else lo, hi)
+    return np.where((code < lo) | (code > hi), np.int64(0), code)

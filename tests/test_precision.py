@@ -3,7 +3,7 @@ import numpy as np
 import pytest
 
 from ikr_hls import IKRHLSError
-from ikr_hls.precision import FixedType, parse_fixed, parse_type, quantize
+from ikr_hls.precision import FixedType, parse_fixed, parse_type, quantize, requantize
 
 
 def test_parse_forms():
@@ -26,9 +26,11 @@ def test_parse_errors(text, fragment):
         parse_fixed(text)
 
 
-def test_converter_still_refuses_fixed_point_clearly():
-    with pytest.raises(IKRHLSError, match="fixed-point type"):
-        parse_type("ap_fixed<16,6>")
+def test_parse_type_takes_float_and_fixed():
+    assert parse_type("float").is_float and parse_type(" double ").cpp == "double"
+    assert parse_type("ap_fixed<16,6>") == parse_fixed("ap_fixed<16,6>")
+    with pytest.raises(IKRHLSError, match="unknown type 'float16'.*ap_fixed"):
+        parse_type("float16")
 
 
 # ap_fixed<6,3>: 3 fractional bits, lsb 0.125, codes -32..31 (values -4.0 .. 3.875)
@@ -79,3 +81,18 @@ def test_representable_values_are_fixed_points():
     assert q.max() <= 32 - 2 ** -10 and q.min() >= -32
     inside = np.abs(x) < 31
     assert np.all(np.abs(q[inside] - x[inside]) <= 2 ** -11)
+
+
+@pytest.mark.parametrize("text", ["ap_fixed<6,3,AP_TRN>", "ap_fixed<6,3,AP_TRN_ZERO>", "ap_fixed<6,3,AP_RND>",
+                                  "ap_fixed<6,3,AP_RND_ZERO>", "ap_fixed<6,3,AP_RND_MIN_INF>",
+                                  "ap_fixed<6,3,AP_RND_INF>", "ap_fixed<6,3,AP_RND_CONV,AP_SAT>",
+                                  "ap_fixed<6,3,AP_TRN,AP_SAT_SYM>", "ap_ufixed<5,2,AP_RND,AP_SAT_ZERO>",
+                                  "ap_fixed<9,-2,AP_RND_CONV>", "ap_fixed<7,9,AP_RND>"])
+def test_integer_requantize_agrees_with_float_quantize(text):
+    """requantize (int64 codes, used by the hardware reference) and quantize (floats, checked
+    by hand above) are two implementations of the same assignment."""
+    t = parse_fixed(text)
+    codes = np.arange(-3000, 3000, dtype=np.int64)          # values with 7 fractional bits
+    via_int = requantize(codes, 7, t) * 2.0 ** -t.fractional
+    via_float = quantize(codes * 2.0 ** -7, t)
+    np.testing.assert_array_equal(via_int, via_float)
