@@ -8,6 +8,7 @@ only the surviving weights of each kernel.
 __version__ = "0.1.0"
 
 from .errors import IKRHLSError  # noqa: E402
+from .config import config_from_keras_model  # noqa: E402
 from .hls_model import HLSModel, convert  # noqa: E402
 
-__all__ = ["IKRHLSError", "HLSModel", "convert", "__version__"]
+__all__ = ["IKRHLSError", "HLSModel", "convert", "config_from_keras_model", "__version__"]

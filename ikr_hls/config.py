@@ -1,39 +1,79 @@
-"""User configuration of a conversion: validated once, here; unknown values raise."""
+"""User configuration of a conversion, hls4ml-like; validated once, here. Unknown keys and
+values raise IKRHLSError listing the valid ones (hls4ml silently falls back; we never do).
+
+    {"Model": {"Precision": "ap_fixed<16,6>", "ReuseFactor": 1, "Strategy": "unrolled"},
+     "LayerName": {"conv2": {"Precision": {"weight": "ap_fixed<8,3>", "accum": "ap_fixed<24,12>"},
+                             "ReuseFactor": 4, "Strategy": "pattern"},
+                   "input_layer": {"Precision": {"result": "ap_ufixed<8,0>"}},
+                   "fc3": {"TableSize": 2048}}}
+
+Per-layer keys apply to layers by their Keras name (the input layer's name sets the input
+type). A layer's unset types default to the model's precision, except accumulators, which
+default to a type wide enough that the layer's sum cannot overflow or round.
+"""
 from __future__ import annotations
 
+import json
 import re
-from dataclasses import dataclass
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import yaml
 
 from .errors import IKRHLSError
-from .precision import HLSType, parse_type
+from .precision import parse_type
 
 STRATEGIES = ("unrolled", "pattern")
 DEFAULT_PART = "xcvu13p-flga2577-2-e"   # hls4ml's default part, so projects compare
+PRECISION_ROLES = ("weight", "bias", "accum", "result", "exp_table", "inv_table", "act_table", "recip")
+MODEL_KEYS = ("Precision", "ReuseFactor", "Strategy", "TableSize", "ExpRange")
+LAYER_KEYS = MODEL_KEYS
+TOP_KEYS = ("Model", "LayerName")
 _IDENT = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*$")
 
 
 @dataclass(frozen=True)
+class LayerSettings:
+    precision: dict = field(default_factory=dict)     # role -> parsed type ('auto' accum: absent)
+    reuse_factor: int | None = None
+    strategy: str | None = None
+    table_size: int | None = None
+    exp_range: int | None = None
+
+
+@dataclass(frozen=True)
 class ProjectConfig:
-    precision: HLSType
+    precision: object                                  # model-wide type (HLSType or FixedType)
     strategy: str = "unrolled"
     reuse_factor: int = 1
-    layer_reuse: tuple = ()        # ((keras layer name, reuse factor), ...) overriding reuse_factor
+    table_size: int = 1024                             # softmax lookup tables, fixed point
+    exp_range: int = 16                                # exp table covers x - max in (-range, 0]
+    layers: dict = field(default_factory=dict)         # keras layer name -> LayerSettings
     part: str = DEFAULT_PART
     clock_period: float = 5.0
     project_name: str = "myproject"
 
+    @property
+    def layer_reuse(self) -> tuple:
+        return tuple((k, v.reuse_factor) for k, v in self.layers.items() if v.reuse_factor is not None)
+
 
 def make_config(precision="float", strategy="unrolled", reuse_factor=1, part=DEFAULT_PART,
-                clock_period=5.0, project_name="myproject") -> ProjectConfig:
-    if strategy not in STRATEGIES:
-        raise IKRHLSError(f"strategy: unknown value '{strategy}' (valid: {', '.join(STRATEGIES)})")
-    layer_reuse = {}
-    if isinstance(reuse_factor, dict):
-        layer_reuse = dict(reuse_factor)
-        reuse_factor = layer_reuse.pop("default", 1)
-        for name, value in layer_reuse.items():
-            _check_reuse(value, f"reuse_factor['{name}']")
-    _check_reuse(reuse_factor, "reuse_factor")
+                clock_period=5.0, project_name="myproject", config=None) -> ProjectConfig:
+    """Validate the keyword options of convert(); `config` (a dict, or a .yml/.yaml/.json
+    file) overrides them, model-wide and per layer."""
+    layers: dict = {}
+    if isinstance(reuse_factor, dict):                 # {"default": R, layer: R}
+        per_layer = dict(reuse_factor)
+        reuse_factor = per_layer.pop("default", 1)
+        for name, value in per_layer.items():
+            layers[name] = LayerSettings(reuse_factor=_reuse(value, f"reuse_factor['{name}']"))
+    model = dict(Precision=precision, ReuseFactor=reuse_factor, Strategy=strategy)
+    if config is not None:
+        cfg = load_config(config)
+        model.update(cfg.get("Model", {}))
+        for name, entry in cfg.get("LayerName", {}).items():
+            layers[name] = _layer_settings(name, entry, layers.get(name))
     if not isinstance(part, str) or not part.strip():
         raise IKRHLSError(f"part: expected a device name such as '{DEFAULT_PART}', got {part!r}")
     try:
@@ -44,12 +84,130 @@ def make_config(precision="float", strategy="unrolled", reuse_factor=1, part=DEF
         raise IKRHLSError(f"clock_period: must be positive, got {clock_period!r}")
     if not isinstance(project_name, str) or not _IDENT.match(project_name):
         raise IKRHLSError(f"project_name: '{project_name}' is not a C++ identifier")
-    return ProjectConfig(precision=parse_type(precision, "precision"), strategy=strategy,
-                         reuse_factor=reuse_factor, layer_reuse=tuple(sorted(layer_reuse.items())),
-                         part=part.strip(), clock_period=clock,
-                         project_name=project_name)
+    where = "Model" if config is not None else ""
+    precision = model["Precision"]
+    if isinstance(precision, dict):
+        raise IKRHLSError("Model.Precision: expected one type string (per-role types go under LayerName)")
+    return ProjectConfig(
+        precision=parse_type(precision, _key(where, "Precision", "precision")),
+        strategy=_strategy(model["Strategy"], _key(where, "Strategy", "strategy")),
+        reuse_factor=_reuse(model["ReuseFactor"], _key(where, "ReuseFactor", "reuse_factor")),
+        table_size=_table_size(model.get("TableSize", 1024), _key(where, "TableSize", "TableSize")),
+        exp_range=_exp_range(model.get("ExpRange", 16), _key(where, "ExpRange", "ExpRange")),
+        layers=layers, part=part.strip(), clock_period=clock, project_name=project_name)
 
 
-def _check_reuse(value, key):
+def load_config(config) -> dict:
+    """A config dict, or a YAML/JSON file holding one, checked for unknown keys."""
+    if isinstance(config, (str, Path)):
+        path = Path(config)
+        if not path.is_file():
+            raise IKRHLSError(f"{path}: no such config file")
+        suffix = path.suffix.lower()
+        if suffix not in (".json", ".yml", ".yaml"):
+            raise IKRHLSError(f"{path}: config files are .yml, .yaml or .json")
+        try:
+            text = path.read_text()
+            config = json.loads(text) if suffix == ".json" else yaml.safe_load(text)
+        except (ValueError, yaml.YAMLError) as exc:       # JSONDecodeError and UnicodeError are ValueErrors
+            raise IKRHLSError(f"{path}: cannot be parsed ({str(exc).splitlines()[0]})") from None
+        source = str(path)
+    else:
+        source = "config"
+    if not isinstance(config, dict):
+        raise IKRHLSError(f"{source}: expected a mapping with keys {', '.join(TOP_KEYS)}")
+    _known(config, TOP_KEYS, source)
+    model = config.get("Model", {})
+    if not isinstance(model, dict):
+        raise IKRHLSError(f"{source}: Model must be a mapping of {', '.join(MODEL_KEYS)}")
+    _known(model, MODEL_KEYS, "Model")
+    layers = config.get("LayerName", {})
+    if not isinstance(layers, dict):
+        raise IKRHLSError(f"{source}: LayerName must map layer names to settings")
+    for name, entry in layers.items():
+        if not isinstance(entry, dict):
+            raise IKRHLSError(f"LayerName.{name}: expected a mapping of {', '.join(LAYER_KEYS)}")
+        _known(entry, LAYER_KEYS, f"LayerName.{name}")
+    return config
+
+
+def config_from_keras_model(model, granularity="model", default_precision="ap_fixed<16,6>",
+                            default_reuse_factor=1, default_strategy="unrolled") -> dict:
+    """A starting config like hls4ml's: granularity 'model' (one precision) or 'name' (an entry
+    per layer, input included, with its types spelled out; accumulators left automatic)."""
+    if granularity not in ("model", "name"):
+        raise IKRHLSError(f"granularity: unknown value '{granularity}' (valid: model, name)")
+    parse_type(default_precision, "default_precision")
+    config = {"Model": {"Precision": default_precision, "ReuseFactor": _reuse(default_reuse_factor, "default_reuse_factor"),
+                        "Strategy": _strategy(default_strategy, "default_strategy")}}
+    if granularity == "name":
+        from .frontend import keras_to_graph
+        from .passes import run_passes
+
+        graph, _ = keras_to_graph(model)
+        graph = run_passes(graph, make_config(precision=default_precision))   # the layers that stay
+        layers = {graph.input_name: {"Precision": {"result": default_precision}}}
+        for layer in graph.layers:
+            roles = {"conv2d": ("weight", "bias", "result"), "dense": ("weight", "bias", "result"),
+                     "scale_shift": ("weight", "bias", "result")}.get(layer.kind, ("result",))
+            layers[layer.keras_name] = {"Precision": {r: default_precision for r in roles},
+                                        "ReuseFactor": default_reuse_factor}
+        config["LayerName"] = layers
+    return config
+
+
+def _layer_settings(name, entry: dict, previous: LayerSettings | None) -> LayerSettings:
+    where = f"LayerName.{name}"
+    precision = {}
+    value = entry.get("Precision")
+    if isinstance(value, str):
+        precision = {role: parse_type(value, f"{where}.Precision") for role in ("weight", "bias", "result")}
+    elif isinstance(value, dict):
+        _known(value, PRECISION_ROLES, f"{where}.Precision")
+        precision = {role: parse_type(text, f"{where}.Precision.{role}") for role, text in value.items()
+                     if not (role == "accum" and text == "auto")}
+    elif value is not None:
+        raise IKRHLSError(f"{where}.Precision: expected a type string or a mapping of {', '.join(PRECISION_ROLES)}")
+    reuse = entry.get("ReuseFactor", previous.reuse_factor if previous else None)
+    return LayerSettings(
+        precision=precision,
+        reuse_factor=None if reuse is None else _reuse(reuse, f"{where}.ReuseFactor"),
+        strategy=None if "Strategy" not in entry else _strategy(entry["Strategy"], f"{where}.Strategy"),
+        table_size=None if "TableSize" not in entry else _table_size(entry["TableSize"], f"{where}.TableSize"),
+        exp_range=None if "ExpRange" not in entry else _exp_range(entry["ExpRange"], f"{where}.ExpRange"))
+
+
+def _known(mapping: dict, valid, where: str):
+    unknown = [str(k) for k in mapping if k not in valid]
+    if unknown:
+        raise IKRHLSError(f"{where}: unknown key(s) {', '.join(unknown)} (valid: {', '.join(valid)})")
+
+
+def _key(where, config_key, keyword):
+    return f"{where}.{config_key}" if where else keyword
+
+
+def _strategy(value, key):
+    if value not in STRATEGIES:
+        raise IKRHLSError(f"{key}: unknown value '{value}' (valid: {', '.join(STRATEGIES)})")
+    return value
+
+
+def _reuse(value, key):
     if isinstance(value, bool) or not isinstance(value, int) or value < 1:
         raise IKRHLSError(f"{key}: expected a positive integer, got {value!r}")
+    return value
+
+
+def _power_of_two(value, key, lo, hi):
+    if isinstance(value, bool) or not isinstance(value, int) or value < lo or value > hi or value & (value - 1):
+        raise IKRHLSError(f"{key}: expected a power of two from {lo} to {hi}, got {value!r}")
+    return value
+
+
+def _table_size(value, key):
+    return _power_of_two(value, key, 64, 1 << 16)
+
+
+def _exp_range(value, key):
+    return _power_of_two(value, key, 1, 64)

@@ -88,7 +88,7 @@ def _build_graph(model, source: str) -> Graph:
                           "(every dimension but the batch must be fixed)")
 
     graph = Graph(source=source, input_shape=tuple(int(d) for d in in_shape),
-                  input_name=getattr(inputs[0], "name", "input"))
+                  input_name=inputs[0]._keras_history[0].name)
     taken: set[str] = set()
     shape = graph.input_shape
     for klayer in _chain(model, source):
@@ -98,7 +98,9 @@ def _build_graph(model, source: str) -> Graph:
             raise IKRHLSError(f"{source}: layer '{klayer.name}' ({cls}) is not supported; "
                               f"supported layers: {', '.join(sorted(SUPPORTED))}")
         layer = handler(klayer, shape, source)
-        if layer is not None:
+        if layer is None:
+            graph.removed[klayer.name] = "removed for inference"
+        else:
             layer.name = c_identifier(klayer.name, taken)
             graph.layers.append(layer)
             shape = layer.out_shape

@@ -74,7 +74,9 @@ class Graph:
     source: str                    # file name or model name, for messages
     input_shape: tuple
     layers: list = field(default_factory=list)
-    input_name: str = "input"      # Keras name of the input tensor
+    input_name: str = "input"      # Keras name of the input layer (config key of the input type)
+    input_precision: object = None  # type of the input buffer, set by passes
+    removed: dict = field(default_factory=dict)   # Keras name -> why it has no hardware of its own
 
     @property
     def output_shape(self) -> tuple:

@@ -8,19 +8,20 @@ import logging
 
 import numpy as np
 
-from .config import ProjectConfig
+from .config import LayerSettings, ProjectConfig
 from .errors import IKRHLSError
+from .precision import parse_type
 from .ir import Graph
 
 log = logging.getLogger(__name__)
 
-PRECISION_ROLES = ("weight", "bias", "accum", "result")
-# The types each kind of layer declares (a max-pool has no weights and no accumulator).
+# The types each kind of layer declares (a pooling layer has no weights; an average pool
+# multiplies its sum by a table of reciprocals).
 ROLES_BY_KIND = {
-    "conv2d": PRECISION_ROLES,
-    "dense": PRECISION_ROLES,
-    "scale_shift": PRECISION_ROLES,
-    "pool2d": ("accum", "result"),
+    "conv2d": ("weight", "bias", "accum", "result"),
+    "dense": ("weight", "bias", "accum", "result"),
+    "scale_shift": ("weight", "bias", "accum", "result"),
+    "pool2d": ("accum", "recip", "result"),
     "activation": ("accum", "result"),
 }
 
@@ -39,7 +40,7 @@ def fold_batchnorm(graph: Graph) -> Graph:
             scale, shift = layer.weights["scale"], layer.weights["shift"]
             prev.weights["kernel"] = prev.weights["kernel"] * scale     # broadcast over out channels
             prev.weights["bias"] = prev.weights["bias"] * scale + shift
-            log.debug("folded %s into %s", layer.keras_name, prev.keras_name)
+            graph.removed[layer.keras_name] = f"folded into {prev.keras_name}"
             continue
         layers.append(layer)
     graph.layers = layers
@@ -55,9 +56,11 @@ def fuse_activations(graph: Graph) -> Graph:
                 and prev.kind in ("conv2d", "dense", "scale_shift")
                 and (layer.activation != "softmax" or len(prev.out_shape) == 1)):
             prev.activation = layer.activation
+            graph.removed[layer.keras_name] = f"fused into {prev.keras_name}"
             continue
         if layer.kind == "activation" and layer.activation == "linear":
-            continue                          # identity
+            graph.removed[layer.keras_name] = "an identity"
+            continue
         layers.append(layer)
     graph.layers = layers
     return graph
@@ -65,29 +68,153 @@ def fuse_activations(graph: Graph) -> Graph:
 
 def drop_flatten(graph: Graph) -> Graph:
     """Flatten is free: buffers are already flat in channels-last order."""
+    graph.removed.update({layer.keras_name: "free (buffers are already flat)"
+                          for layer in graph.layers if layer.kind == "flatten"})
     graph.layers = [layer for layer in graph.layers if layer.kind != "flatten"]
     if not graph.layers:
         raise IKRHLSError(f"{graph.source}: nothing is left to compute once Flatten is removed")
     return graph
 
 
-def assign_precision(graph: Graph, config: ProjectConfig) -> Graph:
-    for layer in graph.layers:
-        layer.precision = {role: config.precision for role in ROLES_BY_KIND[layer.kind]}
-    return graph
+# Fixed-point defaults of the softmax and average-pool tables (values are pre-rounded).
+EXP_TABLE_T = "ap_ufixed<18,0,AP_RND,AP_SAT>"
+RECIP_T = "ap_ufixed<18,1,AP_RND,AP_SAT>"
+ACT_TABLE_T = {"sigmoid": "ap_ufixed<18,0,AP_RND,AP_SAT>", "tanh": "ap_fixed<18,1,AP_RND,AP_SAT>"}
+ACT_RANGE = 8             # sigmoid/tanh tables cover [-8, 8); beyond it they saturate
+MAX_EMULATED_WIDTH = 62    # int64 codes in the numpy reference
 
 
-def assign_reuse(graph: Graph, config: ProjectConfig) -> Graph:
-    """Each layer's reuse factor: its own entry in the config, else the model's."""
-    per_layer = dict(config.layer_reuse)
-    known = {layer.keras_name for layer in graph.layers}
-    unknown = sorted(set(per_layer) - known)
+def apply_settings(graph: Graph, config: ProjectConfig) -> Graph:
+    """Per-layer strategy, reuse factor, softmax tables and types, from the config."""
+    known = {layer.keras_name for layer in graph.layers} | {graph.input_name}
+    for name in config.layers:
+        if name in graph.removed:
+            raise IKRHLSError(f"LayerName.{name}: this layer has no hardware of its own ({graph.removed[name]}); "
+                              "configure the layer it became part of")
+    unknown = sorted(set(config.layers) - known)
     if unknown:
-        raise IKRHLSError(f"reuse_factor: unknown layer(s) {', '.join(unknown)} "
+        raise IKRHLSError(f"LayerName/reuse_factor: unknown layer(s) {', '.join(unknown)} "
                           f"(layers: {', '.join(sorted(known))})")
     for layer in graph.layers:
-        layer.attrs["reuse_factor"] = per_layer.get(layer.keras_name, config.reuse_factor)
+        settings = config.layers.get(layer.keras_name, LayerSettings())
+        layer.attrs["reuse_factor"] = settings.reuse_factor or config.reuse_factor
+        layer.attrs["strategy"] = settings.strategy or config.strategy
+        layer.attrs["table_size"] = settings.table_size or config.table_size
+        layer.attrs["exp_range"] = settings.exp_range or config.exp_range
+        layer.attrs["act_range"] = ACT_RANGE
+    return _assign_precision(graph, config)
+
+
+def _assign_precision(graph: Graph, config: ProjectConfig) -> Graph:
+    input_settings = config.layers.get(graph.input_name, LayerSettings())
+    graph.input_precision = input_settings.precision.get("result", config.precision)
+    in_type = graph.input_precision
+    for layer in graph.layers:
+        chosen = config.layers.get(layer.keras_name, LayerSettings()).precision
+        valid = ROLES_BY_KIND[layer.kind] + tuple(sorted(_table_roles(layer)))
+        extra = sorted(set(chosen) - set(valid))
+        if extra:
+            raise IKRHLSError(f"LayerName.{layer.keras_name}.Precision: a {layer.kind} layer has no "
+                              f"{', '.join(extra)} type (it has: {', '.join(valid)})")
+        roles = [r for r in ROLES_BY_KIND[layer.kind] if not (r == "recip" and layer.attrs.get("op") == "max")]
+        types = {role: chosen.get(role, config.precision) for role in roles if role != "accum"}
+        if "recip" in types and "recip" not in chosen and not config.precision.is_float:
+            types["recip"] = parse_type(RECIP_T)
+        types["accum"] = chosen.get("accum") or _auto_accum(layer, in_type, types)
+        if layer.activation == "softmax":
+            types.update(_softmax_types(layer, types["accum"] if layer.kind == "dense" else in_type, chosen))
+        elif layer.activation in ("sigmoid", "tanh") and not types["accum"].is_float:
+            types.update(_table_activation_types(layer, types["accum"], chosen))
+        layer.precision = types
+        _check_types(layer, in_type)
+        in_type = types["result"]
     return graph
+
+
+def _table_roles(layer) -> set:
+    return {"softmax": {"exp_table", "inv_table"}, "sigmoid": {"act_table"},
+            "tanh": {"act_table"}}.get(layer.activation, set())
+
+
+def _table_activation_types(layer, acc_t, chosen):
+    """sigmoid/tanh by table over [-R, R): the table type and a type that holds acc + R."""
+    r = layer.attrs["act_range"]
+    if layer.attrs["table_size"] < 2 * r:
+        raise IKRHLSError(f"LayerName.{layer.keras_name}.TableSize: must be at least {2 * r}")
+    default = ACT_TABLE_T[layer.activation]
+    table_t = chosen.get("act_table", parse_type(default))
+    if table_t.is_float:
+        raise IKRHLSError(f"LayerName.{layer.keras_name}.Precision.act_table: expected a fixed-point type")
+    integer = max(_signed_int(acc_t), int(np.log2(r)) + 2) + 1
+    shifted = parse_type(f"ap_fixed<{integer + acc_t.fractional},{integer}>")
+    return {"act_table": table_t, "act_in": shifted}
+
+
+def _auto_accum(layer, in_type, types):
+    """An accumulator in which the layer's sum can neither overflow nor round."""
+    if in_type.is_float or types["result"].is_float:
+        return types["result"]
+    if layer.kind in ("conv2d", "dense"):
+        kernel = layer.weights["kernel"]
+        per_output = (kernel != 0).reshape(-1, kernel.shape[-1]).sum(axis=0)
+        return widen_for_sum(in_type, types["weight"], types["bias"], int(per_output.max(initial=0)))
+    if layer.kind == "scale_shift":
+        return widen_for_sum(in_type, types["weight"], types["bias"], 1)
+    if layer.kind == "pool2d" and layer.attrs["op"] == "avg":
+        return widen_for_sum(in_type, None, None, layer.attrs["ph"] * layer.attrs["pw"])
+    return in_type                                     # max pool, activations: values pass as they are
+
+
+def _softmax_types(layer, in_type, chosen):
+    if in_type.is_float:
+        return {}
+    n = layer.out_size
+    p = max(1, int(np.ceil(np.log2(n))))               # a sum of n values below 1 is below 2**p
+    inv_shift = int(np.log2(layer.attrs["table_size"])) - p
+    if inv_shift < 0:
+        raise IKRHLSError(f"LayerName.{layer.keras_name}.TableSize: {layer.attrs['table_size']} is too "
+                          f"small for a softmax over {n} values (needs at least {2 ** p})")
+    exp_t = chosen.get("exp_table", parse_type(EXP_TABLE_T))
+    inv_t = chosen.get("inv_table", parse_type(f"ap_ufixed<{inv_shift + 18},{inv_shift + 2},AP_RND,AP_SAT>"))
+    for role, t in (("exp_table", exp_t), ("inv_table", inv_t)):
+        if t.is_float or t.signed:
+            raise IKRHLSError(f"LayerName.{layer.keras_name}.Precision.{role}: expected an ap_ufixed type, got {t.cpp}")
+    diff = parse_type(f"ap_fixed<{_signed_width(in_type) + 1},{_signed_int(in_type) + 1}>")
+    exp_sum = parse_type(f"ap_ufixed<{exp_t.width + p},{exp_t.integer + p}>")
+    layer.attrs["softmax"] = dict(inv_shift=inv_shift, sum_bits=p)
+    return {"exp_table": exp_t, "inv_table": inv_t, "diff": diff, "exp_sum": exp_sum}
+
+
+def _signed_width(t):
+    return t.width + (0 if t.signed else 1)
+
+
+def _signed_int(t):
+    return t.integer + (0 if t.signed else 1)
+
+
+def widen_for_sum(in_type, weight_type, bias_type, terms: int):
+    """An ap_fixed type that holds a sum of `terms` products in_type x weight_type plus a bias
+    exactly (in_type alone when weight_type is None)."""
+    frac = in_type.fractional + (weight_type.fractional if weight_type else 0)
+    integer = _signed_int(in_type) + (_signed_int(weight_type) if weight_type else 0)
+    if bias_type is not None:
+        frac = max(frac, bias_type.fractional)
+        integer = max(integer, _signed_int(bias_type))
+    integer += int(np.ceil(np.log2(terms + 1)))
+    return parse_type(f"ap_fixed<{integer + frac},{integer}>")
+
+
+def _check_types(layer, in_type):
+    kinds = {t.is_float for t in layer.precision.values()} | {in_type.is_float}
+    if len(kinds) > 1:
+        raise IKRHLSError(f"layer {layer.keras_name}: mixes floating-point and fixed-point types; "
+                          "use one or the other for the whole model")
+    if not in_type.is_float:
+        for role, t in layer.precision.items():
+            if t.width > MAX_EMULATED_WIDTH:
+                raise IKRHLSError(f"layer {layer.keras_name}: {role} type {t.cpp} is wider than "
+                                  f"{MAX_EMULATED_WIDTH} bits; narrow the input or weight types")
 
 
 def group_kernels_by_support(graph: Graph) -> Graph:
@@ -119,5 +246,4 @@ def group_kernels_by_support(graph: Graph) -> Graph:
 def run_passes(graph: Graph, config: ProjectConfig) -> Graph:
     for step in (fold_batchnorm, fuse_activations, drop_flatten, group_kernels_by_support):
         graph = step(graph)
-    graph = assign_reuse(graph, config)
-    return assign_precision(graph, config)
+    return apply_settings(graph, config)

@@ -1,0 +1,109 @@
+"""The hls4ml-like configuration: accepted forms, files, and an error for every unknown key."""
+import json
+
+import pytest
+
+import ikr_hls
+from ikr_hls import IKRHLSError
+from zoo import build
+
+
+def _graph_types(model, **kwargs):
+    hls = ikr_hls.convert(model, **kwargs)
+    return {layer.keras_name: {r: t.cpp for r, t in layer.precision.items()} for layer in hls.graph.layers}, hls
+
+
+def test_model_precision_and_automatic_accumulators():
+    types, hls = _graph_types(build("mlp"), precision="ap_fixed<16,6>")
+    assert hls.graph.input_precision.cpp == "ap_fixed<16, 6>"
+    first = next(iter(types.values()))
+    assert first["weight"] == first["result"] == "ap_fixed<16, 6>"
+    # 12 inputs x weights of <16,6> plus a bias: 6+6 integer bits + ceil(log2(13)) = 16, 20 fractional
+    assert first["accum"] == "ap_fixed<36, 16>"
+
+
+def test_per_layer_config_overrides_the_model():
+    model = build("mlp")
+    dense = [layer.name for layer in model.layers if "dense" in layer.name]
+    cfg = {"Model": {"Precision": "ap_fixed<16,6>", "ReuseFactor": 2, "Strategy": "unrolled"},
+           "LayerName": {dense[0]: {"Precision": {"weight": "ap_fixed<8,3>", "accum": "ap_fixed<24,10,AP_RND,AP_SAT>"},
+                                    "ReuseFactor": 4}}}
+    types, hls = _graph_types(model, config=cfg)
+    assert types[dense[0]]["weight"] == "ap_fixed<8, 3>"
+    assert types[dense[0]]["accum"] == "ap_fixed<24, 10, AP_RND, AP_SAT>"
+    assert types[dense[1]]["weight"] == "ap_fixed<16, 6>"
+    assert hls.graph.layer(dense[0]).attrs["reuse_factor"] == 4
+    assert hls.graph.layer(dense[1]).attrs["reuse_factor"] == 2
+
+
+@pytest.mark.parametrize("cfg,fragment", [
+    ({"Modle": {}}, "unknown key(s) Modle (valid: Model, LayerName)"),
+    ({"Model": {"Precison": "float"}}, "Model: unknown key(s) Precison"),
+    ({"Model": {"Strategy": "fast"}}, "Model.Strategy: unknown value 'fast'"),
+    ({"Model": {"ReuseFactor": 0}}, "Model.ReuseFactor: expected a positive integer"),
+    ({"Model": {"Precision": "ap_fixed<16,6,AP_ROUND>"}}, "unknown quantization mode 'AP_ROUND'"),
+    ({"LayerName": {"nope": {"ReuseFactor": 2}}}, "unknown layer(s) nope"),
+    ({"LayerName": {"d1": {"Precision": {"wieght": "ap_fixed<8,3>"}}}}, "unknown key(s) wieght"),
+    ({"LayerName": {"d1": {"Precision": {"recip": "ap_fixed<8,3>"}}}}, "has no recip type"),
+    ({"LayerName": {"d1": {"ReuseFactor": "2"}}}, "LayerName.d1.ReuseFactor: expected a positive integer"),
+    ({"LayerName": {"d1": "ap_fixed<8,3>"}}, "LayerName.d1: expected a mapping"),
+    ({"Model": {"TableSize": 1000}}, "TableSize: expected a power of two"),
+    ({"Model": {"Precision": "float"}, "LayerName": {"d1": {"Precision": "ap_fixed<8,3>"}}}, "mixes floating-point"),
+    ({"LayerName": {"relu": {"ReuseFactor": 2}}}, "LayerName.relu: this layer has no hardware of its own (fused into d1)"),
+])
+def test_bad_configs_raise_naming_the_key(cfg, fragment):
+    import keras
+
+    model = keras.Sequential([keras.Input((4,)), keras.layers.Dense(3, name="d1"), keras.layers.ReLU(name="relu"),
+                              keras.layers.Dense(2, name="d2")])
+    with pytest.raises(IKRHLSError) as info:
+        ikr_hls.convert(model, config=cfg)
+    assert fragment in str(info.value)
+
+
+def test_yaml_and_json_files(tmp_path):
+    model = build("same_stride2")
+    cfg = ikr_hls.config_from_keras_model(model, granularity="name", default_precision="ap_fixed<12,4>")
+    hls = ikr_hls.convert(model)
+    graph = hls.graph
+    assert "flatten" in graph.removed
+    assert set(cfg["LayerName"]) == {graph.input_name} | {layer.keras_name for layer in graph.layers}
+    (tmp_path / "c.json").write_text(json.dumps(cfg))
+    import yaml
+
+    (tmp_path / "c.yml").write_text(yaml.safe_dump(cfg))
+    a, _ = _graph_types(model, config=tmp_path / "c.json")
+    b, _ = _graph_types(model, config=tmp_path / "c.yml")
+    assert a == b and next(iter(a.values()))["weight"] == "ap_fixed<12, 4>"
+    (tmp_path / "bad.yml").write_text("Model: [unclosed")
+    with pytest.raises(IKRHLSError, match="bad.yml: cannot be parsed"):
+        ikr_hls.convert(model, config=tmp_path / "bad.yml")
+    with pytest.raises(IKRHLSError, match="no such config file"):
+        ikr_hls.convert(model, config=tmp_path / "missing.yml")
+    with pytest.raises(IKRHLSError, match="granularity: unknown value 'layer'"):
+        ikr_hls.config_from_keras_model(model, granularity="layer")
+
+
+def test_missing_ap_headers_is_one_clear_line(tmp_path, monkeypatch):
+    from ikr_hls import hostbuild
+
+    hls = ikr_hls.convert(build("mlp", seed=9), output_dir=tmp_path / "p", precision="ap_fixed<16,6>")
+    monkeypatch.setattr(hostbuild, "ap_types_dir", lambda: None)
+    monkeypatch.delenv("XILINX_HLS", raising=False)
+    with pytest.raises(IKRHLSError) as info:
+        hls.compile()
+    message = str(info.value)
+    assert "\n" not in message and "XILINX_HLS" in message and "hls4ml" in message
+
+
+def test_ap_headers_are_found(tmp_path, monkeypatch):
+    from ikr_hls import hostbuild
+
+    monkeypatch.delenv("XILINX_HLS", raising=False)
+    found = hostbuild.ap_types_dir()
+    assert found is not None and "hls4ml" in str(found) and (found / "ap_fixed.h").is_file()
+    vitis = tmp_path / "Vitis_HLS"
+    (vitis / "include").mkdir(parents=True)
+    (vitis / "include" / "ap_fixed.h").write_text("// stand-in")
+    monkeypatch.setenv("XILINX_HLS", str(vitis))
+    assert hostbuild.ap_types_dir() == vitis / "include"
