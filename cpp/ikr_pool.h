@@ -1,5 +1,6 @@
 // ikr-hls 2D pooling over a channels-last (H, W, C) buffer, Keras semantics:
-// 'same' padding never contributes (max ignores it, average divides by the valid count).
+// 'same' padding never contributes (max ignores it, an average multiplies the sum by the
+// reciprocal of the valid count, from a table: no divider).
 #ifndef IKR_POOL_H_
 #define IKR_POOL_H_
 
@@ -34,9 +35,9 @@ pool_rows:
     }
 }
 
-template <typename in_t, typename out_t, typename acc_t, int H, int W, int C, int OH, int OW,
+template <typename in_t, typename out_t, typename acc_t, typename recip_t, int H, int W, int C, int OH, int OW,
           int PH, int PW, int SH, int SW, int PAD_TOP, int PAD_LEFT>
-void avg_pool2d(const in_t in[H * W * C], out_t out[OH * OW * C]) {
+void avg_pool2d(const in_t in[H * W * C], out_t out[OH * OW * C], const recip_t recip[PH * PW + 1]) {
 pool_rows:
     for (int oh = 0; oh < OH; oh++) {
     pool_cols:
@@ -56,7 +57,7 @@ pool_rows:
                         count++;
                     }
                 }
-                out[(oh * OW + ow) * C + c] = out_t(sum / acc_t(count));
+                out[(oh * OW + ow) * C + c] = out_t(sum * recip[count]);
             }
         }
     }

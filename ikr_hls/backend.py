@@ -15,7 +15,7 @@ from pathlib import Path
 import jinja2
 import numpy as np
 
-from . import __version__
+from . import __version__, tables
 from .config import ProjectConfig
 from .errors import IKRHLSError
 from .ir import Graph, Layer
@@ -34,8 +34,13 @@ def _environment() -> jinja2.Environment:
                               lstrip_blocks=True, keep_trailing_newline=True)
 
 
-def _act_call(layer: Layer) -> str:
-    return f"ikr::{layer.activation}"
+def _act_call(layer: Layer):
+    """The activation applied to a C++ expression: a function, or a table lookup in fixed point."""
+    if "act_table" in layer.precision:
+        lookup = (f"ikr::lut_lookup<{layer.name}_act_in_t, {tables.act_shift(layer)}, "
+                  f"{layer.attrs['table_size']}, {layer.attrs['act_range']}>")
+        return lambda x: f"{lookup}({x}, {layer.name}_act_table)"
+    return lambda x: f"ikr::{layer.activation}({x})"
 
 
 def _index_type(limit: int) -> str:
@@ -73,14 +78,15 @@ class _Renderer:
                                     out_size=layer.out_size, summary=view["summary"],
                                     keras_class=view["keras_class"], types=view["types"]))
             in_type, in_buffer = f"{layer.name}_result_t", f"{layer.name}_out"
-        common = dict(project=self.project, version=__version__, source=self.graph.source,
+        fixed_point = not self.graph.input_precision.is_float
+        common = dict(project=self.project, version=__version__, source=self.graph.source, fixed_point=fixed_point,
                       guard=self.project.upper(), layers=layer_views,
                       input_shape=list(self.graph.input_shape),
                       output_shape=list(self.graph.output_shape))
         last = self.graph.layers[-1]
         self.files["firmware/defines.h"] = self.env.get_template("firmware/defines.h.j2").render(
             n_input=self.graph.input_size, n_output=self.graph.output_size,
-            input_type=self.config.precision.cpp, result_type=f"{last.name}_result_t",
+            input_type=self.graph.input_precision.cpp, result_type=f"{last.name}_result_t",
             input_shape_text=str(self.graph.input_shape), output_shape_text=str(self.graph.output_shape),
             **common)
         self.files[f"firmware/{self.project}.h"] = self.env.get_template("firmware/top.h.j2").render(**common)
@@ -93,7 +99,7 @@ class _Renderer:
     # -- one view per layer kind ------------------------------------------------------------
     def _layer(self, layer: Layer, in_type: str) -> dict:
         view = dict(name=layer.name, guard=f"{self.project.upper()}_{layer.name.upper()}_H",
-                    in_type=in_type, activation=layer.activation, act_call=_act_call(layer),
+                    in_type=in_type, activation=layer.activation, act=_act_call(layer),
                     version=__version__)
         view["types"] = [(role, t.cpp) for role, t in layer.precision.items()]
         view.update(getattr(self, f"_{layer.kind}")(layer))
@@ -126,7 +132,7 @@ class _Renderer:
                     summary=f"Conv2D {a['kh']}x{a['kw']} {c}->{f}, {nnz}/{kernel.size} weights")
         bias = _array(f"{layer.name}_b", f"{layer.name}_bias_t", layer.weights["bias"],
                       "bias per filter", self._literal(layer, "bias"))
-        if self.config.strategy == "pattern":
+        if a["strategy"] == "pattern":
             view["template"] = "conv2d_pattern"
             view.update(self._pattern_groups(layer, pw, c, rf, bias))
             return view
@@ -144,7 +150,7 @@ class _Renderer:
         self._weights_file(layer, f"Conv2D, {nnz} nonzero of {kernel.size}, ordered by "
                            "filter, input channel, row, column", [
             _array(f"{layer.name}_w", f"{layer.name}_weight_t", values,
-                   "nonzero kernel weights only", self._literal(layer, "weight")), bias])
+                   "nonzero kernel weights only", self._literal(layer, "weight")), bias] + self._table_arrays(layer))
         view["filters"] = filters
         return view
 
@@ -170,7 +176,8 @@ class _Renderer:
             arrays.append(_array(f"{layer.name}_pe{g}_w", f"{layer.name}_weight_t", weights,
                                  f"PE {g}: {len(positions)} weights per kernel, in tap order",
                                  self._literal(layer, "weight")))
-        self._weights_file(layer, f"Conv2D grouped by pattern, {len(groups)} pattern(s)", arrays + [bias])
+        self._weights_file(layer, f"Conv2D grouped by pattern, {len(groups)} pattern(s)",
+                           arrays + [bias] + self._table_arrays(layer))
         multipliers = sum(g["unroll"] * len(g["taps"]) for g in groups)
         return dict(groups=groups, ci_bits=ci_bits, ci_mask=(1 << ci_bits) - 1,
                     index_bits=max(1, int(np.ceil(np.log2(max(len(groups), 2))))),
@@ -181,7 +188,7 @@ class _Renderer:
         n_in, n_out = kernel.shape
         cols, rows = np.nonzero(kernel.T)                      # ordered by output, then input
         values = kernel[rows, cols]
-        self._weights_file(layer, f"Dense, {len(values)} nonzero of {kernel.size}", [
+        self._weights_file(layer, f"Dense, {len(values)} nonzero of {kernel.size}", self._table_arrays(layer) + [
             _array(f"{layer.name}_w", f"{layer.name}_weight_t", values, "nonzero weights only",
                    self._literal(layer, "weight")),
             _array(f"{layer.name}_w_in", _index_type(n_in), rows,
@@ -192,7 +199,7 @@ class _Renderer:
                    self._literal(layer, "bias")),
         ])
         rf = layer.attrs["reuse_factor"]
-        return dict(n_in=n_in, n_out=n_out, nnz=len(values), dense_weights=kernel.size,
+        return dict(**self._softmax_view(layer), n_in=n_in, n_out=n_out, nnz=len(values), dense_weights=kernel.size,
                     reuse_factor=rf, multipliers=max(1, -(-len(values) // rf)),
                     keras_class="Dense", summary=f"Dense {n_in}->{n_out}, {len(values)}/{kernel.size} weights")
 
@@ -201,12 +208,41 @@ class _Renderer:
         h, w, c = layer.in_shape
         oh, ow, _ = layer.out_shape
         cls = "MaxPooling2D" if a["op"] == "max" else "AveragePooling2D"
+        if a["op"] == "avg":
+            self._weights_file(layer, "reciprocals of the window counts", [
+                _array(f"{layer.name}_recip", f"{layer.name}_recip_t", tables.recip_table(layer),
+                       "1 / count, count = 0 .. PH*PW (0 unused)", self._literal(layer, "recip"))])
         return dict(h=h, w=w, c=c, oh=oh, ow=ow, op=a["op"], ph=a["ph"], pw=a["pw"], sh=a["sh"],
                     sw=a["sw"], padding=a["padding"], pad_top=a["pad_top"], pad_left=a["pad_left"],
                     keras_class=cls, summary=f"{cls} {a['ph']}x{a['pw']}")
 
     def _activation(self, layer: Layer) -> dict:
-        return dict(n=layer.out_size, keras_class="Activation", summary=f"activation {layer.activation}")
+        view = self._softmax_view(layer)
+        if self._table_arrays(layer):
+            self._weights_file(layer, "lookup tables", self._table_arrays(layer))
+        return dict(**view, has_tables=bool(self._table_arrays(layer)), n=layer.out_size, keras_class="Activation", summary=f"activation {layer.activation}")
+
+    def _softmax_view(self, layer: Layer) -> dict:
+        lut = layer.activation == "softmax" and "exp_table" in layer.precision
+        if not lut:
+            return dict(softmax_lut=False)
+        return dict(softmax_lut=True, table_size=layer.attrs["table_size"], exp_shift=tables.exp_shift(layer),
+                    inv_shift=layer.attrs["softmax"]["inv_shift"])
+
+    def _table_arrays(self, layer: Layer) -> list:
+        """Activation lookup tables of the layer, if its activation uses one."""
+        if "act_table" in layer.precision:
+            return [_array(f"{layer.name}_act_table", f"{layer.name}_act_table_t", tables.act_table(layer),
+                           f"{layer.activation} at the middle of each bin", self._literal(layer, "act_table"))]
+        return self._softmax_arrays(layer)
+
+    def _softmax_arrays(self, layer: Layer) -> list:
+        if not self._softmax_view(layer)["softmax_lut"]:
+            return []
+        return [_array(f"{layer.name}_exp_table", f"{layer.name}_exp_table_t", tables.exp_table(layer),
+                       "exp(-d) at the middle of each bin of d = max - x", self._literal(layer, "exp_table")),
+                _array(f"{layer.name}_inv_table", f"{layer.name}_inv_table_t", tables.inv_table(layer),
+                       "1/s at the middle of each bin of the exp sum s", self._literal(layer, "inv_table"))]
 
     def _scale_shift(self, layer: Layer) -> dict:
         c = layer.in_shape[-1]
@@ -215,7 +251,7 @@ class _Renderer:
                    self._literal(layer, "weight")),
             _array(f"{layer.name}_shift", f"{layer.name}_bias_t", layer.weights["shift"], "shift",
                    self._literal(layer, "bias")),
-        ])
+        ] + self._table_arrays(layer))
         return dict(n=layer.out_size, c=c, keras_class="BatchNormalization",
                     summary=f"scale and shift over {c} channels")
 

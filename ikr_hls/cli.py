@@ -26,7 +26,10 @@ def _parser() -> argparse.ArgumentParser:
                              epilog=EPILOG, formatter_class=argparse.RawDescriptionHelpFormatter)
     convert.add_argument("model", help="Keras model file (.h5 or .keras)")
     convert.add_argument("-o", "--output-dir", required=True, help="project directory to create")
-    convert.add_argument("--precision", default="float", help="numeric type of the C++ (default: float)")
+    convert.add_argument("--precision", default="float",
+                         help="numeric type: float, double or ap_fixed<W,I[,Q,O]> (default: float)")
+    convert.add_argument("--config", default=None, metavar="CFG",
+                         help="hls4ml-like config (.yml/.json): precision, reuse factor, strategy per layer")
     convert.add_argument("--strategy", default="unrolled", help="conv kernel strategy (default: unrolled)")
     convert.add_argument("--reuse-factor", type=int, default=1, help="multiplier reuse factor (default: 1)")
     convert.add_argument("--part", default=None, help="FPGA part for Vitis HLS")
@@ -54,7 +57,7 @@ def _convert(args) -> int:
     hls = convert(args.model, output_dir=args.output_dir, precision=args.precision,
                   strategy=args.strategy, reuse_factor=args.reuse_factor,
                   part=args.part or DEFAULT_PART, clock_period=args.clock,
-                  project_name=args.project_name, force=args.force)
+                  project_name=args.project_name, force=args.force, config=args.config)
     hls.write()
     log.info("wrote project %s (%d layers)", args.output_dir, len(hls.graph.layers))
     if args.check < 0:
@@ -67,9 +70,16 @@ def _convert(args) -> int:
         y_cpp = hls.predict(x)
         y_keras = np.asarray(hls.keras_model.predict(x, verbose=0), dtype=np.float64)
         diff = float(np.max(np.abs(y_cpp - y_keras)))
-        ok = np.allclose(y_cpp, y_keras, rtol=1e-4, atol=1e-5)
-        print(f"check: {args.check} random inputs, max |C++ - Keras| = {diff:.3g} "
-              f"({'OK' if ok else 'MISMATCH'} at rtol 1e-4, atol 1e-5)")
+        if hls.graph.input_precision.is_float:
+            ok = np.allclose(y_cpp, y_keras, rtol=1e-4, atol=1e-5)
+            print(f"check: {args.check} random inputs, max |C++ - Keras| = {diff:.3g} "
+                  f"({'OK' if ok else 'MISMATCH'} at rtol 1e-4, atol 1e-5)")
+        else:                     # fixed point: bit-exact against the numpy reference
+            mismatches = int(np.count_nonzero(y_cpp != hls.emulate(x)))
+            ok = mismatches == 0
+            print(f"check: {args.check} random inputs, C++ vs the bit-exact reference: "
+                  f"{'OK, identical' if ok else f'MISMATCH in {mismatches} values'}; "
+                  f"max |C++ - Keras| = {diff:.3g} (quantisation)")
         if not ok:
             return 1
     if not args.quiet:

@@ -85,6 +85,15 @@ class HLSModel:
                               f"got {x.shape}")
         return np.ascontiguousarray(x, dtype=np.float64)
 
+    def emulate(self, x) -> np.ndarray:
+        """The numpy reference of the fixed-point hardware: the same types, rounding, overflow,
+        order of accumulation and lookup tables as the generated C++, bit for bit."""
+        from .emulate import emulate
+
+        x = np.asarray(x)
+        y = emulate(self.graph, self._batch(x))
+        return y[0] if x.shape == tuple(self.input_shape) else y
+
     def count_ops(self, x) -> dict:
         """Multiplications executed per inference, per layer, measured by the counting build
         (-DIKR_COUNT_OPS: every weight multiplies through a counter), averaged over the batch x."""
@@ -101,11 +110,14 @@ class HLSModel:
 
 
 def convert(model, output_dir="ikr_prj", precision="float", strategy="unrolled", reuse_factor=1,
-            part=DEFAULT_PART, clock_period=5.0, project_name="myproject", force=False) -> HLSModel:
+            part=DEFAULT_PART, clock_period=5.0, project_name="myproject", force=False,
+            config=None) -> HLSModel:
     """Convert a keras.Model, or a .h5/.keras file, into an HLSModel (nothing is written
-    until write() or compile())."""
+    until write() or compile()). `config` (an hls4ml-like dict, or a .yml/.json file) sets
+    precision, reuse factor and strategy model-wide and per layer, over the keyword values."""
     config = make_config(precision=precision, strategy=strategy, reuse_factor=reuse_factor,
-                         part=part, clock_period=clock_period, project_name=project_name)
+                         part=part, clock_period=clock_period, project_name=project_name,
+                         config=config)
     graph, keras_model = keras_to_graph(model)
     graph = run_passes(graph, config)
     return HLSModel(graph, config, output_dir, keras_model=keras_model, force=force)

@@ -53,11 +53,38 @@ def _compiler_id(cxx: str) -> str:
         return cxx
 
 
+def ap_types_dir() -> Path | None:
+    """The ap_fixed headers: $XILINX_HLS/include when Vitis is installed, else the copy that
+    the installed hls4ml package ships (Apache-2.0; found without importing hls4ml)."""
+    xilinx = os.environ.get("XILINX_HLS")
+    if xilinx and (Path(xilinx) / "include" / "ap_fixed.h").is_file():
+        return Path(xilinx) / "include"
+    spec = importlib.util.find_spec("hls4ml")
+    for root in (spec.submodule_search_locations or []) if spec else []:
+        candidate = Path(root) / "templates" / "vivado" / "ap_types"
+        if (candidate / "ap_fixed.h").is_file():
+            return candidate
+    return None
+
+
+def needs_ap_types(project_dir: Path) -> bool:
+    return '#include "ap_fixed.h"' in (project_dir / "firmware" / "defines.h").read_text()
+
+
 def _include_flags(project_dir: Path) -> list[str]:
     import pybind11
 
-    return ["-I", str(project_dir), "-I", str(project_dir / "firmware"),
-            "-isystem", pybind11.get_include(), "-isystem", sysconfig.get_paths()["include"]]
+    flags = ["-I", str(project_dir), "-I", str(project_dir / "firmware"),
+             "-isystem", pybind11.get_include(), "-isystem", sysconfig.get_paths()["include"]]
+    if needs_ap_types(project_dir):
+        ap_dir = ap_types_dir()
+        if ap_dir is None:
+            raise IKRHLSError("fixed-point project needs the ap_fixed headers: none in $XILINX_HLS/include "
+                              "(XILINX_HLS " + ("is " + os.environ["XILINX_HLS"] if os.environ.get("XILINX_HLS")
+                                                else "is not set") +
+                              ") nor in an installed hls4ml package (pip install hls4ml)")
+        flags += ["-isystem", str(ap_dir)]
+    return flags
 
 
 def project_sources(project_dir: Path) -> list[Path]:
@@ -67,7 +94,8 @@ def project_sources(project_dir: Path) -> list[Path]:
 
 def content_hash(project_dir: Path, flags: list[str], cxx: str) -> str:
     digest = hashlib.sha256()
-    for part in (_compiler_id(cxx), sys.implementation.cache_tag,
+    ap_dir = ap_types_dir() if needs_ap_types(project_dir) else None
+    for part in (_compiler_id(cxx), sys.implementation.cache_tag, str(ap_dir),
                  sysconfig.get_config_var("EXT_SUFFIX") or "", " ".join(flags)):
         digest.update(part.encode() + b"\0")
     for path in project_sources(project_dir):

@@ -1,0 +1,70 @@
+// ikr-hls fixed-point helpers: table indexing and the lookup-table softmax. Included by
+// defines.h only when the project uses ap_fixed types. The numpy reference
+// (ikr_hls/emulate.py) computes exactly the same steps.
+#ifndef IKR_FIXED_H_
+#define IKR_FIXED_H_
+
+#include "ap_fixed.h"
+
+namespace ikr {
+
+// min(floor(x * 2^SHIFT), LIMIT) for a value x >= 0, read from its bits: no multiplier.
+template <int SHIFT, int LIMIT, int W, int I, ap_q_mode Q, ap_o_mode O, int N>
+inline int floor_index(const ap_fixed<W, I, Q, O, N> &x) {
+    const ap_uint<W> bits = x.range(W - 1, 0);
+    const unsigned long long raw = bits.to_uint64();       // x * 2^(W - I)
+    const int drop = (W - I) - SHIFT;
+    const unsigned long long idx = drop >= 0 ? (raw >> drop) : (raw << -drop);
+    return idx > (unsigned long long)LIMIT ? LIMIT : int(idx);
+}
+
+template <int SHIFT, int LIMIT, int W, int I, ap_q_mode Q, ap_o_mode O, int N>
+inline int floor_index(const ap_ufixed<W, I, Q, O, N> &x) {
+    const ap_uint<W> bits = x.range(W - 1, 0);
+    const unsigned long long raw = bits.to_uint64();
+    const int drop = (W - I) - SHIFT;
+    const unsigned long long idx = drop >= 0 ? (raw >> drop) : (raw << -drop);
+    return idx > (unsigned long long)LIMIT ? LIMIT : int(idx);
+}
+
+// A sigmoid/tanh by table: table[min(floor((x + RANGE) * 2^SHIFT), TABLE - 1)], and table[0]
+// below -RANGE. shifted_t holds x + RANGE exactly.
+template <typename shifted_t, int SHIFT, int TABLE, int RANGE, typename in_t, typename table_t>
+inline table_t lut_lookup(const in_t &x, const table_t table[TABLE]) {
+    const shifted_t s = x + RANGE;
+    return s < 0 ? table[0] : table[floor_index<SHIFT, TABLE - 1>(s)];
+}
+
+// Softmax by two lookup tables (see ikr_hls/tables.py): exp of the distance to the maximum,
+// then one reciprocal of the sum shared by every output.
+template <typename in_t, typename diff_t, typename exp_t, typename sum_t, typename inv_t, typename out_t,
+          int N, int TABLE, int EXP_SHIFT, int INV_SHIFT>
+void softmax_lut(const in_t in[N], out_t out[N], const exp_t exp_table[TABLE], const inv_t inv_table[TABLE]) {
+#pragma HLS INLINE
+    in_t max_value = in[0];
+softmax_max:
+    for (int i = 1; i < N; i++) {
+#pragma HLS UNROLL
+        if (in[i] > max_value) max_value = in[i];
+    }
+    exp_t e[N];
+#pragma HLS ARRAY_PARTITION variable=e complete
+    sum_t sum = 0;
+softmax_exp:
+    for (int i = 0; i < N; i++) {
+#pragma HLS UNROLL
+        const diff_t d = max_value - in[i];
+        e[i] = exp_table[floor_index<EXP_SHIFT, TABLE - 1>(d)];
+        sum += e[i];
+    }
+    const inv_t inv = inv_table[floor_index<INV_SHIFT, TABLE - 1>(sum)];
+softmax_norm:
+    for (int i = 0; i < N; i++) {
+#pragma HLS UNROLL
+        out[i] = out_t(e[i] * inv);
+    }
+}
+
+}  // namespace ikr
+
+#endif

@@ -1,0 +1,54 @@
+"""Lookup tables of the fixed-point hardware, computed once here and used both by the
+generated C++ (as literals) and by the numpy reference, so the two cannot drift apart.
+
+Softmax, with the table size T and exp range R of the layer (both powers of two):
+    d_i = max(x) - x_i >= 0
+    e_i = exp_table[min(floor(d_i * T / R), T - 1)],  exp_table[k] = exp(-(k + 0.5) R / T)
+    s   = sum(e_i) < 2**p                             (p = ceil(log2 n))
+    y_i = e_i * inv_table[min(floor(s * T / 2**p), T - 1)],  inv_table[k] = 1 / ((k + 0.5) 2**p / T)
+Each entry is the function at the middle of its bin, rounded to the table's type. The scale
+of 1/s is common to every output, so the argmax depends on the exp table alone.
+"""
+from __future__ import annotations
+
+import numpy as np
+
+from .precision import quantize
+
+
+def exp_shift(layer) -> int:
+    """log2(T / R): the index of d is floor(d * 2**exp_shift)."""
+    return int(np.log2(layer.attrs["table_size"] // layer.attrs["exp_range"]))
+
+
+def exp_table(layer) -> np.ndarray:
+    size = layer.attrs["table_size"]
+    mid = (np.arange(size) + 0.5) / 2.0 ** exp_shift(layer)
+    return quantize(np.exp(-mid), layer.precision["exp_table"])
+
+
+def inv_table(layer) -> np.ndarray:
+    size = layer.attrs["table_size"]
+    mid = (np.arange(size) + 0.5) / 2.0 ** layer.attrs["softmax"]["inv_shift"]
+    return quantize(1.0 / mid, layer.precision["inv_table"])
+
+
+def recip_table(layer) -> np.ndarray:
+    """1/count for an average pool, count = 1 .. PH*PW (entry 0 unused)."""
+    counts = np.arange(layer.attrs["ph"] * layer.attrs["pw"] + 1, dtype=np.float64)
+    values = np.divide(1.0, counts, out=np.zeros_like(counts), where=counts > 0)
+    t = layer.precision["recip"]
+    return values.astype(np.float32).astype(np.float64) if t.is_float else quantize(values, t)
+
+
+def act_shift(layer) -> int:
+    """log2(T / 2R): a sigmoid/tanh table covers [-R, R) in T bins."""
+    return int(np.log2(layer.attrs["table_size"] // (2 * layer.attrs["act_range"])))
+
+
+def act_table(layer) -> np.ndarray:
+    """sigmoid or tanh at the middle of each bin of [-R, R); index = floor((x + R) * 2**shift)."""
+    r = layer.attrs["act_range"]
+    mid = -r + (np.arange(layer.attrs["table_size"]) + 0.5) / 2.0 ** act_shift(layer)
+    values = 1.0 / (1.0 + np.exp(-mid)) if layer.activation == "sigmoid" else np.tanh(mid)
+    return quantize(values, layer.precision["act_table"])
