@@ -1,0 +1,121 @@
+"""Fixed point: the C++ host model equals the numpy reference of the hardware bit for bit,
+on the pruned LeNet-5 and the model set, for ap_fixed<16,6>, ap_fixed<8,3,AP_RND,AP_SAT> and
+mixed per-layer configurations; and the shipped IKR LeNet-5 keeps its accuracy."""
+from concurrent.futures import ThreadPoolExecutor
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+import ikr_hls
+from ikr_hls.datasets import mnist_split
+from zoo import build
+
+SHIPPED_IKR = Path(__file__).resolve().parent.parent / "examples" / "models" / "lenet5_ikr.h5"
+# The zoo without the dense-ish LeNet (its 1000 unrolled ap_fixed products take minutes of g++;
+# LeNet is covered by the pruned model, as shipped).
+ZOO = ("same_stride2", "nonsquare_bn", "avgpool_same", "mlp")
+PRECISIONS = {"16_6": "ap_fixed<16,6>", "8_3_rnd_sat": "ap_fixed<8,3,AP_RND,AP_SAT>"}
+
+
+def mixed_config(model):
+    """Per-layer types that differ from layer to layer, a narrow rounding and saturating
+    accumulator (so the order of accumulation matters), and an unsigned-free input type."""
+    cfg = ikr_hls.config_from_keras_model(model, granularity="name", default_precision="ap_fixed<14,5>")
+    layers = cfg["LayerName"]
+    names = [n for n in layers if "Precision" in layers[n]]
+    layers[names[0]]["Precision"] = {"result": "ap_fixed<10,4,AP_RND_CONV,AP_SAT>"}       # the input
+    weighted = [n for n in names[1:] if "weight" in layers[n]["Precision"]]
+    for i, name in enumerate(weighted):
+        p = layers[name]["Precision"]
+        p["weight"] = ["ap_fixed<8,2,AP_RND>", "ap_fixed<12,3>"][i % 2]
+        p["result"] = ["ap_fixed<12,5,AP_RND_ZERO,AP_SAT_SYM>", "ap_fixed<16,6,AP_TRN,AP_WRAP>"][i % 2]
+        if i == 0:
+            p["accum"] = "ap_fixed<18,8,AP_RND,AP_SAT>"       # rounds and saturates as it sums
+    return cfg
+
+
+def _cases():
+    cases = {}
+    for key, precision in PRECISIONS.items():
+        cases[("lenet_ikr", key, "unrolled")] = dict(precision=precision)
+        for name in ZOO:
+            cases[(name, key, "unrolled")] = dict(precision=precision)
+    cases[("lenet_ikr", "16_6", "pattern")] = dict(precision="ap_fixed<16,6>")
+    for strategy in ("unrolled", "pattern"):
+        cases[("lenet_ikr", "mixed", strategy)] = dict(mixed=True)
+    for name in ZOO:
+        cases[(name, "mixed", "unrolled")] = dict(mixed=True)
+    return cases
+
+
+@pytest.fixture(scope="session")
+def fixed_models(tmp_path_factory):
+    models = {}
+    for (name, key, strategy), opts in _cases().items():
+        model = SHIPPED_IKR if name == "lenet_ikr" else build(name, seed=5, zeros=True)
+        kwargs = dict(strategy=strategy, output_dir=tmp_path_factory.mktemp(f"fx_{name}_{key}_{strategy}"))
+        if opts.get("mixed"):
+            from ikr_hls.frontend import load_keras_model
+            keras_model = load_keras_model(model) if isinstance(model, Path) else model
+            kwargs["config"] = mixed_config(keras_model)
+        else:
+            kwargs["precision"] = opts["precision"]
+        models[(name, key, strategy)] = ikr_hls.convert(model, **kwargs)
+    with ThreadPoolExecutor(max_workers=2) as pool:
+        list(pool.map(lambda h: h.compile(), models.values()))
+    return models
+
+
+def _inputs(hls, n=40):
+    if hls.input_shape == (28, 28, 1):
+        return mnist_split()[2][::25]                      # real digits, every class
+    return np.random.default_rng(2).normal(0, 1.5, (n, *hls.input_shape))
+
+
+@pytest.mark.parametrize("case", list(_cases()), ids=["-".join(c) for c in _cases()])
+def test_cpp_equals_the_reference_bit_for_bit(fixed_models, case):
+    hls = fixed_models[case]
+    x = _inputs(hls)
+    got, expected = hls.predict(x), hls.emulate(x)
+    assert got.shape == expected.shape
+    np.testing.assert_array_equal(got, expected)
+
+
+def test_the_comparison_can_fail(fixed_models):
+    """One changed weight in the reference is seen: the check is not vacuous."""
+    hls = fixed_models[("mlp", "16_6", "unrolled")]
+    x = _inputs(hls)
+    layer = hls.graph.layers[0]
+    saved = layer.weights["kernel"].copy()
+    try:
+        layer.weights["kernel"][0, 0] += 0.25
+        assert not np.array_equal(hls.predict(x), hls.emulate(x))
+    finally:
+        layer.weights["kernel"] = saved
+
+
+def test_shipped_ikr_lenet_keeps_its_accuracy_at_16_6(fixed_models):
+    hls = fixed_models[("lenet_ikr", "16_6", "unrolled")]
+    _, _, x, y = mnist_split()
+    keras_acc = np.mean(np.argmax(hls.keras_model.predict(x, verbose=0), 1) == y)
+    fixed_acc = np.mean(np.argmax(hls.predict(x), 1) == y)
+    assert abs(fixed_acc - keras_acc) <= 0.005, (keras_acc, fixed_acc)
+
+
+def test_default_accumulators_cannot_overflow(fixed_models):
+    """With automatic accumulators, the fixed-point sum equals the exact sum of the quantised
+    products: compare the reference's conv1 output with a float64 computation."""
+    from ikr_hls.emulate import emulate_trace
+    from ikr_hls.precision import quantize
+
+    hls = fixed_models[("lenet_ikr", "16_6", "unrolled")]
+    conv = hls.graph.layers[0]
+    x = _inputs(hls)[:4]
+    xq = quantize(x, hls.graph.input_precision)
+    wq = quantize(conv.weights["kernel"], conv.precision["weight"])
+    bq = quantize(conv.weights["bias"], conv.precision["bias"])
+    windows = np.lib.stride_tricks.sliding_window_view(xq, (5, 5), axis=(1, 2))    # (N, 24, 24, 1, 5, 5)
+    exact = np.einsum("nhwcij,ijco->nhwo", windows, wq) + bq
+    expected = quantize(np.maximum(exact, 0), conv.precision["result"])
+    np.testing.assert_array_equal(emulate_trace(hls.graph, x)[conv.name], expected)
