@@ -74,7 +74,7 @@ class _Renderer:
             view = self._layer(layer, in_type)
             self.files[f"firmware/layers/{layer.name}.h"] = self.env.get_template(
                 f"firmware/layers/{view.get('template', layer.kind)}.h.j2").render(**view)
-            layer_views.append(dict(name=layer.name, index=i, is_last=is_last, input_buffer=in_buffer,
+            layer_views.append(dict(name=layer.name, index=i, is_last=is_last, out_shape=list(layer.out_shape), input_buffer=in_buffer,
                                     out_size=layer.out_size, summary=view["summary"],
                                     keras_class=view["keras_class"], types=view["types"]))
             in_type, in_buffer = f"{layer.name}_result_t", f"{layer.name}_out"

@@ -94,6 +94,33 @@ class HLSModel:
         y = emulate(self.graph, self._batch(x))
         return y[0] if x.shape == tuple(self.input_shape) else y
 
+    def trace(self, x) -> dict:
+        """Every layer's output, from the C++ model (a tracing build, -DIKR_TRACE) beside Keras's
+        output of the same layer (after any activation or BatchNormalization merged into it):
+        {layer name: {"cpp": (N, *shape), "keras": (N, *shape)}}."""
+        x = self._batch(x)
+        if not self._written:
+            self.write()
+        module = build_module(self.output_dir, f"{self.project_name}.cpp", extra_flags=["-DIKR_TRACE"])
+        cpp = module.trace(x)
+        keras_outputs = self._keras_trace(x)
+        return {layer.name: {"cpp": cpp[layer.name], "keras": keras_outputs.get(layer.name)}
+                for layer in self.graph.layers}
+
+    def _keras_trace(self, x) -> dict:
+        if self.keras_model is None:
+            return {}
+        from .frontend import import_keras
+
+        keras = import_keras()
+        names = {layer.name: layer.attrs.get("keras_output", layer.keras_name) for layer in self.graph.layers}
+        probe = keras.Model(self.keras_model.inputs,
+                            [self.keras_model.get_layer(k).output for k in names.values()])
+        outputs = probe.predict(x.astype(np.float32), verbose=0)
+        outputs = outputs if isinstance(outputs, (list, tuple)) else [outputs]
+        return {name: np.asarray(y, np.float64).reshape(len(x), *self.graph.layer(name).out_shape)
+                for name, y in zip(names, outputs)}
+
     def count_ops(self, x) -> dict:
         """Multiplications executed per inference, per layer, measured by the counting build
         (-DIKR_COUNT_OPS: every weight multiplies through a counter), averaged over the batch x."""

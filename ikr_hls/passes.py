@@ -41,6 +41,7 @@ def fold_batchnorm(graph: Graph) -> Graph:
             prev.weights["kernel"] = prev.weights["kernel"] * scale     # broadcast over out channels
             prev.weights["bias"] = prev.weights["bias"] * scale + shift
             graph.removed[layer.keras_name] = f"folded into {prev.keras_name}"
+            prev.attrs["keras_output"] = layer.keras_name
             continue
         layers.append(layer)
     graph.layers = layers
@@ -57,6 +58,7 @@ def fuse_activations(graph: Graph) -> Graph:
                 and (layer.activation != "softmax" or len(prev.out_shape) == 1)):
             prev.activation = layer.activation
             graph.removed[layer.keras_name] = f"fused into {prev.keras_name}"
+            prev.attrs["keras_output"] = layer.keras_name
             continue
         if layer.kind == "activation" and layer.activation == "linear":
             graph.removed[layer.keras_name] = "an identity"

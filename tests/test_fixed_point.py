@@ -119,3 +119,20 @@ def test_default_accumulators_cannot_overflow(fixed_models):
     exact = np.einsum("nhwcij,ijco->nhwo", windows, wq) + bq
     expected = quantize(np.maximum(exact, 0), conv.precision["result"])
     np.testing.assert_array_equal(emulate_trace(hls.graph, x)[conv.name], expected)
+
+
+def test_trace_shows_every_layer_beside_keras(fixed_models):
+    """The tracing build's per-layer outputs equal the reference's, layer by layer, and sit
+    beside Keras's output of the same layer (close to it, up to quantisation)."""
+    from ikr_hls.emulate import emulate_trace
+
+    hls = fixed_models[("nonsquare_bn", "16_6", "unrolled")]
+    x = _inputs(hls, n=6)
+    traced = hls.trace(x)
+    reference = emulate_trace(hls.graph, x)
+    assert list(traced) == [layer.name for layer in hls.graph.layers]
+    for name, pair in traced.items():
+        np.testing.assert_array_equal(pair["cpp"], reference[name])
+        assert pair["keras"].shape == pair["cpp"].shape
+        scale = np.abs(pair["keras"]).max() + 1
+        assert np.abs(pair["cpp"] - pair["keras"]).max() < 0.05 * scale, name
