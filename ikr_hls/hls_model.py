@@ -7,12 +7,13 @@ from pathlib import Path
 import numpy as np
 
 from .backend import render_project, write_project
-from .config import DEFAULT_PART, ProjectConfig, make_config
+from .config import DEFAULT_PART, ProjectConfig, load_config, make_config
 from .errors import IKRHLSError
 from .frontend import keras_to_graph
 from .hostbuild import build_module
 from .ir import Graph
 from .passes import run_passes
+from .profile import auto_config, profile_graph
 
 log = logging.getLogger(__name__)
 
@@ -108,18 +109,9 @@ class HLSModel:
                 for layer in self.graph.layers}
 
     def _keras_trace(self, x) -> dict:
-        if self.keras_model is None:
-            return {}
-        from .frontend import import_keras
+        from .profile import keras_layer_outputs
 
-        keras = import_keras()
-        names = {layer.name: layer.attrs.get("keras_output", layer.keras_name) for layer in self.graph.layers}
-        probe = keras.Model(self.keras_model.inputs,
-                            [self.keras_model.get_layer(k).output for k in names.values()])
-        outputs = probe.predict(x.astype(np.float32), verbose=0)
-        outputs = outputs if isinstance(outputs, (list, tuple)) else [outputs]
-        return {name: np.asarray(y, np.float64).reshape(len(x), *self.graph.layer(name).out_shape)
-                for name, y in zip(names, outputs)}
+        return {} if self.keras_model is None else keras_layer_outputs(self.keras_model, self.graph, x)
 
     def count_ops(self, x) -> dict:
         """Multiplications executed per inference, per layer, measured by the counting build
@@ -138,10 +130,22 @@ class HLSModel:
 
 def convert(model, output_dir="ikr_prj", precision="float", strategy="unrolled", reuse_factor=1,
             part=DEFAULT_PART, clock_period=5.0, project_name="myproject", force=False,
-            config=None) -> HLSModel:
+            config=None, calibration=None, auto_width=16) -> HLSModel:
     """Convert a keras.Model, or a .h5/.keras file, into an HLSModel (nothing is written
     until write() or compile()). `config` (an hls4ml-like dict, or a .yml/.json file) sets
-    precision, reuse factor and strategy model-wide and per layer, over the keyword values."""
+    precision, reuse factor and strategy model-wide and per layer, over the keyword values.
+    precision="auto" chooses ap_fixed<auto_width, I> per value from the ranges measured on
+    `calibration` inputs (a per-layer config still overrides it)."""
+    if precision == "auto":
+        if calibration is None:
+            raise IKRHLSError("precision='auto' needs calibration data (calibration=x)")
+        float_graph, keras_model = keras_to_graph(model)
+        float_graph = run_passes(float_graph, make_config())
+        auto = auto_config(profile_graph(float_graph, keras_model, calibration), auto_width)
+        user = load_config(config) if config is not None else {}
+        auto["LayerName"].update(user.get("LayerName", {}))
+        auto["Model"].update(user.get("Model", {}))
+        model, config, precision = keras_model, auto, "float"
     config = make_config(precision=precision, strategy=strategy, reuse_factor=reuse_factor,
                          part=part, clock_period=clock_period, project_name=project_name,
                          config=config)

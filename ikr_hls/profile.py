@@ -1,0 +1,71 @@
+"""Value ranges of a model's weights and layer outputs on calibration data, the integer bits
+each needs, and fixed-point types chosen from them (precision="auto")."""
+from __future__ import annotations
+
+import math
+
+import numpy as np
+
+from .errors import IKRHLSError
+
+
+def integer_bits(max_abs: float) -> int:
+    """Integer bits (sign included) of the narrowest signed ap_fixed whose range
+    [-2**(I-1), 2**(I-1)) holds every value of magnitude up to max_abs."""
+    if not max_abs > 0:
+        return 1
+    return math.floor(math.log2(max_abs)) + 2
+
+
+def keras_layer_outputs(keras_model, graph, x) -> dict:
+    """{IR layer name: Keras's output of the same layer}, reshaped to the layer's shape."""
+    from .frontend import import_keras
+
+    keras = import_keras()
+    names = {layer.name: layer.attrs.get("keras_output", layer.keras_name) for layer in graph.layers}
+    probe = keras.Model(keras_model.inputs, [keras_model.get_layer(k).output for k in names.values()])
+    outputs = probe.predict(np.asarray(x, np.float32), verbose=0)
+    outputs = outputs if isinstance(outputs, (list, tuple)) else [outputs]
+    return {name: np.asarray(y, np.float64).reshape(len(x), *graph.layer(name).out_shape)
+            for name, y in zip(names, outputs)}
+
+
+def profile_graph(graph, keras_model, x) -> dict:
+    """{name: {role: {"min", "max", "integer_bits"}}} for the input and every layer's weight,
+    bias and result, the results measured on the calibration data x."""
+    x = np.asarray(x, np.float64)
+    if x.ndim < 1 or x.shape[1:] != tuple(graph.input_shape) or len(x) == 0:
+        raise IKRHLSError(f"calibration data: expected shape (N, {', '.join(map(str, graph.input_shape))}) "
+                          f"with N > 0, got {x.shape}")
+    outputs = keras_layer_outputs(keras_model, graph, x)
+    report = {graph.input_name: {"result": _stats(x)}}
+    for layer in graph.layers:
+        entry = {}
+        if "kernel" in layer.weights or "scale" in layer.weights:
+            entry["weight"] = _stats(layer.weights.get("kernel", layer.weights.get("scale")))
+            entry["bias"] = _stats(layer.weights.get("bias", layer.weights.get("shift")))
+        entry["result"] = _stats(outputs[layer.name])
+        report[layer.keras_name] = entry
+    return report
+
+
+def _stats(values) -> dict:
+    values = np.asarray(values, np.float64)
+    lo, hi = float(values.min(initial=0.0)), float(values.max(initial=0.0))
+    return {"min": lo, "max": hi, "integer_bits": integer_bits(max(abs(lo), abs(hi)))}
+
+
+def auto_config(report: dict, width: int = 16) -> dict:
+    """A LayerName config giving each value ap_fixed<width, I> with the integer bits it needs;
+    results round and saturate (AP_RND, AP_SAT), accumulators stay automatic."""
+    if isinstance(width, bool) or not isinstance(width, int) or not 4 <= width <= 32:
+        raise IKRHLSError(f"auto width: expected an integer from 4 to 32, got {width!r}")
+    layers = {}
+    for name, roles in report.items():
+        precision = {}
+        for role, stats in roles.items():
+            bits = min(stats["integer_bits"], width)
+            mode = ",AP_RND,AP_SAT" if role == "result" else ",AP_RND_CONV"
+            precision[role] = f"ap_fixed<{width},{bits}{mode}>"
+        layers[name] = {"Precision": precision}
+    return {"Model": {"Precision": f"ap_fixed<{width},{width // 2}>"}, "LayerName": layers}
