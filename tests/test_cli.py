@@ -67,3 +67,17 @@ def test_bad_precision_and_existing_directory(tmp_path):
     proc = run_cli("convert", LENET, "-o", existing)
     assert_one_line_error(proc, str(existing), "--force")
     assert [p.name for p in existing.iterdir()] == ["keep.txt"]
+
+
+def test_fixed_point_check_against_the_reference(tmp_path):
+    config = tmp_path / "cfg.yml"
+    config.write_text("Model:\n  Precision: ap_fixed<16,6>\nLayerName:\n  fc3:\n    TableSize: 2048\n")
+    ikr = REPO / "examples" / "models" / "lenet5_ikr.h5"
+    proc = run_cli("convert", ikr, "-o", tmp_path / "prj", "--config", config, "--check", "5")
+    assert proc.returncode == 0, proc.stderr
+    assert "C++ vs the bit-exact reference: OK, identical" in proc.stdout
+    assert "ap_fixed<16, 6>" in (tmp_path / "prj" / "firmware" / "defines.h").read_text()
+    bad = tmp_path / "bad.yml"
+    bad.write_text("Model:\n  Precison: ap_fixed<16,6>\n")
+    proc = run_cli("convert", ikr, "-o", tmp_path / "prj2", "--config", bad)
+    assert_one_line_error(proc, "Precison", "valid: Precision")
