@@ -26,4 +26,4 @@ test-all: $(STAMP)
 	$(PY) -m pytest
 
 clean:
-	rm -rf build dist *.egg-info demo_prj
+	rm -rf build dist *.egg-info demo_prj demo_prj_fixed
