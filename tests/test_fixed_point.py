@@ -136,3 +136,14 @@ def test_trace_shows_every_layer_beside_keras(fixed_models):
         assert pair["keras"].shape == pair["cpp"].shape
         scale = np.abs(pair["keras"]).max() + 1
         assert np.abs(pair["cpp"] - pair["keras"]).max() < 0.05 * scale, name
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("key", list(PRECISIONS))
+def test_zoo_lenet_bit_exact(tmp_path, key):
+    """The zoo's LeNet-5 with 40% random zeros: about a thousand unrolled ap_fixed products per
+    conv2 filter take g++ minutes, hence slow (make test-all)."""
+    model = build("lenet5", seed=5, zeros=True)
+    hls = ikr_hls.convert(model, output_dir=tmp_path / "p", precision=PRECISIONS[key]).compile()
+    x = mnist_split()[2][::50]
+    np.testing.assert_array_equal(hls.predict(x), hls.emulate(x))
