@@ -300,6 +300,8 @@ def _replace_owned_files(staging: Path, out: Path, files: dict[str, str]):
         try:
             previous = json.loads(manifest.read_text())
         except ValueError:
+            # keep every old file rather than guess which ones were ours
+            log.warning("%s is unreadable: files of the previous project are left in place", manifest)
             previous = []
     for rel in previous:                       # files we wrote last time and no longer write
         if rel not in files and (out / rel).is_file():
