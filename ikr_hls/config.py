@@ -5,7 +5,8 @@ values raise IKRHLSError listing the valid ones (hls4ml silently falls back; we 
      "LayerName": {"conv2": {"Precision": {"weight": "ap_fixed<8,3>", "accum": "ap_fixed<24,12>"},
                              "ReuseFactor": 4, "Strategy": "pattern"},
                    "input_layer": {"Precision": {"result": "ap_ufixed<8,0>"}},
-                   "fc3": {"TableSize": 2048}}}
+                   "fc3": {"TableSize": 2048}},
+     "Part": "xcvu13p-flga2577-2-e", "ClockPeriod": 5, "ClockUncertainty": "12.5%"}
 
 Per-layer keys apply to layers by their Keras name (the input layer's name sets the input
 type). A layer's unset types default to the model's precision, except accumulators, which
@@ -28,7 +29,9 @@ DEFAULT_PART = "xcvu13p-flga2577-2-e"   # hls4ml's default part, so projects com
 PRECISION_ROLES = ("weight", "bias", "accum", "result", "exp_table", "inv_table", "act_table", "recip")
 MODEL_KEYS = ("Precision", "ReuseFactor", "Strategy", "TableSize", "ExpRange")
 LAYER_KEYS = MODEL_KEYS
-TOP_KEYS = ("Model", "LayerName")
+HARDWARE_KEYS = {"Part": "part", "ClockPeriod": "clock_period", "ClockUncertainty": "clock_uncertainty"}
+TOP_KEYS = ("Model", "LayerName", *HARDWARE_KEYS)
+DEFAULT_CLOCK_UNCERTAINTY = "12.5%"     # hls4ml's default, as a share of the clock period
 _IDENT = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*$")
 
 
@@ -51,6 +54,7 @@ class ProjectConfig:
     layers: dict = field(default_factory=dict)         # keras layer name -> LayerSettings
     part: str = DEFAULT_PART
     clock_period: float = 5.0
+    clock_uncertainty: str = DEFAULT_CLOCK_UNCERTAINTY   # "12.5%" of the period, or "0.6" ns
     project_name: str = "myproject"
 
     @property
@@ -59,7 +63,8 @@ class ProjectConfig:
 
 
 def make_config(precision="float", strategy="unrolled", reuse_factor=1, part=DEFAULT_PART,
-                clock_period=5.0, project_name="myproject", config=None) -> ProjectConfig:
+                clock_period=5.0, project_name="myproject", config=None,
+                clock_uncertainty=DEFAULT_CLOCK_UNCERTAINTY) -> ProjectConfig:
     """Validate the keyword options of convert(); `config` (a dict, or a .yml/.yaml/.json
     file) overrides them, model-wide and per layer."""
     layers: dict = {}
@@ -69,19 +74,19 @@ def make_config(precision="float", strategy="unrolled", reuse_factor=1, part=DEF
         for name, value in per_layer.items():
             layers[name] = LayerSettings(reuse_factor=_reuse(value, f"reuse_factor['{name}']"))
     model = dict(Precision=precision, ReuseFactor=reuse_factor, Strategy=strategy)
+    hardware = dict(Part=part, ClockPeriod=clock_period, ClockUncertainty=clock_uncertainty)
     if config is not None:
         cfg = load_config(config)
         model.update(cfg.get("Model", {}))
+        hardware.update({k: v for k, v in cfg.items() if k in HARDWARE_KEYS})
         for name, entry in cfg.get("LayerName", {}).items():
             layers[name] = _layer_settings(name, entry, layers.get(name))
+    names = {k: k if config is not None and k in cfg else HARDWARE_KEYS[k] for k in HARDWARE_KEYS}
+    part = hardware["Part"]
     if not isinstance(part, str) or not part.strip():
-        raise IKRHLSError(f"part: expected a device name such as '{DEFAULT_PART}', got {part!r}")
-    try:
-        clock = float(clock_period)
-    except (TypeError, ValueError):
-        raise IKRHLSError(f"clock_period: expected a number of ns, got {clock_period!r}") from None
-    if not clock > 0:
-        raise IKRHLSError(f"clock_period: must be positive, got {clock_period!r}")
+        raise IKRHLSError(f"{names['Part']}: expected a device name such as '{DEFAULT_PART}', got {part!r}")
+    clock = _clock_period(hardware["ClockPeriod"], names["ClockPeriod"])
+    uncertainty = _clock_uncertainty(hardware["ClockUncertainty"], clock, names["ClockUncertainty"])
     if not isinstance(project_name, str) or not _IDENT.match(project_name):
         raise IKRHLSError(f"project_name: '{project_name}' is not a C++ identifier")
     where = "Model" if config is not None else ""
@@ -94,7 +99,8 @@ def make_config(precision="float", strategy="unrolled", reuse_factor=1, part=DEF
         reuse_factor=_reuse(model["ReuseFactor"], _key(where, "ReuseFactor", "reuse_factor")),
         table_size=_table_size(model.get("TableSize", 1024), _key(where, "TableSize", "TableSize")),
         exp_range=_exp_range(model.get("ExpRange", 16), _key(where, "ExpRange", "ExpRange")),
-        layers=layers, part=part.strip(), clock_period=clock, project_name=project_name)
+        layers=layers, part=part.strip(), clock_period=clock, clock_uncertainty=uncertainty,
+        project_name=project_name)
 
 
 def load_config(config) -> dict:
@@ -185,6 +191,31 @@ def _known(mapping: dict, valid, where: str):
 
 def _key(where, config_key, keyword):
     return f"{where}.{config_key}" if where else keyword
+
+
+def _clock_period(value, key) -> float:
+    if isinstance(value, bool):
+        raise IKRHLSError(f"{key}: expected a number of ns, got {value!r}")
+    try:
+        clock = float(value)
+    except (TypeError, ValueError):
+        raise IKRHLSError(f"{key}: expected a number of ns, got {value!r}") from None
+    if not clock > 0 or clock == float("inf"):
+        raise IKRHLSError(f"{key}: must be a positive number of ns, got {value!r}")
+    return clock
+
+
+def _clock_uncertainty(value, clock: float, key) -> str:
+    """'12.5%' (of the period) or a number of ns, below the period; kept as Vitis spells it."""
+    text = str(value).strip()
+    match = re.fullmatch(r"(\d+(?:\.\d*)?|\.\d+)\s*(%|ns)?", text) if not isinstance(value, bool) else None
+    if match is None:
+        raise IKRHLSError(f"{key}: expected a percentage such as '12.5%' or a number of ns, got {value!r}")
+    amount, unit = float(match.group(1)), match.group(2)
+    ns = clock * amount / 100 if unit == "%" else amount
+    if not ns < clock:
+        raise IKRHLSError(f"{key}: {text} is not less than the clock period of {clock:g} ns")
+    return f"{match.group(1)}%" if unit == "%" else match.group(1)
 
 
 def _strategy(value, key):

@@ -37,7 +37,13 @@ def test_per_layer_config_overrides_the_model():
 
 
 @pytest.mark.parametrize("cfg,fragment", [
-    ({"Modle": {}}, "unknown key(s) Modle (valid: Model, LayerName)"),
+    ({"Modle": {}}, "unknown key(s) Modle (valid: Model, LayerName, Part, ClockPeriod, ClockUncertainty)"),
+    ({"ClockPeriod": "fast"}, "ClockPeriod: expected a number of ns"),
+    ({"ClockPeriod": -1}, "ClockPeriod: must be a positive number of ns"),
+    ({"ClockUncertainty": "lots"}, "ClockUncertainty: expected a percentage such as '12.5%' or a number of ns"),
+    ({"ClockUncertainty": 6}, "ClockUncertainty: 6 is not less than the clock period of 5 ns"),
+    ({"ClockUncertainty": "100%"}, "ClockUncertainty: 100% is not less than the clock period"),
+    ({"Part": ""}, "Part: expected a device name"),
     ({"Model": {"Precison": "float"}}, "Model: unknown key(s) Precison"),
     ({"Model": {"Strategy": "fast"}}, "Model.Strategy: unknown value 'fast'"),
     ({"Model": {"ReuseFactor": 0}}, "Model.ReuseFactor: expected a positive integer"),
@@ -107,3 +113,19 @@ def test_ap_headers_are_found(tmp_path, monkeypatch):
     (vitis / "include" / "ap_fixed.h").write_text("// stand-in")
     monkeypatch.setenv("XILINX_HLS", str(vitis))
     assert hostbuild.ap_types_dir() == vitis / "include"
+
+
+def test_hardware_settings_from_keywords_and_config(tmp_path):
+    import keras
+
+    model = keras.Sequential([keras.Input((4,)), keras.layers.Dense(3, name="d1")])
+    hls = ikr_hls.convert(model, part="xc7z020clg400-1", clock_period=4, clock_uncertainty="0.5ns")
+    assert (hls.config.part, hls.config.clock_period, hls.config.clock_uncertainty) == ("xc7z020clg400-1", 4.0, "0.5")
+    cfg = tmp_path / "hw.yml"
+    cfg.write_text("Part: xcu250-figd2104-2L-e\nClockPeriod: 3.3\nClockUncertainty: 10%\n")
+    hls = ikr_hls.convert(model, part="xc7z020clg400-1", config=cfg)       # the config wins, as for Model keys
+    assert (hls.config.part, hls.config.clock_period, hls.config.clock_uncertainty) == ("xcu250-figd2104-2L-e", 3.3, "10%")
+    files = hls.files
+    assert "set clock_uncertainty 10%" in files["project.tcl"] and "clock=3.3ns" in files["hls_config.cfg"]
+    with pytest.raises(IKRHLSError, match="clock_uncertainty: expected a percentage"):
+        ikr_hls.convert(model, clock_uncertainty="-1")
