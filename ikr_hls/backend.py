@@ -15,7 +15,7 @@ from pathlib import Path
 import jinja2
 import numpy as np
 
-from . import __version__, tables
+from . import __version__, tables, tbdata
 from .config import ProjectConfig
 from .errors import IKRHLSError
 from .ir import Graph, Layer
@@ -24,6 +24,8 @@ from .resources import cpp_dir, templates_dir
 
 log = logging.getLogger(__name__)
 
+# The C++ language flags of every build: host model, host csim, Vitis csim and synthesis.
+LANGUAGE_FLAGS = "-std=c++14"
 MANIFEST = ".ikr-hls-manifest.json"   # the files ikr-hls wrote; --force removes only these
 _VALUES_PER_ROW = 8
 
@@ -94,7 +96,20 @@ class _Renderer:
         self.files["bridge.cpp"] = self.env.get_template("bridge.cpp.j2").render(**common)
         for header in sorted(cpp_dir().glob("*.h")):
             self.files[f"firmware/ikr/{header.name}"] = header.read_text()
+        self._vitis_files(common)
         return self.files
+
+    def _vitis_files(self, common: dict):
+        """What Vitis HLS opens: Tcl flow, Vitis Unified config, testbench, short README."""
+        config = self.config
+        view = dict(common, part=config.part, clock_period=f"{config.clock_period:g}",
+                    clock_uncertainty=config.clock_uncertainty, cflags=LANGUAGE_FLAGS,
+                    exact=common["fixed_point"], rtol=repr(tbdata.FLOAT_RTOL), atol=repr(tbdata.FLOAT_ATOL),
+                    precision=config.precision.cpp, strategy=config.strategy)
+        for template, path in (("build_prj.tcl.j2", "build_prj.tcl"), ("project.tcl.j2", "project.tcl"),
+                               ("hls_config.cfg.j2", "hls_config.cfg"), ("README.md.j2", "README.md"),
+                               ("tb/test.cpp.j2", f"tb/{self.project}_test.cpp")):
+            self.files[path] = self.env.get_template(template).render(**view)
 
     # -- one view per layer kind ------------------------------------------------------------
     def _layer(self, layer: Layer, in_type: str) -> dict:

@@ -6,14 +6,17 @@ from pathlib import Path
 
 import numpy as np
 
+from . import tbdata
 from .backend import render_project, write_project
-from .config import DEFAULT_PART, ProjectConfig, load_config, make_config
+from .config import (DEFAULT_CLOCK_UNCERTAINTY, DEFAULT_PART, HARDWARE_KEYS, ProjectConfig,
+                     load_config, make_config)
 from .errors import IKRHLSError
 from .frontend import keras_to_graph
-from .hostbuild import build_module
+from .hostbuild import build_module, run_csim
 from .ir import Graph
 from .passes import run_passes
 from .profile import auto_config, profile_graph
+from .vitis import DEFAULT_STEPS, run_build
 
 log = logging.getLogger(__name__)
 
@@ -23,13 +26,16 @@ class HLSModel:
     `predict(x)` runs the C++ on a batch."""
 
     def __init__(self, graph: Graph, config: ProjectConfig, output_dir, keras_model=None,
-                 force: bool = False):
+                 force: bool = False, tb_data=None):
         self.graph = graph
         self.config = config
         self.output_dir = Path(output_dir)
         self.keras_model = keras_model
         self.force = force
         self._files = render_project(graph, config)   # render now: template errors surface at convert
+        # the testbench's inputs, checked now; its golden outputs are computed when written
+        self._tb_inputs = (tbdata.default_inputs(graph.input_shape) if tb_data is None
+                           else tbdata.load_inputs(tb_data, graph.input_shape))
         self._written = False
         self._module = None
 
@@ -47,13 +53,17 @@ class HLSModel:
 
     @property
     def files(self) -> dict[str, str]:
-        """The generated project, {relative path: text}."""
+        """The generated project, {relative path: text}, golden testbench data included."""
+        if tbdata.INPUT_FILE not in self._files:
+            x = self._tb_inputs
+            self._files[tbdata.INPUT_FILE] = tbdata.format_dat(x)
+            self._files[tbdata.OUTPUT_FILE] = tbdata.format_dat(tbdata.golden_outputs(self, x))
         return dict(self._files)
 
     def write(self) -> Path:
         """Write the project to output_dir (atomically; refuses a non-empty directory unless
         the model was converted with force=True)."""
-        write_project(self._files, self.output_dir, force=self.force or self._written)
+        write_project(self.files, self.output_dir, force=self.force or self._written)
         self._written = True
         return self.output_dir
 
@@ -63,6 +73,22 @@ class HLSModel:
             self.write()
         self._module = build_module(self.output_dir, f"{self.project_name}.cpp")
         return self
+
+    def csim(self):
+        """Build the generated testbench with g++ from the sources and flags of hls_config.cfg
+        (as Vitis csim_design does) and run it against the golden data: a CSimResult with
+        .passed, .summary() and the first .mismatches."""
+        if not self._written:
+            self.write()
+        return run_csim(self.output_dir)
+
+    def build(self, steps=DEFAULT_STEPS, reset: bool = False, echo=None) -> dict:
+        """Run the project's build_prj.tcl with Vitis HLS (vitis-run or vitis_hls, found on
+        PATH or in $XILINX_HLS) and return the synthesis report's figures; IKRHLSError in
+        one line when Vitis is not installed."""
+        if not self._written:
+            self.write()
+        return run_build(self.output_dir, steps=steps, reset=reset, echo=echo)
 
     def predict(self, x) -> np.ndarray:
         """(N, *input_shape) float32/float64 -> (N, *output_shape) float64; a single sample
@@ -130,12 +156,15 @@ class HLSModel:
 
 def convert(model, output_dir="ikr_prj", precision="float", strategy="unrolled", reuse_factor=1,
             part=DEFAULT_PART, clock_period=5.0, project_name="myproject", force=False,
-            config=None, calibration=None, auto_width=16) -> HLSModel:
+            config=None, calibration=None, auto_width=16,
+            clock_uncertainty=DEFAULT_CLOCK_UNCERTAINTY, tb_data=None) -> HLSModel:
     """Convert a keras.Model, or a .h5/.keras file, into an HLSModel (nothing is written
     until write() or compile()). `config` (an hls4ml-like dict, or a .yml/.json file) sets
     precision, reuse factor and strategy model-wide and per layer, over the keyword values.
     precision="auto" chooses ap_fixed<auto_width, I> per value from the ranges measured on
-    `calibration` inputs (a per-layer config still overrides it)."""
+    `calibration` inputs (a per-layer config still overrides it). `tb_data` (an array
+    (N, *input_shape) or a .npy file) becomes the testbench's golden inputs; by default a
+    few seeded random ones."""
     if precision == "auto":
         if calibration is None:
             raise IKRHLSError("precision='auto' needs calibration data (calibration=x)")
@@ -145,10 +174,11 @@ def convert(model, output_dir="ikr_prj", precision="float", strategy="unrolled",
         user = load_config(config) if config is not None else {}
         auto["LayerName"].update(user.get("LayerName", {}))
         auto["Model"].update(user.get("Model", {}))
+        auto.update({k: v for k, v in user.items() if k in HARDWARE_KEYS})
         model, config, precision = keras_model, auto, "float"
     config = make_config(precision=precision, strategy=strategy, reuse_factor=reuse_factor,
                          part=part, clock_period=clock_period, project_name=project_name,
-                         config=config)
+                         config=config, clock_uncertainty=clock_uncertainty)
     graph, keras_model = keras_to_graph(model)
     graph = run_passes(graph, config)
-    return HLSModel(graph, config, output_dir, keras_model=keras_model, force=force)
+    return HLSModel(graph, config, output_dir, keras_model=keras_model, force=force, tb_data=tb_data)
