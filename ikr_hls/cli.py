@@ -8,7 +8,9 @@ import sys
 
 EPILOG = """examples:
   ikr-hls convert examples/models/lenet5_ikr.h5 -o prj
-  ikr-hls convert model.keras -o prj --force --check 100
+  ikr-hls convert model.keras -o prj --precision "ap_fixed<16,6>" --tb-data x_test.npy --force
+  ikr-hls csim prj                       # the generated testbench, built with g++ on this machine
+  ikr-hls build prj --steps csim,synth   # Vitis HLS (vitis-run or vitis_hls must be installed)
 """
 
 
@@ -34,10 +36,25 @@ def _parser() -> argparse.ArgumentParser:
     convert.add_argument("--reuse-factor", type=int, default=1, help="multiplier reuse factor (default: 1)")
     convert.add_argument("--part", default=None, help="FPGA part for Vitis HLS")
     convert.add_argument("--clock", type=float, default=5.0, help="clock period in ns (default: 5.0)")
+    convert.add_argument("--clock-uncertainty", default="12.5%",
+                         help="clock uncertainty, '12.5%%' of the period or a number of ns (default: 12.5%%)")
+    convert.add_argument("--tb-data", default=None, metavar="X.npy",
+                         help="testbench inputs (N, *input_shape); default: 10 seeded random inputs")
     convert.add_argument("--project-name", default="myproject", help="top function name (default: myproject)")
     convert.add_argument("--force", action="store_true", help="overwrite an existing project directory")
     convert.add_argument("--check", type=int, default=0, metavar="N",
                          help="compile and compare N random inputs against Keras")
+
+    csim = sub.add_parser("csim", help="build and run the project's testbench with g++ (like Vitis csim)",
+                          epilog=EPILOG, formatter_class=argparse.RawDescriptionHelpFormatter)
+    csim.add_argument("project_dir", help="a project written by `ikr-hls convert`")
+
+    build = sub.add_parser("build", help="run Vitis HLS on the project and read its synthesis report",
+                           epilog=EPILOG, formatter_class=argparse.RawDescriptionHelpFormatter)
+    build.add_argument("project_dir", help="a project written by `ikr-hls convert`")
+    build.add_argument("--steps", default="csim,synth",
+                       help="comma-separated: csim, synth, cosim, export, vsynth (default: csim,synth)")
+    build.add_argument("--reset", action="store_true", help="start the Vitis project and solution afresh")
     return parser
 
 
@@ -57,7 +74,8 @@ def _convert(args) -> int:
     hls = convert(args.model, output_dir=args.output_dir, precision=args.precision,
                   strategy=args.strategy, reuse_factor=args.reuse_factor,
                   part=args.part or DEFAULT_PART, clock_period=args.clock,
-                  project_name=args.project_name, force=args.force, config=args.config)
+                  project_name=args.project_name, force=args.force, config=args.config,
+                  clock_uncertainty=args.clock_uncertainty, tb_data=args.tb_data)
     hls.write()
     log.info("wrote project %s (%d layers)", args.output_dir, len(hls.graph.layers))
     if args.check < 0:
@@ -87,7 +105,57 @@ def _convert(args) -> int:
     return 0
 
 
-COMMANDS = {"convert": _convert}
+def _project_dir(path: str):
+    from pathlib import Path
+
+    from .errors import IKRHLSError
+
+    project = Path(path)
+    if not project.is_dir():
+        raise IKRHLSError(f"{project}: no such project directory")
+    if not (project / "hls_config.cfg").is_file():
+        raise IKRHLSError(f"{project}: not an ikr-hls project (no hls_config.cfg); write one with `ikr-hls convert`")
+    return project
+
+
+def _csim(args) -> int:
+    from .hostbuild import run_csim
+    from .synthcheck import scan_project
+
+    project = _project_dir(args.project_dir)
+    log = logging.getLogger("ikr_hls")
+    for finding in scan_project(project):          # firmware edited by hand, say
+        log.warning("not synthesisable by Vitis HLS: %s", finding)
+    log.info("building the testbench of %s ...", project)
+    result = run_csim(project)
+    for line in result.mismatches:
+        print(line)
+    if not result.passed:
+        print(f"ikr-hls: csim FAILED in {project}: {result.summary()} "
+              f"(full output: {project}/build/csim/csim.log)", file=sys.stderr)
+        return 1
+    if not args.quiet:
+        print(f"csim passed: {result.summary().removeprefix('PASS: ')}")
+    return 0
+
+
+def _build(args) -> int:
+    from .vitis import run_build
+
+    project = _project_dir(args.project_dir)
+    steps = [s.strip() for s in args.steps.split(",") if s.strip()]
+    echo = None if args.quiet else print
+    report = run_build(project, steps=steps, reset=args.reset, echo=echo)
+    if report and not args.quiet:
+        r = report["resources"]
+        print(f"synthesis: latency {report['latency_best']}-{report['latency_worst']} cycles, "
+              f"interval {report['interval_min']}-{report['interval_max']}, "
+              f"clock {report['estimated_clock_ns']:g} ns (target {report['target_clock_ns']:g}), "
+              + ", ".join(f"{k} {v}" for k, v in r.items()))
+    return 0
+
+
+COMMANDS = {"convert": _convert, "csim": _csim, "build": _build}
 NEEDS_KERAS = {"convert"}
 
 

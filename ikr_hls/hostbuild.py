@@ -17,13 +17,15 @@ import sys
 import sysconfig
 import tempfile
 import time
+from dataclasses import dataclass
 from pathlib import Path
 
+from .backend import LANGUAGE_FLAGS
 from .errors import IKRHLSError
 
 log = logging.getLogger(__name__)
 
-CXXFLAGS = ["-O2", "-std=c++14", "-fPIC", "-fvisibility=hidden", "-Wall", "-Wextra",
+CXXFLAGS = ["-O2", *LANGUAGE_FLAGS.split(), "-fPIC", "-fvisibility=hidden", "-Wall", "-Wextra",
             "-Wno-unknown-pragmas", "-Wno-unused-label"]
 SOURCE_SUFFIXES = (".h", ".hpp", ".cpp", ".cc")
 _LOADED: dict[str, object] = {}
@@ -74,17 +76,22 @@ def needs_ap_types(project_dir: Path) -> bool:
 def _include_flags(project_dir: Path) -> list[str]:
     import pybind11
 
-    flags = ["-I", str(project_dir), "-I", str(project_dir / "firmware"),
-             "-isystem", pybind11.get_include(), "-isystem", sysconfig.get_paths()["include"]]
-    if needs_ap_types(project_dir):
-        ap_dir = ap_types_dir()
-        if ap_dir is None:
-            raise IKRHLSError("fixed-point project needs the ap_fixed headers: none in $XILINX_HLS/include "
-                              "(XILINX_HLS " + ("is " + os.environ["XILINX_HLS"] if os.environ.get("XILINX_HLS")
-                                                else "is not set") +
-                              ") nor in an installed hls4ml package (pip install hls4ml)")
-        flags += ["-isystem", str(ap_dir)]
-    return flags
+    return ["-I", str(project_dir), "-I", str(project_dir / "firmware"),
+            "-isystem", pybind11.get_include(), "-isystem", sysconfig.get_paths()["include"],
+            *_ap_types_flags(project_dir)]
+
+
+def _ap_types_flags(project_dir: Path) -> list[str]:
+    """-isystem <ap_types> for a fixed-point project; one clear line when there is none."""
+    if not needs_ap_types(project_dir):
+        return []
+    ap_dir = ap_types_dir()
+    if ap_dir is None:
+        raise IKRHLSError("fixed-point project needs the ap_fixed headers: none in $XILINX_HLS/include "
+                          "(XILINX_HLS " + ("is " + os.environ["XILINX_HLS"] if os.environ.get("XILINX_HLS")
+                                            else "is not set") +
+                          ") nor in an installed hls4ml package (pip install hls4ml)")
+    return ["-isystem", str(ap_dir)]
 
 
 def project_sources(project_dir: Path) -> list[Path]:
@@ -135,13 +142,112 @@ def _compile(cxx, flags, project_dir: Path, top_source: str, name: str, target: 
            str(project_dir / "bridge.cpp"), str(project_dir / "firmware" / top_source), "-o", tmp]
     log.info("compiling host model %s (g++ %s)", name, " ".join(flags))
     start = time.perf_counter()
-    proc = subprocess.run(cmd, capture_output=True, text=True, check=False)
-    if proc.returncode != 0:
+    try:
+        _run_compiler(cmd, project_dir, "C++")
+    except IKRHLSError:
         os.unlink(tmp)
-        log_path = project_dir / "build" / "compile.log"
-        log_path.parent.mkdir(exist_ok=True)
-        log_path.write_text(" ".join(cmd) + "\n\n" + proc.stdout + proc.stderr)
-        first = next((ln for ln in proc.stderr.splitlines() if "error" in ln), proc.stderr.strip()[:200])
-        raise IKRHLSError(f"{project_dir}: C++ compilation failed: {first.strip()} (full log: {log_path})")
+        raise
     os.replace(tmp, target)       # atomic: a concurrent build of the same hash is harmless
     log.info("compiled %s in %.1f s", name, time.perf_counter() - start)
+
+
+# -- C simulation: the generated testbench, built as Vitis csim builds it -------------------
+@dataclass
+class CSimResult:
+    passed: bool
+    returncode: int
+    output: str                 # what the testbench printed
+    results_log: Path           # the outputs it computed, one sample per line
+    mismatches: list            # its first MISMATCH lines
+
+    def summary(self) -> str:
+        lines = self.output.strip().splitlines()
+        return lines[-1] if lines else f"testbench exited with code {self.returncode}"
+
+
+def csim_sources(project_dir: Path) -> tuple[dict, list, bool]:
+    """({source: cflags}, [testbench data entries], csim.O) exactly as hls_config.cfg says."""
+    from .vitis import file_flags, read_hls_config
+
+    cfg_path = project_dir / "hls_config.cfg"
+    hls = read_hls_config(cfg_path)["hls"]
+    sources, data = {}, []
+    for kind in ("syn", "tb"):
+        for name, flags in file_flags(hls, kind).items():
+            if not (project_dir / name).exists():
+                raise IKRHLSError(f"{cfg_path}: {kind}.file {name} does not exist")
+            if Path(name).suffix in (".c", ".cc", ".cpp", ".cxx"):
+                sources[name] = flags
+            else:
+                data.append(name)
+    if not any(hls.get("syn.file", [])) or not any(s for s in sources if s in hls.get("tb.file", [])):
+        raise IKRHLSError(f"{cfg_path}: needs a syn.file and a C++ tb.file for C simulation")
+    optimise = hls.get("csim.O", "false").lower() in ("1", "true")
+    return sources, data, optimise
+
+
+def build_csim(project_dir) -> Path:
+    """Compile the testbench and the firmware with g++ from the sources and per-file cflags of
+    hls_config.cfg, unoptimised with debug info as csim_design does unless csim.O is set;
+    cached by content like the host model."""
+    project_dir = Path(project_dir).resolve()
+    sources, _, optimise = csim_sources(project_dir)
+    cxx = find_compiler()
+    opt = ["-O2"] if optimise else ["-O0", "-g"]
+    include = _ap_types_flags(project_dir)
+    digest = hashlib.sha256()
+    for part in (_compiler_id(cxx), " ".join(opt + include), repr(sorted(sources.items()))):
+        digest.update(part.encode() + b"\0")
+    for path in sorted(set(project_sources(project_dir)) | {project_dir / s for s in sources}):
+        digest.update(str(path.relative_to(project_dir)).encode() + b"\0" + path.read_bytes() + b"\0")
+    target = cache_dir() / f"csim_{digest.hexdigest()[:20]}"
+    if target.is_file():
+        log.info("csim testbench taken from the cache")
+        return target
+    target.parent.mkdir(parents=True, exist_ok=True)
+    with tempfile.TemporaryDirectory(prefix="ikr-csim-") as tmp:
+        objects = []
+        log.info("compiling the csim testbench (g++ %s)", " ".join(opt))
+        start = time.perf_counter()
+        for i, (source, flags) in enumerate(sorted(sources.items())):
+            obj = Path(tmp) / f"{i}_{Path(source).stem}.o"
+            _run_compiler([cxx, "-c", *opt, *flags.split(), *include, str(project_dir / source),
+                           "-o", str(obj)], project_dir, "csim")
+            objects.append(str(obj))
+        exe = Path(tmp) / "csim"
+        _run_compiler([cxx, *objects, "-o", str(exe)], project_dir, "csim")
+        os.replace(exe, target)
+        log.info("compiled the csim testbench in %.1f s", time.perf_counter() - start)
+    return target
+
+
+def run_csim(project_dir) -> CSimResult:
+    """Build and run the testbench in build/csim/ (with copies of the testbench data, as Vitis
+    runs it in solution1/csim/build/); it compares against the golden outputs itself."""
+    project_dir = Path(project_dir).resolve()
+    exe = build_csim(project_dir)
+    _, data, _ = csim_sources(project_dir)
+    work = project_dir / "build" / "csim"
+    if work.exists():
+        shutil.rmtree(work)
+    work.mkdir(parents=True)
+    for name in data:
+        source = project_dir / name
+        (shutil.copytree if source.is_dir() else shutil.copy2)(source, work / Path(name).name)
+    proc = subprocess.run([str(exe)], cwd=work, capture_output=True, text=True, check=False)
+    output = proc.stdout + proc.stderr
+    (work / "csim.log").write_text(output)
+    mismatches = [ln for ln in output.splitlines() if ln.startswith(("MISMATCH", "ERROR"))]
+    return CSimResult(passed=proc.returncode == 0, returncode=proc.returncode, output=output,
+                      results_log=work / "tb_data" / "csim_results.log", mismatches=mismatches[:10])
+
+
+def _run_compiler(cmd: list, project_dir: Path, what: str):
+    """Run g++; a failure raises one line with the first error, the full log in build/."""
+    proc = subprocess.run(cmd, capture_output=True, text=True, check=False)
+    if proc.returncode != 0:
+        log_path = project_dir / "build" / ("compile.log" if what == "C++" else f"{what}_compile.log")
+        log_path.parent.mkdir(parents=True, exist_ok=True)
+        log_path.write_text(" ".join(cmd) + "\n\n" + proc.stdout + proc.stderr)
+        first = next((ln for ln in proc.stderr.splitlines() if "error" in ln), proc.stderr.strip()[:200])
+        raise IKRHLSError(f"{project_dir}: {what} compilation failed: {first.strip()} (full log: {log_path})")
