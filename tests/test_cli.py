@@ -1,29 +1,13 @@
 """The command line: conversions, --check, and bad input as one line with exit code 2."""
-import subprocess
-import sys
 from pathlib import Path
 
 import keras
 import pytest
 
+from cli_helpers import assert_one_line_error, run_cli
+
 REPO = Path(__file__).resolve().parent.parent
 LENET = REPO / "examples" / "models" / "lenet5.h5"
-
-
-def run_cli(*args, cwd=None):
-    script = Path(sys.executable).parent / "ikr-hls"
-    cmd = [str(script)] if script.exists() else [sys.executable, "-m", "ikr_hls"]
-    return subprocess.run(cmd + [str(a) for a in args], capture_output=True, text=True, cwd=cwd)
-
-
-def assert_one_line_error(proc, *fragments):
-    assert proc.returncode == 2, proc.stderr
-    lines = proc.stderr.strip().splitlines()
-    assert len(lines) == 1, proc.stderr
-    assert lines[0].startswith("ikr-hls: error: ")
-    assert "Traceback" not in proc.stderr
-    for fragment in fragments:
-        assert fragment in lines[0]
 
 
 def test_convert_and_check_lenet(tmp_path):
