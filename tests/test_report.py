@@ -1,0 +1,338 @@
+"""ikr_hls.report: numbers checked against values each test derives itself (hand formulas on a
+tiny hand-built graph, numpy on the LeNet-5 weights), JSON, text and PNG output."""
+import copy
+import json
+import math
+import re
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from ikr_hls import report as R
+from ikr_hls.config import make_config
+from ikr_hls.ir import Graph, Layer
+from ikr_hls.passes import group_kernels_by_support
+from ikr_hls.precision import parse_type
+
+LENET_IKR = Path(__file__).resolve().parents[1] / "examples" / "models" / "lenet5_ikr.h5"
+
+# Two hand-made 3x3 patterns: the main diagonal and the middle column (flat positions).
+DIAG, COLUMN = [0, 4, 8], [1, 4, 7]
+W_BITS, B_BITS = 8, 12                  # ap_fixed<8,3> weights, ap_fixed<12,4> biases
+
+SYNTHESIS = {"latency_best": 4321, "latency_worst": 4567, "interval_min": 1234, "interval_max": 1250,
+             "estimated_clock_ns": 4.375, "target_clock_ns": 5.0,
+             "resources": {"DSP": 77, "LUT": 23456, "FF": 34567, "BRAM_18K": 9, "URAM": 0},
+             "available": {"DSP": 12288, "LUT": 1728000, "FF": 3456000, "BRAM_18K": 5376, "URAM": 1280}}
+
+
+def _conv_kernel(assign):
+    """(3, 3, 2, 3) kernel; assign[ci][co] is a list of flat positions (or [] for a removed
+    kernel); weights are distinct nonzero values."""
+    k = np.zeros((3, 3, 2, 3))
+    value = 1.0
+    for ci in range(2):
+        for co in range(3):
+            for p in assign[ci][co]:
+                k[p // 3, p % 3, ci, co] = value * (-1) ** int(value)
+                value += 0.25
+    return k
+
+
+def tiny_graph(strategy="unrolled", rf=2, assign=None):
+    """conv 6x6x2 -> 4x4x3 (3x3 valid), max pool 2x2 -> 2x2x3, dense 12 -> 4, scale_shift,
+    softmax. The conv's 6 kernels: 3 take DIAG, 2 take COLUMN, one has no weight left."""
+    assign = assign or [[DIAG, COLUMN, DIAG], [COLUMN, DIAG, []]]
+    prec = {"weight": "ap_fixed<8,3>", "bias": "ap_fixed<12,4>", "result": "ap_fixed<16,6>",
+            "accum": "ap_fixed<32,12>"}
+    conv = Layer("c1", "conv2d", "conv_a", (6, 6, 2), (4, 4, 3),
+                 attrs=dict(kh=3, kw=3, sh=1, sw=1, padding="valid", pad_top=0, pad_bottom=0,
+                            pad_left=0, pad_right=0, strategy=strategy, reuse_factor=rf),
+                 weights=dict(kernel=_conv_kernel(assign), bias=np.array([0.5, 0.0, -1.0])),
+                 activation="relu", precision=dict(prec))
+    pool = Layer("p1", "pool2d", "pool_a", (4, 4, 3), (2, 2, 3),
+                 attrs=dict(op="max", ph=2, pw=2, sh=2, sw=2, padding="valid", pad_top=0, pad_left=0),
+                 precision={"result": "ap_fixed<16,6>", "accum": "ap_fixed<16,6>"})
+    dense_kernel = np.zeros((12, 4))
+    for i in range(10):                                    # 10 nonzeros, spread over the matrix
+        dense_kernel[(5 * i) % 12, i % 4] = 0.1 * (i + 1)
+    dense = Layer("d1", "dense", "dense_a", (12,), (4,), attrs=dict(strategy=strategy, reuse_factor=rf),
+                  weights=dict(kernel=dense_kernel, bias=np.array([0.1, 0.2, 0.0, 0.3])),
+                  precision=dict(prec))
+    bn = Layer("s1", "scale_shift", "bn_a", (4,), (4,),
+               weights=dict(scale=np.array([1.0, 2.0, 0.0, 3.0]), shift=np.zeros(4)),
+               precision=dict(prec))
+    act = Layer("a1", "activation", "softmax_a", (4,), (4,), activation="softmax",
+                precision={"result": "ap_fixed<16,6>", "accum": "ap_fixed<16,6>"})
+    return Graph(source="tiny", input_shape=(6, 6, 2), layers=[conv, pool, dense, bn, act],
+                 removed={"flat": "free (buffers are already flat)"})
+
+
+def tiny_config(strategy="unrolled", rf=2):
+    return make_config(precision="ap_fixed<16,6>", strategy=strategy, reuse_factor=rf,
+                       clock_period=4.0, project_name="tiny")
+
+
+def by_name(report, name):
+    return next(l for l in report["layers"] if l["name"] == name)
+
+
+# ----- hand-built graph: every number derived here
+
+def test_conv_counts_patterns_and_storage_by_hand():
+    r = R.build_report(tiny_graph(), tiny_config())
+    c = by_name(r, "c1")
+    nnz = 5 * 3                                   # five live kernels of three taps
+    n_kernels, pixels = 6, 4 * 4
+    assert c["params_dense"] == 3 * 3 * 2 * 3 + 3
+    assert c["params_nonzero"] == nnz + 2         # one bias is 0.0
+    assert c["macs_dense"] == pixels * 54 and c["macs_pruned"] == pixels * nnz
+    assert c["kernel_size"] == [3, 3] and c["keep"] == 3 and c["regular"] is True
+    assert c["kernels"] == n_kernels and c["kernels_removed"] == 1
+    assert c["library_size"] == 2
+    grids = {tuple(np.flatnonzero(np.array(p["grid"]).ravel())): p["kernels"] for p in c["patterns"]}
+    assert grids == {tuple(DIAG): 3, tuple(COLUMN): 2}
+    assert [p["kernels"] for p in c["patterns"]] == [3, 2]            # most used first
+    # 2 patterns + the "no weight" symbol of the removed kernel = 3 symbols -> 2 bits
+    assert c["index_bits"] == 2
+    assert c["weight_bits"] == W_BITS and c["weight_type"] == "ap_fixed<8, 3>"
+    assert c["storage_bits"] == {
+        "dense": 54 * W_BITS,
+        "ikr": nnz * W_BITS + n_kernels * 2,
+        "csr": nnz * (W_BITS + math.ceil(math.log2(9))) + (n_kernels + 1) * math.ceil(math.log2(nnz + 1)),
+    }
+    assert c["storage_bits"] == {"dense": 432, "ikr": 132, "csr": 208}    # the same, spelled out
+    assert c["bias_bits"] == 3 * B_BITS
+
+
+def test_dense_pool_scale_shift_and_activation_rows():
+    r = R.build_report(tiny_graph(), tiny_config())
+    d = by_name(r, "d1")
+    assert d["params_dense"] == 48 + 4 and d["params_nonzero"] == 10 + 3
+    assert d["macs_dense"] == 48 and d["macs_pruned"] == 10
+    csr = 10 * (W_BITS + math.ceil(math.log2(12))) + (4 + 1) * math.ceil(math.log2(10 + 1))
+    assert d["storage_bits"] == {"dense": 48 * W_BITS, "ikr": csr, "csr": csr}
+    assert d["multipliers"] == math.ceil(10 / 2)
+    assert d["latency_estimate_cycles"] == 2 + R.PIPELINE_DEPTH
+    p = by_name(r, "p1")
+    assert (p["params_dense"], p["params_nonzero"], p["macs_dense"], p["storage_bits"]) == (0, 0, None, None)
+    assert p["latency_estimate_cycles"] == 2 * 2 + R.PIPELINE_DEPTH
+    s = by_name(r, "s1")
+    assert s["params_dense"] == 8 and s["params_nonzero"] == 3
+    assert s["storage_bits"] == {"dense": 4 * W_BITS, "ikr": 4 * W_BITS, "csr": 4 * W_BITS}
+    assert s["macs_dense"] is None and s["multipliers"] == 1
+    a = by_name(r, "a1")
+    assert a["params_dense"] == 0 and a["weight_type"] is None
+    assert a["latency_estimate_cycles"] == 3 * 4 + R.PIPELINE_DEPTH           # softmax: 3 passes
+
+
+def test_totals_are_sums_of_the_layers():
+    r = R.build_report(tiny_graph(), tiny_config())
+    t, layers = r["totals"], r["layers"]
+    assert t["params_dense"] == 57 + 52 + 8 and t["params_nonzero"] == 17 + 13 + 3
+    assert t["params_reduction"] == pytest.approx(117 / 33)
+    assert t["macs_dense"] == 16 * 54 + 48 and t["macs_pruned"] == 16 * 15 + 10
+    assert t["macs_reduction"] == pytest.approx((16 * 54 + 48) / (16 * 15 + 10))
+    for k in ("dense", "ikr", "csr"):
+        assert t["storage_bits"][k] == sum(l["storage_bits"][k] for l in layers if l["storage_bits"])
+    assert t["storage_reduction"]["ikr"] == pytest.approx(t["storage_bits"]["dense"] / t["storage_bits"]["ikr"])
+    assert t["bias_bits"] == 3 * B_BITS + 4 * B_BITS + 4 * B_BITS
+    cycles = [16 * 2 + R.PIPELINE_DEPTH, 4 + R.PIPELINE_DEPTH, 2 + R.PIPELINE_DEPTH,
+              4 + R.PIPELINE_DEPTH, 12 + R.PIPELINE_DEPTH]
+    assert [l["latency_estimate_cycles"] for l in layers] == cycles
+    assert t["latency_estimate_cycles"] == sum(cycles)
+    assert t["interval_estimate_cycles"] == max(cycles)
+    assert t["latency_estimate_ns"] == pytest.approx(sum(cycles) * 4.0)
+    assert t["multipliers"] == math.ceil(15 / 2) + math.ceil(10 / 2) + 1
+    assert r["project"] == "tiny" and r["precision"] == "ap_fixed<16, 6>" and r["strategy"] == "unrolled"
+
+
+@pytest.mark.parametrize("rf", [1, 2, 3])
+def test_multipliers_by_strategy_and_reuse_factor(rf):
+    unrolled = by_name(R.build_report(tiny_graph("unrolled", rf), tiny_config("unrolled", rf)), "c1")
+    assert unrolled["multipliers"] == math.ceil(15 / rf)
+    # pattern: one PE per pattern, ceil(kernels / rf) copies of its taps
+    expected = math.ceil(3 / rf) * 3 + math.ceil(2 / rf) * 3
+    graph = tiny_graph("pattern", rf)
+    pattern = by_name(R.build_report(graph, tiny_config("pattern", rf)), "c1")
+    assert pattern["multipliers"] == expected and pattern["support_groups"] == 2
+    # the same with the backend's own support groups in the graph
+    grouped = by_name(R.build_report(group_kernels_by_support(tiny_graph("pattern", rf)),
+                                     tiny_config("pattern", rf)), "c1")
+    assert grouped["multipliers"] == expected
+    assert pattern["latency_estimate_cycles"] == 16 * rf + R.PIPELINE_DEPTH
+
+
+def test_one_pattern_needs_no_index_and_padding_adds_cycles():
+    graph = tiny_graph(assign=[[DIAG, DIAG, DIAG], [DIAG, DIAG, DIAG]])
+    conv = graph.layers[0]
+    conv.attrs.update(padding="same", pad_top=1, pad_bottom=1, pad_left=1, pad_right=1)
+    conv.out_shape = (6, 6, 3)
+    graph.layers[1].in_shape, graph.layers[1].out_shape = (6, 6, 3), (3, 3, 3)
+    graph.layers[2].in_shape = (27,)
+    graph.layers[2].weights["kernel"] = np.vstack([graph.layers[2].weights["kernel"], np.zeros((15, 4))])
+    c = by_name(R.build_report(graph, tiny_config()), "c1")
+    assert c["library_size"] == 1 and c["index_bits"] == 0 and c["kernels_removed"] == 0
+    assert c["storage_bits"]["ikr"] == 18 * W_BITS                     # the weights, nothing else
+    assert c["macs_pruned"] == 36 * 18
+    assert c["latency_estimate_cycles"] == 8 * 8 + 36 * 2 + R.PIPELINE_DEPTH   # pad pass + pixels
+
+
+def test_irregular_layer_and_a_kept_zero():
+    # kernel (1,2) has 2 nonzeros that no 3-tap pattern covers -> irregular
+    irregular = by_name(R.build_report(tiny_graph(assign=[[DIAG, COLUMN, DIAG], [COLUMN, DIAG, [2, 3]]]),
+                                       tiny_config()), "c1")
+    assert irregular["regular"] is False and irregular["keep"] is None
+    assert irregular["library_size"] == 3 and irregular["index_bits"] == 2
+    assert irregular["storage_bits"]["ikr"] == 17 * W_BITS + 6 * 2
+    # kernel (1,2) keeps 2 of DIAG's taps (its third weight is exactly 0.0): still regular,
+    # and IKR storage keeps a slot for the zero
+    r = R.build_report(tiny_graph(assign=[[DIAG, COLUMN, DIAG], [COLUMN, DIAG, [0, 4]]]), tiny_config())
+    kept = by_name(r, "c1")
+    assert kept["regular"] is True and kept["keep"] == 3 and kept["library_size"] == 2
+    assert kept["kernel_nonzero"] == 17 and kept["weight_slots"] == 18
+    assert kept["index_bits"] == 1 and kept["storage_bits"]["ikr"] == 18 * W_BITS + 6 * 1
+    assert any("exactly 0.0" in n for n in r["notes"])
+
+
+def test_weight_bits_of_type_strings_and_parsed_types():
+    assert R.weight_bits("float") == 32 and R.weight_bits("double") == 64
+    assert R.weight_bits("ap_fixed<10,4>") == 10 and R.weight_bits("ap_ufixed<7,0,AP_RND,AP_SAT>") == 7
+    assert R.weight_bits("ap_int<6>") == 6 and R.weight_bits(parse_type("ap_fixed<18, 8>")) == 18
+    assert [R.index_bits(n) for n in (0, 1, 2, 3, 4, 5, 8, 9)] == [0, 0, 1, 2, 2, 3, 3, 4]
+    graph = tiny_graph()
+    for layer in graph.layers:
+        if "weight" in layer.precision:
+            layer.precision["weight"] = parse_type("float")
+    c = by_name(R.build_report(graph, tiny_config()), "c1")
+    assert c["weight_bits"] == 32 and c["storage_bits"]["dense"] == 54 * 32
+
+
+def test_json_round_trip_and_text_from_the_loaded_json():
+    r = R.build_report(tiny_graph("pattern"), tiny_config("pattern"), synthesis=SYNTHESIS)
+    text = json.dumps(r, allow_nan=False)
+    back = json.loads(text)
+    assert back == r
+    assert R.format_report(back) == R.format_report(r)
+
+
+def test_text_lists_every_layer_totals_and_patterns():
+    r = R.build_report(tiny_graph(), tiny_config())
+    text = R.format_report(r)
+    for name in ("c1", "p1", "d1", "s1", "a1"):
+        assert re.search(rf"^{name}\s", text, re.M), name
+    assert "estimate" in text and "132" in text and "432" in text and "208" in text
+    assert "#.." in text and ".#." in text and "x3" in text and "x2" in text     # the two grids
+    assert "Vitis HLS synthesis" not in text
+
+
+def test_synthesis_figures_beside_the_estimate():
+    r = R.build_report(tiny_graph(), tiny_config(), synthesis=copy.deepcopy(SYNTHESIS))
+    assert r["synthesis"] == SYNTHESIS
+    text = R.format_report(r)
+    assert "Vitis HLS synthesis" in text
+    for figure in ("4,321", "4,567", "1,234", "1,250", "4.375", "23,456", "1,728,000", "77", "0.6%"):
+        assert figure in text, figure
+    line = next(l for l in text.splitlines() if l.startswith("latency (cycles)"))
+    assert "4,321 .. 4,567" in line and f"{r['totals']['latency_estimate_cycles']:,}" in line
+    partial = R.build_report(tiny_graph(), tiny_config(), synthesis={"latency_best": 99, "resources": {"DSP": 3}})
+    assert "99" in R.format_report(partial)                        # missing keys show as '-'
+
+
+def test_plot_writes_a_readable_png(tmp_path):
+    import matplotlib.image
+
+    path = tmp_path / "sub" / "report.png"
+    R.plot_report(R.build_report(tiny_graph(), tiny_config()), path)
+    data = path.read_bytes()
+    assert data[:8] == b"\x89PNG\r\n\x1a\n" and len(data) > 10_000
+    image = matplotlib.image.imread(str(path))
+    assert image.ndim == 3 and image.shape[0] >= 400 and image.shape[1] >= 800
+    assert image[..., :3].std() > 0.05                             # not a blank page
+
+
+# ----- the shipped IKR-pruned LeNet-5
+
+@pytest.fixture(scope="module")
+def lenet(tmp_path_factory):
+    if not LENET_IKR.is_file():
+        pytest.skip(f"{LENET_IKR} missing")
+    from ikr_hls.hls_model import convert
+
+    return convert(str(LENET_IKR), output_dir=tmp_path_factory.mktemp("r") / "p", precision="ap_fixed<16,6>")
+
+
+def test_lenet_numbers_from_the_weights(lenet):
+    r = R.build_report(lenet.graph, lenet.config)
+    layers = lenet.graph.layers
+    assert [l["name"] for l in r["layers"]] == [l.name for l in layers]
+    total_dense = total_nonzero = macs_dense = macs_pruned = bits = 0
+    for layer, row in zip(layers, r["layers"]):
+        arrays = list(layer.weights.values())
+        assert row["params_dense"] == sum(a.size for a in arrays)
+        assert row["params_nonzero"] == sum(int(np.count_nonzero(a)) for a in arrays)
+        total_dense += row["params_dense"]
+        total_nonzero += row["params_nonzero"]
+        if layer.kind in ("conv2d", "dense"):
+            k = layer.weights["kernel"]
+            positions = layer.out_shape[0] * layer.out_shape[1] if layer.kind == "conv2d" else 1
+            assert (row["macs_dense"], row["macs_pruned"]) == (positions * k.size, positions * np.count_nonzero(k))
+            macs_dense += positions * k.size
+            macs_pruned += positions * int(np.count_nonzero(k))
+            bits += k.size * 16
+        if layer.kind == "conv2d":
+            kh, kw, ci, co = layer.weights["kernel"].shape
+            support = (layer.weights["kernel"] != 0).reshape(kh * kw, ci * co).T
+            live = support[support.any(axis=1)]
+            assert row["library_size"] == len({tuple(s) for s in live.tolist()})
+            assert row["keep"] == int(live.sum(axis=1).max())
+            assert row["storage_bits"]["ikr"] == (int(np.count_nonzero(k)) * 16
+                                                  + ci * co * math.ceil(math.log2(row["library_size"])))
+    t = r["totals"]
+    assert (t["params_dense"], t["params_nonzero"]) == (total_dense, total_nonzero)
+    assert (t["macs_dense"], t["macs_pruned"]) == (macs_dense, macs_pruned)
+    assert t["storage_bits"]["dense"] == bits
+    assert t["params_reduction"] > 5 and t["macs_reduction"] > 5          # it is IKR-pruned
+    assert t["storage_bits"]["ikr"] < t["storage_bits"]["dense"] / 5
+
+
+def test_lenet_matches_pruning_summary_and_backend(lenet, tmp_path):
+    from ikr_hls.hls_model import convert
+    from ikr_hls.pruning import summary
+
+    r = R.build_report(lenet.graph, lenet.config)
+    s = summary(lenet.keras_model if lenet.keras_model is not None else str(LENET_IKR), print_fn=None).totals
+    assert (r["totals"]["macs_dense"], r["totals"]["macs_pruned"]) == (s["macs_dense"], s["macs_pruned"])
+    assert (r["totals"]["params_dense"], r["totals"]["params_nonzero"]) == (s["params"], s["nonzero"])
+    model = lenet.keras_model if lenet.keras_model is not None else str(LENET_IKR)
+    hls = convert(model, output_dir=tmp_path / "p", precision="ap_fixed<16,6>",
+                  strategy="pattern", reuse_factor=3)
+    rp = R.build_report(hls.graph, hls.config)
+    for layer in hls.graph.layers:
+        if layer.kind != "conv2d":
+            continue
+        text = hls.files[f"firmware/layers/{layer.name}.h"]
+        found = re.search(r"\((\d+) multipliers\)", text)
+        if not found:
+            pytest.skip("the conv template no longer states its multipliers")
+        assert by_name(rp, layer.name)["multipliers"] == int(found.group(1))
+
+
+def test_lenet_text_and_plot(lenet, tmp_path):
+    import matplotlib.image
+
+    r = R.build_report(lenet.graph, lenet.config, synthesis=SYNTHESIS)
+    text = R.format_report(r)
+    for layer in lenet.graph.layers:
+        assert re.search(rf"^{layer.name}\s", text, re.M)
+    for layer in lenet.graph.layers:
+        if layer.kind == "conv2d":
+            k = layer.weights["kernel"]
+            live = {tuple(s) for s in (k != 0).reshape(-1, k.shape[2] * k.shape[3]).T.tolist() if any(s)}
+            assert f"{layer.name}: {len(live)} pattern(s) of " in text
+    path = tmp_path / "lenet.png"
+    R.plot_report(json.loads(json.dumps(r)), path)
+    assert path.read_bytes()[:4] == b"\x89PNG"
+    h, w = matplotlib.image.imread(str(path)).shape[:2]
+    assert h >= 600 and w >= 1000
