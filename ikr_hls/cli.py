@@ -11,7 +11,18 @@ EPILOG = """examples:
   ikr-hls convert model.keras -o prj --precision "ap_fixed<16,6>" --tb-data x_test.npy --force
   ikr-hls csim prj                       # the generated testbench, built with g++ on this machine
   ikr-hls build prj --steps csim,synth   # Vitis HLS (vitis-run or vitis_hls must be installed)
+  ikr-hls report prj --plot report.png   # parameters, MACs, patterns, storage bits, cost
+  ikr-hls report model.h5 --precision "ap_fixed<8,3>" --json
 """
+
+
+def _verbosity() -> argparse.ArgumentParser:
+    """-q/-v, accepted after the command as well; SUPPRESS keeps a global -q from being reset."""
+    common = argparse.ArgumentParser(add_help=False)
+    common.add_argument("-q", "--quiet", action="store_true", default=argparse.SUPPRESS, help="print errors only")
+    common.add_argument("-v", "--verbose", action="store_true", default=argparse.SUPPRESS,
+                        help="print debug details")
+    return common
 
 
 def _parser() -> argparse.ArgumentParser:
@@ -19,12 +30,11 @@ def _parser() -> argparse.ArgumentParser:
         prog="ikr-hls", description="Convert IKR-pruned Keras CNNs into Vitis HLS C++ projects.",
         epilog=EPILOG, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--version", action="version", version=_version())
-    verbosity = parser.add_mutually_exclusive_group()
-    verbosity.add_argument("-q", "--quiet", action="store_true", help="print errors only")
-    verbosity.add_argument("-v", "--verbose", action="store_true", help="print debug details")
+    parser.add_argument("-q", "--quiet", action="store_true", help="print errors only")
+    parser.add_argument("-v", "--verbose", action="store_true", help="print debug details")
     sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
 
-    convert = sub.add_parser("convert", help="convert a .h5/.keras model into an HLS project",
+    convert = sub.add_parser("convert", parents=[_verbosity()], help="convert a .h5/.keras model into an HLS project",
                              epilog=EPILOG, formatter_class=argparse.RawDescriptionHelpFormatter)
     convert.add_argument("model", help="Keras model file (.h5 or .keras)")
     convert.add_argument("-o", "--output-dir", required=True, help="project directory to create")
@@ -45,16 +55,26 @@ def _parser() -> argparse.ArgumentParser:
     convert.add_argument("--check", type=int, default=0, metavar="N",
                          help="compile and compare N random inputs against Keras")
 
-    csim = sub.add_parser("csim", help="build and run the project's testbench with g++ (like Vitis csim)",
+    csim = sub.add_parser("csim", parents=[_verbosity()], help="build and run the project's testbench with g++ (like Vitis csim)",
                           epilog=EPILOG, formatter_class=argparse.RawDescriptionHelpFormatter)
     csim.add_argument("project_dir", help="a project written by `ikr-hls convert`")
 
-    build = sub.add_parser("build", help="run Vitis HLS on the project and read its synthesis report",
+    build = sub.add_parser("build", parents=[_verbosity()], help="run Vitis HLS on the project and read its synthesis report",
                            epilog=EPILOG, formatter_class=argparse.RawDescriptionHelpFormatter)
     build.add_argument("project_dir", help="a project written by `ikr-hls convert`")
     build.add_argument("--steps", default="csim,synth",
                        help="comma-separated: csim, synth, cosim, export, vsynth (default: csim,synth)")
     build.add_argument("--reset", action="store_true", help="start the Vitis project and solution afresh")
+
+    report = sub.add_parser("report", parents=[_verbosity()], help="compression, storage and hardware-cost report of a model or project",
+                            epilog=EPILOG, formatter_class=argparse.RawDescriptionHelpFormatter)
+    report.add_argument("target", help="a Keras model file (.h5/.keras) or a project directory")
+    report.add_argument("--json", action="store_true", help="print the report as JSON instead of a table")
+    report.add_argument("--plot", metavar="OUT.png", help="also draw the pattern libraries and per-layer bars")
+    report.add_argument("--precision", help="model file only: numeric type (default: float)")
+    report.add_argument("--config", metavar="CFG", help="model file only: hls4ml-like config")
+    report.add_argument("--strategy", help="model file only: conv strategy (default: unrolled)")
+    report.add_argument("--reuse-factor", type=int, help="model file only: reuse factor (default: 1)")
     return parser
 
 
@@ -65,44 +85,132 @@ def _version() -> str:
 
 
 def _convert(args) -> int:
-    import numpy as np
+    import shutil
+    from pathlib import Path
 
     from .config import DEFAULT_PART
+    from .errors import IKRHLSError
     from .hls_model import convert
+    from .hostbuild import find_compiler
 
+    if args.check < 0:
+        raise IKRHLSError(f"--check: expected a number of inputs >= 0, got {args.check}")
+    if args.check:
+        find_compiler()                  # before anything is written
     log = logging.getLogger("ikr_hls")
     hls = convert(args.model, output_dir=args.output_dir, precision=args.precision,
                   strategy=args.strategy, reuse_factor=args.reuse_factor,
                   part=args.part or DEFAULT_PART, clock_period=args.clock,
                   project_name=args.project_name, force=args.force, config=args.config,
                   clock_uncertainty=args.clock_uncertainty, tb_data=args.tb_data)
+    created = not Path(args.output_dir).exists()
     hls.write()
     log.info("wrote project %s (%d layers)", args.output_dir, len(hls.graph.layers))
-    if args.check < 0:
-        from .errors import IKRHLSError
-        raise IKRHLSError(f"--check: expected a number of inputs >= 0, got {args.check}")
+    code = 0
     if args.check:
-        log.info("compiling the host model ...")
-        hls.compile()
-        x = np.random.default_rng(0).standard_normal((args.check, *hls.input_shape)).astype(np.float32)
-        y_cpp = hls.predict(x)
-        y_keras = np.asarray(hls.keras_model.predict(x, verbose=0), dtype=np.float64)
-        diff = float(np.max(np.abs(y_cpp - y_keras)))
-        if hls.graph.input_precision.is_float:
-            ok = np.allclose(y_cpp, y_keras, rtol=1e-4, atol=1e-5)
-            print(f"check: {args.check} random inputs, max |C++ - Keras| = {diff:.3g} "
-                  f"({'OK' if ok else 'MISMATCH'} at rtol 1e-4, atol 1e-5)")
-        else:                     # fixed point: bit-exact against the numpy reference
-            mismatches = int(np.count_nonzero(y_cpp != hls.emulate(x)))
-            ok = mismatches == 0
-            print(f"check: {args.check} random inputs, C++ vs the bit-exact reference: "
-                  f"{'OK, identical' if ok else f'MISMATCH in {mismatches} values'}; "
-                  f"max |C++ - Keras| = {diff:.3g} (quantisation)")
-        if not ok:
-            return 1
+        try:
+            code = _check(hls, args.check)
+        except IKRHLSError:
+            if created:              # a conversion that failed its check leaves nothing behind
+                shutil.rmtree(args.output_dir, ignore_errors=True)
+            raise
     if not args.quiet:
-        print(f"project written to {args.output_dir}")
+        _print_summary(hls, args.output_dir)
+    return code
+
+
+def _check(hls, n: int) -> int:
+    """Compile the host model and compare n seeded random inputs: with Keras in float, with
+    the bit-exact reference in fixed point. 0 when they agree, 1 when they do not."""
+    import numpy as np
+
+    from .tbdata import FLOAT_ATOL, FLOAT_RTOL
+
+    logging.getLogger("ikr_hls").info("compiling the host model ...")
+    hls.compile()
+    x = np.random.default_rng(0).standard_normal((n, *hls.input_shape)).astype(np.float32)
+    y_cpp = hls.predict(x)
+    y_keras = np.asarray(hls.keras_model.predict(x, verbose=0), dtype=np.float64)
+    diff = float(np.max(np.abs(y_cpp - y_keras)))
+    if hls.graph.input_precision.is_float:
+        ok = np.allclose(y_cpp, y_keras, rtol=FLOAT_RTOL, atol=FLOAT_ATOL)
+        print(f"check: {n} random inputs, max |C++ - Keras| = {diff:.3g} "
+              f"({'OK' if ok else 'MISMATCH'} at rtol {FLOAT_RTOL:g}, atol {FLOAT_ATOL:g})")
+    else:                     # fixed point: bit-exact against the numpy reference
+        mismatches = int(np.count_nonzero(y_cpp != hls.emulate(x)))
+        ok = mismatches == 0
+        print(f"check: {n} random inputs, C++ vs the bit-exact reference: "
+              f"{'OK, identical' if ok else f'MISMATCH in {mismatches} values'}; "
+              f"max |C++ - Keras| = {diff:.3g} (quantisation)")
+    return 0 if ok else 1
+
+
+def _print_summary(hls, output_dir):
+    totals = hls.report()["totals"]
+    print(f"project written to {output_dir}: {hls.project_name}, {len(hls.graph.layers)} layers, "
+          f"{hls.config.precision.cpp}, strategy {hls.config.strategy}")
+    print(f"  {totals['params_nonzero']:,} of {totals['params_dense']:,} parameters nonzero, "
+          f"{totals['macs_pruned']:,} of {totals['macs_dense']:,} MACs per inference")
+    print("next:")
+    print(f"  ikr-hls csim {output_dir}        # run the testbench on this machine (g++)")
+    print(f"  ikr-hls report {output_dir}      # compression and hardware cost (--plot report.png)")
+    print(f"  ikr-hls build {output_dir}       # Vitis HLS synthesis (needs vitis-run or vitis_hls)")
+
+
+def _report(args) -> int:
+    import json
+    from pathlib import Path
+
+    from .errors import IKRHLSError
+    from .report import build_report, format_report, plot_report
+
+    target = Path(args.target)
+    model_options = {"--precision": args.precision, "--config": args.config,
+                     "--strategy": args.strategy, "--reuse-factor": args.reuse_factor}
+    if target.is_dir():
+        given = [k for k, v in model_options.items() if v is not None]
+        if given:
+            raise IKRHLSError(f"{', '.join(given)}: apply to a model file; the report of project {target} "
+                              "follows its conversion (convert again to change it)")
+        report = _project_report(target)
+    else:
+        from .frontend import import_keras
+        from .hls_model import convert
+
+        import_keras()
+        hls = convert(target, output_dir=Path("unused"), precision=args.precision or "float",
+                      strategy=args.strategy or "unrolled", reuse_factor=args.reuse_factor or 1,
+                      config=args.config)
+        report = build_report(hls.graph, hls.config)
+    if args.plot:
+        plot_report(report, args.plot)
+        logging.getLogger("ikr_hls").info("plot written to %s", args.plot)
+    print(json.dumps(report, indent=1) if args.json else format_report(report))
     return 0
+
+
+def _project_report(project):
+    """The report written at conversion, with the synthesis figures once Vitis has run."""
+    import json
+
+    from .errors import IKRHLSError
+    from .report import REPORT_FILE
+    from .vitis import find_csynth_report, read_csynth_report
+
+    path = project / REPORT_FILE
+    if not path.is_file():
+        raise IKRHLSError(f"{project}: no {REPORT_FILE} (not an ikr-hls project?)")
+    try:
+        report = json.loads(path.read_text())
+    except ValueError as exc:
+        raise IKRHLSError(f"{path}: not valid JSON ({exc})") from None
+    try:
+        csynth = find_csynth_report(project, report.get("project"))
+    except IKRHLSError:
+        csynth = None                       # not synthesised yet
+    if csynth is not None:
+        report["synthesis"] = read_csynth_report(csynth)
+    return report
 
 
 def _project_dir(path: str):
@@ -119,10 +227,11 @@ def _project_dir(path: str):
 
 
 def _csim(args) -> int:
-    from .hostbuild import run_csim
+    from .hostbuild import find_compiler, run_csim
     from .synthcheck import scan_project
 
     project = _project_dir(args.project_dir)
+    find_compiler()
     log = logging.getLogger("ikr_hls")
     for finding in scan_project(project):          # firmware edited by hand, say
         log.warning("not synthesisable by Vitis HLS: %s", finding)
@@ -155,13 +264,16 @@ def _build(args) -> int:
     return 0
 
 
-COMMANDS = {"convert": _convert, "csim": _csim, "build": _build}
+COMMANDS = {"convert": _convert, "csim": _csim, "build": _build, "report": _report}
 NEEDS_KERAS = {"convert"}
 
 
 def main(argv=None) -> int:
     os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
-    args = _parser().parse_args(argv)
+    parser = _parser()
+    args = parser.parse_args(argv)
+    if args.quiet and args.verbose:
+        parser.error("-q/--quiet and -v/--verbose exclude each other")
     level = logging.WARNING if args.quiet else logging.DEBUG if args.verbose else logging.INFO
     logging.basicConfig(level=level, format="ikr-hls: %(message)s", stream=sys.stderr)
     for noisy in ("absl", "tensorflow", "h5py"):

@@ -74,14 +74,15 @@ def make_config(precision="float", strategy="unrolled", reuse_factor=1, part=DEF
         for name, value in per_layer.items():
             layers[name] = LayerSettings(reuse_factor=_reuse(value, f"reuse_factor['{name}']"))
     model = dict(Precision=precision, ReuseFactor=reuse_factor, Strategy=strategy)
+    origin = f"{config}: " if isinstance(config, (str, Path)) else ""     # errors name the file
     hardware = dict(Part=part, ClockPeriod=clock_period, ClockUncertainty=clock_uncertainty)
     if config is not None:
         cfg = load_config(config)
         model.update(cfg.get("Model", {}))
         hardware.update({k: v for k, v in cfg.items() if k in HARDWARE_KEYS})
         for name, entry in cfg.get("LayerName", {}).items():
-            layers[name] = _layer_settings(name, entry, layers.get(name))
-    names = {k: k if config is not None and k in cfg else HARDWARE_KEYS[k] for k in HARDWARE_KEYS}
+            layers[name] = _layer_settings(name, entry, layers.get(name), origin)
+    names = {k: origin + k if config is not None and k in cfg else HARDWARE_KEYS[k] for k in HARDWARE_KEYS}
     part = hardware["Part"]
     if not isinstance(part, str) or not part.strip():
         raise IKRHLSError(f"{names['Part']}: expected a device name such as '{DEFAULT_PART}', got {part!r}")
@@ -89,7 +90,7 @@ def make_config(precision="float", strategy="unrolled", reuse_factor=1, part=DEF
     uncertainty = _clock_uncertainty(hardware["ClockUncertainty"], clock, names["ClockUncertainty"])
     if not isinstance(project_name, str) or not _IDENT.match(project_name):
         raise IKRHLSError(f"project_name: '{project_name}' is not a C++ identifier")
-    where = "Model" if config is not None else ""
+    where = origin + "Model" if config is not None else ""
     precision = model["Precision"]
     if isinstance(precision, dict):
         raise IKRHLSError("Model.Precision: expected one type string (per-role types go under LayerName)")
@@ -126,14 +127,15 @@ def load_config(config) -> dict:
     model = config.get("Model", {})
     if not isinstance(model, dict):
         raise IKRHLSError(f"{source}: Model must be a mapping of {', '.join(MODEL_KEYS)}")
-    _known(model, MODEL_KEYS, "Model")
+    origin = f"{source}: " if source != "config" else ""
+    _known(model, MODEL_KEYS, origin + "Model")
     layers = config.get("LayerName", {})
     if not isinstance(layers, dict):
         raise IKRHLSError(f"{source}: LayerName must map layer names to settings")
     for name, entry in layers.items():
         if not isinstance(entry, dict):
-            raise IKRHLSError(f"LayerName.{name}: expected a mapping of {', '.join(LAYER_KEYS)}")
-        _known(entry, LAYER_KEYS, f"LayerName.{name}")
+            raise IKRHLSError(f"{origin}LayerName.{name}: expected a mapping of {', '.join(LAYER_KEYS)}")
+        _known(entry, LAYER_KEYS, f"{origin}LayerName.{name}")
     return config
 
 
@@ -162,8 +164,8 @@ def config_from_keras_model(model, granularity="model", default_precision="ap_fi
     return config
 
 
-def _layer_settings(name, entry: dict, previous: LayerSettings | None) -> LayerSettings:
-    where = f"LayerName.{name}"
+def _layer_settings(name, entry: dict, previous: LayerSettings | None, origin: str = "") -> LayerSettings:
+    where = f"{origin}LayerName.{name}"
     precision = {}
     value = entry.get("Precision")
     if isinstance(value, str):

@@ -1,6 +1,7 @@
 """HLSModel: the converted network, its project on disk, and its compiled host model."""
 from __future__ import annotations
 
+import json
 import logging
 from pathlib import Path
 
@@ -16,7 +17,8 @@ from .hostbuild import build_module, run_csim
 from .ir import Graph
 from .passes import run_passes
 from .profile import auto_config, profile_graph
-from .vitis import DEFAULT_STEPS, run_build
+from .report import REPORT_FILE, build_report
+from .vitis import DEFAULT_STEPS, find_csynth_report, read_csynth_report, run_build
 
 log = logging.getLogger(__name__)
 
@@ -58,6 +60,7 @@ class HLSModel:
             x = self._tb_inputs
             self._files[tbdata.INPUT_FILE] = tbdata.format_dat(x)
             self._files[tbdata.OUTPUT_FILE] = tbdata.format_dat(tbdata.golden_outputs(self, x))
+            self._files[REPORT_FILE] = json.dumps(build_report(self.graph, self.config), indent=1) + "\n"
         return dict(self._files)
 
     def write(self) -> Path:
@@ -89,6 +92,19 @@ class HLSModel:
         if not self._written:
             self.write()
         return run_build(self.output_dir, steps=steps, reset=reset, echo=echo)
+
+    def report(self) -> dict:
+        """Compression, storage and hardware-cost report (docs/report.md): per layer and in
+        total, parameters, MACs, patterns, storage bits, multipliers and a latency estimate;
+        with the synthesis figures beside them once `build()` has produced a report."""
+        report_path = None
+        if self._written:
+            try:
+                report_path = find_csynth_report(self.output_dir, self.project_name)
+            except IKRHLSError:
+                pass                                # not synthesised yet
+        synthesis = read_csynth_report(report_path) if report_path else None
+        return build_report(self.graph, self.config, synthesis=synthesis)
 
     def predict(self, x) -> np.ndarray:
         """(N, *input_shape) float32/float64 -> (N, *output_shape) float64; a single sample

@@ -28,6 +28,7 @@ log = logging.getLogger(__name__)
 CXXFLAGS = ["-O2", *LANGUAGE_FLAGS.split(), "-fPIC", "-fvisibility=hidden", "-Wall", "-Wextra",
             "-Wno-unknown-pragmas", "-Wno-unused-label"]
 SOURCE_SUFFIXES = (".h", ".hpp", ".cpp", ".cc")
+PROGRESS_SECONDS = 10
 _LOADED: dict[str, object] = {}
 
 
@@ -243,11 +244,22 @@ def run_csim(project_dir) -> CSimResult:
 
 
 def _run_compiler(cmd: list, project_dir: Path, what: str):
-    """Run g++; a failure raises one line with the first error, the full log in build/."""
-    proc = subprocess.run(cmd, capture_output=True, text=True, check=False)
-    if proc.returncode != 0:
+    """Run g++, saying every PROGRESS_SECONDS that it still runs (builds take seconds to
+    minutes); a failure raises one line with the first error, the full log in build/."""
+    start = time.perf_counter()
+    with tempfile.TemporaryFile("w+") as output:
+        proc = subprocess.Popen(cmd, stdout=output, stderr=subprocess.STDOUT, text=True)
+        while True:
+            try:
+                code = proc.wait(timeout=PROGRESS_SECONDS)
+                break
+            except subprocess.TimeoutExpired:
+                log.info("  still compiling (%s), %.0f s ...", what, time.perf_counter() - start)
+        output.seek(0)
+        text = output.read()
+    if code != 0:
         log_path = project_dir / "build" / ("compile.log" if what == "C++" else f"{what}_compile.log")
         log_path.parent.mkdir(parents=True, exist_ok=True)
-        log_path.write_text(" ".join(cmd) + "\n\n" + proc.stdout + proc.stderr)
-        first = next((ln for ln in proc.stderr.splitlines() if "error" in ln), proc.stderr.strip()[:200])
+        log_path.write_text(" ".join(cmd) + "\n\n" + text)
+        first = next((ln for ln in text.splitlines() if "error" in ln), text.strip()[:200])
         raise IKRHLSError(f"{project_dir}: {what} compilation failed: {first.strip()} (full log: {log_path})")

@@ -1,8 +1,6 @@
-"""The command line: conversions, --check, and bad input as one line with exit code 2."""
+"""The command line: conversions, --check, report, verbosity (bad input: test_bad_inputs.py)."""
 from pathlib import Path
 
-import keras
-import pytest
 
 from cli_helpers import assert_one_line_error, run_cli
 
@@ -18,41 +16,6 @@ def test_convert_and_check_lenet(tmp_path):
     assert (out / "firmware" / "myproject.cpp").is_file()
 
 
-def test_unsupported_layer(tmp_path):
-    model = keras.Sequential([keras.Input((5, 3)), keras.layers.LSTM(4, name="rnn")])
-    path = tmp_path / "rnn.keras"
-    model.save(path)
-    out = tmp_path / "prj"
-    proc = run_cli("convert", path, "-o", out)
-    assert_one_line_error(proc, str(path), "'rnn'", "LSTM")
-    assert not out.exists()
-
-
-@pytest.mark.parametrize("name,content,fragment", [
-    ("missing.h5", None, "no such file"),
-    ("garbage.h5", b"\x89HDF\r\n garbage", "cannot be read as a Keras model"),
-    ("model.onnx", b"x", "not a Keras model file"),
-])
-def test_bad_model_files(tmp_path, name, content, fragment):
-    path = tmp_path / name
-    if content is not None:
-        path.write_bytes(content)
-    proc = run_cli("convert", path, "-o", tmp_path / "prj")
-    assert_one_line_error(proc, str(path), fragment)
-    assert not (tmp_path / "prj").exists()
-
-
-def test_bad_precision_and_existing_directory(tmp_path):
-    proc = run_cli("convert", LENET, "-o", tmp_path / "p1", "--precision", "ap_fixd<16,6>")
-    assert_one_line_error(proc, "precision", "ap_fixd<16,6>")
-    existing = tmp_path / "p2"
-    existing.mkdir()
-    (existing / "keep.txt").write_text("x")
-    proc = run_cli("convert", LENET, "-o", existing)
-    assert_one_line_error(proc, str(existing), "--force")
-    assert [p.name for p in existing.iterdir()] == ["keep.txt"]
-
-
 def test_fixed_point_check_against_the_reference(tmp_path):
     config = tmp_path / "cfg.yml"
     config.write_text("Model:\n  Precision: ap_fixed<16,6>\nLayerName:\n  fc3:\n    TableSize: 2048\n")
@@ -65,3 +28,30 @@ def test_fixed_point_check_against_the_reference(tmp_path):
     bad.write_text("Model:\n  Precison: ap_fixed<16,6>\n")
     proc = run_cli("convert", ikr, "-o", tmp_path / "prj2", "--config", bad)
     assert_one_line_error(proc, "Precison", "valid: Precision")
+
+
+def test_report_of_a_model_and_of_a_project(tmp_path):
+    import json
+
+    ikr = REPO / "examples" / "models" / "lenet5_ikr.h5"
+    proc = run_cli("report", ikr, "--precision", "ap_fixed<8,3>", "--json")
+    assert proc.returncode == 0, proc.stderr
+    from_model = json.loads(proc.stdout)
+    assert from_model["precision"] == "ap_fixed<8, 3>" and not (tmp_path / "unused").exists()
+    out = tmp_path / "prj"
+    proc = run_cli("convert", ikr, "-o", out, "--precision", "ap_fixed<8,3>")
+    assert proc.returncode == 0, proc.stderr
+    assert f"next:\n  ikr-hls csim {out}" in proc.stdout                    # the summary says what to run
+    proc = run_cli("report", out, "--plot", tmp_path / "r.png", "-q")
+    assert proc.returncode == 0, proc.stderr
+    assert "conv2" in proc.stdout and "latency (estimate)" in proc.stdout
+    assert (tmp_path / "r.png").read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
+    saved = json.loads((out / "ikr_report.json").read_text())
+    assert saved["totals"] == from_model["totals"] and saved["layers"] == from_model["layers"]
+
+
+def test_quiet_after_the_command(tmp_path):
+    proc = run_cli("convert", LENET, "-o", tmp_path / "prj", "-q")
+    assert proc.returncode == 0 and proc.stdout == "" and proc.stderr == ""
+    proc = run_cli("-q", "report", tmp_path / "prj", "-v")
+    assert proc.returncode == 2 and "exclude each other" in proc.stderr
