@@ -1,0 +1,144 @@
+"""Every bad input of docs/cli.md's table: one line on stderr naming the culprit, exit code 2,
+no traceback, nothing left behind; and the table shows the message each one gets."""
+import os
+from pathlib import Path
+
+import keras
+import pytest
+
+from cli_helpers import assert_one_line_error, run_cli
+
+REPO = Path(__file__).resolve().parent.parent
+LENET = REPO / "examples" / "models" / "lenet5_ikr.h5"
+DOC = (REPO / "docs" / "cli.md").read_text()
+
+
+def _missing(tmp):
+    return ["convert", "missing.h5", "-o", "prj"]
+
+
+def _not_a_model(tmp):
+    (tmp / "notes.h5").write_text("hello\n")
+    return ["convert", "notes.h5", "-o", "prj"]
+
+
+def _not_a_model_type(tmp):
+    (tmp / "model.onnx").write_bytes(b"\x08\x07")
+    return ["convert", "model.onnx", "-o", "prj"]
+
+
+def _truncated(tmp):
+    (tmp / "trunc.h5").write_bytes(LENET.read_bytes()[:20000])
+    return ["convert", "trunc.h5", "-o", "prj"]
+
+
+def _unsupported_layer(tmp):
+    keras.Sequential([keras.Input((5, 3)), keras.layers.LSTM(4, name="rnn")]).save(tmp / "rnn.keras")
+    return ["convert", "rnn.keras", "-o", "prj"]
+
+
+def _bad_precision(tmp):
+    return ["convert", LENET, "-o", "prj", "--precision", "ap_fixd<16,6>"]
+
+
+def _bad_strategy(tmp):
+    return ["convert", LENET, "-o", "prj", "--strategy", "fast"]
+
+
+def _unknown_config_key(tmp):
+    (tmp / "bad.yml").write_text("Model:\n  Precison: ap_fixed<16,6>\n")
+    return ["convert", LENET, "-o", "prj", "--config", "bad.yml"]
+
+
+def _existing_directory(tmp):
+    (tmp / "existing").mkdir()
+    (tmp / "existing" / "notes.txt").write_text("mine\n")
+    return ["convert", LENET, "-o", "existing"]
+
+
+def _bad_tb_data(tmp):
+    return ["convert", LENET, "-o", "prj", "--tb-data", "none.npy"]
+
+
+def _no_compiler_convert(tmp):
+    return ["convert", LENET, "-o", "prj", "--check", "5"]
+
+
+def _no_compiler_csim(tmp):
+    proc = run_cli("convert", LENET, "-o", "prj", "-q", cwd=tmp)
+    assert proc.returncode == 0, proc.stderr
+    return ["csim", "prj"]
+
+
+def _no_vitis(tmp):
+    proc = run_cli("convert", LENET, "-o", "prj", "-q", cwd=tmp)
+    assert proc.returncode == 0, proc.stderr
+    return ["build", "prj"]
+
+
+def _not_a_project(tmp):
+    (tmp / "notes").mkdir()
+    return ["csim", "notes"]
+
+
+def _unknown_step(tmp):
+    proc = run_cli("convert", LENET, "-o", "prj", "-q", cwd=tmp)
+    assert proc.returncode == 0, proc.stderr
+    return ["build", "prj", "--steps", "csim,place"]
+
+
+def _without_tools():
+    """PATH without any Vitis, XILINX_HLS unset, CXX pointing nowhere."""
+    path = [d for d in os.environ["PATH"].split(os.pathsep)
+            if not any((Path(d) / t).exists() for t in ("vitis-run", "vitis_hls"))]
+    env = dict(os.environ, PATH=os.pathsep.join(path), CXX="nope")
+    env.pop("XILINX_HLS", None)
+    return env
+
+
+# (setup, message fragments in the error line, fragment shown in docs/cli.md)
+CASES = {
+    "missing model file": (_missing, ["missing.h5: no such file"], "missing.h5: no such file"),
+    "not a model": (_not_a_model, ["notes.h5: cannot be read as a Keras model"],
+                    "notes.h5: cannot be read as a Keras model"),
+    "not a model type": (_not_a_model_type, ["model.onnx: not a Keras model file"],
+                         "model.onnx: not a Keras model file (expected one of .h5, .hdf5, .keras)"),
+    "truncated h5": (_truncated, ["trunc.h5: cannot be read as a Keras model", "truncated file"],
+                     "trunc.h5: cannot be read as a Keras model (... truncated file"),
+    "unsupported layer": (_unsupported_layer, ["rnn.keras: layer 'rnn' (LSTM) is not supported"],
+                          "rnn.keras: layer 'rnn' (LSTM) is not supported; supported layers: Activation"),
+    "bad precision": (_bad_precision, ["precision: unknown type 'ap_fixd<16,6>'"],
+                      "precision: unknown type 'ap_fixd<16,6>' (valid: float, double"),
+    "bad option value": (_bad_strategy, ["strategy: unknown value 'fast' (valid: unrolled, pattern)"],
+                         "strategy: unknown value 'fast' (valid: unrolled, pattern)"),
+    "unknown config key": (_unknown_config_key, ["bad.yml: Model: unknown key(s) Precison (valid: Precision"],
+                           "bad.yml: Model: unknown key(s) Precison (valid: Precision"),
+    "existing directory": (_existing_directory, ["existing: directory exists and is not empty", "--force"],
+                           "existing: directory exists and is not empty (use --force / force=True to overwrite)"),
+    "bad tb data": (_bad_tb_data, ["none.npy: no such file"], "none.npy: no such file (tb_data expects a .npy array)"),
+    "no compiler (convert --check)": (_no_compiler_convert, ["no C++ compiler: 'nope' is not on PATH"],
+                                      "no C++ compiler: 'nope' is not on PATH (install g++ or set CXX)"),
+    "no compiler (csim)": (_no_compiler_csim, ["no C++ compiler: 'nope' is not on PATH"],
+                           "no C++ compiler: 'nope' is not on PATH (install g++ or set CXX)"),
+    "no vitis": (_no_vitis, ["Vitis HLS not found", "$XILINX_HLS (not set)"],
+                 "Vitis HLS not found: neither vitis-run nor vitis_hls is on PATH or in $XILINX_HLS (not set)"),
+    "not a project": (_not_a_project, ["notes: not an ikr-hls project (no hls_config.cfg)"],
+                      "notes: not an ikr-hls project (no hls_config.cfg)"),
+    "unknown build step": (_unknown_step, ["steps: unknown step(s) place"],
+                           "steps: unknown step(s) place (valid: csim, synth, cosim, export, vsynth)"),
+}
+
+
+def _tree(root: Path) -> dict:
+    return {str(p.relative_to(root)): p.read_bytes() for p in sorted(root.rglob("*")) if p.is_file()}
+
+
+@pytest.mark.parametrize("case", list(CASES))
+def test_bad_input(tmp_path, case):
+    setup, fragments, documented = CASES[case]
+    args = setup(tmp_path)
+    before = _tree(tmp_path)
+    proc = run_cli(*args, cwd=tmp_path, env=_without_tools())
+    assert_one_line_error(proc, *fragments)
+    assert _tree(tmp_path) == before, "a failed command left files behind or changed them"
+    assert documented in DOC, f"docs/cli.md does not show the message of '{case}'"
