@@ -4,7 +4,11 @@
 #ifndef IKR_FIXED_H_
 #define IKR_FIXED_H_
 
+#ifdef IKR_HOST_INT
+#include "ikr_host_fixed.h"
+#else
 #include "ap_fixed.h"
+#endif
 
 namespace ikr {
 
