@@ -93,7 +93,8 @@ class _Renderer:
             **common)
         self.files[f"firmware/{self.project}.h"] = self.env.get_template("firmware/top.h.j2").render(**common)
         self.files[f"firmware/{self.project}.cpp"] = self.env.get_template("firmware/top.cpp.j2").render(**common)
-        self.files["bridge.cpp"] = self.env.get_template("bridge.cpp.j2").render(**common)
+        self.files["bridge.cpp"] = self.env.get_template("bridge.cpp.j2").render(version=__version__)
+        self.files["host_api.cpp"] = self.env.get_template("host_api.cpp.j2").render(**common)
         for header in sorted(cpp_dir().glob("*.h")):
             self.files[f"firmware/ikr/{header.name}"] = header.read_text()
         self._vitis_files(common)

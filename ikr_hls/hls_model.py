@@ -21,6 +21,7 @@ from .report import REPORT_FILE, build_report
 from .vitis import DEFAULT_STEPS, find_csynth_report, read_csynth_report, run_build
 
 log = logging.getLogger(__name__)
+HOST_ARITHMETIC = ("int", "ap_fixed")     # how host builds compute fixed-point types
 
 
 class HLSModel:
@@ -70,12 +71,25 @@ class HLSModel:
         self._written = True
         return self.output_dir
 
-    def compile(self) -> "HLSModel":
-        """Write the project if needed, then build its pybind11 module (cached by content)."""
+    def compile(self, arithmetic: str = "int") -> "HLSModel":
+        """Write the project if needed, then build its pybind11 module (cached by content).
+
+        For a fixed-point project, `arithmetic` chooses how the host computes the same types:
+        "int" (default) through ikr-hls's integer model of ap_fixed (cpp/ikr_host_fixed.h,
+        several times faster to compile and to run, tested bit-identical), or "ap_fixed"
+        through the ap_types headers that Vitis uses. Float projects ignore it."""
+        self._module = self._build(arithmetic=arithmetic)
+        return self
+
+    def _build(self, extra_flags=(), arithmetic: str = "int"):
+        if arithmetic not in HOST_ARITHMETIC:
+            raise IKRHLSError(f"arithmetic: unknown value '{arithmetic}' (valid: {', '.join(HOST_ARITHMETIC)})")
         if not self._written:
             self.write()
-        self._module = build_module(self.output_dir, f"{self.project_name}.cpp")
-        return self
+        flags = list(extra_flags)
+        if arithmetic == "int" and not self.graph.input_precision.is_float:
+            flags.append("-DIKR_HOST_INT")
+        return build_module(self.output_dir, f"{self.project_name}.cpp", extra_flags=flags)
 
     def csim(self):
         """Build the generated testbench with g++ from the sources and flags of hls_config.cfg
@@ -106,14 +120,17 @@ class HLSModel:
         synthesis = read_csynth_report(report_path) if report_path else None
         return build_report(self.graph, self.config, synthesis=synthesis)
 
-    def predict(self, x) -> np.ndarray:
+    def predict(self, x, threads: int = 0) -> np.ndarray:
         """(N, *input_shape) float32/float64 -> (N, *output_shape) float64; a single sample
-        of shape input_shape is accepted too and returns one output."""
+        of shape input_shape is accepted too and returns one output. The batch is spread
+        over `threads` threads (0: one per core)."""
         if self._module is None:
             self.compile()
+        if isinstance(threads, bool) or not isinstance(threads, int) or threads < 0:
+            raise IKRHLSError(f"predict: threads must be an integer >= 0, got {threads!r}")
         x = np.asarray(x)
         single = x.shape == tuple(self.input_shape)
-        y = self._module.predict(self._batch(x))
+        y = self._module.predict(self._batch(x), threads)
         return y[0] if single else y
 
     def _batch(self, x) -> np.ndarray:
@@ -144,7 +161,7 @@ class HLSModel:
         x = self._batch(x)
         if not self._written:
             self.write()
-        module = build_module(self.output_dir, f"{self.project_name}.cpp", extra_flags=["-DIKR_TRACE"])
+        module = self._build(["-DIKR_TRACE"])
         cpp = module.trace(x)
         keras_outputs = self._keras_trace(x)
         return {layer.name: {"cpp": cpp[layer.name], "keras": keras_outputs.get(layer.name)}
@@ -163,7 +180,7 @@ class HLSModel:
             raise IKRHLSError("count_ops: needs at least one input")
         if not self._written:
             self.write()
-        module = build_module(self.output_dir, f"{self.project_name}.cpp", extra_flags=["-DIKR_COUNT_OPS"])
+        module = self._build(["-DIKR_COUNT_OPS"])
         counts = module.count_ops(x)
         # the network has no data-dependent skipping, so every sample costs the same
         return {name: int(total) // len(x) if int(total) % len(x) == 0 else int(total) / len(x)

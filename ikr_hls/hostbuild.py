@@ -25,7 +25,7 @@ from .errors import IKRHLSError
 
 log = logging.getLogger(__name__)
 
-CXXFLAGS = ["-O2", *LANGUAGE_FLAGS.split(), "-fPIC", "-fvisibility=hidden", "-Wall", "-Wextra",
+CXXFLAGS = ["-O2", *LANGUAGE_FLAGS.split(), "-fPIC", "-fvisibility=hidden", "-pthread", "-Wall", "-Wextra",
             "-Wno-unknown-pragmas", "-Wno-unused-label"]
 SOURCE_SUFFIXES = (".h", ".hpp", ".cpp", ".cc")
 PROGRESS_SECONDS = 10
@@ -97,14 +97,17 @@ def _ap_types_flags(project_dir: Path) -> list[str]:
 
 def project_sources(project_dir: Path) -> list[Path]:
     files = [p for p in (project_dir / "firmware").rglob("*") if p.suffix in SOURCE_SUFFIXES]
-    return sorted(files + [project_dir / "bridge.cpp"])
+    return sorted(files + [project_dir / "bridge.cpp", project_dir / "host_api.cpp"])
+
+
+def _abi_parts(cxx: str) -> list[str]:
+    return [_compiler_id(cxx), sys.implementation.cache_tag, sysconfig.get_config_var("EXT_SUFFIX") or ""]
 
 
 def content_hash(project_dir: Path, flags: list[str], cxx: str) -> str:
     digest = hashlib.sha256()
     ap_dir = ap_types_dir() if needs_ap_types(project_dir) else None
-    for part in (_compiler_id(cxx), sys.implementation.cache_tag, str(ap_dir),
-                 sysconfig.get_config_var("EXT_SUFFIX") or "", " ".join(flags)):
+    for part in (*_abi_parts(cxx), str(ap_dir), " ".join(flags)):
         digest.update(part.encode() + b"\0")
     for path in project_sources(project_dir):
         digest.update(str(path.relative_to(project_dir)).encode() + b"\0")
@@ -115,8 +118,9 @@ def content_hash(project_dir: Path, flags: list[str], cxx: str) -> str:
 def build_module(project_dir, top_source: str, extra_flags: list[str] | None = None):
     """Compile (or take from the cache) and import the project's pybind11 module."""
     project_dir = Path(project_dir).resolve()
-    if not (project_dir / "bridge.cpp").is_file():
-        raise IKRHLSError(f"{project_dir}: not an ikr-hls project (no bridge.cpp); write it first")
+    for needed in ("bridge.cpp", "host_api.cpp"):
+        if not (project_dir / needed).is_file():
+            raise IKRHLSError(f"{project_dir}: not an ikr-hls project (no {needed}); write it first")
     cxx = find_compiler()
     flags = CXXFLAGS + list(extra_flags or [])
     name = "ikr_" + content_hash(project_dir, flags, cxx)
@@ -136,19 +140,43 @@ def build_module(project_dir, top_source: str, extra_flags: list[str] | None = N
 
 
 def _compile(cxx, flags, project_dir: Path, top_source: str, name: str, target: Path):
+    """The firmware and host_api.cpp compile with the build's flags; the bridge, the same for
+    every project, compiles once per machine (cached object); all of them in parallel. A
+    one-line stub names the module's init function after the module."""
+    import pybind11
+
     target.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(prefix=f".{name}.", suffix=".so", dir=target.parent)
-    os.close(fd)
-    cmd = [cxx, *flags, "-shared", f"-DIKR_MODULE_NAME={name}", *_include_flags(project_dir),
-           str(project_dir / "bridge.cpp"), str(project_dir / "firmware" / top_source), "-o", tmp]
+    python = ["-isystem", pybind11.get_include(), "-isystem", sysconfig.get_paths()["include"]]
+    bridge = project_dir / "bridge.cpp"
+    base_flags = [f for f in flags if not f.startswith("-D")]
+    digest = hashlib.sha256("\0".join([*_abi_parts(cxx), " ".join(base_flags + python)]).encode()
+                            + bridge.read_bytes()).hexdigest()[:20]
+    bridge_obj = cache_dir() / f"bridge_{digest}.o"
     log.info("compiling host model %s (g++ %s)", name, " ".join(flags))
     start = time.perf_counter()
-    try:
-        _run_compiler(cmd, project_dir, "C++")
-    except IKRHLSError:
-        os.unlink(tmp)
-        raise
-    os.replace(tmp, target)       # atomic: a concurrent build of the same hash is harmless
+    # built inside the cache directory, so that finished files move into place atomically
+    with tempfile.TemporaryDirectory(prefix=f".{name}.", dir=target.parent) as tmp:
+        tmp = Path(tmp)
+        stub = tmp / "module.cpp"
+        stub.write_text("#include <Python.h>\n"
+                        'extern "C" PyObject *PyInit_ikr_host_bridge();\n'
+                        f'extern "C" __attribute__((visibility("default"))) PyObject *PyInit_{name}() '
+                        "{ return PyInit_ikr_host_bridge(); }\n")
+        jobs = [[cxx, *flags, "-c", *_include_flags(project_dir), str(project_dir / "firmware" / top_source),
+                 "-o", str(tmp / "top.o")],
+                [cxx, *flags, "-c", *_include_flags(project_dir), str(project_dir / "host_api.cpp"),
+                 "-o", str(tmp / "host_api.o")],
+                [cxx, *base_flags, "-c", *python, str(stub), "-o", str(tmp / "module.o")]]
+        bridge_tmp = tmp / "bridge.o"
+        if not bridge_obj.is_file():
+            jobs.append([cxx, *base_flags, "-c", "-I", str(project_dir), *python, str(bridge), "-o", str(bridge_tmp)])
+        _run_compilers(jobs, project_dir, "C++")
+        if bridge_tmp.is_file():
+            os.replace(bridge_tmp, bridge_obj)   # atomic: a concurrent build is harmless
+        so_tmp = tmp / "module.so"
+        _run_compilers([[cxx, *base_flags, "-shared", str(tmp / "top.o"), str(tmp / "host_api.o"),
+                         str(tmp / "module.o"), str(bridge_obj), "-o", str(so_tmp)]], project_dir, "C++")
+        os.replace(so_tmp, target)
     log.info("compiled %s in %.1f s", name, time.perf_counter() - start)
 
 
@@ -244,22 +272,34 @@ def run_csim(project_dir) -> CSimResult:
 
 
 def _run_compiler(cmd: list, project_dir: Path, what: str):
-    """Run g++, saying every PROGRESS_SECONDS that it still runs (builds take seconds to
-    minutes); a failure raises one line with the first error, the full log in build/."""
+    _run_compilers([cmd], project_dir, what)
+
+
+def _run_compilers(cmds: list, project_dir: Path, what: str):
+    """Run g++ commands in parallel, saying every PROGRESS_SECONDS that they still run (builds
+    take seconds to minutes); a failure raises one line with the first error, the full log
+    in build/."""
     start = time.perf_counter()
-    with tempfile.TemporaryFile("w+") as output:
-        proc = subprocess.Popen(cmd, stdout=output, stderr=subprocess.STDOUT, text=True)
-        while True:
-            try:
-                code = proc.wait(timeout=PROGRESS_SECONDS)
-                break
-            except subprocess.TimeoutExpired:
-                log.info("  still compiling (%s), %.0f s ...", what, time.perf_counter() - start)
-        output.seek(0)
-        text = output.read()
-    if code != 0:
-        log_path = project_dir / "build" / ("compile.log" if what == "C++" else f"{what}_compile.log")
-        log_path.parent.mkdir(parents=True, exist_ok=True)
-        log_path.write_text(" ".join(cmd) + "\n\n" + text)
-        first = next((ln for ln in text.splitlines() if "error" in ln), text.strip()[:200])
-        raise IKRHLSError(f"{project_dir}: {what} compilation failed: {first.strip()} (full log: {log_path})")
+    outputs = [tempfile.TemporaryFile("w+") for _ in cmds]
+    try:
+        procs = [subprocess.Popen(cmd, stdout=out, stderr=subprocess.STDOUT, text=True)
+                 for cmd, out in zip(cmds, outputs)]
+        for proc in procs:
+            while True:
+                try:
+                    proc.wait(timeout=PROGRESS_SECONDS)
+                    break
+                except subprocess.TimeoutExpired:
+                    log.info("  still compiling (%s), %.0f s ...", what, time.perf_counter() - start)
+        for cmd, proc, output in zip(cmds, procs, outputs):
+            if proc.returncode != 0:
+                output.seek(0)
+                text = output.read()
+                log_path = project_dir / "build" / ("compile.log" if what == "C++" else f"{what}_compile.log")
+                log_path.parent.mkdir(parents=True, exist_ok=True)
+                log_path.write_text(" ".join(cmd) + "\n\n" + text)
+                first = next((ln for ln in text.splitlines() if "error" in ln), text.strip()[:200])
+                raise IKRHLSError(f"{project_dir}: {what} compilation failed: {first.strip()} (full log: {log_path})")
+    finally:
+        for output in outputs:
+            output.close()

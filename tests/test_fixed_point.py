@@ -16,6 +16,7 @@ SHIPPED_IKR = Path(__file__).resolve().parent.parent / "examples" / "models" / "
 # LeNet is covered by the pruned model, as shipped).
 ZOO = ("same_stride2", "nonsquare_bn", "avgpool_same", "mlp")
 PRECISIONS = {"16_6": "ap_fixed<16,6>", "8_3_rnd_sat": "ap_fixed<8,3,AP_RND,AP_SAT>"}
+ARITHMETIC = ("ap_fixed", "int")
 
 
 def mixed_config(model):
@@ -62,8 +63,10 @@ def fixed_models(tmp_path_factory):
         else:
             kwargs["precision"] = opts["precision"]
         models[(name, key, strategy)] = ikr_hls.convert(model, **kwargs)
+    # both host arithmetics: the integer model (the default) and the ap_types headers
+    builds = [(h, a) for h in models.values() for a in ARITHMETIC]
     with ThreadPoolExecutor(max_workers=2) as pool:
-        list(pool.map(lambda h: h.compile(), models.values()))
+        list(pool.map(lambda b: b[0].compile(arithmetic=b[1]), builds))
     return models
 
 
@@ -73,9 +76,12 @@ def _inputs(hls, n=40):
     return np.random.default_rng(2).normal(0, 1.5, (n, *hls.input_shape))
 
 
+@pytest.mark.parametrize("arithmetic", ARITHMETIC)
 @pytest.mark.parametrize("case", list(_cases()), ids=["-".join(c) for c in _cases()])
-def test_cpp_equals_the_reference_bit_for_bit(fixed_models, case):
-    hls = fixed_models[case]
+def test_cpp_equals_the_reference_bit_for_bit(fixed_models, case, arithmetic):
+    """The ap_fixed build (what Vitis compiles) and the host integer model both equal the
+    reference, so they equal each other."""
+    hls = fixed_models[case].compile(arithmetic=arithmetic)      # cached: no new compile
     x = _inputs(hls)
     got, expected = hls.predict(x), hls.emulate(x)
     assert got.shape == expected.shape
