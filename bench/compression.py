@@ -129,13 +129,13 @@ def table(runs, args):
     return "\n".join(lines)
 
 
-def write_section(path: Path, text: str):
+def write_section(path: Path, text: str, section: str = SECTION):
     """Replace our section where it stands (up to the next '## '), or append it; other sections
     stay as they are."""
     old = path.read_text() if path.is_file() else "# Benchmarks\n"
     body = text.rstrip("\n") + "\n"
-    if SECTION in old:
-        head, rest = old.split(SECTION, 1)
+    if section in old:
+        head, rest = old.split(section, 1)
         nxt = rest.find("\n## ")
         tail = rest[nxt + 1:] if nxt >= 0 else ""
         new = head + body + ("\n" + tail if tail else "")
