@@ -149,8 +149,9 @@ def _compile(cxx, flags, project_dir: Path, top_source: str, name: str, target: 
     python = ["-isystem", pybind11.get_include(), "-isystem", sysconfig.get_paths()["include"]]
     bridge = project_dir / "bridge.cpp"
     base_flags = [f for f in flags if not f.startswith("-D")]
+    api = project_dir / "firmware" / "ikr" / "ikr_host_api.h"       # the interface it is built against
     digest = hashlib.sha256("\0".join([*_abi_parts(cxx), " ".join(base_flags + python)]).encode()
-                            + bridge.read_bytes()).hexdigest()[:20]
+                            + bridge.read_bytes() + b"\0" + api.read_bytes()).hexdigest()[:20]
     bridge_obj = cache_dir() / f"bridge_{digest}.o"
     log.info("compiling host model %s (g++ %s)", name, " ".join(flags))
     start = time.perf_counter()
@@ -281,9 +282,10 @@ def _run_compilers(cmds: list, project_dir: Path, what: str):
     in build/."""
     start = time.perf_counter()
     outputs = [tempfile.TemporaryFile("w+") for _ in cmds]
+    procs = []
     try:
-        procs = [subprocess.Popen(cmd, stdout=out, stderr=subprocess.STDOUT, text=True)
-                 for cmd, out in zip(cmds, outputs)]
+        for cmd, out in zip(cmds, outputs):
+            procs.append(subprocess.Popen(cmd, stdout=out, stderr=subprocess.STDOUT, text=True))
         for proc in procs:
             while True:
                 try:
@@ -301,5 +303,9 @@ def _run_compilers(cmds: list, project_dir: Path, what: str):
                 first = next((ln for ln in text.splitlines() if "error" in ln), text.strip()[:200])
                 raise IKRHLSError(f"{project_dir}: {what} compilation failed: {first.strip()} (full log: {log_path})")
     finally:
+        for proc in procs:                  # after a failure or an interrupt: no g++ left running
+            if proc.poll() is None:
+                proc.kill()
+                proc.wait()
         for output in outputs:
             output.close()
