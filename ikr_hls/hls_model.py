@@ -143,6 +143,9 @@ class HLSModel:
         if x.shape[1:] != tuple(self.input_shape):
             raise IKRHLSError(f"predict: expected input of shape (N, {', '.join(map(str, self.input_shape))}), "
                               f"got {x.shape}")
+        if not self.graph.input_precision.is_float and not np.all(np.isfinite(x)):
+            raise IKRHLSError("predict: the inputs hold NaN or infinite values, which a fixed-point "
+                              "design cannot represent")
         return np.ascontiguousarray(x, dtype=np.float64)
 
     def emulate(self, x) -> np.ndarray:

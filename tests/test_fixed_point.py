@@ -101,6 +101,17 @@ def test_the_comparison_can_fail(fixed_models):
         layer.weights["kernel"] = saved
 
 
+@pytest.mark.parametrize("bad", [np.nan, np.inf, -np.inf])
+def test_non_finite_inputs_are_refused(fixed_models, bad):
+    """A fixed-point design has no NaN or infinity: predict and the reference refuse them."""
+    hls = fixed_models[("mlp", "16_6", "unrolled")]
+    x = _inputs(hls)
+    x[3, 0] = bad
+    for run in (hls.predict, hls.emulate):
+        with pytest.raises(ikr_hls.IKRHLSError, match="NaN or infinite"):
+            run(x)
+
+
 def test_shipped_ikr_lenet_keeps_its_accuracy_at_16_6(fixed_models):
     hls = fixed_models[("lenet_ikr", "16_6", "unrolled")]
     _, _, x, y = mnist_split()
