@@ -2,6 +2,7 @@
 the numpy reference, operation by operation: assignment from double in every quantisation and
 overflow mode, exact products and sums assigned to narrow accumulators, comparisons, and the
 bits that table indexing reads."""
+import os
 import shutil
 import subprocess
 from pathlib import Path
@@ -61,8 +62,8 @@ def _run(tmp_path, name, flags):
 def outputs(tmp_path_factory):
     tmp = tmp_path_factory.mktemp("hostfx")
     ap_dir = ap_types_dir()
-    if ap_dir is None or shutil.which("g++") is None:
-        pytest.skip("needs g++ and the ap_types headers")
+    if (ap_dir is None or shutil.which("g++") is None) and os.environ.get("CI") != "true":
+        pytest.skip("needs g++ and the ap_types headers")          # in CI: a failure, never a skip
     return _run(tmp, "int_model", ["-DIKR_HOST_INT"]), _run(tmp, "ap_types", ["-isystem", str(ap_dir)])
 
 
