@@ -178,7 +178,7 @@ def _report(args) -> int:
         from .hls_model import convert
 
         import_keras()
-        hls = convert(target, output_dir=Path("unused"), precision=args.precision or "float",
+        hls = convert(target, output_dir=Path("unused"), precision=args.precision or "float",   # nothing is written
                       strategy=args.strategy or "unrolled", reuse_factor=args.reuse_factor or 1,
                       config=args.config)
         report = build_report(hls.graph, hls.config)

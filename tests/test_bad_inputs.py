@@ -64,15 +64,19 @@ def _no_compiler_convert(tmp):
     return ["convert", LENET, "-o", "prj", "--check", "5"]
 
 
-def _no_compiler_csim(tmp):
+def _converted(tmp):
+    """A good project, prj/, to run csim or build on."""
     proc = run_cli("convert", LENET, "-o", "prj", "-q", cwd=tmp)
     assert proc.returncode == 0, proc.stderr
+
+
+def _no_compiler_csim(tmp):
+    _converted(tmp)
     return ["csim", "prj"]
 
 
 def _no_vitis(tmp):
-    proc = run_cli("convert", LENET, "-o", "prj", "-q", cwd=tmp)
-    assert proc.returncode == 0, proc.stderr
+    _converted(tmp)
     return ["build", "prj"]
 
 
@@ -82,8 +86,7 @@ def _not_a_project(tmp):
 
 
 def _unknown_step(tmp):
-    proc = run_cli("convert", LENET, "-o", "prj", "-q", cwd=tmp)
-    assert proc.returncode == 0, proc.stderr
+    _converted(tmp)
     return ["build", "prj", "--steps", "csim,place"]
 
 
