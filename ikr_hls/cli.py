@@ -174,7 +174,7 @@ def _report(args) -> int:
                               "follows its conversion (convert again to change it)")
         report = _project_report(target)
     else:
-        from .frontend import import_keras
+        from .modelfile import import_keras
         from .hls_model import convert
 
         import_keras()
@@ -283,7 +283,7 @@ def main(argv=None) -> int:
 
     try:
         if args.command in NEEDS_KERAS:
-            from .frontend import import_keras
+            from .modelfile import import_keras
             import_keras()
         return COMMANDS[args.command](args)
     except IKRHLSError as exc:

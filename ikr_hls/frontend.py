@@ -7,54 +7,14 @@ from __future__ import annotations
 
 import logging
 import os
-from pathlib import Path
 
 import numpy as np
 
 from .errors import IKRHLSError
+from .modelfile import import_keras, load_keras_model
 from .ir import ACTIVATIONS, Graph, Layer, c_identifier, conv_output_size
 
 log = logging.getLogger(__name__)
-
-MODEL_SUFFIXES = (".h5", ".hdf5", ".keras")
-
-
-def import_keras():
-    """Import Keras, silencing TensorFlow's native start-up lines on stderr the first time
-    (TF_CPP_MIN_LOG_LEVEL is not honoured once numpy is loaded); Python errors still raise."""
-    import sys
-
-    if "keras" in sys.modules:
-        return sys.modules["keras"]
-    os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
-    saved, devnull = os.dup(2), os.open(os.devnull, os.O_WRONLY)
-    try:
-        os.dup2(devnull, 2)
-        import keras
-    except ImportError as exc:
-        raise IKRHLSError(f"cannot import keras ({exc}); install a backend: pip install ikr-hls[cpu]") from None
-    finally:
-        os.dup2(saved, 2)
-        os.close(saved)
-        os.close(devnull)
-    return keras
-
-
-def load_keras_model(path):
-    """Load a .h5 or .keras file without compiling it; every failure is one clear error."""
-    path = Path(path)
-    if not path.exists():
-        raise IKRHLSError(f"{path}: no such file")
-    if path.is_dir():
-        raise IKRHLSError(f"{path}: is a directory, expected a .h5 or .keras model file")
-    if path.suffix.lower() not in MODEL_SUFFIXES:
-        raise IKRHLSError(f"{path}: not a Keras model file (expected one of {', '.join(MODEL_SUFFIXES)})")
-    keras = import_keras()
-    try:
-        return keras.models.load_model(path, compile=False)
-    except Exception as exc:  # h5py, zipfile and Keras raise many kinds; all mean "unreadable"
-        first = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
-        raise IKRHLSError(f"{path}: cannot be read as a Keras model ({first})") from None
 
 
 def keras_to_graph(model_or_path) -> tuple[Graph, object]:

@@ -19,7 +19,7 @@ def integer_bits(max_abs: float) -> int:
 
 def keras_layer_outputs(keras_model, graph, x) -> dict:
     """{IR layer name: Keras's output of the same layer}, reshaped to the layer's shape."""
-    from .frontend import import_keras
+    from .modelfile import import_keras
 
     keras = import_keras()
     names = {layer.name: layer.attrs.get("keras_output", layer.keras_name) for layer in graph.layers}

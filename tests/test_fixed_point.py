@@ -57,7 +57,7 @@ def fixed_models(tmp_path_factory):
         model = SHIPPED_IKR if name == "lenet_ikr" else build(name, seed=5, zeros=True)
         kwargs = dict(strategy=strategy, output_dir=tmp_path_factory.mktemp(f"fx_{name}_{key}_{strategy}"))
         if opts.get("mixed"):
-            from ikr_hls.frontend import load_keras_model
+            from ikr_hls.modelfile import load_keras_model
             keras_model = load_keras_model(model) if isinstance(model, Path) else model
             kwargs["config"] = mixed_config(keras_model)
         else:
