@@ -11,6 +11,14 @@ template <typename T> inline T linear(T x) { return x; }
 
 template <typename T> inline T relu(T x) { return x > T(0) ? x : T(0); }
 
+// ReLU6 compares with the integer 6 so that a type too narrow to hold 6 never builds one.
+template <typename T> inline T relu6(T x) { return x > 6 ? T(6) : (x > T(0) ? x : T(0)); }
+
+// Leaky ReLU: x, or x * alpha below zero; both branches convert straight to the result type.
+template <typename R, typename T, typename A> inline R leaky_relu(T x, A alpha) {
+    return x >= 0 ? R(x) : R(x * alpha);
+}
+
 template <typename T> inline T sigmoid(T x) { return T(1) / (T(1) + std::exp(-x)); }
 
 template <typename T> inline T tanh(T x) { return std::tanh(x); }

@@ -5,8 +5,8 @@
 
 namespace ikr {
 
-template <typename T, int H, int W, int C, int PT, int PB, int PL, int PR>
-void zero_pad2d(const T in[H * W * C], T out[(H + PT + PB) * (W + PL + PR) * C]) {
+template <typename in_t, typename out_t, int H, int W, int C, int PT, int PB, int PL, int PR>
+void zero_pad2d(const in_t in[H * W * C], out_t out[(H + PT + PB) * (W + PL + PR) * C]) {
     const int PW = W + PL + PR;
 pad_rows:
     for (int y = 0; y < H + PT + PB; y++) {
@@ -16,7 +16,7 @@ pad_rows:
         pad_channels:
             for (int c = 0; c < C; c++) {
                 const bool inside = y >= PT && y < PT + H && x >= PL && x < PL + W;
-                out[(y * PW + x) * C + c] = inside ? in[((y - PT) * W + (x - PL)) * C + c] : T(0);
+                out[(y * PW + x) * C + c] = inside ? out_t(in[((y - PT) * W + (x - PL)) * C + c]) : out_t(0);
             }
         }
     }

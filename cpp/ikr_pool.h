@@ -63,6 +63,42 @@ pool_rows:
     }
 }
 
+// Global pooling: one pass over the pixels, all channels of a pixel per cycle; an average
+// multiplies each channel's sum by the constant 1 / (H * W).
+template <typename in_t, typename out_t, typename acc_t, typename recip_t, int H, int W, int C>
+void global_avg_pool2d(const in_t in[H * W * C], out_t out[C], const recip_t recip) {
+    acc_t sum[C];
+#pragma HLS ARRAY_PARTITION variable=sum complete
+global_init:
+    for (int c = 0; c < C; c++) sum[c] = 0;
+global_pixels:
+    for (int p = 0; p < H * W; p++) {
+#pragma HLS PIPELINE II=1
+    global_channels:
+        for (int c = 0; c < C; c++) sum[c] += in[p * C + c];
+    }
+global_result:
+    for (int c = 0; c < C; c++) out[c] = out_t(sum[c] * recip);
+}
+
+template <typename in_t, typename out_t, int H, int W, int C>
+void global_max_pool2d(const in_t in[H * W * C], out_t out[C]) {
+    in_t best[C];
+#pragma HLS ARRAY_PARTITION variable=best complete
+global_init:
+    for (int c = 0; c < C; c++) best[c] = in[c];
+global_pixels:
+    for (int p = 1; p < H * W; p++) {
+#pragma HLS PIPELINE II=1
+    global_channels:
+        for (int c = 0; c < C; c++) {
+            if (in[p * C + c] > best[c]) best[c] = in[p * C + c];
+        }
+    }
+global_result:
+    for (int c = 0; c < C; c++) out[c] = out_t(best[c]);
+}
+
 }  // namespace ikr
 
 #endif

@@ -18,7 +18,7 @@ import numpy as np
 from . import __version__, tables, tbdata
 from .config import ProjectConfig
 from .errors import IKRHLSError
-from .ir import Graph, Layer
+from .ir import INPUT, Graph, Layer
 from .precision import format_literal
 from .resources import cpp_dir, templates_dir
 
@@ -38,6 +38,8 @@ def _environment() -> jinja2.Environment:
 
 def _act_call(layer: Layer):
     """The activation applied to a C++ expression: a function, or a table lookup in fixed point."""
+    if layer.activation == "leaky_relu":
+        return lambda x: f"ikr::leaky_relu<{layer.name}_result_t>({x}, {layer.name}_alpha[0])"
     if "act_table" in layer.precision:
         lookup = (f"ikr::lut_lookup<{layer.name}_act_in_t, {tables.act_shift(layer)}, "
                   f"{layer.attrs['table_size']}, {layer.attrs['act_range']}>")
@@ -70,19 +72,20 @@ class _Renderer:
 
     def render(self) -> dict[str, str]:
         layer_views = []
-        in_type, in_buffer = "input_t", "input"
+        wiring = _Wiring(self.graph)
         for i, layer in enumerate(self.graph.layers):
-            is_last = i == len(self.graph.layers) - 1
-            view = self._layer(layer, in_type)
+            in_types = [wiring.type_of(name) for name in layer.inputs]
+            view = self._layer(layer, in_types)
             self.files[f"firmware/layers/{layer.name}.h"] = self.env.get_template(
                 f"firmware/layers/{view.get('template', layer.kind)}.h.j2").render(**view)
-            layer_views.append(dict(name=layer.name, index=i, is_last=is_last, out_shape=list(layer.out_shape), input_buffer=in_buffer,
+            layer_views.append(dict(name=layer.name, index=i, out_shape=list(layer.out_shape),
                                     out_size=layer.out_size, summary=view["summary"],
+                                    output_buffer=wiring.output_of(layer.name),
                                     keras_class=view["keras_class"], types=view["types"]))
-            in_type, in_buffer = f"{layer.name}_result_t", f"{layer.name}_out"
         fixed_point = not self.graph.input_precision.is_float
         common = dict(project=self.project, version=__version__, source=self.graph.source, fixed_point=fixed_point,
-                      guard=self.project.upper(), layers=layer_views,
+                      guard=self.project.upper(), layers=layer_views, buffers=wiring.buffers,
+                      calls=wiring.calls(self.graph, layer_views), has_clones=wiring.has_clones,
                       input_shape=list(self.graph.input_shape),
                       output_shape=list(self.graph.output_shape))
         last = self.graph.layers[-1]
@@ -113,10 +116,10 @@ class _Renderer:
             self.files[path] = self.env.get_template(template).render(**view)
 
     # -- one view per layer kind ------------------------------------------------------------
-    def _layer(self, layer: Layer, in_type: str) -> dict:
+    def _layer(self, layer: Layer, in_types: list) -> dict:
         view = dict(name=layer.name, guard=f"{self.project.upper()}_{layer.name.upper()}_H",
-                    in_type=in_type, activation=layer.activation, act=_act_call(layer),
-                    version=__version__)
+                    in_type=in_types[0], in_types=in_types, activation=layer.activation,
+                    act=_act_call(layer), version=__version__)
         view["types"] = [(role, t.cpp) for role, t in layer.precision.items()]
         view.update(getattr(self, f"_{layer.kind}")(layer))
         return view
@@ -144,8 +147,13 @@ class _Renderer:
                     padding=a["padding"], pad_top=a["pad_top"], pad_bottom=a["pad_bottom"],
                     pad_left=a["pad_left"], pad_right=a["pad_right"], padded=padded, ph=ph, pw=pw,
                     src="padded" if padded else "in", nnz=nnz, dense_weights=kernel.size,
-                    reuse_factor=rf, multipliers=-(-nnz // rf), keras_class="Conv2D",
+                    reuse_factor=rf, multipliers=-(-nnz // rf), keras_class="Conv2D", depthwise=a.get("depthwise"),
                     summary=f"Conv2D {a['kh']}x{a['kw']} {c}->{f}, {nnz}/{kernel.size} weights")
+        if a.get("depthwise"):
+            dense = kernel.size // c                           # the depthwise kernel's own weights
+            view.update(keras_class="DepthwiseConv2D", dense_weights=dense,
+                        summary=f"DepthwiseConv2D {a['kh']}x{a['kw']} x{a['depthwise']} on {c} channels, "
+                                f"{nnz}/{dense} weights")
         bias = _array(f"{layer.name}_b", f"{layer.name}_bias_t", layer.weights["bias"],
                       "bias per filter", self._literal(layer, "bias"))
         if a["strategy"] == "pattern":
@@ -232,6 +240,30 @@ class _Renderer:
                     sw=a["sw"], padding=a["padding"], pad_top=a["pad_top"], pad_left=a["pad_left"],
                     keras_class=cls, summary=f"{cls} {a['ph']}x{a['pw']}")
 
+    def _global_pool2d(self, layer: Layer) -> dict:
+        h, w, c = layer.in_shape
+        op = layer.attrs["op"]
+        cls = "GlobalMaxPooling2D" if op == "max" else "GlobalAveragePooling2D"
+        if op == "avg":
+            self._weights_file(layer, "the reciprocal of the pixel count", [
+                _array(f"{layer.name}_recip", f"{layer.name}_recip_t", [1.0 / (h * w)],
+                       f"1 / ({h} * {w})", self._literal(layer, "recip"))])
+        return dict(h=h, w=w, c=c, op=op, keras_class=cls, summary=f"{cls} over {h}x{w}")
+
+    def _pad2d(self, layer: Layer) -> dict:
+        h, w, c = layer.in_shape
+        a = layer.attrs
+        return dict(h=h, w=w, c=c, oh=layer.out_shape[0], ow=layer.out_shape[1],
+                    pad_top=a["pad_top"], pad_bottom=a["pad_bottom"], pad_left=a["pad_left"],
+                    pad_right=a["pad_right"], keras_class="ZeroPadding2D",
+                    summary=f"ZeroPadding2D {a['pad_top']},{a['pad_bottom']} x {a['pad_left']},{a['pad_right']}")
+
+    def _add(self, layer: Layer) -> dict:
+        if self._table_arrays(layer):
+            self._weights_file(layer, "activation constants", self._table_arrays(layer))
+        return dict(n=layer.out_size, n_inputs=len(layer.inputs), has_tables=bool(self._table_arrays(layer)),
+                    keras_class="Add", summary=f"Add of {len(layer.inputs)} inputs")
+
     def _activation(self, layer: Layer) -> dict:
         view = self._softmax_view(layer)
         if self._table_arrays(layer):
@@ -246,7 +278,10 @@ class _Renderer:
                     inv_shift=layer.attrs["softmax"]["inv_shift"])
 
     def _table_arrays(self, layer: Layer) -> list:
-        """Activation lookup tables of the layer, if its activation uses one."""
+        """Constants of the layer's activation: lookup tables, or a leaky ReLU's slope."""
+        if layer.activation == "leaky_relu":
+            return [_array(f"{layer.name}_alpha", f"{layer.name}_alpha_t", [layer.attrs["alpha"]],
+                           "negative slope of the leaky ReLU", self._literal(layer, "alpha"))]
         if "act_table" in layer.precision:
             return [_array(f"{layer.name}_act_table", f"{layer.name}_act_table_t", tables.act_table(layer),
                            f"{layer.activation} at the middle of each bin", self._literal(layer, "act_table"))]
@@ -270,6 +305,82 @@ class _Renderer:
         ] + self._table_arrays(layer))
         return dict(n=layer.out_size, c=c, keras_class="BatchNormalization",
                     summary=f"scale and shift over {c} channels")
+
+
+class _Wiring:
+    """The buffers of the top function and who reads them.
+
+    Each layer writes its own buffer (the last one writes `output`). A buffer read by more than
+    one layer is copied once per read (ikr::clone2/clone3), so that every buffer of the
+    DATAFLOW region has one producer and one consumer, as Vitis HLS requires.
+    """
+    _CLONE_WAYS = 3                         # widest clone in cpp/ikr_clone.h
+
+    def __init__(self, graph: Graph):
+        self.graph = graph
+        last = graph.layers[-1].name
+        self._types = {INPUT: "input_t", **{l.name: f"{l.name}_result_t" for l in graph.layers}}
+        self._sizes = {INPUT: graph.input_size, **{l.name: l.out_size for l in graph.layers}}
+        self._own = {INPUT: "input", **{l.name: "output" if l.name == last else f"{l.name}_out"
+                                        for l in graph.layers}}
+        reads: dict = {}                    # producer -> [(reader, position)]
+        for layer in graph.layers:
+            for position, name in enumerate(layer.inputs):
+                reads.setdefault(name, []).append((layer.name, position))
+        self._read_buffer = {}              # (reader, position) -> buffer name
+        self.clones: dict = {}              # producer -> [copy buffer names]
+        for producer, readers in reads.items():
+            if len(readers) == 1:
+                self._read_buffer[readers[0]] = self._own[producer]
+                continue
+            copies = []
+            for reader, position in readers:
+                twice = sum(r == reader for r, _ in readers) > 1
+                copy = f"{self._own[producer]}_to_{reader}" + (f"_{position}" if twice else "")
+                self._read_buffer[(reader, position)] = copy
+                copies.append(copy)
+            self.clones[producer] = copies
+        self.has_clones = bool(self.clones)
+        self._extra: dict = {}              # producer -> its spare and copy buffers
+        self._clone_calls = {p: self._clone_chain(p, copies) for p, copies in self.clones.items()}
+        self.buffers = []                   # declared next to their producer, in graph order
+        for name in [INPUT] + [l.name for l in graph.layers]:
+            if name not in (INPUT, last):
+                self.buffers.append(dict(type=self._types[name], name=self._own[name], size=self._sizes[name]))
+            self.buffers.extend(self._extra.get(name, []))
+
+    def type_of(self, name: str) -> str:
+        return self._types[name]
+
+    def output_of(self, name: str) -> str:
+        return self._own[name]
+
+    def _clone_chain(self, producer: str, copies: list) -> list:
+        """Calls that copy the producer's buffer into every copy (chained past three readers)."""
+        t, n = self._types[producer], self._sizes[producer]
+        extra = self._extra.setdefault(producer, [])
+        source, calls, pending = self._own[producer], [], list(copies)
+        while len(pending) > self._CLONE_WAYS:   # two copies now, the others from a spare copy
+            spare = f"{self._own[producer]}_spare{len(calls) + 1}"
+            extra.append(dict(type=t, name=spare, size=n))
+            outs, pending = pending[:self._CLONE_WAYS - 1], pending[self._CLONE_WAYS - 1:]
+            calls.append(f"ikr::clone{self._CLONE_WAYS}<{t}, {n}>({source}, {', '.join(outs + [spare])});")
+            source = spare
+        calls.append(f"ikr::clone{len(pending)}<{t}, {n}>({source}, {', '.join(pending)});")
+        extra.extend(dict(type=t, name=copy, size=n) for copy in copies)
+        return calls
+
+    def calls(self, graph: Graph, views: list) -> list:
+        """The statements of the top function, in order, each with a comment."""
+        out = [dict(code=c, comment=f"the input is read {len(self.clones[INPUT])} times")
+               for c in self._clone_calls.get(INPUT, [])]
+        for layer, view in zip(graph.layers, views):
+            args = [self._read_buffer[(layer.name, i)] for i in range(len(layer.inputs))]
+            args.append(self._own[layer.name])
+            out.append(dict(code=f"{layer.name}({', '.join(args)});", comment=view["summary"]))
+            out.extend(dict(code=c, comment=f"{layer.name}'s output is read {len(self.clones[layer.name])} times")
+                       for c in self._clone_calls.get(layer.name, []))
+        return out
 
 
 def render_project(graph: Graph, config: ProjectConfig) -> dict[str, str]:

@@ -12,7 +12,7 @@ import numpy as np
 
 from . import tables
 from .errors import IKRHLSError
-from .ir import Graph, Layer
+from .ir import INPUT, Graph, Layer
 from .precision import requantize, to_codes
 
 _INT64_BITS = 62
@@ -36,14 +36,20 @@ def _run(graph: Graph, x, trace):
         raise IKRHLSError("emulate: the model uses floating-point types; the numpy reference is for "
                           "fixed point (compare float projects with Keras)")
     x = np.asarray(x, dtype=np.float64)
-    t = graph.input_precision
-    codes = to_codes(x, t)
+    buffers = {INPUT: (to_codes(x, graph.input_precision), graph.input_precision)}
     for layer in graph.layers:
-        codes = _LAYERS[layer.kind](layer, codes.reshape(len(codes), *layer.in_shape), t)
+        ins = [(codes.reshape(len(codes), *layer.in_shape), t)
+               for codes, t in (buffers[name] for name in layer.inputs)]
+        if layer.kind == "add":
+            codes = _add_layer(layer, ins)
+        else:
+            codes = _LAYERS[layer.kind](layer, *ins[0])
         t = layer.precision["result"]
+        buffers[layer.name] = (codes, t)
         if trace is not None:
             trace[layer.name] = codes * 2.0 ** -t.fractional
-    return codes, t
+    codes, t = buffers[graph.layers[-1].name]
+    return codes.reshape(len(codes), *graph.output_shape), t
 
 
 # --- arithmetic helpers --------------------------------------------------------------------
@@ -66,6 +72,13 @@ def _activate(layer, acc, acc_t):
     """The fused scalar activation on the accumulator, then the result type."""
     if layer.activation == "relu":
         acc = np.maximum(acc, 0)
+    elif layer.activation == "relu6":
+        six = 6 << acc_t.fractional                   # a Python int: never overflows
+        acc = np.maximum(acc, 0)
+        if six <= np.iinfo(np.int64).max:
+            acc = np.minimum(acc, six)
+    elif layer.activation == "leaky_relu":
+        return _leaky_relu(layer, acc, acc_t)
     elif layer.activation == "softmax":
         return _softmax(layer, acc, acc_t)
     elif layer.activation in ("sigmoid", "tanh"):
@@ -73,6 +86,15 @@ def _activate(layer, acc, acc_t):
     elif layer.activation != "linear":
         raise IKRHLSError(f"emulate: activation '{layer.activation}' has no fixed-point version")
     return requantize(acc, acc_t.fractional, layer.precision["result"])
+
+
+def _leaky_relu(layer, acc, acc_t):
+    """ikr::leaky_relu: result_t(x) for x >= 0, else result_t(x * alpha) (exact product)."""
+    result_t, alpha_t = layer.precision["result"], layer.precision["alpha"]
+    alpha = to_codes(np.array(layer.attrs["alpha"]), alpha_t)
+    _check_fits(acc_t.width + alpha_t.width, "product")
+    negative = requantize(acc * alpha, acc_t.fractional + alpha_t.fractional, result_t)
+    return np.where(acc >= 0, requantize(acc, acc_t.fractional, result_t), negative)
 
 
 def _ordered_terms(kernel_2d, orders):
@@ -193,6 +215,38 @@ def _pool2d(layer: Layer, codes, in_t):
     return requantize(total * recip, acc_t.fractional + recip_t.fractional, p["result"])
 
 
+def _global_pool2d(layer: Layer, codes, in_t):
+    """ikr::global_*_pool2d: pixel by pixel per channel; an average multiplies the sum by 1/(H*W)."""
+    p = layer.precision
+    n, h, w, c = codes.shape
+    pixels = codes.reshape(n, h * w, c)
+    if layer.attrs["op"] == "max":
+        return requantize(pixels.max(axis=1), in_t.fractional, p["result"])
+    acc_t, recip_t = p["accum"], p["recip"]
+    total = np.zeros((n, c), dtype=np.int64)
+    for i in range(h * w):
+        total = _add(total, acc_t, pixels[:, i], in_t.fractional)
+    recip = to_codes(np.array(1.0 / (h * w)), recip_t)
+    _check_fits(acc_t.width + recip_t.width, "product")
+    return requantize(total * recip, acc_t.fractional + recip_t.fractional, p["result"])
+
+
+def _pad2d(layer: Layer, codes, in_t):
+    a = layer.attrs
+    padded = np.pad(codes, ((0, 0), (a["pad_top"], a["pad_bottom"]), (a["pad_left"], a["pad_right"]), (0, 0)))
+    return requantize(padded, in_t.fractional, layer.precision["result"])
+
+
+def _add_layer(layer: Layer, ins):
+    """acc = accum_t(in0); acc += in1; ...: inputs summed in order, then the activation."""
+    acc_t = layer.precision["accum"]
+    (first, first_t), rest = ins[0], ins[1:]
+    acc = requantize(first, first_t.fractional, acc_t)
+    for codes, t in rest:
+        acc = _add(acc, acc_t, codes, t.fractional)
+    return _activate(layer, acc, acc_t)
+
+
 def _activation(layer: Layer, codes, in_t):
     if layer.activation == "softmax":
         return _softmax(layer, codes, in_t)
@@ -234,4 +288,4 @@ def _floor_index(codes, t, shift, size):
 
 
 _LAYERS = {"conv2d": _conv2d, "dense": _dense, "scale_shift": _scale_shift, "pool2d": _pool2d,
-           "activation": _activation}
+           "global_pool2d": _global_pool2d, "pad2d": _pad2d, "activation": _activation}

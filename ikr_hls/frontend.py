@@ -12,7 +12,7 @@ import numpy as np
 
 from .errors import IKRHLSError
 from .modelfile import import_keras, load_keras_model
-from .ir import ACTIVATIONS, Graph, Layer, c_identifier, conv_output_size
+from .ir import ACTIVATIONS, INPUT, Graph, Layer, c_identifier, conv_output_size
 
 log = logging.getLogger(__name__)
 
@@ -50,49 +50,88 @@ def _build_graph(model, source: str) -> Graph:
     graph = Graph(source=source, input_shape=tuple(int(d) for d in in_shape),
                   input_name=inputs[0]._keras_history[0].name)
     taken: set[str] = set()
-    shape = graph.input_shape
-    for klayer in _chain(model, source):
+    shapes = {INPUT: graph.input_shape}
+    alias: dict = {}                       # id(Keras layer) -> IR name of the buffer it produces
+    for klayer, sources in _ops_in_order(model, source):
         cls = type(klayer).__name__
         handler = SUPPORTED.get(cls)
         if handler is None:
             raise IKRHLSError(f"{source}: layer '{klayer.name}' ({cls}) is not supported; "
                               f"supported layers: {', '.join(sorted(SUPPORTED))}")
-        layer = handler(klayer, shape, source)
+        names = [INPUT if s is None else alias[id(s)] for s in sources]
+        in_shapes = [shapes[n] for n in names]
+        layer = handler(klayer, in_shapes if cls in MULTI_INPUT else in_shapes[0], source)
         if layer is None:
             graph.removed[klayer.name] = "removed for inference"
+            alias[id(klayer)] = names[0]
         else:
+            _check_finite(layer, source)
             layer.name = c_identifier(klayer.name, taken)
+            layer.inputs = names
             graph.layers.append(layer)
-            shape = layer.out_shape
+            shapes[layer.name] = layer.out_shape
+            alias[id(klayer)] = layer.name
     if not graph.layers:
         raise IKRHLSError(f"{source}: the model has no layers to convert")
+    if graph.layers[-1].name != alias.get(id(model.outputs[0]._keras_history[0])):
+        raise IKRHLSError(f"{source}: the model output is a Dropout of the input; nothing to convert")
     return graph
 
 
-def _chain(model, source) -> list:
-    """The model's layers from input to output, checked to form one chain.
+def _check_finite(layer: Layer, source: str) -> None:
+    for role, values in layer.weights.items():
+        if not np.all(np.isfinite(values)):
+            raise IKRHLSError(f"{source}: layer '{layer.keras_name}': {role} values are not finite "
+                              "(NaN or infinity); the file is damaged or training diverged")
+
+
+def _ops_in_order(model, source) -> list:
+    """[(keras layer, [layer producing each input, None for the model input])] from input to
+    output, in topological order (the layers an output needs come before it).
 
     Walks back from the output tensor through each layer's inbound node, which works the
     same for Sequential and functional models (and ignores the extra nodes Keras records
     when a Sequential model is rebuilt on load).
     """
-    chain, seen = [], set()
-    tensor, target = model.outputs[0], model.inputs[0]
-    while tensor is not target:
-        op, node_index, _ = tensor._keras_history
+    target = model.inputs[0]
+    order, done = [], set()
+
+    def producer(tensor):
+        if tensor is target:
+            return None
+        op, node_index, tensor_index = tensor._keras_history
         if type(op).__name__ == "InputLayer":
-            raise IKRHLSError(f"{source}: the output does not depend on the model input")
+            raise IKRHLSError(f"{source}: layer reads an input that is not the model input")
+        if tensor_index != 0:
+            raise IKRHLSError(f"{source}: layer '{op.name}' ({type(op).__name__}) has several outputs; "
+                              "not supported")
+        return op, node_index
+
+    stack = [(producer(model.outputs[0]), False)]
+    nodes = {}                             # id(op) -> (its producers, the node index used)
+    while stack:
+        item, expanded = stack.pop()
+        if item is None:
+            continue
+        op, node_index = item
+        if expanded:                       # every input's producer is in `order` already
+            if id(op) not in done:
+                done.add(id(op))
+                order.append(op)
+            continue
+        if id(op) in nodes:
+            if nodes[id(op)][1] != node_index:
+                raise IKRHLSError(f"{source}: layer '{op.name}' is applied more than once (shared "
+                                  "weights); give each use its own layer")
+            continue
         inputs = op._inbound_nodes[node_index].input_tensors
-        if len(inputs) != 1:
-            raise IKRHLSError(f"{source}: layer '{op.name}' ({type(op).__name__}) takes {len(inputs)} "
-                              "inputs; only single-chain models are supported")
-        if id(op) in seen:
-            raise IKRHLSError(f"{source}: layer '{op.name}' is used more than once; only "
-                              "single-chain models are supported")
-        seen.add(id(op))
-        chain.append(op)
-        tensor = inputs[0]
-    return chain[::-1]
+        if not inputs:
+            raise IKRHLSError(f"{source}: the output does not depend on the model input")
+        producers = [producer(t) for t in inputs]
+        nodes[id(op)] = (producers, node_index)
+        stack.append((item, True))
+        stack.extend((p, False) for p in reversed(producers) if p is not None and id(p[0]) not in nodes)
+    return [(op, [None if p is None else p[0] for p in nodes[id(op)][0]]) for op in order]
 
 
 def _array(variable) -> np.ndarray:
@@ -114,6 +153,17 @@ def _activation_name(klayer, source, fn=None) -> str:
     return name
 
 
+# Parameters of activations given by name (activation="leaky_relu" uses Keras's default slope).
+_ACTIVATION_DEFAULTS = {"leaky_relu": {"alpha": 0.2}}
+
+
+def _with_activation(layer: Layer, name: str, **params) -> Layer:
+    """Set a layer's activation and its parameters (the slope of a leaky ReLU)."""
+    layer.activation = name
+    layer.attrs.update(_ACTIVATION_DEFAULTS.get(name, {}), **params)
+    return layer
+
+
 def _check_channels_last(klayer, source):
     fmt = getattr(klayer, "data_format", "channels_last")
     if fmt != "channels_last":
@@ -126,30 +176,56 @@ def _image_shape(klayer, shape, source):
     return shape
 
 
-def _conv2d(klayer, shape, source):
+def _conv_geometry(klayer, shape, source) -> dict:
+    """Checks and output geometry shared by Conv2D and DepthwiseConv2D."""
     h, w, c = _image_shape(klayer, shape, source)
     _check_channels_last(klayer, source)
     if tuple(klayer.dilation_rate) != (1, 1):
         raise _unsupported(klayer, source, f"dilation {tuple(klayer.dilation_rate)} (only 1)")
-    if getattr(klayer, "groups", 1) != 1:
-        raise _unsupported(klayer, source, f"groups={klayer.groups} (only 1)")
     if klayer.padding not in ("valid", "same"):
         raise _unsupported(klayer, source, f"padding='{klayer.padding}' (valid or same)")
     kh, kw = klayer.kernel_size
     sh, sw = klayer.strides
     oh, pt, pb = conv_output_size(h, kh, sh, klayer.padding)
     ow, pl, pr = conv_output_size(w, kw, sw, klayer.padding)
-    kernel = _array(klayer.kernel)
-    bias = (_array(klayer.bias) if klayer.use_bias
-            else np.zeros(klayer.filters))
+    if oh < 1 or ow < 1:
+        raise _unsupported(klayer, source, f"a {kh}x{kw} kernel on a {h}x{w} input (no output pixel)")
+    return dict(kh=kh, kw=kw, sh=sh, sw=sw, padding=klayer.padding,
+                pad_top=pt, pad_bottom=pb, pad_left=pl, pad_right=pr, oh=oh, ow=ow)
+
+
+def _conv_layer(klayer, shape, source, kernel, bias, extra_attrs) -> Layer:
+    geometry = _conv_geometry(klayer, shape, source)
+    oh, ow = geometry.pop("oh"), geometry.pop("ow")
     activation = _activation_name(klayer, source)
     if activation == "softmax":
         raise _unsupported(klayer, source, "a softmax activation (softmax over a vector only)")
-    return Layer(name="", kind="conv2d", keras_name=klayer.name, in_shape=(h, w, c),
-                 out_shape=(oh, ow, klayer.filters),
-                 attrs=dict(kh=kh, kw=kw, sh=sh, sw=sw, padding=klayer.padding,
-                            pad_top=pt, pad_bottom=pb, pad_left=pl, pad_right=pr),
-                 weights=dict(kernel=kernel, bias=bias), activation=activation)
+    layer = Layer(name="", kind="conv2d", keras_name=klayer.name, in_shape=tuple(shape),
+                  out_shape=(oh, ow, kernel.shape[-1]), attrs=dict(geometry, **extra_attrs),
+                  weights=dict(kernel=kernel, bias=bias))
+    return _with_activation(layer, activation)
+
+
+def _conv2d(klayer, shape, source):
+    if getattr(klayer, "groups", 1) != 1:
+        raise _unsupported(klayer, source, f"groups={klayer.groups} (only 1)")
+    kernel = _array(klayer.kernel)
+    bias = _array(klayer.bias) if klayer.use_bias else np.zeros(klayer.filters)
+    return _conv_layer(klayer, shape, source, kernel, bias, {})
+
+
+def _depthwise_conv2d(klayer, shape, source):
+    """A depthwise conv is a conv whose kernel is zero between different channels: input
+    channel c feeds only outputs c*M .. c*M+M-1 (M = depth_multiplier, Keras's order). The
+    generated code multiplies nonzeros only, so those structural zeros cost nothing, and
+    each depthwise kernel keeps its own IKR pattern."""
+    depthwise = _array(klayer.kernel)                       # (KH, KW, C, M)
+    kh, kw, c, m = depthwise.shape
+    kernel = np.zeros((kh, kw, c, c * m))
+    for ci in range(c):
+        kernel[:, :, ci, ci * m:(ci + 1) * m] = depthwise[:, :, ci, :]
+    bias = _array(klayer.bias) if klayer.use_bias else np.zeros(c * m)
+    return _conv_layer(klayer, shape, source, kernel, bias, dict(depthwise=m))
 
 
 def _dense(klayer, shape, source):
@@ -158,9 +234,9 @@ def _dense(klayer, shape, source):
     kernel = _array(klayer.kernel)
     bias = (_array(klayer.bias) if klayer.use_bias
             else np.zeros(klayer.units))
-    return Layer(name="", kind="dense", keras_name=klayer.name, in_shape=shape,
-                 out_shape=(klayer.units,), weights=dict(kernel=kernel, bias=bias),
-                 activation=_activation_name(klayer, source))
+    layer = Layer(name="", kind="dense", keras_name=klayer.name, in_shape=shape,
+                  out_shape=(klayer.units,), weights=dict(kernel=kernel, bias=bias))
+    return _with_activation(layer, _activation_name(klayer, source))
 
 
 def _pool2d(op):
@@ -173,6 +249,8 @@ def _pool2d(op):
         sh, sw = klayer.strides
         oh, pt, pb = conv_output_size(h, ph, sh, klayer.padding)
         ow, pl, pr = conv_output_size(w, pw, sw, klayer.padding)
+        if oh < 1 or ow < 1:
+            raise _unsupported(klayer, source, f"a {ph}x{pw} pool on a {h}x{w} input (no output pixel)")
         return Layer(name="", kind="pool2d", keras_name=klayer.name, in_shape=(h, w, c),
                      out_shape=(oh, ow, c),
                      attrs=dict(op=op, ph=ph, pw=pw, sh=sh, sw=sw, padding=klayer.padding,
@@ -186,24 +264,69 @@ def _flatten(klayer, shape, source):
                  out_shape=(int(np.prod(shape)),))
 
 
+def _global_pool2d(op):
+    def handler(klayer, shape, source):
+        h, w, c = _image_shape(klayer, shape, source)
+        _check_channels_last(klayer, source)
+        out_shape = (1, 1, c) if klayer.keepdims else (c,)
+        return Layer(name="", kind="global_pool2d", keras_name=klayer.name, in_shape=(h, w, c),
+                     out_shape=out_shape, attrs=dict(op=op, ph=h, pw=w))
+    return handler
+
+
+def _zero_padding2d(klayer, shape, source):
+    h, w, c = _image_shape(klayer, shape, source)
+    _check_channels_last(klayer, source)
+    (pt, pb), (pl, pr) = klayer.padding
+    return Layer(name="", kind="pad2d", keras_name=klayer.name, in_shape=(h, w, c),
+                 out_shape=(h + pt + pb, w + pl + pr, c),
+                 attrs=dict(pad_top=pt, pad_bottom=pb, pad_left=pl, pad_right=pr))
+
+
+def _reshape(klayer, shape, source):
+    target = tuple(int(d) for d in klayer.target_shape)
+    if -1 in target:                       # Keras infers one axis
+        known = int(np.prod([d for d in target if d != -1]))
+        target = tuple(int(np.prod(shape)) // known if d == -1 else d for d in target)
+    if int(np.prod(target)) != int(np.prod(shape)):
+        raise _unsupported(klayer, source, f"target shape {klayer.target_shape} for an input of shape {shape}")
+    return Layer(name="", kind="reshape", keras_name=klayer.name, in_shape=shape, out_shape=target)
+
+
+def _add(klayer, shapes, source):
+    if any(tuple(s) != tuple(shapes[0]) for s in shapes):
+        raise _unsupported(klayer, source, f"inputs of shapes {', '.join(map(str, shapes))} "
+                           "(broadcasting; all inputs must have the same shape)")
+    return Layer(name="", kind="add", keras_name=klayer.name, in_shape=tuple(shapes[0]),
+                 out_shape=tuple(shapes[0]))
+
+
 def _dropout(klayer, shape, source):
     return None  # inference: identity
 
 
 def _activation_layer(klayer, shape, source):
-    return Layer(name="", kind="activation", keras_name=klayer.name, in_shape=shape,
-                 out_shape=shape, activation=_activation_name(klayer, source))
+    layer = Layer(name="", kind="activation", keras_name=klayer.name, in_shape=shape, out_shape=shape)
+    return _with_activation(layer, _activation_name(klayer, source))
 
 
 def _relu(klayer, shape, source):
-    max_value = klayer.max_value
+    """ReLU, ReLU6 (max_value=6) and leaky ReLU (negative_slope, no max)."""
+    max_value = None if klayer.max_value is None else float(np.asarray(klayer.max_value))
     slope = float(np.asarray(klayer.negative_slope))
     threshold = float(np.asarray(klayer.threshold))
-    if max_value is not None or slope != 0.0 or threshold != 0.0:
-        raise _unsupported(klayer, source, f"max_value={max_value}, negative_slope={slope}, "
-                           f"threshold={threshold} (only the plain ReLU)")
-    return Layer(name="", kind="activation", keras_name=klayer.name, in_shape=shape,
-                 out_shape=shape, activation="relu")
+    layer = Layer(name="", kind="activation", keras_name=klayer.name, in_shape=shape, out_shape=shape)
+    if threshold == 0.0 and slope == 0.0 and max_value in (None, 6.0):
+        return _with_activation(layer, "relu" if max_value is None else "relu6")
+    if threshold == 0.0 and max_value is None:
+        return _with_activation(layer, "leaky_relu", alpha=slope)
+    raise _unsupported(klayer, source, f"max_value={klayer.max_value}, negative_slope={slope}, "
+                       f"threshold={threshold} (supported: ReLU, ReLU(max_value=6), ReLU(negative_slope=a))")
+
+
+def _leaky_relu(klayer, shape, source):
+    layer = Layer(name="", kind="activation", keras_name=klayer.name, in_shape=shape, out_shape=shape)
+    return _with_activation(layer, "leaky_relu", alpha=float(np.asarray(klayer.negative_slope)))
 
 
 def _softmax(klayer, shape, source):
@@ -232,13 +355,21 @@ def _batchnorm(klayer, shape, source):
 # The table of supported Keras layers: class name -> handler(keras_layer, input_shape, source).
 SUPPORTED = {
     "Conv2D": _conv2d,
+    "DepthwiseConv2D": _depthwise_conv2d,
     "Dense": _dense,
     "MaxPooling2D": _pool2d("max"),
     "AveragePooling2D": _pool2d("avg"),
+    "GlobalMaxPooling2D": _global_pool2d("max"),
+    "GlobalAveragePooling2D": _global_pool2d("avg"),
+    "ZeroPadding2D": _zero_padding2d,
     "Flatten": _flatten,
+    "Reshape": _reshape,
+    "Add": _add,
     "Dropout": _dropout,
     "Activation": _activation_layer,
     "ReLU": _relu,
+    "LeakyReLU": _leaky_relu,
     "Softmax": _softmax,
     "BatchNormalization": _batchnorm,
 }
+MULTI_INPUT = {"Add"}                     # handlers that get the list of input shapes

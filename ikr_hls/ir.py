@@ -1,8 +1,11 @@
-"""The graph the converter works on: a chain of layers with shapes, weights and types.
+"""The graph the converter works on: layers with shapes, weights and types, wired as a DAG.
 
 Shapes are channels-last without the batch axis: (H, W, C) for images, (N,) for vectors.
 Buffers between layers are flat row-major arrays of these shapes, which is also the
-memory order of Keras channels_last tensors, so Flatten costs nothing.
+memory order of Keras channels_last tensors, so Flatten and Reshape cost nothing.
+
+`Graph.layers` is in topological order and its last layer computes the model output; each
+layer names the layers it reads (`inputs`, INPUT for the model input).
 """
 from __future__ import annotations
 
@@ -13,8 +16,10 @@ from dataclasses import dataclass, field
 import numpy as np
 
 # What each kind of layer means; the frontend maps Keras classes onto these.
-KINDS = ("conv2d", "dense", "pool2d", "flatten", "activation", "scale_shift")
-ACTIVATIONS = ("linear", "relu", "sigmoid", "tanh", "softmax")
+KINDS = ("conv2d", "dense", "pool2d", "global_pool2d", "pad2d", "add", "flatten", "reshape",
+         "activation", "scale_shift")
+ACTIVATIONS = ("linear", "relu", "relu6", "leaky_relu", "sigmoid", "tanh", "softmax")
+INPUT = "input"                    # the name layers use to read the model input
 
 _CPP_KEYWORDS = {
     "alignas", "alignof", "and", "asm", "auto", "bool", "break", "case", "catch", "char",
@@ -53,6 +58,7 @@ class Layer:
     weights: dict = field(default_factory=dict)   # name -> np.ndarray (float64)
     activation: str = "linear"     # applied to the result (fused)
     precision: dict = field(default_factory=dict)  # role -> HLS type string, set by passes
+    inputs: list = field(default_factory=list)     # names of the layers read (INPUT: the model input)
 
     @property
     def in_size(self) -> int:
@@ -77,9 +83,12 @@ class Graph:
     input_name: str = "input"      # Keras name of the input layer (config key of the input type)
     input_precision: object = None  # type of the input buffer, set by passes
     removed: dict = field(default_factory=dict)   # Keras name -> why it has no hardware of its own
+    output_reshape: tuple = None   # the model's output shape when a free Reshape/Flatten ends it
 
     @property
     def output_shape(self) -> tuple:
+        if self.output_reshape is not None:
+            return self.output_reshape
         return self.layers[-1].out_shape if self.layers else self.input_shape
 
     @property
@@ -90,11 +99,35 @@ class Graph:
     def output_size(self) -> int:
         return int(np.prod(self.output_shape))
 
+    def consumers(self, name: str) -> list:
+        """The layers that read the output of layer `name` (or INPUT), in graph order."""
+        return [layer for layer in self.layers if name in layer.inputs]
+
+    def bypass(self, layer: Layer) -> None:
+        """Remove a single-input layer, wiring its readers to its input instead."""
+        source = layer.inputs[0]
+        if layer is self.layers[-1] and self.output_reshape is None:
+            self.output_reshape = layer.out_shape
+        for reader in self.consumers(layer.name):
+            reader.inputs = [source if name == layer.name else name for name in reader.inputs]
+        self.layers.remove(layer)
+
     def layer(self, name: str) -> Layer:
         for layer in self.layers:
             if layer.name == name or layer.keras_name == name:
                 return layer
         raise KeyError(name)
+
+
+def layer_kernel(layer: Layer) -> np.ndarray:
+    """A conv layer's own kernels as (KH, KW, CI, CO): for a depthwise conv, (KH, KW, C, M),
+    without the zeros between channels that the converter's (KH, KW, C, C*M) form holds."""
+    kernel = layer.weights["kernel"]
+    m = layer.attrs.get("depthwise")
+    if not m:
+        return kernel
+    kh, kw, c, _ = kernel.shape
+    return np.stack([kernel[:, :, ci, ci * m:(ci + 1) * m] for ci in range(c)], axis=2)
 
 
 def conv_output_size(size: int, kernel: int, stride: int, padding: str) -> tuple[int, int, int]:

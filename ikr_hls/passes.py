@@ -11,7 +11,7 @@ import numpy as np
 from .config import LayerSettings, ProjectConfig
 from .errors import IKRHLSError
 from .precision import parse_type
-from .ir import Graph
+from .ir import INPUT, Graph
 
 log = logging.getLogger(__name__)
 
@@ -22,59 +22,89 @@ ROLES_BY_KIND = {
     "dense": ("weight", "bias", "accum", "result"),
     "scale_shift": ("weight", "bias", "accum", "result"),
     "pool2d": ("accum", "recip", "result"),
+    "global_pool2d": ("accum", "recip", "result"),
+    "pad2d": ("result",),
+    "add": ("accum", "result"),
     "activation": ("accum", "result"),
 }
 
 
-def fold_batchnorm(graph: Graph) -> Graph:
-    """Fold a scale-and-shift (BatchNormalization) into the conv/dense right before it.
+def _sole_producer(graph: Graph, layer):
+    """The layer that `layer` reads, when `layer` is its only reader (else None): only then
+    may the two merge without changing what another reader sees."""
+    if len(layer.inputs) != 1 or layer.inputs[0] == INPUT:
+        return None
+    producer = graph.layer(layer.inputs[0])
+    return producer if graph.consumers(producer.name) == [layer] else None
 
-    Only when that layer has no activation of its own; zeros of the kernel stay zeros, so
-    pruning patterns survive the fold.
+
+def _merge_into(graph: Graph, layer, producer, why: str) -> None:
+    graph.removed[layer.keras_name] = f"{why} {producer.keras_name}"
+    producer.attrs["keras_output"] = layer.keras_name
+    graph.bypass(layer)
+
+
+def fold_batchnorm(graph: Graph) -> Graph:
+    """Fold a scale-and-shift (BatchNormalization) into the conv/dense it reads.
+
+    Only when that layer has no activation of its own and no other reader; zeros of the
+    kernel stay zeros, so pruning patterns survive the fold.
     """
-    layers = []
-    for layer in graph.layers:
-        prev = layers[-1] if layers else None
+    for layer in list(graph.layers):
+        prev = _sole_producer(graph, layer)
         if (layer.kind == "scale_shift" and prev is not None and prev.kind in ("conv2d", "dense")
                 and prev.activation == "linear"):
             scale, shift = layer.weights["scale"], layer.weights["shift"]
             prev.weights["kernel"] = prev.weights["kernel"] * scale     # broadcast over out channels
             prev.weights["bias"] = prev.weights["bias"] * scale + shift
-            graph.removed[layer.keras_name] = f"folded into {prev.keras_name}"
-            prev.attrs["keras_output"] = layer.keras_name
-            continue
-        layers.append(layer)
-    graph.layers = layers
+            _merge_into(graph, layer, prev, "folded into")
     return graph
 
 
 def fuse_activations(graph: Graph) -> Graph:
-    """Merge a standalone activation into the layer before it when that one has none."""
-    layers = []
-    for layer in graph.layers:
-        prev = layers[-1] if layers else None
-        if (layer.kind == "activation" and prev is not None and prev.activation == "linear"
-                and prev.kind in ("conv2d", "dense", "scale_shift")
+    """Merge a standalone activation into the layer it reads when that one has none (and no
+    other reader); drop identity activations."""
+    for layer in list(graph.layers):
+        if layer.kind != "activation":
+            continue
+        prev = _sole_producer(graph, layer)
+        if (prev is not None and prev.activation == "linear"
+                and prev.kind in ("conv2d", "dense", "scale_shift", "add")
                 and (layer.activation != "softmax" or len(prev.out_shape) == 1)):
             prev.activation = layer.activation
-            graph.removed[layer.keras_name] = f"fused into {prev.keras_name}"
-            prev.attrs["keras_output"] = layer.keras_name
-            continue
-        if layer.kind == "activation" and layer.activation == "linear":
+            if "alpha" in layer.attrs:
+                prev.attrs["alpha"] = layer.attrs["alpha"]
+            _merge_into(graph, layer, prev, "fused into")
+        elif layer.activation == "linear":
             graph.removed[layer.keras_name] = "an identity"
-            continue
-        layers.append(layer)
-    graph.layers = layers
+            graph.bypass(layer)
     return graph
 
 
-def drop_flatten(graph: Graph) -> Graph:
-    """Flatten is free: buffers are already flat in channels-last order."""
-    graph.removed.update({layer.keras_name: "free (buffers are already flat)"
-                          for layer in graph.layers if layer.kind == "flatten"})
-    graph.layers = [layer for layer in graph.layers if layer.kind != "flatten"]
+def drop_reshapes(graph: Graph) -> Graph:
+    """Flatten and Reshape are free: buffers are already flat in channels-last order."""
+    for layer in list(graph.layers):
+        if layer.kind in ("flatten", "reshape"):
+            graph.removed[layer.keras_name] = "free (buffers are already flat)"
+            graph.bypass(layer)
     if not graph.layers:
-        raise IKRHLSError(f"{graph.source}: nothing is left to compute once Flatten is removed")
+        raise IKRHLSError(f"{graph.source}: nothing is left to compute once Flatten/Reshape are removed")
+    return graph
+
+
+def merge_zero_padding(graph: Graph) -> Graph:
+    """A ZeroPadding2D read only by a conv becomes part of that conv's padding (the conv pads
+    its window with zeros anyway); elsewhere it stays a layer of its own."""
+    for layer in list(graph.layers):
+        readers = graph.consumers(layer.name)
+        if layer.kind != "pad2d" or len(readers) != 1 or readers[0].kind != "conv2d":
+            continue
+        conv = readers[0]
+        for side in ("pad_top", "pad_bottom", "pad_left", "pad_right"):
+            conv.attrs[side] += layer.attrs[side]
+        conv.in_shape = layer.in_shape
+        graph.removed[layer.keras_name] = f"merged into the padding of {conv.keras_name}"
+        graph.bypass(layer)
     return graph
 
 
@@ -110,10 +140,12 @@ def apply_settings(graph: Graph, config: ProjectConfig) -> Graph:
 def _assign_precision(graph: Graph, config: ProjectConfig) -> Graph:
     input_settings = config.layers.get(graph.input_name, LayerSettings())
     graph.input_precision = input_settings.precision.get("result", config.precision)
-    in_type = graph.input_precision
+    result_types = {INPUT: graph.input_precision}
     for layer in graph.layers:
+        in_types = [result_types[name] for name in layer.inputs]
+        in_type = in_types[0]
         chosen = config.layers.get(layer.keras_name, LayerSettings()).precision
-        valid = ROLES_BY_KIND[layer.kind] + tuple(sorted(_table_roles(layer)))
+        valid = ROLES_BY_KIND[layer.kind] + tuple(sorted(_activation_roles(layer)))
         extra = sorted(set(chosen) - set(valid))
         if extra:
             raise IKRHLSError(f"LayerName.{layer.keras_name}.Precision: a {layer.kind} layer has no "
@@ -122,20 +154,42 @@ def _assign_precision(graph: Graph, config: ProjectConfig) -> Graph:
         types = {role: chosen.get(role, config.precision) for role in roles if role != "accum"}
         if "recip" in types and "recip" not in chosen and not config.precision.is_float:
             types["recip"] = parse_type(RECIP_T)
-        types["accum"] = chosen.get("accum") or _auto_accum(layer, in_type, types)
+        if "accum" in roles:
+            types["accum"] = chosen.get("accum") or (_sum_type(in_types, types) if layer.kind == "add"
+                                                     else _auto_accum(layer, in_type, types))
         if layer.activation == "softmax":
             types.update(_softmax_types(layer, types["accum"] if layer.kind == "dense" else in_type, chosen))
         elif layer.activation in ("sigmoid", "tanh") and not types["accum"].is_float:
             types.update(_table_activation_types(layer, types["accum"], chosen))
+        elif layer.activation == "leaky_relu":
+            types["alpha"] = chosen.get("alpha") or _alpha_type(layer, types["result"])
         layer.precision = types
-        _check_types(layer, in_type)
-        in_type = types["result"]
+        for t in in_types:
+            _check_types(layer, t)
+        result_types[layer.name] = types["result"]
     return graph
 
 
-def _table_roles(layer) -> set:
+def _activation_roles(layer) -> set:
     return {"softmax": {"exp_table", "inv_table"}, "sigmoid": {"act_table"},
-            "tanh": {"act_table"}}.get(layer.activation, set())
+            "tanh": {"act_table"}, "leaky_relu": {"alpha"}}.get(layer.activation, set())
+
+
+def _alpha_type(layer, result_t):
+    """The leaky ReLU slope as a constant: 16 fractional bits and room for its integer part."""
+    if result_t.is_float:
+        return result_t
+    integer = int(np.ceil(np.log2(abs(layer.attrs["alpha"]) + 1))) + 1
+    return parse_type(f"ap_fixed<{integer + 16},{integer},AP_RND,AP_SAT>")
+
+
+def _sum_type(in_types, types):
+    """A type that holds the sum of the inputs of an Add exactly."""
+    if any(t.is_float for t in in_types) or types["result"].is_float:
+        return types["result"]
+    frac = max(t.fractional for t in in_types)
+    integer = max(_signed_int(t) for t in in_types) + int(np.ceil(np.log2(len(in_types))))
+    return parse_type(f"ap_fixed<{integer + frac},{integer}>")
 
 
 def _table_activation_types(layer, acc_t, chosen):
@@ -162,7 +216,7 @@ def _auto_accum(layer, in_type, types):
         return widen_for_sum(in_type, types["weight"], types["bias"], int(per_output.max(initial=0)))
     if layer.kind == "scale_shift":
         return widen_for_sum(in_type, types["weight"], types["bias"], 1)
-    if layer.kind == "pool2d" and layer.attrs["op"] == "avg":
+    if layer.kind in ("pool2d", "global_pool2d") and layer.attrs["op"] == "avg":
         return widen_for_sum(in_type, None, None, layer.attrs["ph"] * layer.attrs["pw"])
     return in_type                                     # max pool, activations: values pass as they are
 
@@ -246,6 +300,7 @@ def group_kernels_by_support(graph: Graph) -> Graph:
 
 
 def run_passes(graph: Graph, config: ProjectConfig) -> Graph:
-    for step in (fold_batchnorm, fuse_activations, drop_flatten, group_kernels_by_support):
+    for step in (fold_batchnorm, fuse_activations, drop_reshapes, merge_zero_padding,
+                 group_kernels_by_support):
         graph = step(graph)
     return apply_settings(graph, config)

@@ -141,7 +141,7 @@ class PruningOptions:
 
     def plans(self, model: keras.Model) -> list:
         selected = _select_layers(model, self.layers)
-        convs = {l.name: l for l in selected if isinstance(l, keras.layers.Conv2D)}
+        convs = {l.name: l for l in selected if _is_conv(l)}
         denses = {l.name: l for l in selected if isinstance(l, keras.layers.Dense)}
         keep = _resolve("keep", self.keep, convs, None)
         library = _resolve("library", self.library, convs, "refine")
@@ -182,8 +182,13 @@ def _walk_layers(model) -> list:
     return out
 
 
+def _is_conv(layer) -> bool:
+    """Conv2D, or DepthwiseConv2D: its (KH, KW, C, M) kernel is C*M kernels, pruned alike."""
+    return isinstance(layer, (keras.layers.Conv2D, keras.layers.DepthwiseConv2D))
+
+
 def _prunable(layer) -> bool:
-    return isinstance(layer, (keras.layers.Conv2D, keras.layers.Dense))
+    return _is_conv(layer) or isinstance(layer, keras.layers.Dense)
 
 
 def _select_layers(model, layers) -> list:
@@ -192,15 +197,14 @@ def _select_layers(model, layers) -> list:
     if len(set(names)) != len(names):
         dup = sorted({n for n in names if names.count(n) > 1})
         raise IKRHLSError(f"layer names must be unique to prune by name; repeated: {dup}")
-    if layers is None:                          # default: every Dense, every Conv2D bigger than 1x1
-        return [l for l in prunable if not (isinstance(l, keras.layers.Conv2D)
-                                             and int(np.prod(l.kernel_size)) == 1)]
+    if layers is None:                          # default: every Dense, every conv bigger than 1x1
+        return [l for l in prunable if not (_is_conv(l) and int(np.prod(l.kernel_size)) == 1)]
     if callable(layers):
         return [l for l in prunable if layers(l)]
     by_name = {l.name: l for l in prunable}
     unknown = [n for n in layers if n not in by_name]
     if unknown:
-        raise IKRHLSError(f"layers: {unknown} are not Conv2D or Dense layers of model "
+        raise IKRHLSError(f"layers: {unknown} are not Conv2D, DepthwiseConv2D or Dense layers of model "
                           f"{model.name!r}; valid names: {names}")
     wanted = set(layers)
     return [l for l in prunable if l.name in wanted]
@@ -213,7 +217,7 @@ def _resolve(key: str, value, targets: dict, default) -> dict:
         return {name: value for name in targets}
     unknown = [n for n in value if n not in targets]
     if unknown:
-        kind = "Dense" if key == "dense_sparsity" else "Conv2D"
+        kind = "Dense" if key == "dense_sparsity" else "conv"
         raise IKRHLSError(f"{key}: {unknown} are not selected {kind} layers; valid names: "
                           f"{list(targets)}")
     return {name: value.get(name, default) for name in targets}
@@ -355,7 +359,7 @@ class IKRPruning(keras.callbacks.Callback):
     kernel_sparsity: fraction of whole conv kernels removed, weakest first (float or dict).
     begin_step, end_step, frequency: the PolynomialDecay schedule (power 3), in optimizer steps
                      (batches); end_step=None prunes everything at begin_step.
-    layers:          list of names or predicate(layer); default every Dense and every Conv2D
+    layers:          list of names or predicate(layer); default every Dense, Conv2D and DepthwiseConv2D
                      larger than 1x1, the output layer included.
     library:         "refine" (default), "all", a list of patterns, or a dict of these by layer.
     force_center:    every pattern keeps the kernel centre (odd kernel sizes only).
@@ -541,7 +545,7 @@ class PruningSummary:
         out = [f'IKR summary of "{self.model_name}"', line(header), line(["-" * w for w in widths])]
         out += [line(r) for r in rows[:-1]] + [line(["-" * w for w in widths]), line(rows[-1])]
         if any(l.macs_dense is None for l in self.layers):
-            out.append("MACs are counted for Conv2D and Dense layers only.")
+            out.append("MACs are counted for Conv2D, DepthwiseConv2D and Dense layers only.")
         for l in self.layers:
             if l.library is not None and (l.keep is None or l.keep < np.prod(l.kernel_size)):
                 out += [""] + _draw_library(l, self.max_drawn)
@@ -598,7 +602,7 @@ def summary(model, reference=None, print_fn=print) -> PruningSummary:
                of a layer is then the share of the reference kernel's w**2 at the positions
                that are nonzero in `model`.
     print_fn:  called with the text (like keras's model.summary); None prints nothing.
-    MACs: output pixels x nonzero kernel weights for Conv2D; nonzero weights (per position of
+    MACs: output pixels x nonzero kernel weights for Conv2D and DepthwiseConv2D; nonzero weights (per position of
     any leading axes) for Dense. Parameters count every weight, biases included.
     """
     model = _load(model, "model")

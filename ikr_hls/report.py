@@ -17,6 +17,7 @@ from pathlib import Path
 import numpy as np
 
 from .errors import IKRHLSError
+from .ir import layer_kernel
 from .patterns import draw, patterns_from_kernel
 from .precision import parse_type
 
@@ -119,7 +120,8 @@ def _layer_report(layer, config) -> dict:
     if has_weights:
         w_t, b_t = _layer_type(layer, "weight", config), _layer_type(layer, "bias", config)
         entry.update(weight_type=w_t.cpp, weight_bits=weight_bits(w_t), bias_type=b_t.cpp)
-        arrays = list(layer.weights.values())
+        arrays = [layer_kernel(layer) if role == "kernel" and layer.kind == "conv2d" else w
+                  for role, w in layer.weights.items()]
         entry["params_dense"] = int(sum(np.size(w) for w in arrays))
         entry["params_nonzero"] = int(sum(np.count_nonzero(w) for w in arrays))
     if layer.kind == "conv2d":
@@ -136,7 +138,7 @@ def _layer_report(layer, config) -> dict:
 
 
 def _conv_report(layer, entry) -> dict:
-    kernel = np.asarray(layer.weights["kernel"])
+    kernel = np.asarray(layer_kernel(layer))            # a depthwise conv's (KH, KW, C, M)
     kh, kw, ci, co = kernel.shape
     pixels = int(layer.out_shape[0] * layer.out_shape[1])
     nnz = int(np.count_nonzero(kernel))
@@ -190,7 +192,7 @@ def _support_groups(layer) -> list:
     groups = layer.attrs.get("support_groups")
     if groups is not None:
         return groups
-    kernel = np.asarray(layer.weights["kernel"])
+    kernel = np.asarray(layer_kernel(layer))
     kh, kw, ci, co = kernel.shape
     support = (kernel != 0).reshape(kh * kw, ci * co).T
     support = support[support.any(axis=1)]
@@ -233,10 +235,14 @@ def _latency(layer, config) -> int:
         return int(a.get("reuse_factor", config.reuse_factor)) + PIPELINE_DEPTH
     if layer.kind == "pool2d":
         return int(layer.out_shape[0] * layer.out_shape[1]) + PIPELINE_DEPTH
+    if layer.kind == "global_pool2d":                  # one pixel per cycle, then the channels
+        return int(layer.in_shape[0] * layer.in_shape[1] + layer.in_shape[2]) + PIPELINE_DEPTH
+    if layer.kind == "pad2d":
+        return int(layer.out_shape[0] * layer.out_shape[1]) + PIPELINE_DEPTH
     if layer.kind == "activation":
         passes = 3 if layer.activation == "softmax" else 1
         return passes * layer.out_size + PIPELINE_DEPTH
-    return layer.out_size + PIPELINE_DEPTH              # scale_shift (flatten never reaches here)
+    return layer.out_size + PIPELINE_DEPTH              # scale_shift, add (flatten never reaches here)
 
 
 def _ratio(a, b):

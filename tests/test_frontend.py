@@ -68,11 +68,28 @@ def test_dilated_conv_is_refused():
     _error(model, "'dil'", "dilation (2, 2)")
 
 
-def test_branching_model_is_refused():
+def test_residual_model_becomes_a_dag_reading_the_input_twice():
     inp = keras.Input((8, 8, 2))
     a = L.Conv2D(2, 1, name="a")(inp)
+    d = L.Dropout(0.5, name="drop")(inp)
+    out = L.Add(name="merge")([a, d])
+    graph, _ = keras_to_graph(keras.Model(inp, out))
+    assert [(layer.name, layer.inputs) for layer in graph.layers] == [("a", ["input"]), ("merge", ["a", "input"])]
+    assert graph.removed == {"drop": "removed for inference"}
+
+
+def test_shared_layer_is_refused():
+    inp = keras.Input((8, 8, 2))
+    shared = L.Conv2D(2, 1, name="shared")
+    out = L.Add()([shared(inp), shared(shared(inp))])
+    _error(keras.Model(inp, out), "'shared'", "more than once")
+
+
+def test_broadcasting_add_is_refused():
+    inp = keras.Input((8, 8, 2))
+    a = L.Conv2D(1, 1)(inp)
     out = L.Add(name="merge")([a, inp])
-    _error(keras.Model(inp, out), "'merge'", "2 inputs")
+    _error(keras.Model(inp, out), "'merge'", "same shape")
 
 
 def test_unsupported_activation_is_refused():
@@ -80,9 +97,11 @@ def test_unsupported_activation_is_refused():
     _error(model, "'d'", "elu", "relu")
 
 
-def test_relu_with_max_value_is_refused():
-    model = keras.Sequential([keras.Input((4,)), L.Dense(3), L.ReLU(max_value=6.0, name="r6")])
-    _error(model, "'r6'", "max_value=6.0")
+def test_relu_with_other_max_value_or_threshold_is_refused():
+    model = keras.Sequential([keras.Input((4,)), L.Dense(3), L.ReLU(max_value=4.0, name="r4")])
+    _error(model, "'r4'", "max_value=4.0", "ReLU(max_value=6)")
+    model = keras.Sequential([keras.Input((4,)), L.Dense(3), L.ReLU(threshold=0.5, name="rt")])
+    _error(model, "'rt'", "threshold=0.5")
 
 
 def test_missing_and_unreadable_files(tmp_path):

@@ -110,7 +110,7 @@ def ikr_prune(model, keep, library_size=8, seed=0):
     choice by energy)."""
     rng = np.random.default_rng(seed)
     for layer in model.layers:
-        if isinstance(layer, L.Conv2D) and np.prod(layer.kernel_size) > keep:   # 1x1: nothing to prune
+        if isinstance(layer, (L.Conv2D, L.DepthwiseConv2D)) and np.prod(layer.kernel_size) > keep:   # 1x1: nothing to prune
             kernel = np.array(layer.kernel.numpy())
             kh, kw, ci, co = kernel.shape
             library = np.zeros((library_size, kh * kw), dtype=bool)
@@ -120,3 +120,59 @@ def ikr_prune(model, keep, library_size=8, seed=0):
             mask = library[choice].reshape(ci, co, kh, kw).transpose(2, 3, 0, 1)
             layer.kernel.assign(kernel * mask)
     return model
+
+
+# --- graphs beyond a chain: residual Add, depthwise, global pooling, padding, reshape ------------
+
+def residual():
+    """A small ResNet block pair: ZeroPadding2D merged into a conv, Add with a fused ReLU, the
+    input and a block output each read by several layers, LeakyReLU and ReLU6 layers, a
+    ZeroPadding2D before a pooling (a layer of its own), GlobalAveragePooling2D, Reshape."""
+    inp = keras.Input((12, 10, 3))
+    x = L.ZeroPadding2D(((1, 1), (2, 0)), name="pad_in")(inp)
+    x = L.Conv2D(8, 3, padding="valid", name="stem")(x)
+    x = L.BatchNormalization(name="stem_bn")(x)
+    x = L.ReLU(max_value=6.0, name="stem_relu6")(x)
+    y = L.Conv2D(8, 3, padding="same", name="block1_a")(x)
+    y = L.LeakyReLU(negative_slope=0.1, name="block1_leaky")(y)
+    y = L.Conv2D(8, 3, padding="same", name="block1_b")(y)
+    x = L.Add(name="block1_add")([x, y])
+    x = L.Activation("relu", name="block1_relu")(x)
+    z = L.Conv2D(8, 1, activation="leaky_relu", name="block2_a")(x)
+    x = L.Add(name="block2_add")([x, z, x])          # the same tensor twice: three reads of x
+    x = L.ZeroPadding2D(1, name="pad_pool")(x)
+    x = L.MaxPooling2D(2, name="pool")(x)
+    x = L.GlobalAveragePooling2D(name="gap")(x)
+    x = L.Reshape((2, 4), name="reshape")(x)
+    x = L.Flatten(name="flatten")(x)
+    out = L.Dense(5, activation="softmax", name="head")(x)
+    return keras.Model(inp, out, name="residual")
+
+
+def depthwise_separable():
+    """MobileNet-like: DepthwiseConv2D (multipliers 1 and 2, stride 2, same and valid) each
+    followed by a 1x1 Conv2D, BatchNormalization, relu6 by name, GlobalMaxPooling2D with
+    keepdims, and a skip connection from the input through a 1x1 conv."""
+    inp = keras.Input((14, 14, 4))
+    x = L.DepthwiseConv2D(3, padding="same", name="dw1")(inp)
+    x = L.BatchNormalization(name="dw1_bn")(x)
+    x = L.Activation("relu6", name="dw1_relu6")(x)
+    x = L.Conv2D(6, 1, name="pw1")(x)
+    skip = L.Conv2D(6, 1, name="skip")(inp)
+    x = L.Add(name="join")([x, skip])
+    x = L.DepthwiseConv2D(3, strides=2, depth_multiplier=2, activation="relu", name="dw2")(x)
+    x = L.Conv2D(8, 1, activation="relu6", name="pw2")(x)
+    x = L.GlobalMaxPooling2D(keepdims=True, name="gmp")(x)
+    x = L.Flatten(name="flatten")(x)
+    out = L.Dense(4, name="head")(x)
+    return keras.Model(inp, out, name="depthwise_separable")
+
+
+DAG_MODELS = {f.__name__: f for f in (residual, depthwise_separable)}
+
+
+def build_dag(name, seed=0, keep=None):
+    """A DAG_MODELS model with random weights; keep: IKR-prune every conv kernel bigger than
+    1x1 (depthwise ones included) to `keep` positions from a random 4-pattern library."""
+    model = randomize(DAG_MODELS[name](), seed)
+    return model if keep is None else ikr_prune(model, keep, library_size=4, seed=seed)

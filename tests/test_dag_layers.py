@@ -1,0 +1,166 @@
+"""Graphs beyond a chain and the layers that come with them: residual Add, DepthwiseConv2D
+with IKR patterns, GlobalAverage/MaxPooling2D, ZeroPadding2D, LeakyReLU, ReLU6, Reshape.
+
+Float C++ must reproduce Keras; fixed-point C++ must equal the numpy reference bit for bit;
+the top function must keep one producer and one consumer per buffer (Vitis DATAFLOW)."""
+import re
+import subprocess
+from concurrent.futures import ThreadPoolExecutor
+
+import keras
+import numpy as np
+import pytest
+
+import ikr_hls
+from ikr_hls.hostbuild import ap_types_dir
+from ikr_hls.pruning import IKRPruning, prune_once
+from zoo import DAG_MODELS, build_dag
+
+L = keras.layers
+VARIANTS = [(p, s) for p in ("float", "ap_fixed<16,6>") for s in ("unrolled", "pattern")]
+CASES = [(name, p, s) for name in DAG_MODELS for p, s in VARIANTS]
+RTOL, ATOL = 1e-4, 1e-5
+
+
+@pytest.fixture(scope="session")
+def dag_projects(tmp_path_factory):
+    """Each DAG model, IKR-pruned to 4 of 9 positions, in every precision and strategy,
+    compiled once per session, two at a time."""
+    models = {name: build_dag(name, seed=3, keep=4) for name in DAG_MODELS}
+    projects = {}
+    for name, precision, strategy in CASES:
+        out = tmp_path_factory.mktemp(f"{name}_{strategy}")
+        projects[(name, precision, strategy)] = ikr_hls.convert(
+            models[name], output_dir=out, precision=precision, strategy=strategy)
+    with ThreadPoolExecutor(max_workers=2) as pool:
+        list(pool.map(lambda hls: hls.compile(), projects.values()))
+    return models, projects
+
+
+def _inputs(shape, n=12, seed=5):
+    return np.random.default_rng(seed).normal(0, 1, (n, *shape)).astype(np.float32)
+
+
+IDS = [f"{n}-{'float' if p == 'float' else 'fixed'}-{s}" for n, p, s in CASES]
+
+
+@pytest.mark.parametrize("name,precision,strategy", CASES, ids=IDS)
+def test_cpp_matches_keras_or_the_reference(dag_projects, name, precision, strategy):
+    models, projects = dag_projects
+    hls = projects[(name, precision, strategy)]
+    x = _inputs(hls.input_shape)
+    expected = models[name].predict(x, verbose=0)
+    got = hls.predict(x)
+    assert got.shape == expected.shape
+    if precision == "float":
+        np.testing.assert_allclose(got, expected, rtol=RTOL, atol=ATOL)
+    else:
+        np.testing.assert_array_equal(got, hls.emulate(x))
+        # and the reference is a fixed-point approximation of Keras, not something else
+        assert np.max(np.abs(got - expected)) < 0.05 * max(1.0, np.max(np.abs(expected)))
+
+
+@pytest.mark.parametrize("name", list(DAG_MODELS))
+def test_every_layer_output_matches_keras(dag_projects, name):
+    _, projects = dag_projects
+    hls = projects[(name, "float", "unrolled")]
+    for layer, pair in hls.trace(_inputs(hls.input_shape, n=3)).items():
+        np.testing.assert_allclose(pair["cpp"], pair["keras"], rtol=RTOL, atol=ATOL, err_msg=layer)
+
+
+def test_residual_graph_merges_what_it_can(dag_projects):
+    _, projects = dag_projects
+    graph = projects[("residual", "float", "unrolled")].graph
+    removed = graph.removed
+    assert removed["pad_in"] == "merged into the padding of stem"
+    assert removed["stem_bn"] == "folded into stem" and removed["stem_relu6"] == "fused into stem"
+    assert removed["block1_leaky"] == "fused into block1_a"
+    assert removed["block1_relu"] == "fused into block1_add"
+    assert {"reshape", "flatten"} <= set(removed)
+    stem = graph.layer("stem")
+    assert (stem.attrs["pad_top"], stem.attrs["pad_bottom"], stem.attrs["pad_left"], stem.attrs["pad_right"]) == (1, 1, 2, 0)
+    assert stem.in_shape == (12, 10, 3) and stem.activation == "relu6"
+    assert graph.layer("pad_pool").kind == "pad2d"          # before a max pool it cannot merge
+    assert graph.layer("block2_add").inputs == ["block1_add", "block2_a", "block1_add"]
+    assert graph.layer("block1_a").attrs["alpha"] == pytest.approx(0.1)
+    assert graph.layer("block2_a").attrs["alpha"] == pytest.approx(0.2)   # Keras's default slope
+
+
+_CALL = re.compile(r"^\s+(?:ikr::clone\d<[^>]+>|\w+)\(([^)]*)\);", re.M)
+
+
+@pytest.mark.parametrize("name", list(DAG_MODELS))
+def test_top_function_buffers_have_one_writer_and_one_reader(dag_projects, name):
+    """Vitis DATAFLOW needs every buffer written by one call and read by one call; a buffer
+    read by several layers is copied (ikr::cloneN) once per read."""
+    _, projects = dag_projects
+    top = projects[(name, "float", "unrolled")].files["firmware/myproject.cpp"]
+    body = top.split("#pragma HLS DATAFLOW")[1].split("#ifdef IKR_TRACE")[0]
+    declared = re.findall(r"^\s+\w+ (\w+)\[\d+\];", body, re.M)
+    uses = {}
+    for args in _CALL.findall(body):
+        for arg in (a.strip() for a in args.split(",")):
+            uses[arg] = uses.get(arg, 0) + 1
+    assert uses.pop("input") == 1 and uses.pop("output") == 1
+    assert sorted(uses) == sorted(declared)
+    assert set(uses.values()) == {2}, {k: v for k, v in uses.items() if v != 2}
+    if name == "residual":
+        assert "ikr::clone3<block1_add_result_t" in body and "ikr::clone2<input_t" not in body
+
+
+def test_depthwise_multiplies_only_its_own_nonzero_weights(dag_projects):
+    models, projects = dag_projects
+    hls = projects[("depthwise_separable", "float", "unrolled")]
+    code = hls.files["firmware/layers/dw2.h"]
+    kernel = models["depthwise_separable"].get_layer("dw2").kernel.numpy()        # (3, 3, 6, 2)
+    assert code.count("* dw2_w[") == np.count_nonzero(kernel) == 12 * 4
+    assert "DepthwiseConv2D" in code and "multiplier 2" in code
+    report = {layer["name"]: layer for layer in hls.report()["layers"]}
+    assert report["dw2"]["params_dense"] == models["depthwise_separable"].get_layer("dw2").count_params()
+    assert report["dw2"]["kernels"] == 12 and report["dw2"]["keep"] == 4
+    assert report["dw2"]["library_size"] <= 4
+
+
+def test_pattern_strategy_groups_depthwise_kernels_by_pattern(dag_projects):
+    _, projects = dag_projects
+    layer = projects[("depthwise_separable", "float", "pattern")].graph.layer("dw1")
+    groups = layer.attrs["support_groups"]
+    assert 1 <= len(groups) <= 4 and all(len(g["positions"]) == 4 for g in groups)
+    assert all(ci == co for g in groups for ci, co in g["kernels"])   # multiplier 1: channel c -> c
+
+
+def test_csim_and_strict_compile_of_a_residual_project(dag_projects, tmp_path):
+    _, projects = dag_projects
+    hls = projects[("residual", "float", "pattern")]
+    assert hls.csim().passed
+    fixed = projects[("residual", "ap_fixed<16,6>", "unrolled")]
+    fixed.write()
+    flags = ["-std=c++14", "-Wall", "-Wextra", "-Werror", "-pedantic", "-Wno-unknown-pragmas",
+             "-Wno-unused-label", "-fsyntax-only", "-isystem", str(ap_types_dir())]
+    proc = subprocess.run(["g++", *flags, str(fixed.output_dir / "firmware" / "myproject.cpp")],
+                          capture_output=True, text=True)
+    assert proc.returncode == 0, proc.stderr[-3000:]
+
+
+def test_ikr_pruning_callback_prunes_depthwise_kernels_to_patterns(tmp_path):
+    model = keras.Sequential([keras.Input((10, 10, 3)), L.DepthwiseConv2D(3, depth_multiplier=2, name="dw"),
+                              L.Conv2D(4, 1, name="pw"), L.GlobalAveragePooling2D(), L.Dense(2, name="out")])
+    model.compile("adam", "mse")
+    rng = np.random.default_rng(0)
+    x, y = rng.normal(size=(64, 10, 10, 3)), rng.normal(size=(64, 2))
+    model.fit(x, y, epochs=2, batch_size=16, verbose=0,
+              callbacks=[IKRPruning(keep=3, library_size=2, begin_step=0, end_step=4, frequency=2)])
+    kernel = model.get_layer("dw").kernel.numpy()
+    assert set((kernel != 0).sum(axis=(0, 1)).ravel()) == {3}
+    assert len({tuple((kernel[:, :, c, m] != 0).ravel()) for c in range(3) for m in range(2)}) <= 2
+    path = tmp_path / "dw.keras"
+    model.save(path)
+    hls = ikr_hls.convert(path, output_dir=tmp_path / "prj")
+    dw = {layer["name"]: layer for layer in hls.report()["layers"]}["dw"]
+    assert dw["keep"] == 3 and dw["library_size"] <= 2 and dw["kernel_nonzero"] == 3 * 6
+
+
+def test_prune_once_reports_depthwise_layers():
+    model = keras.Sequential([keras.Input((8, 8, 4)), L.DepthwiseConv2D(3, name="dw")])
+    info = prune_once(model, keep=2, library_size=3)
+    assert info["dw"]["keep"] == 2 and info["dw"]["assignment"].shape == (4, 1)
