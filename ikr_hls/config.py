@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import json
 import re
+import reprlib
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -33,6 +34,10 @@ HARDWARE_KEYS = {"Part": "part", "ClockPeriod": "clock_period", "ClockUncertaint
 TOP_KEYS = ("Model", "LayerName", *HARDWARE_KEYS)
 DEFAULT_CLOCK_UNCERTAINTY = "12.5%"     # hls4ml's default, as a share of the clock period
 _IDENT = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*$")
+_PART = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.:-]*$")     # written into Tcl and cfg files as is
+MAX_REUSE = 2**31 - 1                                    # an II pragma, a C++ int
+_SHOW = reprlib.Repr()
+_SHOW.maxstring = _SHOW.maxother = 60
 
 
 @dataclass(frozen=True)
@@ -72,6 +77,8 @@ def make_config(precision="float", strategy="unrolled", reuse_factor=1, part=DEF
         per_layer = dict(reuse_factor)
         reuse_factor = per_layer.pop("default", 1)
         for name, value in per_layer.items():
+            if not isinstance(name, str):
+                raise IKRHLSError(f"reuse_factor: layer names are strings, got {_show(name)}")
             layers[name] = LayerSettings(reuse_factor=_reuse(value, f"reuse_factor['{name}']"))
     model = dict(Precision=precision, ReuseFactor=reuse_factor, Strategy=strategy)
     origin = f"{config}: " if isinstance(config, (str, Path)) else ""     # errors name the file
@@ -84,16 +91,17 @@ def make_config(precision="float", strategy="unrolled", reuse_factor=1, part=DEF
             layers[name] = _layer_settings(name, entry, layers.get(name), origin)
     names = {k: origin + k if config is not None and k in cfg else HARDWARE_KEYS[k] for k in HARDWARE_KEYS}
     part = hardware["Part"]
-    if not isinstance(part, str) or not part.strip():
-        raise IKRHLSError(f"{names['Part']}: expected a device name such as '{DEFAULT_PART}', got {part!r}")
+    if not isinstance(part, str) or not _PART.match(part.strip()):
+        raise IKRHLSError(f"{names['Part']}: expected a device name such as '{DEFAULT_PART}', got {_show(part)}")
     clock = _clock_period(hardware["ClockPeriod"], names["ClockPeriod"])
     uncertainty = _clock_uncertainty(hardware["ClockUncertainty"], clock, names["ClockUncertainty"])
     if not isinstance(project_name, str) or not _IDENT.match(project_name):
-        raise IKRHLSError(f"project_name: '{project_name}' is not a C++ identifier")
+        raise IKRHLSError(f"project_name: {_show(project_name)} is not a C++ identifier")
     where = origin + "Model" if config is not None else ""
     precision = model["Precision"]
     if isinstance(precision, dict):
-        raise IKRHLSError("Model.Precision: expected one type string (per-role types go under LayerName)")
+        raise IKRHLSError(f"{_key(where, 'Precision', 'precision')}: expected one type string "
+                          "(per-role types go under LayerName)")
     return ProjectConfig(
         precision=parse_type(precision, _key(where, "Precision", "precision")),
         strategy=_strategy(model["Strategy"], _key(where, "Strategy", "strategy")),
@@ -118,6 +126,8 @@ def load_config(config) -> dict:
             config = json.loads(text) if suffix == ".json" else yaml.safe_load(text)
         except (ValueError, yaml.YAMLError) as exc:       # JSONDecodeError and UnicodeError are ValueErrors
             raise IKRHLSError(f"{path}: cannot be parsed ({str(exc).splitlines()[0]})") from None
+        except RecursionError:
+            raise IKRHLSError(f"{path}: cannot be parsed (nested too deeply)") from None
         source = str(path)
     else:
         source = "config"
@@ -133,9 +143,11 @@ def load_config(config) -> dict:
     if not isinstance(layers, dict):
         raise IKRHLSError(f"{source}: LayerName must map layer names to settings")
     for name, entry in layers.items():
+        if not isinstance(name, str):
+            raise IKRHLSError(f"{origin}LayerName: layer names are strings, got {_show(name)}")
         if not isinstance(entry, dict):
-            raise IKRHLSError(f"{origin}LayerName.{name}: expected a mapping of {', '.join(LAYER_KEYS)}")
-        _known(entry, LAYER_KEYS, f"{origin}LayerName.{name}")
+            raise IKRHLSError(f"{origin}LayerName.{_label(name)}: expected a mapping of {', '.join(LAYER_KEYS)}")
+        _known(entry, LAYER_KEYS, f"{origin}LayerName.{_label(name)}")
     return config
 
 
@@ -165,7 +177,7 @@ def config_from_keras_model(model, granularity="model", default_precision="ap_fi
 
 
 def _layer_settings(name, entry: dict, previous: LayerSettings | None, origin: str = "") -> LayerSettings:
-    where = f"{origin}LayerName.{name}"
+    where = f"{origin}LayerName.{_label(name)}"
     precision = {}
     value = entry.get("Precision")
     if isinstance(value, str):
@@ -173,9 +185,10 @@ def _layer_settings(name, entry: dict, previous: LayerSettings | None, origin: s
     elif isinstance(value, dict):
         _known(value, PRECISION_ROLES, f"{where}.Precision")
         precision = {role: parse_type(text, f"{where}.Precision.{role}") for role, text in value.items()
-                     if not (role == "accum" and text == "auto")}
+                     if not (role == "accum" and isinstance(text, str) and text.strip() == "auto")}
     elif value is not None:
-        raise IKRHLSError(f"{where}.Precision: expected a type string or a mapping of {', '.join(PRECISION_ROLES)}")
+        raise IKRHLSError(f"{where}.Precision: expected a type string or a mapping of {', '.join(PRECISION_ROLES)}, "
+                          f"got {_show(value)}")
     reuse = entry.get("ReuseFactor", previous.reuse_factor if previous else None)
     return LayerSettings(
         precision=precision,
@@ -186,9 +199,22 @@ def _layer_settings(name, entry: dict, previous: LayerSettings | None, origin: s
 
 
 def _known(mapping: dict, valid, where: str):
-    unknown = [str(k) for k in mapping if k not in valid]
+    unknown = [_label(k) for k in mapping if k not in valid]
     if unknown:
         raise IKRHLSError(f"{where}: unknown key(s) {', '.join(unknown)} (valid: {', '.join(valid)})")
+
+
+def _show(value) -> str:
+    """repr for messages: shortened, and safe for ints too long to print."""
+    try:
+        return _SHOW.repr(value)
+    except ValueError:                                   # int beyond sys.get_int_max_str_digits()
+        return f"<{type(value).__name__} of {value.bit_length()} bits>"
+
+
+def _label(key) -> str:
+    """A key as messages show it: as is when it is printable text, else its repr."""
+    return key if isinstance(key, str) and key.isprintable() and key.strip() == key != "" else _show(key)
 
 
 def _key(where, config_key, keyword):
@@ -197,22 +223,23 @@ def _key(where, config_key, keyword):
 
 def _clock_period(value, key) -> float:
     if isinstance(value, bool):
-        raise IKRHLSError(f"{key}: expected a number of ns, got {value!r}")
+        raise IKRHLSError(f"{key}: expected a number of ns, got {_show(value)}")
     try:
         clock = float(value)
-    except (TypeError, ValueError):
-        raise IKRHLSError(f"{key}: expected a number of ns, got {value!r}") from None
+    except (TypeError, ValueError, OverflowError):       # OverflowError: an int beyond float's range
+        raise IKRHLSError(f"{key}: expected a number of ns, got {_show(value)}") from None
     if not clock > 0 or clock == float("inf"):
-        raise IKRHLSError(f"{key}: must be a positive number of ns, got {value!r}")
+        raise IKRHLSError(f"{key}: must be a positive number of ns, got {_show(value)}")
     return clock
 
 
 def _clock_uncertainty(value, clock: float, key) -> str:
     """'12.5%' (of the period) or a number of ns, below the period; kept as Vitis spells it."""
-    text = str(value).strip()
-    match = re.fullmatch(r"(\d+(?:\.\d*)?|\.\d+)\s*(%|ns)?", text) if not isinstance(value, bool) else None
+    text = _show(value) if not isinstance(value, str) else value.strip()
+    match = re.fullmatch(r"(\d+(?:\.\d*)?|\.\d+)\s*(%|ns)?", text) if isinstance(value, (str, int, float)) \
+        and not isinstance(value, bool) else None
     if match is None:
-        raise IKRHLSError(f"{key}: expected a percentage such as '12.5%' or a number of ns, got {value!r}")
+        raise IKRHLSError(f"{key}: expected a percentage such as '12.5%' or a number of ns, got {_show(value)}")
     amount, unit = float(match.group(1)), match.group(2)
     ns = clock * amount / 100 if unit == "%" else amount
     if not ns < clock:
@@ -222,19 +249,19 @@ def _clock_uncertainty(value, clock: float, key) -> str:
 
 def _strategy(value, key):
     if value not in STRATEGIES:
-        raise IKRHLSError(f"{key}: unknown value '{value}' (valid: {', '.join(STRATEGIES)})")
+        raise IKRHLSError(f"{key}: unknown value {_show(value)} (valid: {', '.join(STRATEGIES)})")
     return value
 
 
 def _reuse(value, key):
-    if isinstance(value, bool) or not isinstance(value, int) or value < 1:
-        raise IKRHLSError(f"{key}: expected a positive integer, got {value!r}")
+    if isinstance(value, bool) or not isinstance(value, int) or not 1 <= value <= MAX_REUSE:
+        raise IKRHLSError(f"{key}: expected a positive integer (at most {MAX_REUSE}), got {_show(value)}")
     return value
 
 
 def _power_of_two(value, key, lo, hi):
     if isinstance(value, bool) or not isinstance(value, int) or value < lo or value > hi or value & (value - 1):
-        raise IKRHLSError(f"{key}: expected a power of two from {lo} to {hi}, got {value!r}")
+        raise IKRHLSError(f"{key}: expected a power of two from {lo} to {hi}, got {_show(value)}")
     return value
 
 
