@@ -84,7 +84,11 @@ inline int64_t assign(wide_t v, int frac_from) {
 template <int W, int I, bool S, ap_q_mode Q, ap_o_mode O>
 inline int64_t from_double(double x) {
     if (std::isnan(x)) return 0;                         // never reached from predict, which refuses NaN
-    const double y = std::ldexp(x, W - I);               // exact: a power of two
+    const double y = std::ldexp(x, W - I);               // exact: a power of two, unless beyond 2^1024
+    if (std::isinf(y)) {                                 // a code beyond 2^1024 is a multiple of 2^64:
+        if (O == AP_WRAP || O == AP_WRAP_SM) return overflow<W, S, O>(0);   // no low bit set
+        return overflow<W, S, O>(y > 0 ? wide_t(1) << 62 : -(wide_t(1) << 62));
+    }
     const double floor = std::floor(y);
     const double rest = y - floor;                       // exact, 0 <= rest < 1
     bool up;
@@ -99,12 +103,9 @@ inline int64_t from_double(double x) {
     }
     double q = floor + (up ? 1.0 : 0.0);
     const double limit = 4611686018427387904.0;          // 2^62: beyond, only the low W bits or a clamp matter
-    if (std::isinf(x)) q = x > 0 ? limit : -limit;       // no undefined int conversion (predict refuses these)
-    if (q >= limit || q <= -limit) {
+    if (q >= limit || q <= -limit) {                     // fmod is exact; a subtraction of 2^64 is not
         if (O != AP_WRAP && O != AP_WRAP_SM) q = q > 0 ? limit : -limit;
-        else q = std::fmod(q, 18446744073709551616.0);    // 2^64 keeps every low bit (W <= 62)
-        if (q >= limit) q -= 18446744073709551616.0;
-        if (q <= -limit) q += 18446744073709551616.0;
+        else q = std::fmod(q, std::ldexp(1.0, W));        // the low W bits, |q| < 2^W (W <= 62)
     }
     return overflow<W, S, O>(wide_t(int64_t(q)));
 }

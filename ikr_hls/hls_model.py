@@ -130,23 +130,28 @@ class HLSModel:
             raise IKRHLSError(f"predict: threads must be an integer >= 0, got {threads!r}")
         x = np.asarray(x)
         single = x.shape == tuple(self.input_shape)
-        y = self._module.predict(self._batch(x), threads)
+        batch = self._batch(x)
+        if threads > len(batch):                 # never more threads than samples (nor than a C int holds)
+            threads = max(1, len(batch))
+        y = self._module.predict(batch, threads)
         return y[0] if single else y
 
     def _batch(self, x) -> np.ndarray:
         """x as a contiguous float64 batch (N, *input_shape); a single sample becomes N=1."""
         x = np.asarray(x)
-        if not np.issubdtype(x.dtype, np.number):
-            raise IKRHLSError(f"predict: expected a numeric array, got dtype {x.dtype}")
+        if x.dtype.kind not in "iuf":           # bool, complex, object, str, datetime: refused
+            raise IKRHLSError(f"predict: expected an array of real numbers (integer or float), got dtype {x.dtype}")
         if x.shape == tuple(self.input_shape):
             x = x[None]
         if x.shape[1:] != tuple(self.input_shape):
             raise IKRHLSError(f"predict: expected input of shape (N, {', '.join(map(str, self.input_shape))}), "
                               f"got {x.shape}")
+        with np.errstate(over="ignore"):        # a long double beyond float64's range becomes inf
+            x = np.ascontiguousarray(x, dtype=np.float64)
         if not self.graph.input_precision.is_float and not np.all(np.isfinite(x)):
             raise IKRHLSError("predict: the inputs hold NaN or infinite values, which a fixed-point "
                               "design cannot represent")
-        return np.ascontiguousarray(x, dtype=np.float64)
+        return x
 
     def emulate(self, x) -> np.ndarray:
         """The numpy reference of the fixed-point hardware: the same types, rounding, overflow,

@@ -142,9 +142,10 @@ def quantize(x, t: FixedType) -> np.ndarray:
     type t does (every mode checked against the ap_types headers that hls4ml 1.3 ships).
     ap_int<W> is treated as ap_fixed<W, W>, the arithmetic of fixed-point code; a double with
     a fraction assigned straight to an ap_int truncates differently in the headers."""
-    scaled = np.asarray(x, dtype=np.float64) * (2.0 ** t.fractional)   # exact: power of two
-    code = _round(scaled, t.quantization)
-    return _overflow(code, t) * t.lsb
+    with np.errstate(over="ignore", invalid="ignore"):   # beyond float64's range: inf, see _overflow
+        scaled = np.asarray(x, dtype=np.float64) * (2.0 ** t.fractional)   # exact: power of two
+        code = _round(scaled, t.quantization)
+        return _overflow(code, t) * t.lsb
 
 
 def _round(v: np.ndarray, mode: str) -> np.ndarray:
@@ -171,7 +172,10 @@ def _overflow(code: np.ndarray, t: FixedType) -> np.ndarray:
     lo, hi = float(t.min_code), float(t.max_code)
     if t.overflow == "AP_WRAP":
         span = float(1 << t.width)
-        return np.mod(code - lo, span) + lo
+        # the low bits of the code itself first: np.mod is exact at any size, code - lo is not
+        # beyond 2**53; a code beyond float64's range (inf) is a multiple of 2**64, low bits 0
+        low = np.mod(np.where(np.isinf(code), 0.0, code), span)
+        return np.mod(low - lo, span) + lo
     if t.overflow == "AP_SAT":
         return np.clip(code, lo, hi)
     if t.overflow == "AP_SAT_SYM":
