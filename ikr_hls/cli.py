@@ -287,7 +287,8 @@ def main(argv=None) -> int:
             import_keras()
         return COMMANDS[args.command](args)
     except IKRHLSError as exc:
-        print(f"ikr-hls: error: {exc}", file=sys.stderr)
+        message = " ".join(str(exc).splitlines())         # one line, whatever a name or value holds
+        print(f"ikr-hls: error: {message}", file=sys.stderr)
         return 2
     except KeyboardInterrupt:
         print("ikr-hls: interrupted", file=sys.stderr)

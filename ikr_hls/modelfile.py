@@ -3,11 +3,13 @@ way a file can be unreadable into one IKRHLSError naming it."""
 from __future__ import annotations
 
 import os
+import zipfile
 from pathlib import Path
 
 from .errors import IKRHLSError
 
 MODEL_SUFFIXES = (".h5", ".hdf5", ".keras")
+MAX_REASON = 200                    # characters of the underlying error quoted in ours
 
 
 def import_keras():
@@ -40,9 +42,17 @@ def load_keras_model(path):
         raise IKRHLSError(f"{path}: is a directory, expected a .h5 or .keras model file")
     if path.suffix.lower() not in MODEL_SUFFIXES:
         raise IKRHLSError(f"{path}: not a Keras model file (expected one of {', '.join(MODEL_SUFFIXES)})")
+    if path.stat().st_size == 0:
+        raise IKRHLSError(f"{path}: cannot be read as a Keras model (empty file)")
+    if path.suffix.lower() == ".keras" and not zipfile.is_zipfile(path):
+        # Keras would say "File not found"; the file is there, but truncated or not a .keras archive
+        raise IKRHLSError(f"{path}: cannot be read as a Keras model (not a zip archive: truncated, "
+                          "or not a .keras file)")
     keras = import_keras()
     try:
         return keras.models.load_model(path, compile=False)
     except Exception as exc:  # h5py, zipfile and Keras raise many kinds; all mean "unreadable"
         first = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
+        if len(first) > MAX_REASON:     # a damaged config.json can be quoted whole
+            first = first[:MAX_REASON - 3] + "..."
         raise IKRHLSError(f"{path}: cannot be read as a Keras model ({first})") from None
