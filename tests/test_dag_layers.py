@@ -164,3 +164,16 @@ def test_prune_once_reports_depthwise_layers():
     model = keras.Sequential([keras.Input((8, 8, 4)), L.DepthwiseConv2D(3, name="dw")])
     info = prune_once(model, keep=2, library_size=3)
     assert info["dw"]["keep"] == 2 and info["dw"]["assignment"].shape == (4, 1)
+
+
+def test_real_ap_types_headers_agree_with_the_reference(dag_projects, tmp_path):
+    """The integer host model is the default; the real ap_fixed headers (what Vitis compiles)
+    must give the same bits on the new layers (ReLU6, leaky ReLU, Add, global pooling)."""
+    models, _ = dag_projects
+    projects = [ikr_hls.convert(models[name], output_dir=tmp_path / name, precision="ap_fixed<16,6>")
+                for name in DAG_MODELS]
+    with ThreadPoolExecutor(max_workers=2) as pool:
+        list(pool.map(lambda hls: hls.compile(arithmetic="ap_fixed"), projects))
+    for hls in projects:
+        x = _inputs(hls.input_shape, n=6, seed=9)
+        np.testing.assert_array_equal(hls.predict(x), hls.emulate(x), err_msg=hls.graph.source)
