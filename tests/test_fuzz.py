@@ -171,8 +171,8 @@ def test_non_finite_weights(damaged):
                          and obj.dtype.kind == "f" and not np.all(np.isfinite(obj[...])) else None)
         assert bad, path
         row = rows[str(path)]
-        # until the frontend refuses them, a converted model with NaN weights is acceptable
-        assert row["outcome"] == "ok" or "not finite" in row["message"], row
+        assert row["outcome"] == "IKRHLSError", row
+        assert "values are not finite (NaN or infinity)" in row["message"] and str(path) in row["message"], row
 
 
 def test_damaged_model_files_through_the_cli(damaged, tmp_path):
