@@ -54,6 +54,9 @@ def _build_graph(model, source: str) -> Graph:
     alias: dict = {}                       # id(Keras layer) -> IR name of the buffer it produces
     for klayer, sources in _ops_in_order(model, source):
         cls = type(klayer).__name__
+        if not isinstance(klayer, keras.layers.Layer):     # x + y, x * 2 on Keras tensors: keras.ops
+            raise IKRHLSError(f"{source}: operation '{klayer.name}' (keras.ops {cls}) is not supported; "
+                              "use layers (keras.layers.Add for a sum of tensors)")
         handler = SUPPORTED.get(cls)
         if handler is None:
             raise IKRHLSError(f"{source}: layer '{klayer.name}' ({cls}) is not supported; "

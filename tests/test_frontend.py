@@ -85,6 +85,14 @@ def test_shared_layer_is_refused():
     _error(keras.Model(inp, out), "'shared'", "more than once")
 
 
+def test_keras_ops_on_tensors_are_refused():
+    """x + 1.0 is a keras.ops Add with a constant the graph cannot see: never a layer Add."""
+    inp = keras.Input((8, 8, 2))
+    x = L.Conv2D(2, 1)(inp)
+    _error(keras.Model(inp, x + 1.0), "operation", "keras.ops Add", "keras.layers.Add")
+    _error(keras.Model(inp, x + inp), "keras.ops Add")
+
+
 def test_broadcasting_add_is_refused():
     inp = keras.Input((8, 8, 2))
     a = L.Conv2D(1, 1)(inp)
