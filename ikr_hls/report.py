@@ -105,6 +105,7 @@ def _layer_report(layer, config) -> dict:
         "name": layer.name,
         "keras_name": layer.keras_name,
         "kind": layer.kind,
+        "depthwise_multiplier": a.get("depthwise"),     # a DepthwiseConv2D's, else None
         "activation": layer.activation,
         "in_shape": [int(d) for d in layer.in_shape],
         "out_shape": [int(d) for d in layer.out_shape],
@@ -366,7 +367,7 @@ def format_report(report: dict) -> str:
             size = l["kernel_size"][0] * l["kernel_size"][1]
             keep = f"{l['keep']}/{size}" if l["regular"] else "irregular"
             pats, idx = str(l["library_size"]), str(l["index_bits"])
-        rows.append((l["name"], l["kind"], f"{_shape(l['in_shape'])} -> {_shape(l['out_shape'])}",
+        rows.append((l["name"], "depthwise" if l.get("depthwise_multiplier") else l["kind"], f"{_shape(l['in_shape'])} -> {_shape(l['out_shape'])}",
                      f"{_n(l['params_nonzero'])}/{_n(l['params_dense'])}",
                      "-" if l["macs_dense"] is None else f"{_n(l['macs_pruned'])}/{_n(l['macs_dense'])}",
                      keep, pats, idx))
