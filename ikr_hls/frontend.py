@@ -76,8 +76,6 @@ def _build_graph(model, source: str) -> Graph:
             alias[id(klayer)] = layer.name
     if not graph.layers:
         raise IKRHLSError(f"{source}: the model has no layers to convert")
-    if graph.layers[-1].name != alias.get(id(model.outputs[0]._keras_history[0])):
-        raise IKRHLSError(f"{source}: the model output is a Dropout of the input; nothing to convert")
     return graph
 
 
@@ -133,7 +131,7 @@ def _ops_in_order(model, source) -> list:
         producers = [producer(t) for t in inputs]
         nodes[id(op)] = (producers, node_index)
         stack.append((item, True))
-        stack.extend((p, False) for p in reversed(producers) if p is not None and id(p[0]) not in nodes)
+        stack.extend((p, False) for p in reversed(producers))   # seen ones are checked when popped
     return [(op, [None if p is None else p[0] for p in nodes[id(op)][0]]) for op in order]
 
 

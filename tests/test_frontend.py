@@ -78,10 +78,13 @@ def test_residual_model_becomes_a_dag_reading_the_input_twice():
     assert graph.removed == {"drop": "removed for inference"}
 
 
-def test_shared_layer_is_refused():
+@pytest.mark.parametrize("order", ["first_use_first", "second_use_first"])
+def test_shared_layer_is_refused(order):
     inp = keras.Input((8, 8, 2))
     shared = L.Conv2D(2, 1, name="shared")
-    out = L.Add()([shared(inp), shared(shared(inp))])
+    first = shared(inp)
+    second = shared(L.Conv2D(2, 1)(first))
+    out = L.Add()([first, second] if order == "first_use_first" else [second, first])
     _error(keras.Model(inp, out), "'shared'", "more than once")
 
 
