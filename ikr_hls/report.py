@@ -149,7 +149,7 @@ def _conv_report(layer, entry) -> dict:
     live = assignment >= 0
     n_kernels = ci * co
     removed = int(n_kernels - np.count_nonzero(live))
-    taps = found.library.reshape(len(found.library), -1).sum(axis=1)
+    taps = found.library.reshape(len(found.library), kh * kw).sum(axis=1)   # (0, P): no kernel left
     slots = int(taps[assignment[live]].sum()) if live.any() else 0
     symbols = len(found.library) + (1 if removed else 0)
     idx = index_bits(symbols)
