@@ -1,9 +1,23 @@
-"""Shared test set-up: quiet TensorFlow, a per-session build cache, the model zoo."""
+"""Shared test set-up: quiet TensorFlow, hypothesis profiles, a per-session build cache."""
 import os
 
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
 
 import pytest  # noqa: E402
+from hypothesis import HealthCheck, settings  # noqa: E402
+
+# Hypothesis profiles (tests/test_properties.py). Every run is derandomized by default, so a
+# local run and CI draw the same examples and a failure reproduces anywhere; select another
+# profile with IKR_HYPOTHESIS_PROFILE=dev|slow or pytest's --hypothesis-profile (which wins).
+#   ci    the default: fixed examples, a bounded number (each compiles one C++ model)
+#   dev   the same budget, but new random examples each run (failures kept in .hypothesis/)
+#   slow  fixed examples, many more of them
+_PROFILE_BASE = dict(deadline=None, print_blob=True,
+                     suppress_health_check=[HealthCheck.too_slow, HealthCheck.data_too_large])
+settings.register_profile("ci", derandomize=True, database=None, max_examples=10, **_PROFILE_BASE)
+settings.register_profile("dev", derandomize=False, max_examples=10, **_PROFILE_BASE)
+settings.register_profile("slow", derandomize=True, database=None, max_examples=60, **_PROFILE_BASE)
+settings.load_profile(os.environ.get("IKR_HYPOTHESIS_PROFILE") or "ci")
 
 
 @pytest.fixture(scope="session", autouse=True)

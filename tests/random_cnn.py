@@ -1,0 +1,279 @@
+"""Random small CNNs for the property tests (tests/test_properties.py).
+
+`cnn_specs()` is a hypothesis strategy of `CNNSpec`: a plain, printable description of a
+network (input shape, a list of layers as {"class": Keras class name, "config": kwargs,
+"prune": how to zero it}, and a seed for the weights). `build_model(spec)` makes the
+keras.Model with seeded random weights, BatchNormalization statistics and IKR masks, so a
+spec printed by a failing test rebuilds exactly the same model:
+
+    from random_cnn import CNNSpec, build_model
+    model = build_model(CNNSpec(input_shape=(7, 5, 2), layers=[...], seed=3))
+
+The architecture is drawn in stages; each stage picks among small *block* functions
+
+    block(draw, shape) -> (layers, new_shape), or None when it does not fit `shape`
+
+so a new layer kind (depthwise conv, zero padding, global pooling, a residual branch) is
+one block function plus one entry in FEATURE_BLOCKS, EXTRA_BLOCKS, TO_VECTOR_BLOCKS or
+HEAD_BLOCKS. Only valid architectures are constructed: sizes are drawn within what the
+current shape allows, never filtered afterwards. A layer entry whose class is "Residual"
+({"class": "Residual", "body": [layers]}) builds x + body(x) with keras.layers.Add, for
+residual blocks once the converter takes functional models with Add.
+"""
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass, field
+
+import numpy as np
+from hypothesis import strategies as st
+
+from ikr_hls.ir import conv_output_size
+from ikr_hls.patterns import kernel_mask
+
+ACTIVATIONS = ("linear", "relu", "tanh", "sigmoid")
+MAX_KERNEL = 5
+MAX_FILTERS = 8
+MAX_CONVS = 3
+MAX_DENSE = 2
+MAX_UNITS = 12
+# Nonzero Dense products per layer: the C++ writes one line per nonzero weight, so this
+# bounds the compile time of a wide Flatten (16x16x8 = 2048 inputs) followed by Dense.
+DENSE_NONZERO_BUDGET = 600
+
+
+@dataclass
+class CNNSpec:
+    """A random network: input (H, W, C), layers in order, and the seed of its weights."""
+    input_shape: tuple
+    layers: list = field(default_factory=list)
+    seed: int = 0
+
+    def describe(self) -> str:
+        """One line per layer, with its output shape; then the eval-able repr."""
+        lines = [f"input {self.input_shape}  (weights seed {self.seed})"]
+        lines += _describe(self.layers, "  ")
+        return "\n".join(lines) + f"\nspec = {self!r}"
+
+
+def _describe(layers, indent):
+    lines = []
+    for layer in layers:
+        if layer["class"] == "Residual":
+            lines.append(f"{indent}Residual  -> {layer['shape']}")
+            lines += _describe(layer["body"], indent + "  | ")
+            continue
+        args = ", ".join(f"{k}={v!r}" for k, v in layer["config"].items())
+        prune = f"  prune {layer['prune']}" if layer.get("prune") else ""
+        lines.append(f"{indent}{layer['class']}({args})  -> {layer['shape']}{prune}")
+    return lines
+
+
+def _layer(cls, shape, prune=None, **config) -> dict:
+    entry = {"class": cls, "config": config, "shape": tuple(shape)}
+    if prune:
+        entry["prune"] = prune
+    return entry
+
+
+# ---------------------------------------------------------------------------------------------
+# Blocks: (draw, shape) -> (list of layer entries, new shape), or None if it does not fit
+
+
+def conv_block(draw, shape):
+    """Conv2D: kernel 1..5 per axis (no larger than the input for valid padding), strides
+    1..2 per axis, 1..8 filters, an activation, an IKR mask (keep, library, dead kernels)."""
+    h, w, c = shape
+    padding = draw(st.sampled_from(["valid", "same"]))
+    limit_h, limit_w = (min(MAX_KERNEL, h), min(MAX_KERNEL, w)) if padding == "valid" else (MAX_KERNEL,) * 2
+    kh = draw(st.integers(1, limit_h))
+    kw = draw(st.integers(1, limit_w)) if draw(st.booleans()) else min(kh, limit_w)
+    sh, sw = draw(st.integers(1, 2)), draw(st.integers(1, 2))
+    filters = draw(st.integers(1, MAX_FILTERS))
+    activation = draw(st.sampled_from(ACTIVATIONS))
+    use_bias = draw(st.integers(0, 4)) > 0
+    size = kh * kw
+    prune = {"dead": draw(st.sampled_from([0.0, 0.0, 0.2, 0.5]))}
+    if size > 1:
+        keep = draw(st.integers(1, size))
+        prune.update(keep=keep, library=draw(st.integers(1, min(8, math.comb(size, keep)))))
+    oh = conv_output_size(h, kh, sh, padding)[0]
+    ow = conv_output_size(w, kw, sw, padding)[0]
+    out = (oh, ow, filters)
+    return [_layer("Conv2D", out, prune, filters=filters, kernel_size=(kh, kw), strides=(sh, sw),
+                   padding=padding, activation=activation, use_bias=use_bias)], out
+
+
+def pool_block(draw, shape):
+    """MaxPooling2D or AveragePooling2D, pool 2..3 per axis, strides 1..pool (default: pool),
+    valid padding only where the pool fits."""
+    h, w, c = shape
+    cls = draw(st.sampled_from(["MaxPooling2D", "AveragePooling2D"]))
+    ph = draw(st.integers(2, 3))
+    pw = draw(st.integers(2, 3)) if draw(st.booleans()) else ph
+    fits = h >= ph and w >= pw
+    padding = draw(st.sampled_from(["valid", "same"])) if fits else "same"
+    strides = (ph, pw) if draw(st.booleans()) else (draw(st.integers(1, ph)), draw(st.integers(1, pw)))
+    out = (conv_output_size(h, ph, strides[0], padding)[0], conv_output_size(w, pw, strides[1], padding)[0], c)
+    return [_layer(cls, out, pool_size=(ph, pw), strides=strides, padding=padding)], out
+
+
+def batchnorm_block(draw, shape):
+    """BatchNormalization with random gamma, beta and moving statistics (set in build_model)."""
+    return [_layer("BatchNormalization", shape)], shape
+
+
+def activation_block(draw, shape):
+    """A separate Activation layer (after a BatchNormalization it is not merged into the conv)."""
+    return [_layer("Activation", shape, activation=draw(st.sampled_from(ACTIVATIONS)))], shape
+
+
+def flatten_block(draw, shape):
+    out = (int(np.prod(shape)),)
+    return [_layer("Flatten", out)], out
+
+
+def dense_head(draw, shape):
+    """0..2 Dense layers of 1..12 units with magnitude-free random sparsity (bounded by
+    DENSE_NONZERO_BUDGET); the last may end in softmax, as an activation or a Softmax layer."""
+    layers = []
+    n = draw(st.integers(0, MAX_DENSE))
+    for i in range(n):
+        fan_in = shape[0]
+        units = draw(st.integers(1, MAX_UNITS))
+        sparsity = draw(st.sampled_from([0.0, 0.3, 0.7, 0.9]))
+        sparsity = max(sparsity, 1.0 - DENSE_NONZERO_BUDGET / (fan_in * units))
+        last = i == n - 1
+        choices = ACTIVATIONS + ("softmax",) if last else ACTIVATIONS
+        activation = draw(st.sampled_from(choices))
+        shape = (units,)
+        layers.append(_layer("Dense", shape, {"sparsity": round(sparsity, 4)}, units=units,
+                             activation=activation, use_bias=draw(st.integers(0, 4)) > 0))
+        if last and activation == "linear" and draw(st.integers(0, 3)) == 0:
+            layers.append(_layer("Softmax", shape))
+    return layers, shape
+
+
+# The stages of a network, in order. Each list is what a stage may choose from; blocks that
+# return None (do not fit the shape) are skipped.
+FEATURE_BLOCKS = [conv_block]                          # 1..MAX_CONVS of these
+EXTRA_BLOCKS = [pool_block, batchnorm_block, activation_block]   # 0..2 after each feature block
+TO_VECTOR_BLOCKS = [flatten_block]
+HEAD_BLOCKS = [dense_head]
+
+
+def _one_of(draw, blocks, shape):
+    """Draw a block among those that fit `shape` (tried in a drawn order)."""
+    order = draw(st.permutations(range(len(blocks)))) if len(blocks) > 1 else [0]
+    for i in order:
+        made = blocks[i](draw, shape)
+        if made is not None:
+            return made
+    return None
+
+
+@st.composite
+def cnn_specs(draw, min_hw=5, max_hw=16, max_channels=8):
+    """Random valid CNN specs (see the module docstring)."""
+    h = draw(st.integers(min_hw, max_hw))
+    w = draw(st.integers(min_hw, max_hw)) if draw(st.booleans()) else h
+    shape = (h, w, draw(st.integers(1, max_channels)))
+    spec = CNNSpec(input_shape=shape, seed=draw(st.integers(0, 2**31 - 1)))
+    for _ in range(draw(st.integers(1, MAX_CONVS))):
+        made = _one_of(draw, FEATURE_BLOCKS, shape)
+        if made is None:
+            break
+        spec.layers += made[0]
+        shape = made[1]
+        for _ in range(draw(st.integers(0, 2))):
+            made = _one_of(draw, EXTRA_BLOCKS, shape)
+            if made is not None:
+                spec.layers += made[0]
+                shape = made[1]
+    for stage in (TO_VECTOR_BLOCKS, HEAD_BLOCKS):
+        made = _one_of(draw, stage, shape)
+        if made is not None:
+            spec.layers += made[0]
+            shape = made[1]
+    return spec
+
+
+# ---------------------------------------------------------------------------------------------
+# Building the Keras model
+
+
+def build_model(spec: CNNSpec):
+    """The keras.Model of `spec`: layers named by kind and position (so the same spec gives
+    the same generated C++, and the build cache hits), weights drawn from spec.seed."""
+    import keras
+
+    rng = np.random.default_rng(spec.seed)
+    counter: dict = {}
+    inp = keras.Input(spec.input_shape, name="input")
+    made = []
+    out = _apply(keras, spec.layers, inp, counter, made)
+    model = keras.Model(inp, out, name="random_cnn")
+    for layer, entry in made:
+        _set_weights(layer, entry, rng)
+    return model
+
+
+def _apply(keras, entries, x, counter, made):
+    for entry in entries:
+        cls = entry["class"]
+        counter[cls] = counter.get(cls, 0) + 1
+        name = f"{cls.lower()}_{counter[cls]}"
+        if cls == "Residual":
+            x = keras.layers.Add(name=name)([x, _apply(keras, entry["body"], x, counter, made)])
+            continue
+        layer = getattr(keras.layers, cls)(name=name, **entry["config"])
+        x = layer(x)
+        made.append((layer, entry))
+    return x
+
+
+def _set_weights(layer, entry, rng):
+    cls = entry["class"]
+    prune = entry.get("prune") or {}
+    if cls in ("Conv2D", "Dense"):
+        kernel = layer.kernel.numpy()
+        fan_in = int(np.prod(kernel.shape[:-1]))
+        kernel = rng.normal(0.0, 1.5 / math.sqrt(fan_in), kernel.shape)
+        kernel *= ikr_mask(kernel.shape, prune, rng) if cls == "Conv2D" else dense_mask(kernel.shape, prune, rng)
+        layer.kernel.assign(kernel.astype("float32"))
+        if layer.use_bias:
+            layer.bias.assign(rng.normal(0.0, 0.3, layer.bias.shape).astype("float32"))
+    elif cls == "BatchNormalization":
+        n = layer.gamma.shape[0]
+        layer.set_weights([rng.uniform(0.5, 1.5, n).astype("float32"),       # gamma
+                           rng.normal(0.0, 0.3, n).astype("float32"),        # beta
+                           rng.normal(0.0, 0.5, n).astype("float32"),        # moving mean
+                           rng.uniform(0.3, 2.0, n).astype("float32")])      # moving variance
+
+
+def ikr_mask(shape, prune, rng) -> np.ndarray:
+    """An IKR mask for a (KH, KW, CI, CO) kernel: a library of `library` random patterns of
+    `keep` positions, a random pattern per kernel, and a `dead` fraction of whole kernels
+    removed. Without `keep` (1x1 kernels) only whole kernels are removed."""
+    kh, kw, ci, co = shape
+    size = kh * kw
+    keep = prune.get("keep", size)
+    n_lib = prune.get("library", 1)
+    library, seen = [], set()
+    while len(library) < n_lib:                  # distinct patterns (n_lib <= C(size, keep))
+        row = np.zeros(size, dtype=bool)
+        row[rng.choice(size, size=keep, replace=False)] = True
+        if row.tobytes() not in seen:
+            seen.add(row.tobytes())
+            library.append(row)
+    assignment = rng.integers(0, n_lib, size=ci * co)
+    assignment[rng.random(ci * co) < prune.get("dead", 0.0)] = -1
+    return kernel_mask(np.array(library), assignment, shape)
+
+
+def dense_mask(shape, prune, rng) -> np.ndarray:
+    """Random unstructured sparsity: exactly round(sparsity * size) weights zeroed."""
+    size = int(np.prod(shape))
+    mask = np.ones(size, dtype=bool)
+    mask[rng.choice(size, size=int(round(prune.get("sparsity", 0.0) * size)), replace=False)] = False
+    return mask.reshape(shape)
