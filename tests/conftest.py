@@ -14,8 +14,8 @@ from hypothesis import HealthCheck, settings  # noqa: E402
 #   slow  fixed examples, many more of them
 _PROFILE_BASE = dict(deadline=None, print_blob=True,
                      suppress_health_check=[HealthCheck.too_slow, HealthCheck.data_too_large])
-settings.register_profile("ci", derandomize=True, database=None, max_examples=10, **_PROFILE_BASE)
-settings.register_profile("dev", derandomize=False, max_examples=10, **_PROFILE_BASE)
+settings.register_profile("ci", derandomize=True, database=None, max_examples=15, **_PROFILE_BASE)
+settings.register_profile("dev", derandomize=False, max_examples=15, **_PROFILE_BASE)
 settings.register_profile("slow", derandomize=True, database=None, max_examples=60, **_PROFILE_BASE)
 settings.load_profile(os.environ.get("IKR_HYPOTHESIS_PROFILE") or "ci")
 

@@ -13,12 +13,11 @@ The architecture is drawn in stages; each stage picks among small *block* functi
 
     block(draw, shape) -> (layers, new_shape), or None when it does not fit `shape`
 
-so a new layer kind (depthwise conv, zero padding, global pooling, a residual branch) is
-one block function plus one entry in FEATURE_BLOCKS, EXTRA_BLOCKS, TO_VECTOR_BLOCKS or
-HEAD_BLOCKS. Only valid architectures are constructed: sizes are drawn within what the
-current shape allows, never filtered afterwards. A layer entry whose class is "Residual"
-({"class": "Residual", "body": [layers]}) builds x + body(x) with keras.layers.Add, for
-residual blocks once the converter takes functional models with Add.
+so a new layer kind is one block function plus one entry in FEATURE_BLOCKS, EXTRA_BLOCKS,
+TO_VECTOR_BLOCKS or HEAD_BLOCKS. Only valid architectures are constructed: sizes are drawn
+within what the current shape allows, never filtered afterwards. A layer entry whose class
+is "Residual" ({"class": "Residual", "body": [layers]}) builds x + body(x) with
+keras.layers.Add (a functional model).
 """
 from __future__ import annotations
 
@@ -80,28 +79,58 @@ def _layer(cls, shape, prune=None, **config) -> dict:
 # Blocks: (draw, shape) -> (list of layer entries, new shape), or None if it does not fit
 
 
-def conv_block(draw, shape):
-    """Conv2D: kernel 1..5 per axis (no larger than the input for valid padding), strides
-    1..2 per axis, 1..8 filters, an activation, an IKR mask (keep, library, dead kernels)."""
+def _conv_geometry(draw, shape):
+    """Kernel 1..5 per axis (no larger than the input for valid padding), strides 1..2 per
+    axis, padding, activation and an IKR mask (keep, library, dead kernels)."""
     h, w, c = shape
     padding = draw(st.sampled_from(["valid", "same"]))
     limit_h, limit_w = (min(MAX_KERNEL, h), min(MAX_KERNEL, w)) if padding == "valid" else (MAX_KERNEL,) * 2
     kh = draw(st.integers(1, limit_h))
     kw = draw(st.integers(1, limit_w)) if draw(st.booleans()) else min(kh, limit_w)
     sh, sw = draw(st.integers(1, 2)), draw(st.integers(1, 2))
-    filters = draw(st.integers(1, MAX_FILTERS))
-    activation = draw(st.sampled_from(ACTIVATIONS))
-    use_bias = draw(st.integers(0, 4)) > 0
     size = kh * kw
     prune = {"dead": draw(st.sampled_from([0.0, 0.0, 0.2, 0.5]))}
     if size > 1:
         keep = draw(st.integers(1, size))
         prune.update(keep=keep, library=draw(st.integers(1, min(8, math.comb(size, keep)))))
+    config = dict(kernel_size=(kh, kw), strides=(sh, sw), padding=padding,
+                  activation=draw(st.sampled_from(ACTIVATIONS)), use_bias=draw(st.integers(0, 4)) > 0)
     oh = conv_output_size(h, kh, sh, padding)[0]
     ow = conv_output_size(w, kw, sw, padding)[0]
+    return config, prune, (oh, ow)
+
+
+def conv_block(draw, shape):
+    """Conv2D with 1..8 filters (see _conv_geometry)."""
+    config, prune, (oh, ow) = _conv_geometry(draw, shape)
+    filters = draw(st.integers(1, MAX_FILTERS))
     out = (oh, ow, filters)
-    return [_layer("Conv2D", out, prune, filters=filters, kernel_size=(kh, kw), strides=(sh, sw),
-                   padding=padding, activation=activation, use_bias=use_bias)], out
+    return [_layer("Conv2D", out, prune, filters=filters, **config)], out
+
+
+def depthwise_block(draw, shape):
+    """DepthwiseConv2D, depth multiplier 1..2 (at most MAX_FILTERS outputs), an IKR mask on
+    its (KH, KW, C, M) kernels."""
+    c = shape[2]
+    config, prune, (oh, ow) = _conv_geometry(draw, shape)
+    multiplier = draw(st.integers(1, max(1, min(2, MAX_FILTERS // c))))
+    out = (oh, ow, c * multiplier)
+    return [_layer("DepthwiseConv2D", out, prune, depth_multiplier=multiplier, **config)], out
+
+
+def residual_block(draw, shape):
+    """x + body(x): a stride-1 same-padded Conv2D (or DepthwiseConv2D) keeping the shape,
+    optionally followed by BatchNormalization and an activation."""
+    h, w, c = shape
+    config, prune, _ = _conv_geometry(draw, shape)
+    config.update(strides=(1, 1), padding="same")
+    if draw(st.booleans()):
+        body = [_layer("Conv2D", shape, prune, filters=c, **config)]
+    else:
+        body = [_layer("DepthwiseConv2D", shape, prune, depth_multiplier=1, **config)]
+    for block in draw(st.lists(st.sampled_from([batchnorm_block, activation_block]), max_size=2)):
+        body += block(draw, shape)[0]
+    return [{"class": "Residual", "body": body, "shape": tuple(shape)}], shape
 
 
 def pool_block(draw, shape):
@@ -124,13 +153,46 @@ def batchnorm_block(draw, shape):
 
 
 def activation_block(draw, shape):
-    """A separate Activation layer (after a BatchNormalization it is not merged into the conv)."""
-    return [_layer("Activation", shape, activation=draw(st.sampled_from(ACTIVATIONS)))], shape
+    """A separate activation layer (after a BatchNormalization it is not merged into the conv):
+    Activation, ReLU, ReLU6 or a leaky ReLU."""
+    kind = draw(st.sampled_from(["Activation", "Activation", "ReLU6", "LeakyReLU"]))
+    if kind == "Activation":
+        return [_layer("Activation", shape, activation=draw(st.sampled_from(ACTIVATIONS)))], shape
+    if kind == "ReLU6":
+        return [_layer("ReLU", shape, max_value=6.0)], shape
+    slope = draw(st.sampled_from([0.01, 0.1, 0.3, 0.5]))
+    if draw(st.booleans()):
+        return [_layer("LeakyReLU", shape, negative_slope=slope)], shape
+    return [_layer("ReLU", shape, negative_slope=slope)], shape
+
+
+def zero_pad_block(draw, shape):
+    """ZeroPadding2D, 0..2 rows/columns on each side (not all zero)."""
+    h, w, c = shape
+    pads = [draw(st.integers(0, 2)) for _ in range(4)]
+    if not any(pads):
+        pads[draw(st.integers(0, 3))] = 1
+    pt, pb, pl, pr = pads
+    out = (h + pt + pb, w + pl + pr, c)
+    return [_layer("ZeroPadding2D", out, padding=((pt, pb), (pl, pr)))], out
 
 
 def flatten_block(draw, shape):
     out = (int(np.prod(shape)),)
     return [_layer("Flatten", out)], out
+
+
+def reshape_block(draw, shape):
+    """Reshape to a vector, with the size given or inferred (-1)."""
+    out = (int(np.prod(shape)),)
+    return [_layer("Reshape", out, target_shape=draw(st.sampled_from([out, (-1,)])))], out
+
+
+def global_pool_block(draw, shape):
+    """GlobalAveragePooling2D or GlobalMaxPooling2D down to a vector of channels."""
+    cls = draw(st.sampled_from(["GlobalAveragePooling2D", "GlobalMaxPooling2D"]))
+    out = (shape[2],)
+    return [_layer(cls, out)], out
 
 
 def dense_head(draw, shape):
@@ -156,9 +218,10 @@ def dense_head(draw, shape):
 
 # The stages of a network, in order. Each list is what a stage may choose from; blocks that
 # return None (do not fit the shape) are skipped.
-FEATURE_BLOCKS = [conv_block]                          # 1..MAX_CONVS of these
-EXTRA_BLOCKS = [pool_block, batchnorm_block, activation_block]   # 0..2 after each feature block
-TO_VECTOR_BLOCKS = [flatten_block]
+# A block listed twice is drawn twice as often.
+FEATURE_BLOCKS = [conv_block, conv_block, conv_block, depthwise_block, residual_block]   # 1..MAX_CONVS
+EXTRA_BLOCKS = [pool_block, pool_block, batchnorm_block, activation_block, zero_pad_block]  # 0..2 after each
+TO_VECTOR_BLOCKS = [flatten_block, flatten_block, flatten_block, reshape_block, global_pool_block]
 HEAD_BLOCKS = [dense_head]
 
 
@@ -208,25 +271,39 @@ def build_model(spec: CNNSpec):
     import keras
 
     rng = np.random.default_rng(spec.seed)
-    counter: dict = {}
     inp = keras.Input(spec.input_shape, name="input")
     made = []
-    out = _apply(keras, spec.layers, inp, counter, made)
+    out = _apply(keras, spec.layers, inp, iter(named_entries(spec)), made)
     model = keras.Model(inp, out, name="random_cnn")
     for layer, entry in made:
         _set_weights(layer, entry, rng)
     return model
 
 
-def _apply(keras, entries, x, counter, made):
+def named_entries(spec: CNNSpec) -> list:
+    """(Keras layer name, entry) of every layer build_model makes, in order (a Residual's
+    body, then its Add)."""
+    counter: dict = {}
+    out = []
+
+    def walk(entries):
+        for entry in entries:
+            cls = "Add" if entry["class"] == "Residual" else entry["class"]
+            if entry["class"] == "Residual":
+                walk(entry["body"])
+            counter[cls] = counter.get(cls, 0) + 1
+            out.append((f"{cls.lower()}_{counter[cls]}", entry))
+    walk(spec.layers)
+    return out
+
+
+def _apply(keras, entries, x, names, made):
     for entry in entries:
-        cls = entry["class"]
-        counter[cls] = counter.get(cls, 0) + 1
-        name = f"{cls.lower()}_{counter[cls]}"
-        if cls == "Residual":
-            x = keras.layers.Add(name=name)([x, _apply(keras, entry["body"], x, counter, made)])
+        if entry["class"] == "Residual":
+            branch = _apply(keras, entry["body"], x, names, made)
+            x = keras.layers.Add(name=next(names)[0])([x, branch])
             continue
-        layer = getattr(keras.layers, cls)(name=name, **entry["config"])
+        layer = getattr(keras.layers, entry["class"])(name=next(names)[0], **entry["config"])
         x = layer(x)
         made.append((layer, entry))
     return x
@@ -235,11 +312,11 @@ def _apply(keras, entries, x, counter, made):
 def _set_weights(layer, entry, rng):
     cls = entry["class"]
     prune = entry.get("prune") or {}
-    if cls in ("Conv2D", "Dense"):
+    if cls in ("Conv2D", "DepthwiseConv2D", "Dense"):
         kernel = layer.kernel.numpy()
-        fan_in = int(np.prod(kernel.shape[:-1]))
+        fan_in = int(np.prod(kernel.shape[:2 if cls == "DepthwiseConv2D" else -1]))
         kernel = rng.normal(0.0, 1.5 / math.sqrt(fan_in), kernel.shape)
-        kernel *= ikr_mask(kernel.shape, prune, rng) if cls == "Conv2D" else dense_mask(kernel.shape, prune, rng)
+        kernel *= dense_mask(kernel.shape, prune, rng) if cls == "Dense" else ikr_mask(kernel.shape, prune, rng)
         layer.kernel.assign(kernel.astype("float32"))
         if layer.use_bias:
             layer.bias.assign(rng.normal(0.0, 0.3, layer.bias.shape).astype("float32"))
@@ -252,7 +329,7 @@ def _set_weights(layer, entry, rng):
 
 
 def ikr_mask(shape, prune, rng) -> np.ndarray:
-    """An IKR mask for a (KH, KW, CI, CO) kernel: a library of `library` random patterns of
+    """An IKR mask for a (KH, KW, CI, CO) kernel (or depthwise (KH, KW, C, M)): a library of `library` random patterns of
     `keep` positions, a random pattern per kernel, and a `dead` fraction of whole kernels
     removed. Without `keep` (1x1 kernels) only whole kernels are removed."""
     kh, kw, ci, co = shape
