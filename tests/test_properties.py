@@ -66,7 +66,7 @@ def _difference(got, expected) -> str:
     diff = np.abs(got - expected)
     worst = np.unravel_index(np.argmax(diff), diff.shape)
     return (f"max abs difference {diff.max():.6g} at {tuple(int(i) for i in worst)}: "
-            f"got {got[worst]!r}, expected {expected[worst]!r}; "
+            f"got {float(got[worst])!r}, expected {float(expected[worst])!r}; "
             f"{int(np.count_nonzero(diff))} of {diff.size} values differ")
 
 
