@@ -22,6 +22,9 @@ from ikr_hls.patterns import patterns_from_kernel
 from ikr_hls.tbdata import FLOAT_ATOL, FLOAT_RTOL
 from random_cnn import CNNSpec, build_model, cnn_specs, named_entries
 
+# Dense(1, activation="softmax") is generated on purpose (its output is always 1); Keras warns.
+pytestmark = pytest.mark.filterwarnings("ignore:You are using a softmax over axis")
+
 PRECISIONS = ("ap_fixed<16,6>", "ap_fixed<12,4>", "ap_fixed<18,8,AP_RND,AP_SAT>")
 SLOW_EXAMPLES = settings.get_profile("slow").max_examples
 # A build through the ap_types headers takes 5-30 s of g++ (the integer model 1-3 s), so the
