@@ -71,5 +71,5 @@ def test_wrong_shape_is_a_clear_error(converted):
     _, hls = converted[("lenet5", False, "unrolled")]
     with pytest.raises(ikr_hls.IKRHLSError, match=r"expected input of shape \(N, 28, 28, 1\), got \(2, 28, 28\)"):
         hls.predict(np.zeros((2, 28, 28)))
-    with pytest.raises(ikr_hls.IKRHLSError, match="numeric"):
+    with pytest.raises(ikr_hls.IKRHLSError, match="expected an array of real numbers"):
         hls.predict(np.array([["a"]]))
