@@ -1,7 +1,7 @@
 """Convert + compile time and generated source size of single 3x3 conv layers, dense and
 IKR-pruned (keep 4 of 9, library of 8 patterns), in both conv strategies.
 
-    python bench/compile_scaling.py [--markdown]
+    python bench/compile_scaling.py [--markdown] [--precision "ap_fixed<16,6>"] [--shapes 16x16x8x16,...]
 
 Each build uses an empty cache, so every compile is cold. Compile time is g++ on the
 generated project plus the pybind11 bridge (the bridge alone: see the 'bridge only' row).
@@ -39,11 +39,11 @@ def conv_model(h, w, c, f, keep, seed=0):
     return model
 
 
-def measure(model, strategy, workdir):
+def measure(model, strategy, workdir, precision="float"):
     os.environ["IKR_HLS_CACHE"] = str(Path(workdir) / "cache")
     hostbuild._LOADED.clear()
     start = time.perf_counter()
-    hls = ikr_hls.convert(model, output_dir=Path(workdir) / "prj", strategy=strategy)
+    hls = ikr_hls.convert(model, output_dir=Path(workdir) / "prj", strategy=strategy, precision=precision)
     hls.write()
     convert_s = time.perf_counter() - start
     start = time.perf_counter()
@@ -75,15 +75,25 @@ def measure_dense(model, workdir):
 def main():
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--markdown", action="store_true", help="print a Markdown table")
+    parser.add_argument("--precision", default="float",
+                        help="float (default) or a fixed-point type; fixed point builds the integer host model")
+    parser.add_argument("--shapes", default=",".join("x".join(map(str, s)) for s in SHAPES),
+                        help="layers as HxWxCxF, comma-separated (default: %(default)s)")
     args = parser.parse_args()
+    try:
+        shapes = [tuple(int(d) for d in item.split("x")) for item in args.shapes.split(",")]
+        if any(len(s) != 4 for s in shapes):
+            raise ValueError
+    except ValueError:
+        parser.error(f"--shapes: expected HxWxCxF[,HxWxCxF...], got {args.shapes!r}")
     rows = []
     with tempfile.TemporaryDirectory() as tmp:
         base = bridge_only(Path(tmp) / "bridge")
-        for h, w, c, f in SHAPES:
+        for h, w, c, f in shapes:
             for keep in (9, KEEP):
                 model = conv_model(h, w, c, f, keep)
                 for strategy in ("unrolled", "pattern"):
-                    r = measure(model, strategy, Path(tmp) / f"{h}_{c}_{f}_{keep}_{strategy}")
+                    r = measure(model, strategy, Path(tmp) / f"{h}_{c}_{f}_{keep}_{strategy}", args.precision)
                     r.update(layer=f"{h}x{w}x{c}->{f}", kind="dense" if keep == 9 else f"IKR keep {keep}/9",
                              strategy=strategy)
                     rows.append(r)
@@ -92,6 +102,7 @@ def main():
                           f"nnz {r['nnz']}, max err {r['max_err']:.1e}", file=sys.stderr)
     if args.markdown:
         print(f"Bridge only (pybind11 + a 4->2 dense model): {base:.1f} s of g++.\n")
+        print(f"Precision {args.precision}.\n")
         print("| layer | weights | strategy | nonzero weights | convert (s) | compile, cold (s) | firmware lines | firmware KiB | max abs err vs Keras |")
         print("|---|---|---|---:|---:|---:|---:|---:|---:|")
         for r in rows:
