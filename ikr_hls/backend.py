@@ -154,6 +154,9 @@ class _Renderer:
             view.update(keras_class="DepthwiseConv2D", dense_weights=dense,
                         summary=f"DepthwiseConv2D {a['kh']}x{a['kw']} x{a['depthwise']} on {c} channels, "
                                 f"{nnz}/{dense} weights")
+        if a.get("separable"):
+            view.update(keras_class=f"SeparableConv2D ({a['separable']} half)",
+                        summary=f"SeparableConv2D, {a['separable']}: " + view["summary"])
         bias = _array(f"{layer.name}_b", f"{layer.name}_bias_t", layer.weights["bias"],
                       "bias per filter", self._literal(layer, "bias"))
         if a["strategy"] == "pattern":

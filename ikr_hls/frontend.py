@@ -63,17 +63,19 @@ def _build_graph(model, source: str) -> Graph:
                               f"supported layers: {', '.join(sorted(SUPPORTED))}")
         names = [INPUT if s is None else alias[id(s)] for s in sources]
         in_shapes = [shapes[n] for n in names]
-        layer = handler(klayer, in_shapes if cls in MULTI_INPUT else in_shapes[0], source)
-        if layer is None:
+        made = handler(klayer, in_shapes if cls in MULTI_INPUT else in_shapes[0], source)
+        if made is None:
             graph.removed[klayer.name] = "removed for inference"
             alias[id(klayer)] = names[0]
-        else:
+            continue
+        for layer in made if isinstance(made, list) else [made]:    # a SeparableConv2D makes two
             _check_finite(layer, source)
-            layer.name = c_identifier(klayer.name, taken)
+            layer.name = c_identifier(layer.attrs.pop("ir_name", klayer.name), taken)
             layer.inputs = names
             graph.layers.append(layer)
             shapes[layer.name] = layer.out_shape
-            alias[id(klayer)] = layer.name
+            names = [layer.name]
+        alias[id(klayer)] = names[0]
     if not graph.layers:
         raise IKRHLSError(f"{source}: the model has no layers to convert")
     return graph
@@ -205,6 +207,31 @@ def _conv_layer(klayer, shape, source, kernel, bias, extra_attrs) -> Layer:
                   out_shape=(oh, ow, kernel.shape[-1]), attrs=dict(geometry, **extra_attrs),
                   weights=dict(kernel=kernel, bias=bias))
     return _with_activation(layer, activation)
+
+
+def _separable_conv2d(klayer, shape, source):
+    """A SeparableConv2D is two layers here: its depthwise half (no activation, no bias;
+    configured as '<name>/depthwise', C++ name <name>_depthwise) and its 1x1 pointwise half
+    ('<name>'), which carries the bias and the activation."""
+    depthwise = _array(klayer.depthwise_kernel)             # (KH, KW, C, M)
+    kh, kw, c, m = depthwise.shape
+    kernel = np.zeros((kh, kw, c, c * m))
+    for ci in range(c):
+        kernel[:, :, ci, ci * m:(ci + 1) * m] = depthwise[:, :, ci, :]
+    first = _conv_layer(klayer, shape, source, kernel, np.zeros(c * m),
+                        dict(depthwise=m, separable="depthwise", ir_name=f"{klayer.name}_depthwise"))
+    first.keras_name = f"{klayer.name}/depthwise"
+    activation, first.activation = first.activation, "linear"     # the pointwise half applies it
+    first.attrs.pop("alpha", None)
+    pointwise = _array(klayer.pointwise_kernel)             # (1, 1, C*M, F)
+    bias = _array(klayer.bias) if klayer.use_bias else np.zeros(klayer.filters)
+    oh, ow, _ = first.out_shape
+    second = Layer(name="", kind="conv2d", keras_name=klayer.name, in_shape=first.out_shape,
+                   out_shape=(oh, ow, klayer.filters),
+                   attrs=dict(kh=1, kw=1, sh=1, sw=1, padding="valid", pad_top=0, pad_bottom=0,
+                              pad_left=0, pad_right=0, separable="pointwise"),
+                   weights=dict(kernel=pointwise, bias=bias))
+    return [first, _with_activation(second, activation)]
 
 
 def _conv2d(klayer, shape, source):
@@ -357,6 +384,7 @@ def _batchnorm(klayer, shape, source):
 SUPPORTED = {
     "Conv2D": _conv2d,
     "DepthwiseConv2D": _depthwise_conv2d,
+    "SeparableConv2D": _separable_conv2d,
     "Dense": _dense,
     "MaxPooling2D": _pool2d("max"),
     "AveragePooling2D": _pool2d("avg"),

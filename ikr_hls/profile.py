@@ -22,12 +22,22 @@ def keras_layer_outputs(keras_model, graph, x) -> dict:
     from .modelfile import import_keras
 
     keras = import_keras()
-    names = {layer.name: layer.attrs.get("keras_output", layer.keras_name) for layer in graph.layers}
-    probe = keras.Model(keras_model.inputs, [keras_model.get_layer(k).output for k in names.values()])
+    probe = keras.Model(keras_model.inputs, [_keras_tensor(keras, keras_model, layer) for layer in graph.layers])
+    names = [layer.name for layer in graph.layers]
     outputs = probe.predict(np.asarray(x, np.float32), verbose=0)
     outputs = outputs if isinstance(outputs, (list, tuple)) else [outputs]
     return {name: np.asarray(y, np.float64).reshape(len(x), *graph.layer(name).out_shape)
             for name, y in zip(names, outputs)}
+
+
+def _keras_tensor(keras, keras_model, layer):
+    """Keras's tensor of the same values as an IR layer's output. The depthwise half of a
+    SeparableConv2D has no tensor of its own in Keras: it is computed from the layer's input."""
+    if layer.attrs.get("separable") == "depthwise":
+        sep = keras_model.get_layer(layer.keras_name.rsplit("/", 1)[0])
+        return keras.ops.depthwise_conv(sep.input, sep.depthwise_kernel, strides=sep.strides,
+                                        padding=sep.padding)
+    return keras_model.get_layer(layer.attrs.get("keras_output", layer.keras_name)).output
 
 
 def profile_graph(graph, keras_model, x) -> dict:

@@ -107,7 +107,7 @@ class LayerPlan:
 
     @property
     def variable(self):
-        return self.layer.kernel
+        return kernel_variable(self.layer)
 
     @property
     def active(self) -> bool:
@@ -183,8 +183,16 @@ def _walk_layers(model) -> list:
 
 
 def _is_conv(layer) -> bool:
-    """Conv2D, or DepthwiseConv2D: its (KH, KW, C, M) kernel is C*M kernels, pruned alike."""
-    return isinstance(layer, (keras.layers.Conv2D, keras.layers.DepthwiseConv2D))
+    """Conv2D, or DepthwiseConv2D / SeparableConv2D: a (KH, KW, C, M) depthwise kernel is C*M
+    kernels, pruned alike (a SeparableConv2D's 1x1 pointwise kernel is left as it is)."""
+    return isinstance(layer, (keras.layers.Conv2D, keras.layers.DepthwiseConv2D, keras.layers.SeparableConv2D))
+
+
+def kernel_variable(layer):
+    """The variable IKR pruning works on: the kernel, or a SeparableConv2D's depthwise kernel."""
+    if isinstance(layer, keras.layers.SeparableConv2D):
+        return layer.depthwise_kernel
+    return layer.kernel
 
 
 def _prunable(layer) -> bool:
@@ -359,8 +367,9 @@ class IKRPruning(keras.callbacks.Callback):
     kernel_sparsity: fraction of whole conv kernels removed, weakest first (float or dict).
     begin_step, end_step, frequency: the PolynomialDecay schedule (power 3), in optimizer steps
                      (batches); end_step=None prunes everything at begin_step.
-    layers:          list of names or predicate(layer); default every Dense, Conv2D and DepthwiseConv2D
-                     larger than 1x1, the output layer included.
+    layers:          list of names or predicate(layer); default every Dense and every Conv2D,
+                     DepthwiseConv2D or SeparableConv2D (its depthwise kernel) larger than 1x1,
+                     the output layer included.
     library:         "refine" (default), "all", a list of patterns, or a dict of these by layer.
     force_center:    every pattern keeps the kernel centre (odd kernel sizes only).
 
@@ -545,7 +554,7 @@ class PruningSummary:
         out = [f'IKR summary of "{self.model_name}"', line(header), line(["-" * w for w in widths])]
         out += [line(r) for r in rows[:-1]] + [line(["-" * w for w in widths]), line(rows[-1])]
         if any(l.macs_dense is None for l in self.layers):
-            out.append("MACs are counted for Conv2D, DepthwiseConv2D and Dense layers only.")
+            out.append("MACs are counted for conv and Dense layers only.")
         for l in self.layers:
             if l.library is not None and (l.keep is None or l.keep < np.prod(l.kernel_size)):
                 out += [""] + _draw_library(l, self.max_drawn)
@@ -602,7 +611,8 @@ def summary(model, reference=None, print_fn=print) -> PruningSummary:
                of a layer is then the share of the reference kernel's w**2 at the positions
                that are nonzero in `model`.
     print_fn:  called with the text (like keras's model.summary); None prints nothing.
-    MACs: output pixels x nonzero kernel weights for Conv2D and DepthwiseConv2D; nonzero weights (per position of
+    MACs: output pixels x nonzero kernel weights for convs (both kernels of a SeparableConv2D);
+    nonzero weights (per position of
     any leading axes) for Dense. Parameters count every weight, biases included.
     """
     model = _load(model, "model")
@@ -633,7 +643,7 @@ def _reference_kernels(reference) -> dict:
     if isinstance(reference, dict):
         return {k: np.asarray(v) for k, v in reference.items()}
     ref = _load(reference, "reference")
-    return {l.name: _read(l.kernel) for l in _walk_layers(ref) if _prunable(l)}
+    return {l.name: _read(kernel_variable(l)) for l in _walk_layers(ref) if _prunable(l)}
 
 
 def _layer_summary(layer, ref: dict) -> LayerSummary:
@@ -642,11 +652,15 @@ def _layer_summary(layer, ref: dict) -> LayerSummary:
     nonzero = sum(int(np.count_nonzero(w)) for w in weights)
     if not _prunable(layer):
         return LayerSummary(layer.name, type(layer).__name__, params, nonzero)
-    kernel = _read(layer.kernel)
+    kernel = _read(kernel_variable(layer))
     positions = _output_positions(layer)
     s = LayerSummary(layer.name, "dense" if isinstance(layer, keras.layers.Dense) else "conv2d",
                      params, nonzero, macs_dense=positions * kernel.size,
                      macs_pruned=positions * int(np.count_nonzero(kernel)))
+    if isinstance(layer, keras.layers.SeparableConv2D):     # plus its 1x1 pointwise products
+        pointwise = _read(layer.pointwise_kernel)
+        s.macs_dense += positions * pointwise.size
+        s.macs_pruned += positions * int(np.count_nonzero(pointwise))
     if s.kind == "conv2d":
         found = pat.patterns_from_kernel(kernel)
         s.kernel_size = tuple(kernel.shape[:2])

@@ -122,7 +122,8 @@ def _layer_report(layer, config) -> dict:
         w_t, b_t = _layer_type(layer, "weight", config), _layer_type(layer, "bias", config)
         entry.update(weight_type=w_t.cpp, weight_bits=weight_bits(w_t), bias_type=b_t.cpp)
         arrays = [layer_kernel(layer) if role == "kernel" and layer.kind == "conv2d" else w
-                  for role, w in layer.weights.items()]
+                  for role, w in layer.weights.items()
+                  if not (role == "bias" and a.get("separable") == "depthwise")]   # all zeros, not Keras's
         entry["params_dense"] = int(sum(np.size(w) for w in arrays))
         entry["params_nonzero"] = int(sum(np.count_nonzero(w) for w in arrays))
     if layer.kind == "conv2d":
@@ -182,7 +183,8 @@ def _conv_report(layer, entry) -> dict:
             "ikr": slots * wb + n_kernels * idx,
             "csr": nnz * (wb + pos_bits) + (n_kernels + 1) * ptr_bits,
         },
-        "bias_bits": int(layer.weights["bias"].size) * weight_bits(entry["bias_type"]),
+        "bias_bits": (0 if layer.attrs.get("separable") == "depthwise"
+                      else int(layer.weights["bias"].size) * weight_bits(entry["bias_type"])),
         "multipliers": int(multipliers),
     }
 

@@ -121,6 +121,20 @@ def test_depthwise_multiplies_only_its_own_nonzero_weights(dag_projects):
     assert report["dw2"]["library_size"] <= 4
 
 
+def test_separable_conv_is_a_depthwise_and_a_pointwise_half(dag_projects):
+    models, projects = dag_projects
+    hls = projects[("depthwise_separable", "float", "unrolled")]
+    graph = hls.graph
+    first, second = graph.layer("sep_depthwise"), graph.layer("sep")
+    assert (first.keras_name, first.activation, first.attrs["depthwise"]) == ("sep/depthwise", "linear", 2)
+    assert (second.inputs, second.activation, second.attrs["kh"]) == (["sep_depthwise"], "relu", 1)
+    keras_layer = models["depthwise_separable"].get_layer("sep")
+    report = {layer["name"]: layer for layer in hls.report()["layers"]}
+    assert report["sep_depthwise"]["params_dense"] + report["sep"]["params_dense"] == keras_layer.count_params()
+    assert report["sep_depthwise"]["kernel_nonzero"] == np.count_nonzero(keras_layer.depthwise_kernel.numpy()) == 16 * 4
+    assert "SeparableConv2D, depthwise" in hls.files["firmware/myproject.cpp"]
+
+
 def test_pattern_strategy_groups_depthwise_kernels_by_pattern(dag_projects):
     _, projects = dag_projects
     layer = projects[("depthwise_separable", "float", "pattern")].graph.layer("dw1")
@@ -160,10 +174,15 @@ def test_ikr_pruning_callback_prunes_depthwise_kernels_to_patterns(tmp_path):
     assert dw["keep"] == 3 and dw["library_size"] <= 2 and dw["kernel_nonzero"] == 3 * 6
 
 
-def test_prune_once_reports_depthwise_layers():
-    model = keras.Sequential([keras.Input((8, 8, 4)), L.DepthwiseConv2D(3, name="dw")])
+def test_prune_once_prunes_depthwise_and_separable_kernels():
+    model = keras.Sequential([keras.Input((8, 8, 4)), L.DepthwiseConv2D(3, name="dw"),
+                              L.SeparableConv2D(3, 3, depth_multiplier=2, name="sep")])
     info = prune_once(model, keep=2, library_size=3)
     assert info["dw"]["keep"] == 2 and info["dw"]["assignment"].shape == (4, 1)
+    assert info["sep"]["keep"] == 2 and info["sep"]["assignment"].shape == (4, 2)
+    kernel = model.get_layer("sep").depthwise_kernel.numpy()
+    assert set((kernel != 0).sum(axis=(0, 1)).ravel()) == {2}
+    assert np.all(model.get_layer("sep").pointwise_kernel.numpy() != 0)     # 1x1: left dense
 
 
 def test_real_ap_types_headers_agree_with_the_reference(dag_projects, tmp_path):

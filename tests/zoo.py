@@ -110,15 +110,16 @@ def ikr_prune(model, keep, library_size=8, seed=0):
     choice by energy)."""
     rng = np.random.default_rng(seed)
     for layer in model.layers:
-        if isinstance(layer, (L.Conv2D, L.DepthwiseConv2D)) and np.prod(layer.kernel_size) > keep:   # 1x1: nothing to prune
-            kernel = np.array(layer.kernel.numpy())
+        if isinstance(layer, (L.Conv2D, L.DepthwiseConv2D, L.SeparableConv2D)) and np.prod(layer.kernel_size) > keep:
+            variable = layer.depthwise_kernel if isinstance(layer, L.SeparableConv2D) else layer.kernel
+            kernel = np.array(variable.numpy())                 # (1x1 kernels: nothing to prune)
             kh, kw, ci, co = kernel.shape
             library = np.zeros((library_size, kh * kw), dtype=bool)
             for row in library:
                 row[rng.choice(kh * kw, size=keep, replace=False)] = True
             choice = rng.integers(0, library_size, size=(ci, co))
             mask = library[choice].reshape(ci, co, kh, kw).transpose(2, 3, 0, 1)
-            layer.kernel.assign(kernel * mask)
+            variable.assign(kernel * mask)
     return model
 
 
@@ -151,8 +152,8 @@ def residual():
 
 def depthwise_separable():
     """MobileNet-like: DepthwiseConv2D (multipliers 1 and 2, stride 2, same and valid) each
-    followed by a 1x1 Conv2D, BatchNormalization, relu6 by name, GlobalMaxPooling2D with
-    keepdims, and a skip connection from the input through a 1x1 conv."""
+    followed by a 1x1 Conv2D, BatchNormalization, relu6 by name, a SeparableConv2D,
+    GlobalMaxPooling2D with keepdims, and a skip connection from the input through a 1x1 conv."""
     inp = keras.Input((14, 14, 4))
     x = L.DepthwiseConv2D(3, padding="same", name="dw1")(inp)
     x = L.BatchNormalization(name="dw1_bn")(x)
@@ -162,6 +163,7 @@ def depthwise_separable():
     x = L.Add(name="join")([x, skip])
     x = L.DepthwiseConv2D(3, strides=2, depth_multiplier=2, activation="relu", name="dw2")(x)
     x = L.Conv2D(8, 1, activation="relu6", name="pw2")(x)
+    x = L.SeparableConv2D(5, 3, padding="same", depth_multiplier=2, activation="relu", name="sep")(x)
     x = L.GlobalMaxPooling2D(keepdims=True, name="gmp")(x)
     x = L.Flatten(name="flatten")(x)
     out = L.Dense(4, name="head")(x)
