@@ -118,6 +118,23 @@ def depthwise_block(draw, shape):
     return [_layer("DepthwiseConv2D", out, prune, depth_multiplier=multiplier, **config)], out
 
 
+def separable_block(draw, shape):
+    """SeparableConv2D: an IKR-masked depthwise kernel (multiplier 1..2), a dense 1x1
+    pointwise kernel to 1..8 filters."""
+    c = shape[2]
+    config, prune, (oh, ow) = _conv_geometry(draw, shape)
+    if config["kernel_size"] == (1, 1):
+        # No pattern to choose in a 1x1 separable conv, and TensorFlow's oneDNN kernel for it
+        # failed inside Keras's predict ("could not create a primitive descriptor for the
+        # reorder primitive") once many models had run in the process: not this converter's
+        # bug, but it made the reference side of the slow run fail.
+        return None
+    multiplier = draw(st.integers(1, max(1, min(2, MAX_FILTERS // c))))
+    filters = draw(st.integers(1, MAX_FILTERS))
+    out = (oh, ow, filters)
+    return [_layer("SeparableConv2D", out, prune, filters=filters, depth_multiplier=multiplier, **config)], out
+
+
 def residual_block(draw, shape):
     """x + body(x): a stride-1 same-padded Conv2D (or DepthwiseConv2D) keeping the shape,
     optionally followed by BatchNormalization and an activation."""
@@ -219,7 +236,7 @@ def dense_head(draw, shape):
 # The stages of a network, in order. Each list is what a stage may choose from; blocks that
 # return None (do not fit the shape) are skipped.
 # A block listed twice is drawn twice as often.
-FEATURE_BLOCKS = [conv_block, conv_block, conv_block, depthwise_block, residual_block]   # 1..MAX_CONVS
+FEATURE_BLOCKS = [conv_block, conv_block, conv_block, depthwise_block, separable_block, residual_block]   # 1..MAX_CONVS
 EXTRA_BLOCKS = [pool_block, pool_block, batchnorm_block, activation_block, zero_pad_block]  # 0..2 after each
 TO_VECTOR_BLOCKS = [flatten_block, flatten_block, flatten_block, reshape_block, global_pool_block]
 HEAD_BLOCKS = [dense_head]
@@ -318,6 +335,15 @@ def _set_weights(layer, entry, rng):
         kernel = rng.normal(0.0, 1.5 / math.sqrt(fan_in), kernel.shape)
         kernel *= dense_mask(kernel.shape, prune, rng) if cls == "Dense" else ikr_mask(kernel.shape, prune, rng)
         layer.kernel.assign(kernel.astype("float32"))
+        if layer.use_bias:
+            layer.bias.assign(rng.normal(0.0, 0.3, layer.bias.shape).astype("float32"))
+    elif cls == "SeparableConv2D":
+        depthwise = layer.depthwise_kernel.numpy()
+        depthwise = rng.normal(0.0, 1.5 / math.sqrt(np.prod(depthwise.shape[:2])), depthwise.shape)
+        layer.depthwise_kernel.assign((depthwise * ikr_mask(depthwise.shape, prune, rng)).astype("float32"))
+        pointwise = layer.pointwise_kernel.numpy()
+        layer.pointwise_kernel.assign(rng.normal(0.0, 1.5 / math.sqrt(pointwise.shape[2]), pointwise.shape)
+                                      .astype("float32"))
         if layer.use_bias:
             layer.bias.assign(rng.normal(0.0, 0.3, layer.bias.shape).astype("float32"))
     elif cls == "BatchNormalization":

@@ -164,8 +164,8 @@ def test_generated_models_are_what_the_spec_says(spec):
         assert layer.__class__.__name__ == ("Add" if entry["class"] == "Residual" else entry["class"])
         assert tuple(layer.output.shape[1:]) == entry["shape"], f"{name}\n{spec.describe()}"
         prune = entry.get("prune", {})
-        if entry["class"] in ("Conv2D", "DepthwiseConv2D"):
-            kernel = layer.kernel.numpy()
+        if entry["class"] in ("Conv2D", "DepthwiseConv2D", "SeparableConv2D"):
+            kernel = (layer.depthwise_kernel if entry["class"] == "SeparableConv2D" else layer.kernel).numpy()
             found = patterns_from_kernel(kernel)
             assert found.regular, spec.describe()
             assert len(found.library) <= prune.get("library", 1)
