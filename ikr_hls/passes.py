@@ -63,14 +63,15 @@ def fold_batchnorm(graph: Graph) -> Graph:
 
 def fuse_activations(graph: Graph) -> Graph:
     """Merge a standalone activation into the layer it reads when that one has none (and no
-    other reader); drop identity activations."""
+    other reader); drop identity activations. A softmax merges only into a Dense, whose code
+    applies it to the whole vector; elsewhere it stays a layer of its own."""
     for layer in list(graph.layers):
         if layer.kind != "activation":
             continue
         prev = _sole_producer(graph, layer)
         if (prev is not None and prev.activation == "linear"
-                and prev.kind in ("conv2d", "dense", "scale_shift", "add")
-                and (layer.activation != "softmax" or len(prev.out_shape) == 1)):
+                and prev.kind in (("dense",) if layer.activation == "softmax"     # the one vector softmax
+                                  else ("conv2d", "dense", "scale_shift", "add"))):
             prev.activation = layer.activation
             if "alpha" in layer.attrs:
                 prev.attrs["alpha"] = layer.attrs["alpha"]

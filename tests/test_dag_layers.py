@@ -185,6 +185,23 @@ def test_prune_once_prunes_depthwise_and_separable_kernels():
     assert np.all(model.get_layer("sep").pointwise_kernel.numpy() != 0)     # 1x1: left dense
 
 
+@pytest.mark.parametrize("case", ["add", "unfolded_batchnorm"])
+def test_softmax_after_add_or_scale_shift_stays_a_layer(case, tmp_path):
+    """Only Dense applies a fused softmax to its whole vector; after an Add or a scale-and-shift
+    the softmax is a layer of its own (fusing it there made C++ that did not compile)."""
+    inp = keras.Input((6,))
+    if case == "add":
+        x = L.Add(name="merge")([L.Dense(4)(inp), L.Dense(4)(inp)])
+    else:
+        x = L.BatchNormalization(name="merge")(L.Dense(4, activation="relu")(inp))
+    model = keras.Model(inp, L.Softmax(name="softmax")(x))
+    hls = ikr_hls.convert(model, output_dir=tmp_path / "prj")
+    assert hls.graph.layer("merge").activation == "linear"
+    assert hls.graph.layer("softmax").kind == "activation"
+    x = _inputs(hls.input_shape, n=5)
+    np.testing.assert_allclose(hls.predict(x), model.predict(x, verbose=0), rtol=RTOL, atol=ATOL)
+
+
 def test_real_ap_types_headers_agree_with_the_reference(dag_projects, tmp_path):
     """The integer host model is the default; the real ap_fixed headers (what Vitis compiles)
     must give the same bits on the new layers (ReLU6, leaky ReLU, Add, global pooling)."""
