@@ -17,6 +17,7 @@ import numpy as np
 
 from . import patterns as pat
 from .errors import IKRHLSError
+from .modelfile import load_keras_model
 
 log = logging.getLogger(__name__)
 
@@ -626,12 +627,10 @@ def summary(model, reference=None, print_fn=print) -> PruningSummary:
 
 def _load(model, what):
     if isinstance(model, (str, Path)):
-        if not Path(model).is_file():
-            raise IKRHLSError(f"{what}: no such file {model}")
         try:
-            return keras.models.load_model(model, compile=False)
-        except Exception as err:                # Keras raises many kinds; name the file
-            raise IKRHLSError(f"{what}: cannot load {model}: {err}") from None
+            return load_keras_model(model)     # the converter's checks and messages, for any file
+        except IKRHLSError as err:
+            raise IKRHLSError(f"{what}: {err}") from None
     if not isinstance(model, keras.Model):
         raise IKRHLSError(f"{what}: expected a keras.Model or a model file, got {type(model).__name__}")
     return model
