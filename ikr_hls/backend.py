@@ -85,7 +85,7 @@ class _Renderer:
         fixed_point = not self.graph.input_precision.is_float
         common = dict(project=self.project, version=__version__, source=self.graph.source, fixed_point=fixed_point,
                       guard=self.project.upper(), layers=layer_views, buffers=wiring.buffers,
-                      calls=wiring.calls(self.graph, layer_views), has_clones=wiring.has_clones,
+                      calls=wiring.calls(layer_views), has_clones=wiring.has_clones,
                       input_shape=list(self.graph.input_shape),
                       output_shape=list(self.graph.output_shape))
         last = self.graph.layers[-1]
@@ -373,11 +373,12 @@ class _Wiring:
         extra.extend(dict(type=t, name=copy, size=n) for copy in copies)
         return calls
 
-    def calls(self, graph: Graph, views: list) -> list:
-        """The statements of the top function, in order, each with a comment."""
+    def calls(self, views: list) -> list:
+        """The statements of the top function, in order, each with a comment (views: the
+        layers' render views, in graph order)."""
         out = [dict(code=c, comment=f"the input is read {len(self.clones[INPUT])} times")
                for c in self._clone_calls.get(INPUT, [])]
-        for layer, view in zip(graph.layers, views):
+        for layer, view in zip(self.graph.layers, views):
             args = [self._read_buffer[(layer.name, i)] for i in range(len(layer.inputs))]
             args.append(self._own[layer.name])
             out.append(dict(code=f"{layer.name}({', '.join(args)});", comment=view["summary"]))

@@ -89,12 +89,9 @@ def test_residual_graph_merges_what_it_can(dag_projects):
 _CALL = re.compile(r"^\s+(?:ikr::clone\d<[^>]+>|\w+)\(([^)]*)\);", re.M)
 
 
-@pytest.mark.parametrize("name", list(DAG_MODELS))
-def test_top_function_buffers_have_one_writer_and_one_reader(dag_projects, name):
-    """Vitis DATAFLOW needs every buffer written by one call and read by one call; a buffer
-    read by several layers is copied (ikr::cloneN) once per read."""
-    _, projects = dag_projects
-    top = projects[(name, "float", "unrolled")].files["firmware/myproject.cpp"]
+def _assert_one_writer_one_reader(top: str) -> str:
+    """Every declared buffer of the DATAFLOW region is an argument of exactly two calls (its
+    writer and its reader); input and output of one each. Returns the region's text."""
     body = top.split("#pragma HLS DATAFLOW")[1].split("#ifdef IKR_TRACE")[0]
     declared = re.findall(r"^\s+\w+ (\w+)\[\d+\];", body, re.M)
     uses = {}
@@ -104,6 +101,29 @@ def test_top_function_buffers_have_one_writer_and_one_reader(dag_projects, name)
     assert uses.pop("input") == 1 and uses.pop("output") == 1
     assert sorted(uses) == sorted(declared)
     assert set(uses.values()) == {2}, {k: v for k, v in uses.items() if v != 2}
+    return body
+
+
+def test_a_buffer_read_four_times_is_copied_through_a_chain_of_clones(tmp_path):
+    inp = keras.Input((6,))
+    x = L.Dense(4, name="d")(inp)
+    model = keras.Model(inp, L.Add(name="sum4")([x, x, x, x]))
+    hls = ikr_hls.convert(model, output_dir=tmp_path / "prj")
+    body = _assert_one_writer_one_reader(hls.files["firmware/myproject.cpp"])
+    assert "ikr::clone3<d_result_t, 4>(d_out, d_out_to_sum4_0, d_out_to_sum4_1, d_out_spare1);" in body
+    assert "ikr::clone2<d_result_t, 4>(d_out_spare1, d_out_to_sum4_2, d_out_to_sum4_3);" in body
+    x = _inputs(hls.input_shape, n=5)
+    np.testing.assert_allclose(hls.predict(x), model.predict(x, verbose=0), rtol=RTOL, atol=ATOL)
+
+
+
+
+@pytest.mark.parametrize("name", list(DAG_MODELS))
+def test_top_function_buffers_have_one_writer_and_one_reader(dag_projects, name):
+    """Vitis DATAFLOW needs every buffer written by one call and read by one call; a buffer
+    read by several layers is copied (ikr::cloneN) once per read."""
+    _, projects = dag_projects
+    body = _assert_one_writer_one_reader(projects[(name, "float", "unrolled")].files["firmware/myproject.cpp"])
     if name == "residual":
         assert "ikr::clone3<block1_add_result_t" in body and "ikr::clone2<input_t" not in body
 
