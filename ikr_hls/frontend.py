@@ -12,7 +12,7 @@ import numpy as np
 
 from .errors import IKRHLSError
 from .modelfile import import_keras, load_keras_model
-from .ir import ACTIVATIONS, INPUT, Graph, Layer, c_identifier, conv_output_size
+from .ir import ACTIVATIONS, INPUT, Graph, Layer, c_identifier, conv_output_size, depthwise_as_conv
 
 log = logging.getLogger(__name__)
 
@@ -70,7 +70,7 @@ def _build_graph(model, source: str) -> Graph:
             continue
         for layer in made if isinstance(made, list) else [made]:    # a SeparableConv2D makes two
             _check_finite(layer, source)
-            layer.name = c_identifier(layer.attrs.pop("ir_name", klayer.name), taken)
+            layer.name = c_identifier(layer.keras_name, taken)   # 'sep/depthwise' -> sep_depthwise
             layer.inputs = names
             graph.layers.append(layer)
             shapes[layer.name] = layer.out_shape
@@ -197,32 +197,50 @@ def _conv_geometry(klayer, shape, source) -> dict:
                 pad_top=pt, pad_bottom=pb, pad_left=pl, pad_right=pr, oh=oh, ow=ow)
 
 
-def _conv_layer(klayer, shape, source, kernel, bias, extra_attrs) -> Layer:
-    geometry = _conv_geometry(klayer, shape, source)
-    oh, ow = geometry.pop("oh"), geometry.pop("ow")
+def _conv_activation(klayer, source) -> str:
     activation = _activation_name(klayer, source)
     if activation == "softmax":
         raise _unsupported(klayer, source, "a softmax activation (softmax over a vector only)")
+    return activation
+
+
+def _conv_layer(klayer, shape, source, kernel, bias, extra_attrs, activation) -> Layer:
+    geometry = _conv_geometry(klayer, shape, source)
+    oh, ow = geometry.pop("oh"), geometry.pop("ow")
     layer = Layer(name="", kind="conv2d", keras_name=klayer.name, in_shape=tuple(shape),
                   out_shape=(oh, ow, kernel.shape[-1]), attrs=dict(geometry, **extra_attrs),
                   weights=dict(kernel=kernel, bias=bias))
     return _with_activation(layer, activation)
 
 
+def _conv2d(klayer, shape, source):
+    if getattr(klayer, "groups", 1) != 1:
+        raise _unsupported(klayer, source, f"groups={klayer.groups} (only 1)")
+    kernel = _array(klayer.kernel)
+    bias = _array(klayer.bias) if klayer.use_bias else np.zeros(klayer.filters)
+    return _conv_layer(klayer, shape, source, kernel, bias, {}, _conv_activation(klayer, source))
+
+
+def _depthwise_conv2d(klayer, shape, source):
+    """A depthwise conv is a conv whose kernel is zero between different channels
+    (ir.depthwise_as_conv): the generated code multiplies nonzeros only, so those structural
+    zeros cost nothing, and each depthwise kernel keeps its own IKR pattern."""
+    depthwise = _array(klayer.kernel)                       # (KH, KW, C, M)
+    c, m = depthwise.shape[2:]
+    bias = _array(klayer.bias) if klayer.use_bias else np.zeros(c * m)
+    return _conv_layer(klayer, shape, source, depthwise_as_conv(depthwise), bias, dict(depthwise=m),
+                       _conv_activation(klayer, source))
+
+
 def _separable_conv2d(klayer, shape, source):
     """A SeparableConv2D is two layers here: its depthwise half (no activation, no bias;
-    configured as '<name>/depthwise', C++ name <name>_depthwise) and its 1x1 pointwise half
-    ('<name>'), which carries the bias and the activation."""
+    Keras-side name '<name>/depthwise', so configured as such and C++ name <name>_depthwise)
+    and its 1x1 pointwise half ('<name>'), which carries the bias and the activation."""
     depthwise = _array(klayer.depthwise_kernel)             # (KH, KW, C, M)
-    kh, kw, c, m = depthwise.shape
-    kernel = np.zeros((kh, kw, c, c * m))
-    for ci in range(c):
-        kernel[:, :, ci, ci * m:(ci + 1) * m] = depthwise[:, :, ci, :]
-    first = _conv_layer(klayer, shape, source, kernel, np.zeros(c * m),
-                        dict(depthwise=m, separable="depthwise", ir_name=f"{klayer.name}_depthwise"))
+    c, m = depthwise.shape[2:]
+    first = _conv_layer(klayer, shape, source, depthwise_as_conv(depthwise), np.zeros(c * m),
+                        dict(depthwise=m, separable="depthwise"), "linear")
     first.keras_name = f"{klayer.name}/depthwise"
-    activation, first.activation = first.activation, "linear"     # the pointwise half applies it
-    first.attrs.pop("alpha", None)
     pointwise = _array(klayer.pointwise_kernel)             # (1, 1, C*M, F)
     bias = _array(klayer.bias) if klayer.use_bias else np.zeros(klayer.filters)
     oh, ow, _ = first.out_shape
@@ -231,29 +249,7 @@ def _separable_conv2d(klayer, shape, source):
                    attrs=dict(kh=1, kw=1, sh=1, sw=1, padding="valid", pad_top=0, pad_bottom=0,
                               pad_left=0, pad_right=0, separable="pointwise"),
                    weights=dict(kernel=pointwise, bias=bias))
-    return [first, _with_activation(second, activation)]
-
-
-def _conv2d(klayer, shape, source):
-    if getattr(klayer, "groups", 1) != 1:
-        raise _unsupported(klayer, source, f"groups={klayer.groups} (only 1)")
-    kernel = _array(klayer.kernel)
-    bias = _array(klayer.bias) if klayer.use_bias else np.zeros(klayer.filters)
-    return _conv_layer(klayer, shape, source, kernel, bias, {})
-
-
-def _depthwise_conv2d(klayer, shape, source):
-    """A depthwise conv is a conv whose kernel is zero between different channels: input
-    channel c feeds only outputs c*M .. c*M+M-1 (M = depth_multiplier, Keras's order). The
-    generated code multiplies nonzeros only, so those structural zeros cost nothing, and
-    each depthwise kernel keeps its own IKR pattern."""
-    depthwise = _array(klayer.kernel)                       # (KH, KW, C, M)
-    kh, kw, c, m = depthwise.shape
-    kernel = np.zeros((kh, kw, c, c * m))
-    for ci in range(c):
-        kernel[:, :, ci, ci * m:(ci + 1) * m] = depthwise[:, :, ci, :]
-    bias = _array(klayer.bias) if klayer.use_bias else np.zeros(c * m)
-    return _conv_layer(klayer, shape, source, kernel, bias, dict(depthwise=m))
+    return [first, _with_activation(second, _conv_activation(klayer, source))]
 
 
 def _dense(klayer, shape, source):

@@ -119,9 +119,19 @@ class Graph:
         raise KeyError(name)
 
 
+def depthwise_as_conv(depthwise: np.ndarray) -> np.ndarray:
+    """A (KH, KW, C, M) depthwise kernel as the (KH, KW, C, C*M) conv kernel the converter
+    uses: input channel c feeds only outputs c*M .. c*M+M-1 (Keras's order), zeros elsewhere."""
+    kh, kw, c, m = depthwise.shape
+    kernel = np.zeros((kh, kw, c, c * m))
+    for ci in range(c):
+        kernel[:, :, ci, ci * m:(ci + 1) * m] = depthwise[:, :, ci, :]
+    return kernel
+
+
 def layer_kernel(layer: Layer) -> np.ndarray:
     """A conv layer's own kernels as (KH, KW, CI, CO): for a depthwise conv, (KH, KW, C, M),
-    without the zeros between channels that the converter's (KH, KW, C, C*M) form holds."""
+    without the zeros between channels of depthwise_as_conv's form."""
     kernel = layer.weights["kernel"]
     m = layer.attrs.get("depthwise")
     if not m:
