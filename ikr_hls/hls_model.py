@@ -3,6 +3,7 @@ from __future__ import annotations
 
 import json
 import logging
+import threading
 from pathlib import Path
 
 import numpy as np
@@ -40,6 +41,7 @@ class HLSModel:
         self._tb_inputs = (tbdata.default_inputs(graph.input_shape) if tb_data is None
                            else tbdata.load_inputs(tb_data, graph.input_shape))
         self._written = False
+        self._write_lock = threading.RLock()     # compile() from several threads writes once
         self._module = None
 
     @property
@@ -67,9 +69,15 @@ class HLSModel:
     def write(self) -> Path:
         """Write the project to output_dir (atomically; refuses a non-empty directory unless
         the model was converted with force=True)."""
-        write_project(self.files, self.output_dir, force=self.force or self._written)
-        self._written = True
+        with self._write_lock:
+            write_project(self.files, self.output_dir, force=self.force or self._written)
+            self._written = True
         return self.output_dir
+
+    def _ensure_written(self) -> None:
+        with self._write_lock:
+            if not self._written:
+                self.write()
 
     def compile(self, arithmetic: str = "int") -> "HLSModel":
         """Write the project if needed, then build its pybind11 module (cached by content).
@@ -84,8 +92,7 @@ class HLSModel:
     def _build(self, extra_flags=(), arithmetic: str = "int"):
         if arithmetic not in HOST_ARITHMETIC:
             raise IKRHLSError(f"arithmetic: unknown value '{arithmetic}' (valid: {', '.join(HOST_ARITHMETIC)})")
-        if not self._written:
-            self.write()
+        self._ensure_written()
         flags = list(extra_flags)
         if arithmetic == "int" and not self.graph.input_precision.is_float:
             flags.append("-DIKR_HOST_INT")
@@ -95,16 +102,14 @@ class HLSModel:
         """Build the generated testbench with g++ from the sources and flags of hls_config.cfg
         (as Vitis csim_design does) and run it against the golden data: a CSimResult with
         .passed, .summary() and the first .mismatches."""
-        if not self._written:
-            self.write()
+        self._ensure_written()
         return run_csim(self.output_dir)
 
     def build(self, steps=DEFAULT_STEPS, reset: bool = False, echo=None) -> dict:
         """Run the project's build_prj.tcl with Vitis HLS (vitis-run or vitis_hls, found on
         PATH or in $XILINX_HLS) and return the synthesis report's figures; IKRHLSError in
         one line when Vitis is not installed."""
-        if not self._written:
-            self.write()
+        self._ensure_written()
         return run_build(self.output_dir, steps=steps, reset=reset, echo=echo)
 
     def report(self) -> dict:
@@ -167,8 +172,7 @@ class HLSModel:
         output of the same layer (after any activation or BatchNormalization merged into it):
         {layer name: {"cpp": (N, *shape), "keras": (N, *shape)}}."""
         x = self._batch(x)
-        if not self._written:
-            self.write()
+        self._ensure_written()
         module = self._build(["-DIKR_TRACE"])
         cpp = module.trace(x)
         keras_outputs = self._keras_trace(x)
@@ -186,8 +190,7 @@ class HLSModel:
         x = self._batch(x)
         if len(x) == 0:
             raise IKRHLSError("count_ops: needs at least one input")
-        if not self._written:
-            self.write()
+        self._ensure_written()
         module = self._build(["-DIKR_COUNT_OPS"])
         counts = module.count_ops(x)
         # the network has no data-dependent skipping, so every sample costs the same
