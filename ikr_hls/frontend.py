@@ -61,6 +61,11 @@ def _build_graph(model, source: str) -> Graph:
         if handler is None:
             raise IKRHLSError(f"{source}: layer '{klayer.name}' ({cls}) is not supported; "
                               f"supported layers: {', '.join(sorted(SUPPORTED))}")
+        quantized = getattr(getattr(klayer, "dtype_policy", None), "quantization_mode", None)
+        if quantized:              # its kernel holds int8/float8 codes and a scale, not weights
+            raise IKRHLSError(f"{source}: layer '{klayer.name}' ({cls}) is quantized by Keras "
+                              f"({klayer.dtype_policy.name}); convert the float model and choose "
+                              "ap_fixed types with precision/config instead")
         names = [INPUT if s is None else alias[id(s)] for s in sources]
         in_shapes = [shapes[n] for n in names]
         made = handler(klayer, in_shapes if cls in MULTI_INPUT else in_shapes[0], source)
