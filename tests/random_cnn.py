@@ -30,7 +30,10 @@ from hypothesis import strategies as st
 from ikr_hls.ir import conv_output_size
 from ikr_hls.patterns import kernel_mask
 
-ACTIVATIONS = ("linear", "relu", "tanh", "sigmoid")
+# Every scalar activation the converter supports, by the names Keras layers take.
+ACTIVATIONS = ("linear", "relu", "relu6", "leaky_relu", "tanh", "sigmoid")
+LEAKY_SLOPES = (0.01, 0.1, 0.3, 0.5)
+BN_EPSILONS = (1e-3, 1e-5, 0.1)
 MAX_KERNEL = 5
 MAX_FILTERS = 8
 MAX_CONVS = 3
@@ -165,22 +168,31 @@ def pool_block(draw, shape):
 
 
 def batchnorm_block(draw, shape):
-    """BatchNormalization with random gamma, beta and moving statistics (set in build_model)."""
-    return [_layer("BatchNormalization", shape)], shape
+    """BatchNormalization with or without its scale (gamma) and center (beta), any epsilon;
+    random gamma, beta and moving statistics (set in build_model)."""
+    return [_layer("BatchNormalization", shape, scale=draw(st.integers(0, 3)) > 0,
+                   center=draw(st.integers(0, 3)) > 0, epsilon=draw(st.sampled_from(BN_EPSILONS)))], shape
 
 
 def activation_block(draw, shape):
     """A separate activation layer (after a BatchNormalization it is not merged into the conv):
-    Activation, ReLU, ReLU6 or a leaky ReLU."""
-    kind = draw(st.sampled_from(["Activation", "Activation", "ReLU6", "LeakyReLU"]))
+    Activation by name, ReLU (plain, max_value=6 or a negative_slope) or LeakyReLU."""
+    kind = draw(st.sampled_from(["Activation", "Activation", "ReLU", "LeakyReLU"]))
     if kind == "Activation":
         return [_layer("Activation", shape, activation=draw(st.sampled_from(ACTIVATIONS)))], shape
-    if kind == "ReLU6":
+    if kind == "LeakyReLU":
+        return [_layer("LeakyReLU", shape, negative_slope=draw(st.sampled_from(LEAKY_SLOPES)))], shape
+    relu = draw(st.sampled_from(["plain", "max_value", "negative_slope"]))
+    if relu == "plain":
+        return [_layer("ReLU", shape)], shape
+    if relu == "max_value":
         return [_layer("ReLU", shape, max_value=6.0)], shape
-    slope = draw(st.sampled_from([0.01, 0.1, 0.3, 0.5]))
-    if draw(st.booleans()):
-        return [_layer("LeakyReLU", shape, negative_slope=slope)], shape
-    return [_layer("ReLU", shape, negative_slope=slope)], shape
+    return [_layer("ReLU", shape, negative_slope=draw(st.sampled_from(LEAKY_SLOPES)))], shape
+
+
+def dropout_block(draw, shape):
+    """Dropout: the identity at inference."""
+    return [_layer("Dropout", shape, rate=draw(st.sampled_from([0.1, 0.5])))], shape
 
 
 def zero_pad_block(draw, shape):
@@ -206,15 +218,19 @@ def reshape_block(draw, shape):
 
 
 def global_pool_block(draw, shape):
-    """GlobalAveragePooling2D or GlobalMaxPooling2D down to a vector of channels."""
+    """GlobalAveragePooling2D or GlobalMaxPooling2D down to a vector of channels (with
+    keepdims, to a 1x1 image, then flattened)."""
     cls = draw(st.sampled_from(["GlobalAveragePooling2D", "GlobalMaxPooling2D"]))
     out = (shape[2],)
+    if draw(st.integers(0, 2)) == 0:
+        return [_layer(cls, (1, 1, shape[2]), keepdims=True), _layer("Flatten", out)], out
     return [_layer(cls, out)], out
 
 
 def dense_head(draw, shape):
     """0..2 Dense layers of 1..12 units with magnitude-free random sparsity (bounded by
-    DENSE_NONZERO_BUDGET); the last may end in softmax, as an activation or a Softmax layer."""
+    DENSE_NONZERO_BUDGET), each maybe followed by BatchNormalization; the last may end in
+    softmax, as its activation, an Activation layer or a Softmax layer."""
     layers = []
     n = draw(st.integers(0, MAX_DENSE))
     for i in range(n):
@@ -228,8 +244,12 @@ def dense_head(draw, shape):
         shape = (units,)
         layers.append(_layer("Dense", shape, {"sparsity": round(sparsity, 4)}, units=units,
                              activation=activation, use_bias=draw(st.integers(0, 4)) > 0))
-        if last and activation == "linear" and draw(st.integers(0, 3)) == 0:
-            layers.append(_layer("Softmax", shape))
+        if activation != "softmax" and draw(st.integers(0, 3)) == 0:
+            layers += batchnorm_block(draw, shape)[0]
+        if last and activation != "softmax" and draw(st.integers(0, 2)) == 0:
+            softmax = draw(st.sampled_from([("Softmax", {}), ("Softmax", {"axis": 1}),
+                                            ("Activation", {"activation": "softmax"})]))
+            layers.append(_layer(softmax[0], shape, **softmax[1]))
     return layers, shape
 
 
@@ -237,7 +257,8 @@ def dense_head(draw, shape):
 # return None (do not fit the shape) are skipped.
 # A block listed twice is drawn twice as often.
 FEATURE_BLOCKS = [conv_block, conv_block, conv_block, depthwise_block, separable_block, residual_block]   # 1..MAX_CONVS
-EXTRA_BLOCKS = [pool_block, pool_block, batchnorm_block, activation_block, zero_pad_block]  # 0..2 after each
+EXTRA_BLOCKS = [pool_block, pool_block, batchnorm_block, activation_block, zero_pad_block,  # 0..2 after each
+                dropout_block]
 TO_VECTOR_BLOCKS = [flatten_block, flatten_block, flatten_block, reshape_block, global_pool_block]
 HEAD_BLOCKS = [dense_head]
 
@@ -347,11 +368,13 @@ def _set_weights(layer, entry, rng):
         if layer.use_bias:
             layer.bias.assign(rng.normal(0.0, 0.3, layer.bias.shape).astype("float32"))
     elif cls == "BatchNormalization":
-        n = layer.gamma.shape[0]
-        layer.set_weights([rng.uniform(0.5, 1.5, n).astype("float32"),       # gamma
-                           rng.normal(0.0, 0.3, n).astype("float32"),        # beta
-                           rng.normal(0.0, 0.5, n).astype("float32"),        # moving mean
-                           rng.uniform(0.3, 2.0, n).astype("float32")])      # moving variance
+        n = layer.moving_mean.shape[0]
+        if layer.scale:
+            layer.gamma.assign(rng.uniform(0.5, 1.5, n).astype("float32"))
+        if layer.center:
+            layer.beta.assign(rng.normal(0.0, 0.3, n).astype("float32"))
+        layer.moving_mean.assign(rng.normal(0.0, 0.5, n).astype("float32"))
+        layer.moving_variance.assign(rng.uniform(0.3, 2.0, n).astype("float32"))
 
 
 def ikr_mask(shape, prune, rng) -> np.ndarray:
@@ -380,3 +403,182 @@ def dense_mask(shape, prune, rng) -> np.ndarray:
     mask = np.ones(size, dtype=bool)
     mask[rng.choice(size, size=int(round(prune.get("sparsity", 0.0) * size)), replace=False)] = False
     return mask.reshape(shape)
+
+
+# ---------------------------------------------------------------------------------------------
+# Option coverage: what the generator must draw (tests/test_option_coverage.py)
+#
+# Every constructor option of a supported Keras layer that changes its inference math is a
+# key of OPTIONS[class]; its `cases` name the values the generator must draw (each a
+# predicate on the value as the layer's get_config() gives it), and `refused` lists values
+# the converter must refuse (for options it supports in one form only). The test checks
+# this table against Keras (every math option of the class is here), against the frontend
+# (every option it reads is here) and against a few hundred drawn specs (every case is
+# drawn); a set of drawn specs covering every case is then converted and compared with
+# Keras in float and with the reference in fixed point, in both strategies.
+
+
+@dataclass(frozen=True)
+class Option:
+    cases: dict                 # case name -> predicate on the option's value
+    refused: tuple = ()         # values the converter must refuse with a clear error
+
+
+def _is(value):
+    return lambda v: v == value
+
+
+def _values(*values) -> Option:
+    return Option({repr(v): _is(v) for v in values})
+
+
+def _only(value, *refused) -> Option:
+    return Option({repr(value): _is(value)}, refused)
+
+
+def _pair_cases(name) -> dict:
+    return {f"{name} 1": _is((1, 1)), f"{name} > 1": lambda v: v[0] == v[1] > 1,
+            f"{name} non-square": lambda v: v[0] != v[1]}
+
+
+_KERNEL = Option(_pair_cases("kernel"))
+# 1x1 separable convs are not drawn (see separable_block)
+_SEPARABLE_KERNEL = Option({k: v for k, v in _pair_cases("kernel").items() if k != "kernel 1"})
+_STRIDES = Option(_pair_cases("stride"))
+_PADDING = _values("valid", "same")
+_USE_BIAS = _values(True, False)
+_CHANNELS_LAST = _only("channels_last", "channels_first")
+_FLOAT32 = _only("float32", "int8_from_float32")      # a quantized layer stores int8 codes
+_CONV_ACTIVATION = Option({repr(a): _is(a) for a in ACTIVATIONS}, ("softmax", "elu"))
+_COUNT = Option({"1": _is(1), "> 1": lambda v: v > 1})
+_CONV_COMMON = dict(kernel_size=_KERNEL, strides=_STRIDES, padding=_PADDING, use_bias=_USE_BIAS,
+                    activation=_CONV_ACTIVATION, data_format=_CHANNELS_LAST,
+                    dilation_rate=_only((1, 1), (2, 2)), dtype=_FLOAT32)
+_POOL = dict(pool_size=Option({"2": _is((2, 2)), "3": _is((3, 3)), "non-square": lambda v: v[0] != v[1]}),
+             strides=Option({"= pool": lambda v: v in ((2, 2), (3, 3)), "1": lambda v: 1 in v,
+                             "non-square": lambda v: v[0] != v[1]}),
+             padding=_PADDING, data_format=_CHANNELS_LAST, dtype=_FLOAT32)
+_GLOBAL_POOL = dict(keepdims=_values(False, True), data_format=_CHANNELS_LAST, dtype=_FLOAT32)
+
+OPTIONS = {
+    "Conv2D": dict(_CONV_COMMON, filters=_COUNT, groups=_only(1, 2)),
+    "DepthwiseConv2D": dict(_CONV_COMMON, depth_multiplier=_COUNT),
+    "SeparableConv2D": dict(_CONV_COMMON, kernel_size=_SEPARABLE_KERNEL, filters=_COUNT, depth_multiplier=_COUNT),
+    "Dense": dict(units=_COUNT, use_bias=_USE_BIAS, dtype=_FLOAT32,
+                  activation=Option({repr(a): _is(a) for a in ACTIVATIONS + ("softmax",)}, ("elu",)),
+                  quantization_config=_only(None)),
+    "BatchNormalization": dict(scale=_values(True, False), center=_values(True, False),
+                               epsilon=Option({repr(e): _is(e) for e in BN_EPSILONS}),
+                               axis=_only(-1, 1), dtype=_FLOAT32),
+    "MaxPooling2D": _POOL,
+    "AveragePooling2D": _POOL,
+    "GlobalAveragePooling2D": _GLOBAL_POOL,
+    "GlobalMaxPooling2D": _GLOBAL_POOL,
+    "ZeroPadding2D": dict(padding=Option({"symmetric": lambda v: v[0][0] == v[0][1] == v[1][0] == v[1][1],
+                                          "asymmetric": lambda v: len({*v[0], *v[1]}) > 1}),
+                          data_format=_CHANNELS_LAST, dtype=_FLOAT32),
+    "Flatten": dict(data_format=_CHANNELS_LAST, dtype=_FLOAT32),
+    "Reshape": dict(target_shape=Option({"given": lambda v: -1 not in v, "inferred": lambda v: -1 in v}),
+                    dtype=_FLOAT32),
+    "Add": dict(dtype=_FLOAT32),
+    "Dropout": dict(dtype=_FLOAT32),
+    "Activation": dict(activation=Option({repr(a): _is(a) for a in ACTIVATIONS + ("softmax",)}, ("elu",)),
+                       dtype=_FLOAT32),
+    "ReLU": dict(max_value=Option({"None": _is(None), "6": _is(6.0)}, (3.0,)),
+                 negative_slope=Option({"0": _is(0.0), "> 0": lambda v: v > 0}),
+                 threshold=_only(0.0, 0.5), dtype=_FLOAT32),
+    "LeakyReLU": dict(negative_slope=Option({repr(s): _is(s) for s in LEAKY_SLOPES}), dtype=_FLOAT32),
+    "Softmax": dict(axis=Option({"-1": _is(-1), "1": _is(1)}, (0,)), dtype=_FLOAT32),
+}
+
+# Where a layer lands in the converted graph also changes the code that computes it.
+CONTEXTS = ("BatchNormalization folded into a conv", "BatchNormalization folded into a Dense",
+            "BatchNormalization on its own", "activation fused into an Add",
+            "ZeroPadding2D merged into a conv", "ZeroPadding2D on its own")
+_CONVS = ("Conv2D", "DepthwiseConv2D", "SeparableConv2D")
+_ACTIVATION_LAYERS = ("Activation", "ReLU", "LeakyReLU", "Softmax")
+
+
+def option_value(layer, option):
+    """An option's value as the coverage table sees it: get_config()'s, the dtype policy by
+    name, sequences as tuples."""
+    if option == "dtype":
+        return layer.dtype_policy.name
+    value = layer.get_config()[option]
+
+    def plain(v):
+        return tuple(plain(x) for x in v) if isinstance(v, (list, tuple)) else v
+    return plain(value)
+
+
+def covered_cases(spec: CNNSpec) -> set:
+    """{(class, option, case)} and {("context", name)} that building `spec` exercises (the
+    Keras layers are constructed, not built: cheap)."""
+    import keras
+
+    found = set()
+    for _, entry in named_entries(spec):
+        if entry["class"] == "Residual":                  # its Add
+            entry = {"class": "Add", "config": {}}
+        layer = getattr(keras.layers, entry["class"])(**entry["config"])
+        for option, spec_option in OPTIONS[entry["class"]].items():
+            value = option_value(layer, option)
+            found |= {(entry["class"], option, case) for case, test in spec_option.cases.items() if test(value)}
+    return found | {("context", c) for c in _contexts(spec.layers, previous=None)}
+
+
+def _contexts(entries, previous) -> set:
+    """The CONTEXTS the layer sequence puts layers in (Dropout is transparent: it is removed)."""
+    found = set()
+    entries = [e for e in entries if e["class"] != "Dropout"]
+    for i, entry in enumerate(entries):
+        cls = entry["class"]
+        prev = entries[i - 1] if i else previous
+        linear = prev is not None and prev.get("config", {}).get("activation", "linear") == "linear"
+        if cls == "Residual":
+            found |= _contexts(entry["body"], previous=None)
+        elif cls == "BatchNormalization":
+            if prev is not None and prev["class"] in _CONVS and linear:
+                found.add("BatchNormalization folded into a conv")
+            elif prev is not None and prev["class"] == "Dense" and linear:
+                found.add("BatchNormalization folded into a Dense")
+            else:
+                found.add("BatchNormalization on its own")
+        elif cls in _ACTIVATION_LAYERS and prev is not None and prev["class"] == "Residual":
+            found.add("activation fused into an Add")
+        elif cls == "ZeroPadding2D":
+            following = entries[i + 1]["class"] if i + 1 < len(entries) else None
+            found.add("ZeroPadding2D merged into a conv" if following in _CONVS else "ZeroPadding2D on its own")
+    return found
+
+
+def required_cases() -> set:
+    return ({(cls, option, case) for cls, options in OPTIONS.items()
+             for option, spec_option in options.items() for case in spec_option.cases}
+            | {("context", c) for c in CONTEXTS})
+
+
+def covering_specs(draws: int = 400) -> tuple[list, set]:
+    """A few specs, drawn by cnn_specs() (derandomized: the same every run), that together
+    exercise every required case, chosen greedily from `draws` draws; and the cases no
+    draw exercised."""
+    from hypothesis import HealthCheck, Phase, given, settings
+
+    drawn = []
+
+    @settings(max_examples=draws, derandomize=True, database=None, phases=[Phase.generate],
+              suppress_health_check=list(HealthCheck), deadline=None)
+    @given(cnn_specs())
+    def collect(spec):
+        drawn.append((spec, covered_cases(spec)))
+
+    collect()
+    missing = set(required_cases())
+    chosen = []
+    while missing:
+        spec, cases = max(drawn, key=lambda item: len(item[1] & missing))
+        if not cases & missing:
+            break
+        chosen.append(spec)
+        missing -= cases
+    return chosen, missing

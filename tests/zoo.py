@@ -67,7 +67,19 @@ def mlp():
     ], name="mlp")
 
 
+def activations():
+    """Activations that stay layers of their own: after a pooling (tanh), after a
+    BatchNormalization that could not be folded (leaky ReLU, softmax)."""
+    return keras.Sequential([
+        keras.Input((8, 8, 2)),
+        L.Conv2D(3, 3), L.MaxPooling2D(2), L.Activation("tanh"),
+        L.BatchNormalization(), L.LeakyReLU(negative_slope=0.2),
+        L.Flatten(), L.Dense(4, activation="relu"), L.BatchNormalization(), L.Softmax(),
+    ], name="activations")
+
+
 MODELS = {f.__name__: f for f in (lenet5, same_stride2, nonsquare_bn, avgpool_same, mlp)}
+EXTRA_MODELS = {f.__name__: f for f in (activations,)}
 
 
 def randomize(model, seed):
@@ -100,7 +112,7 @@ def zero_out(model, fraction=0.6, seed=0):
 
 
 def build(name, seed=0, zeros=False):
-    model = randomize(MODELS[name](), seed)
+    model = randomize({**MODELS, **EXTRA_MODELS}[name](), seed)
     return zero_out(model, seed=seed) if zeros else model
 
 
