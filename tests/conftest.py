@@ -1,5 +1,6 @@
 """Shared test set-up: quiet TensorFlow, hypothesis profiles, a per-session build cache."""
 import os
+from pathlib import Path
 
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
 
@@ -22,8 +23,11 @@ settings.load_profile(os.environ.get("IKR_HYPOTHESIS_PROFILE") or "ci")
 
 @pytest.fixture(scope="session", autouse=True)
 def _session_build_cache(tmp_path_factory):
-    """Every test session compiles its C++ models afresh, once each (same content, same module)."""
-    cache = tmp_path_factory.mktemp("ikr_cache")
+    """Every test session compiles its C++ models afresh, once each (same content, same module).
+    IKR_TEST_BUILD_CACHE names a directory to keep builds across sessions instead (bench/mutation.py
+    uses it: builds are keyed by content, so only what a mutant changes is rebuilt)."""
+    kept = os.environ.get("IKR_TEST_BUILD_CACHE")
+    cache = Path(kept) if kept else tmp_path_factory.mktemp("ikr_cache")
     old = os.environ.get("IKR_HLS_CACHE")
     os.environ["IKR_HLS_CACHE"] = str(cache)
     yield cache
@@ -31,3 +35,4 @@ def _session_build_cache(tmp_path_factory):
         os.environ.pop("IKR_HLS_CACHE", None)
     else:
         os.environ["IKR_HLS_CACHE"] = old
+

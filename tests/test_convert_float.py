@@ -1,11 +1,10 @@
 """The C++ model reproduces Keras in float precision on every model of the zoo, dense and
 with zeroed kernel positions, in both conv strategies."""
-from concurrent.futures import ThreadPoolExecutor
-
 import numpy as np
 import pytest
 
 import ikr_hls
+from builds import run_two_at_a_time, selected_params
 from zoo import MODELS, build
 
 STRATEGIES = ("unrolled", "pattern")
@@ -13,17 +12,31 @@ CASES = [(name, zeros, strategy) for strategy in STRATEGIES for name in MODELS f
 RTOL, ATOL = 1e-4, 1e-5
 
 
-@pytest.fixture(scope="session")
-def converted(tmp_path_factory):
-    """Every zoo model converted and compiled once per session, two compiles at a time."""
-    models = {}
-    for name, zeros, strategy in CASES:
-        keras_model = build(name, seed=7, zeros=zeros)
-        out = tmp_path_factory.mktemp(f"{name}_{'zeros' if zeros else 'dense'}_{strategy}")
-        models[(name, zeros, strategy)] = (keras_model, ikr_hls.convert(keras_model, output_dir=out,
-                                                                        strategy=strategy, force=True))
-    with ThreadPoolExecutor(max_workers=2) as pool:
-        list(pool.map(lambda pair: pair[1].compile(), models.values()))
+class Converted(dict):
+    """(Keras model, HLSModel) by case, converted on first use."""
+
+    def __init__(self, tmp_path_factory):
+        super().__init__()
+        self._tmp = tmp_path_factory
+
+    def convert(self, case):
+        if case not in self:
+            name, zeros, strategy = case
+            keras_model = build(name, seed=7, zeros=zeros)
+            out = self._tmp.mktemp(f"{name}_{'zeros' if zeros else 'dense'}_{strategy}")
+            self[case] = (keras_model, ikr_hls.convert(keras_model, output_dir=out, strategy=strategy, force=True))
+        return self[case]
+
+    def __missing__(self, case):            # predict() compiles when it is first called
+        return self.convert(case)
+
+
+@pytest.fixture(scope="module")
+def converted(tmp_path_factory, request):
+    """The zoo models the selected tests use, converted and compiled once, two at a time."""
+    models = Converted(tmp_path_factory)
+    run_two_at_a_time([lambda case=case: models.convert(case)[1].compile()
+                       for case in selected_params(request, "name", "zeros", "strategy")])
     return models
 
 

@@ -5,7 +5,6 @@ Float C++ must reproduce Keras; fixed-point C++ must equal the numpy reference b
 the top function must keep one producer and one consumer per buffer (Vitis DATAFLOW)."""
 import re
 import subprocess
-from concurrent.futures import ThreadPoolExecutor
 
 import keras
 import numpy as np
@@ -14,6 +13,7 @@ import pytest
 import ikr_hls
 from ikr_hls.hostbuild import ap_types_dir
 from ikr_hls.pruning import IKRPruning, prune_once
+from builds import run_two_at_a_time, selected_params
 from zoo import DAG_MODELS, build_dag
 
 L = keras.layers
@@ -22,19 +22,39 @@ CASES = [(name, p, s) for name in DAG_MODELS for p, s in VARIANTS]
 RTOL, ATOL = 1e-4, 1e-5
 
 
-@pytest.fixture(scope="session")
-def dag_projects(tmp_path_factory):
-    """Each DAG model, IKR-pruned to 4 of 9 positions, in every precision and strategy,
-    compiled once per session, two at a time."""
-    models = {name: build_dag(name, seed=3, keep=4) for name in DAG_MODELS}
-    projects = {}
-    for name, precision, strategy in CASES:
-        out = tmp_path_factory.mktemp(f"{name}_{strategy}")
-        projects[(name, precision, strategy)] = ikr_hls.convert(
-            models[name], output_dir=out, precision=precision, strategy=strategy)
-    with ThreadPoolExecutor(max_workers=2) as pool:
-        list(pool.map(lambda hls: hls.compile(), projects.values()))
-    return models, projects
+class DagModels(dict):
+    """Each DAG model, IKR-pruned to 4 of 9 positions, built on first use."""
+
+    def __missing__(self, name):
+        self[name] = build_dag(name, seed=3, keep=4)
+        return self[name]
+
+
+class DagProjects(dict):
+    """The DAG models by (name, precision, strategy), converted on first use (predict()
+    compiles them)."""
+
+    def __init__(self, tmp_path_factory):
+        super().__init__()
+        self._tmp = tmp_path_factory
+        self.models = DagModels()
+
+    def __missing__(self, case):
+        name, precision, strategy = case
+        self[case] = ikr_hls.convert(self.models[name], output_dir=self._tmp.mktemp(f"{name}_{strategy}"),
+                                     precision=precision, strategy=strategy)
+        return self[case]
+
+
+@pytest.fixture(scope="module")
+def dag_projects(tmp_path_factory, request):
+    """The cases the selected tests use, compiled once, two at a time; (models, projects)."""
+    projects = DagProjects(tmp_path_factory)
+    cases = selected_params(request, "name", "precision", "strategy")
+    cases += [(name, "float", "unrolled") for (name,) in selected_params(request, "name")
+              if (name, "float", "unrolled") not in cases]
+    run_two_at_a_time([projects[case].compile for case in cases])
+    return projects.models, projects
 
 
 def _inputs(shape, n=12, seed=5):
@@ -228,8 +248,7 @@ def test_real_ap_types_headers_agree_with_the_reference(dag_projects, tmp_path):
     models, _ = dag_projects
     projects = [ikr_hls.convert(models[name], output_dir=tmp_path / name, precision="ap_fixed<16,6>")
                 for name in DAG_MODELS]
-    with ThreadPoolExecutor(max_workers=2) as pool:
-        list(pool.map(lambda hls: hls.compile(arithmetic="ap_fixed"), projects))
+    run_two_at_a_time([lambda hls=hls: hls.compile(arithmetic="ap_fixed") for hls in projects])
     for hls in projects:
         x = _inputs(hls.input_shape, n=6, seed=9)
         np.testing.assert_array_equal(hls.predict(x), hls.emulate(x), err_msg=hls.graph.source)

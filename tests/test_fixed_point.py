@@ -1,7 +1,6 @@
 """Fixed point: the C++ host model equals the numpy reference of the hardware bit for bit,
 on the pruned LeNet-5 and the model set, for ap_fixed<16,6>, ap_fixed<8,3,AP_RND,AP_SAT> and
 mixed per-layer configurations; and the shipped IKR LeNet-5 keeps its accuracy."""
-from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
 import numpy as np
@@ -9,12 +8,14 @@ import pytest
 
 import ikr_hls
 from ikr_hls.datasets import mnist_split
+from builds import run_two_at_a_time, selected_params
 from zoo import build
 
 SHIPPED_IKR = Path(__file__).resolve().parent.parent / "examples" / "models" / "lenet5_ikr.h5"
 # The zoo without the dense-ish LeNet (its 1000 unrolled ap_fixed products take minutes of g++;
 # LeNet is covered by the pruned model, as shipped).
 ZOO = ("same_stride2", "nonsquare_bn", "avgpool_same", "mlp")
+PATTERN_GEOMETRY = ("same_stride2", "nonsquare_bn", "avgpool_same")
 PRECISIONS = {"16_6": "ap_fixed<16,6>", "8_3_rnd_sat": "ap_fixed<8,3,AP_RND,AP_SAT>"}
 ARITHMETIC = ("ap_fixed", "int")
 
@@ -43,6 +44,12 @@ def _cases():
         for name in ZOO:
             cases[(name, key, "unrolled")] = dict(precision=precision)
     cases[("lenet_ikr", "16_6", "pattern")] = dict(precision="ap_fixed<16,6>")
+    # the pattern strategy on stride 2, non-square strides, padding same and an average
+    # pooling with padding same; with a narrow rounding accumulator, the order of its sums
+    # (PE by PE) matters too
+    for name in PATTERN_GEOMETRY:
+        cases[(name, "16_6", "pattern")] = dict(precision="ap_fixed<16,6>")
+        cases[(name, "mixed", "pattern")] = dict(mixed=True)
     for strategy in ("unrolled", "pattern"):
         cases[("lenet_ikr", "mixed", strategy)] = dict(mixed=True)
     for name in ZOO:
@@ -50,23 +57,40 @@ def _cases():
     return cases
 
 
-@pytest.fixture(scope="session")
-def fixed_models(tmp_path_factory):
-    models = {}
-    for (name, key, strategy), opts in _cases().items():
-        model = SHIPPED_IKR if name == "lenet_ikr" else build(name, seed=5, zeros=True)
-        kwargs = dict(strategy=strategy, output_dir=tmp_path_factory.mktemp(f"fx_{name}_{key}_{strategy}"))
-        if opts.get("mixed"):
-            from ikr_hls.modelfile import load_keras_model
-            keras_model = load_keras_model(model) if isinstance(model, Path) else model
-            kwargs["config"] = mixed_config(keras_model)
-        else:
-            kwargs["precision"] = opts["precision"]
-        models[(name, key, strategy)] = ikr_hls.convert(model, **kwargs)
-    # both host arithmetics: the integer model (the default) and the ap_types headers
-    builds = [(h, a) for h in models.values() for a in ARITHMETIC]
-    with ThreadPoolExecutor(max_workers=2) as pool:
-        list(pool.map(lambda b: b[0].compile(arithmetic=b[1]), builds))
+class FixedModels(dict):
+    """Converted models by case, on first use."""
+
+    def __init__(self, tmp_path_factory):
+        super().__init__()
+        self._tmp = tmp_path_factory
+
+    def convert(self, case):
+        if case not in self:
+            name, key, strategy = case
+            opts = _cases()[case]
+            model = SHIPPED_IKR if name == "lenet_ikr" else build(name, seed=5, zeros=True)
+            kwargs = dict(strategy=strategy, output_dir=self._tmp.mktemp(f"fx_{name}_{key}_{strategy}"))
+            if opts.get("mixed"):
+                from ikr_hls.modelfile import load_keras_model
+                keras_model = load_keras_model(model) if isinstance(model, Path) else model
+                kwargs["config"] = mixed_config(keras_model)
+            else:
+                kwargs["precision"] = opts["precision"]
+            self[case] = ikr_hls.convert(model, **kwargs)
+        return self[case]
+
+    def __missing__(self, case):            # predict() compiles when it is first called
+        return self.convert(case)
+
+
+@pytest.fixture(scope="module")
+def fixed_models(tmp_path_factory, request):
+    """The cases the selected tests use, converted, and compiled two at a time in the
+    arithmetics they name (the integer model, the default, and the ap_types headers)."""
+    models = FixedModels(tmp_path_factory)
+    pairs = selected_params(request, "case", "arithmetic")
+    run_two_at_a_time([lambda c=case, a=arithmetic: models.convert(c).compile(arithmetic=a)
+                       for case, arithmetic in pairs])
     return models
 
 
