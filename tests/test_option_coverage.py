@@ -23,6 +23,8 @@ from ikr_hls.tbdata import FLOAT_ATOL, FLOAT_RTOL
 from random_cnn import CONTEXTS, OPTIONS, build_model, covered_cases, covering_specs
 
 L = keras.layers
+# Dense(1) + softmax is drawn on purpose (its output is always 1); Keras warns.
+pytestmark = pytest.mark.filterwarnings("ignore:You are using a softmax over axis")
 
 # Options of supported layers that do not change the inference math, and why.
 NON_MATH = {
