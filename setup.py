@@ -13,9 +13,10 @@ setup(
     long_description_content_type="text/markdown",
     license="Apache-2.0",
     python_requires=">=3.10",
-    packages=["ikr_hls", "ikr_hls.templates", "ikr_hls.cpp"],
+    packages=["ikr_hls", "ikr_hls.rtl", "ikr_hls.templates", "ikr_hls.cpp"],
     package_dir={"ikr_hls": "ikr_hls", "ikr_hls.templates": "templates", "ikr_hls.cpp": "cpp"},
-    package_data={"ikr_hls.templates": ["*.j2", "**/*.j2"], "ikr_hls.cpp": ["*.h"]},
+    package_data={"ikr_hls.templates": ["*.j2", "**/*.j2"], "ikr_hls.cpp": ["*.h"],
+                  "ikr_hls.rtl": ["*.json"]},
     install_requires=[
         "numpy>=1.24",
         "jinja2>=3.1",
