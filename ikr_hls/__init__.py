@@ -5,24 +5,21 @@ only the surviving weights of each kernel.
     hls.compile()
     y = hls.predict(x)
 """
-__version__ = "0.1.0"
-
-from .errors import IKRHLSError  # noqa: E402
-from .config import config_from_keras_model  # noqa: E402
-from .hls_model import HLSModel, convert  # noqa: E402
+from ._version import __version__
+from .errors import IKRHLSError
+from .hls_model import HLSModel, convert
+from .model_config import config_from_keras_model
 
 
 def profile(model, x) -> dict:
     """Per layer (as converted: BatchNormalization folded, activations fused), the value ranges
     of weights, biases and outputs on the inputs x, and the integer bits each needs:
     {layer: {role: {"min", "max", "integer_bits"}}}."""
-    from .config import make_config
-    from .frontend import keras_to_graph
-    from .passes import run_passes
+    from .pipeline import float_graph
     from .profile import profile_graph
 
-    graph, keras_model = keras_to_graph(model)
-    return profile_graph(run_passes(graph, make_config()), keras_model, x)
+    graph, keras_model = float_graph(model)
+    return profile_graph(graph, keras_model, x)
 
 
 __all__ = ["IKRHLSError", "HLSModel", "convert", "config_from_keras_model", "profile", "__version__"]

@@ -23,7 +23,7 @@ from pathlib import Path
 import yaml
 
 from .errors import IKRHLSError
-from .precision import parse_type
+from .precision import HLSTypeLike, parse_type
 
 STRATEGIES = ("unrolled", "pattern")
 DEFAULT_PART = "xcvu13p-flga2577-2-e"   # hls4ml's default part, so projects compare
@@ -51,7 +51,7 @@ class LayerSettings:
 
 @dataclass(frozen=True)
 class ProjectConfig:
-    precision: object                                  # model-wide type (HLSType or FixedType)
+    precision: HLSTypeLike                             # model-wide type (HLSType or FixedType)
     strategy: str = "unrolled"
     reuse_factor: int = 1
     table_size: int = 1024                             # softmax lookup tables, fixed point
@@ -79,7 +79,7 @@ def make_config(precision="float", strategy="unrolled", reuse_factor=1, part=DEF
         for name, value in per_layer.items():
             if not isinstance(name, str):
                 raise IKRHLSError(f"reuse_factor: layer names are strings, got {_show(name)}")
-            layers[name] = LayerSettings(reuse_factor=_reuse(value, f"reuse_factor['{name}']"))
+            layers[name] = LayerSettings(reuse_factor=validate_reuse(value, f"reuse_factor['{name}']"))
     model = dict(Precision=precision, ReuseFactor=reuse_factor, Strategy=strategy)
     origin = f"{config}: " if isinstance(config, (str, Path)) else ""     # errors name the file
     hardware = dict(Part=part, ClockPeriod=clock_period, ClockUncertainty=clock_uncertainty)
@@ -104,8 +104,8 @@ def make_config(precision="float", strategy="unrolled", reuse_factor=1, part=DEF
                           "(per-role types go under LayerName)")
     return ProjectConfig(
         precision=parse_type(precision, _key(where, "Precision", "precision")),
-        strategy=_strategy(model["Strategy"], _key(where, "Strategy", "strategy")),
-        reuse_factor=_reuse(model["ReuseFactor"], _key(where, "ReuseFactor", "reuse_factor")),
+        strategy=validate_strategy(model["Strategy"], _key(where, "Strategy", "strategy")),
+        reuse_factor=validate_reuse(model["ReuseFactor"], _key(where, "ReuseFactor", "reuse_factor")),
         table_size=_table_size(model.get("TableSize", 1024), _key(where, "TableSize", "TableSize")),
         exp_range=_exp_range(model.get("ExpRange", 16), _key(where, "ExpRange", "ExpRange")),
         layers=layers, part=part.strip(), clock_period=clock, clock_uncertainty=uncertainty,
@@ -151,31 +151,6 @@ def load_config(config) -> dict:
     return config
 
 
-def config_from_keras_model(model, granularity="model", default_precision="ap_fixed<16,6>",
-                            default_reuse_factor=1, default_strategy="unrolled") -> dict:
-    """A starting config like hls4ml's: granularity 'model' (one precision) or 'name' (an entry
-    per layer, input included, with its types spelled out; accumulators left automatic)."""
-    if granularity not in ("model", "name"):
-        raise IKRHLSError(f"granularity: unknown value '{granularity}' (valid: model, name)")
-    parse_type(default_precision, "default_precision")
-    config = {"Model": {"Precision": default_precision, "ReuseFactor": _reuse(default_reuse_factor, "default_reuse_factor"),
-                        "Strategy": _strategy(default_strategy, "default_strategy")}}
-    if granularity == "name":
-        from .frontend import keras_to_graph
-        from .passes import run_passes
-
-        graph, _ = keras_to_graph(model)
-        graph = run_passes(graph, make_config(precision=default_precision))   # the layers that stay
-        layers = {graph.input_name: {"Precision": {"result": default_precision}}}
-        for layer in graph.layers:
-            roles = {"conv2d": ("weight", "bias", "result"), "dense": ("weight", "bias", "result"),
-                     "scale_shift": ("weight", "bias", "result")}.get(layer.kind, ("result",))
-            layers[layer.keras_name] = {"Precision": {r: default_precision for r in roles},
-                                        "ReuseFactor": default_reuse_factor}
-        config["LayerName"] = layers
-    return config
-
-
 def _layer_settings(name, entry: dict, previous: LayerSettings | None, origin: str = "") -> LayerSettings:
     where = f"{origin}LayerName.{_label(name)}"
     precision = {}
@@ -192,8 +167,8 @@ def _layer_settings(name, entry: dict, previous: LayerSettings | None, origin: s
     reuse = entry.get("ReuseFactor", previous.reuse_factor if previous else None)
     return LayerSettings(
         precision=precision,
-        reuse_factor=None if reuse is None else _reuse(reuse, f"{where}.ReuseFactor"),
-        strategy=None if "Strategy" not in entry else _strategy(entry["Strategy"], f"{where}.Strategy"),
+        reuse_factor=None if reuse is None else validate_reuse(reuse, f"{where}.ReuseFactor"),
+        strategy=None if "Strategy" not in entry else validate_strategy(entry["Strategy"], f"{where}.Strategy"),
         table_size=None if "TableSize" not in entry else _table_size(entry["TableSize"], f"{where}.TableSize"),
         exp_range=None if "ExpRange" not in entry else _exp_range(entry["ExpRange"], f"{where}.ExpRange"))
 
@@ -247,13 +222,13 @@ def _clock_uncertainty(value, clock: float, key) -> str:
     return f"{match.group(1)}%" if unit == "%" else match.group(1)
 
 
-def _strategy(value, key):
+def validate_strategy(value, key):
     if value not in STRATEGIES:
         raise IKRHLSError(f"{key}: unknown value {_show(value)} (valid: {', '.join(STRATEGIES)})")
     return value
 
 
-def _reuse(value, key):
+def validate_reuse(value, key):
     if isinstance(value, bool) or not isinstance(value, int) or not 1 <= value <= MAX_REUSE:
         raise IKRHLSError(f"{key}: expected a positive integer (at most {MAX_REUSE}), got {_show(value)}")
     return value

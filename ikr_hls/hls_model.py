@@ -5,18 +5,17 @@ import json
 import logging
 import threading
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 
 from . import tbdata
 from .backend import render_project, write_project
-from .config import (DEFAULT_CLOCK_UNCERTAINTY, DEFAULT_PART, HARDWARE_KEYS, ProjectConfig,
-                     load_config, make_config)
+from .config import DEFAULT_CLOCK_UNCERTAINTY, DEFAULT_PART, HARDWARE_KEYS, ProjectConfig, load_config, make_config
 from .errors import IKRHLSError
-from .frontend import keras_to_graph
 from .hostbuild import build_module, run_csim
 from .ir import Graph
-from .passes import run_passes
+from .pipeline import convert_graph, float_graph
 from .profile import auto_config, profile_graph
 from .report import REPORT_FILE, build_report
 from .vitis import DEFAULT_STEPS, find_csynth_report, read_csynth_report, run_build
@@ -42,7 +41,7 @@ class HLSModel:
                            else tbdata.load_inputs(tb_data, graph.input_shape))
         self._written = False
         self._write_lock = threading.RLock()     # compile() from several threads writes once
-        self._module = None
+        self._module: Any = None
 
     @property
     def project_name(self) -> str:
@@ -79,7 +78,7 @@ class HLSModel:
             if not self._written:
                 self.write()
 
-    def compile(self, arithmetic: str = "int") -> "HLSModel":
+    def compile(self, arithmetic: str = "int") -> HLSModel:
         """Write the project if needed, then build its pybind11 module (cached by content).
 
         For a fixed-point project, `arithmetic` chooses how the host computes the same types:
@@ -94,7 +93,7 @@ class HLSModel:
             raise IKRHLSError(f"arithmetic: unknown value '{arithmetic}' (valid: {', '.join(HOST_ARITHMETIC)})")
         self._ensure_written()
         flags = list(extra_flags)
-        if arithmetic == "int" and not self.graph.input_precision.is_float:
+        if arithmetic == "int" and self.graph.fixed_point:
             flags.append("-DIKR_HOST_INT")
         return build_module(self.output_dir, f"{self.project_name}.cpp", extra_flags=flags)
 
@@ -153,7 +152,7 @@ class HLSModel:
                               f"got {x.shape}")
         with np.errstate(over="ignore"):        # a long double beyond float64's range becomes inf
             x = np.ascontiguousarray(x, dtype=np.float64)
-        if not self.graph.input_precision.is_float and not np.all(np.isfinite(x)):
+        if self.graph.fixed_point and not np.all(np.isfinite(x)):
             raise IKRHLSError("predict: the inputs hold NaN or infinite values, which a fixed-point "
                               "design cannot represent")
         return x
@@ -212,9 +211,8 @@ def convert(model, output_dir="ikr_prj", precision="float", strategy="unrolled",
     if precision == "auto":
         if calibration is None:
             raise IKRHLSError("precision='auto' needs calibration data (calibration=x)")
-        float_graph, keras_model = keras_to_graph(model)
-        float_graph = run_passes(float_graph, make_config())
-        auto = auto_config(profile_graph(float_graph, keras_model, calibration), auto_width)
+        graph, keras_model = float_graph(model)
+        auto = auto_config(profile_graph(graph, keras_model, calibration), auto_width)
         user = load_config(config) if config is not None else {}
         auto["LayerName"].update(user.get("LayerName", {}))
         auto["Model"].update(user.get("Model", {}))
@@ -223,6 +221,5 @@ def convert(model, output_dir="ikr_prj", precision="float", strategy="unrolled",
     config = make_config(precision=precision, strategy=strategy, reuse_factor=reuse_factor,
                          part=part, clock_period=clock_period, project_name=project_name,
                          config=config, clock_uncertainty=clock_uncertainty)
-    graph, keras_model = keras_to_graph(model)
-    graph = run_passes(graph, config)
+    graph, keras_model = convert_graph(model, config)
     return HLSModel(graph, config, output_dir, keras_model=keras_model, force=force, tb_data=tb_data)

@@ -12,8 +12,11 @@ from __future__ import annotations
 import keyword
 import re
 from dataclasses import dataclass, field
+from typing import Any
 
 import numpy as np
+
+from .precision import HLSTypeLike
 
 # What each kind of layer means; the frontend maps Keras classes onto these.
 KINDS = ("conv2d", "dense", "pool2d", "global_pool2d", "pad2d", "add", "flatten", "reshape",
@@ -57,8 +60,9 @@ class Layer:
     attrs: dict = field(default_factory=dict)
     weights: dict = field(default_factory=dict)   # name -> np.ndarray (float64)
     activation: str = "linear"     # applied to the result (fused)
-    precision: dict = field(default_factory=dict)  # role -> HLS type string, set by passes
+    precision: dict[str, HLSTypeLike] = field(default_factory=dict)  # role -> parsed type, set by the passes
     inputs: list = field(default_factory=list)     # names of the layers read (INPUT: the model input)
+    facts: Any = None              # what the weights decide (kinds.<kind>.derive), set by the passes
 
     @property
     def in_size(self) -> int:
@@ -81,15 +85,26 @@ class Graph:
     input_shape: tuple
     layers: list = field(default_factory=list)
     input_name: str = "input"      # Keras name of the input layer (config key of the input type)
-    input_precision: object = None  # type of the input buffer, set by passes
+    input_precision: HLSTypeLike | None = None  # type of the input buffer (parsed), set by the passes
     removed: dict = field(default_factory=dict)   # Keras name -> why it has no hardware of its own
-    output_reshape: tuple = None   # the model's output shape when a free Reshape/Flatten ends it
+    output_reshape: tuple | None = None   # the model's output shape when a free Reshape/Flatten ends it
 
     @property
     def output_shape(self) -> tuple:
         if self.output_reshape is not None:
             return self.output_reshape
         return self.layers[-1].out_shape if self.layers else self.input_shape
+
+    @property
+    def input_type(self) -> HLSTypeLike:
+        """The input buffer's type (the passes set it)."""
+        if self.input_precision is None:
+            raise ValueError(f"{self.source}: the graph has no types yet (run the passes)")
+        return self.input_precision
+
+    @property
+    def fixed_point(self) -> bool:
+        return not self.input_type.is_float
 
     @property
     def input_size(self) -> int:

@@ -13,7 +13,8 @@ Kernels are handled as rows of an energy matrix (n_kernels, KH*KW) holding w**2,
 from __future__ import annotations
 
 import math
-from typing import NamedTuple, Optional, Sequence, Union
+from collections.abc import Sequence
+from typing import NamedTuple
 
 import numpy as np
 
@@ -23,7 +24,7 @@ LIBRARY_METHODS = ("refine", "all")
 # Enumerating every pattern is only for small kernels (3x3: at most 126 patterns).
 MAX_ENUMERATED_PATTERNS = 200_000
 
-LibrarySpec = Union[str, Sequence, np.ndarray]
+LibrarySpec = str | Sequence | np.ndarray
 
 
 # ---------------------------------------------------------------------------------------------
@@ -68,7 +69,7 @@ def all_patterns(kh: int, kw: int, keep: int, force_center: bool = False) -> np.
     return _enumerate(size, keep, center)
 
 
-def top_keep(energy: np.ndarray, keep: int, center: Optional[int] = None) -> np.ndarray:
+def top_keep(energy: np.ndarray, keep: int, center: int | None = None) -> np.ndarray:
     """Bool masks (n, P) of each row's `keep` largest entries (ties: lower position first).
 
     With `center` (a flat index) that position is always kept: it is the best pattern under
@@ -114,7 +115,7 @@ def total_kept_energy(energy: np.ndarray, library: np.ndarray) -> float:
 # Building a library
 
 
-def seed_library(energy: np.ndarray, keep: int, size: int, center: Optional[int] = None) -> np.ndarray:
+def seed_library(energy: np.ndarray, keep: int, size: int, center: int | None = None) -> np.ndarray:
     """The kernels' own top-`keep` position sets, most frequent first, at most `size` of them.
 
     Equal counts (the usual case on 5x5 kernels, where nearly every set is unique) are
@@ -133,8 +134,8 @@ def seed_library(energy: np.ndarray, keep: int, size: int, center: Optional[int]
     return sets[order[:size]]
 
 
-def refine_library(energy: np.ndarray, library: np.ndarray, keep: int, center: Optional[int] = None,
-                   candidates: Optional[np.ndarray] = None, max_iter: int = 100,
+def refine_library(energy: np.ndarray, library: np.ndarray, keep: int, center: int | None = None,
+                   candidates: np.ndarray | None = None, max_iter: int = 100,
                    swaps: bool = True) -> np.ndarray:
     """Improve a library's total kept energy; never returns less than it was given.
 
@@ -185,9 +186,9 @@ def _lloyd(energy, library, keep, center, cand, max_iter):
     current, current_total = library, total_kept_energy(energy, library)
     for _ in range(max_iter):
         labels = assign(energy, current)
-        updated = [best_for(energy[labels == j].sum(axis=0))[0]
-                   for j in range(len(current)) if np.any(labels == j)]
-        updated = _fill(_unique_rows(np.array(updated)), size, energy, own_best, own_best_energy)
+        rows = [best_for(energy[labels == j].sum(axis=0))[0]
+                for j in range(len(current)) if np.any(labels == j)]
+        updated = _fill(_unique_rows(np.array(rows)), size, energy, own_best, own_best_energy)
         total = total_kept_energy(energy, updated)
         if _same_set(updated, current) or total <= current_total:
             break
@@ -220,7 +221,7 @@ MAX_POOL_PATTERNS = 20_000
 MAX_POOL_ENTRIES = 20_000_000
 
 
-def candidate_pool(energy: np.ndarray, keep: int, center: Optional[int] = None) -> np.ndarray:
+def candidate_pool(energy: np.ndarray, keep: int, center: int | None = None) -> np.ndarray:
     """Patterns the swap search may try: all C(KH*KW, keep) when there are few enough (see
     MAX_POOL_PATTERNS), else the kernels' own top sets, most frequent first, as many as fit."""
     n, size = energy.shape
@@ -231,7 +232,7 @@ def candidate_pool(energy: np.ndarray, keep: int, center: Optional[int] = None) 
     return seed_library(energy, keep, max(1, MAX_POOL_ENTRIES // n), center)
 
 
-def _enumerate(size: int, keep: int, center: Optional[int]) -> np.ndarray:
+def _enumerate(size: int, keep: int, center: int | None) -> np.ndarray:
     from itertools import combinations
     fixed = [] if center is None else [center]
     free = [p for p in range(size) if p not in fixed]
@@ -245,15 +246,15 @@ def _enumerate(size: int, keep: int, center: Optional[int]) -> np.ndarray:
 def _fill(library: np.ndarray, size: int, energy: np.ndarray, own_best: np.ndarray,
           own_best_energy: np.ndarray) -> np.ndarray:
     """Grow a library to `size` with the best patterns of the worst-served kernels."""
-    library = list(library)
-    while len(library) < size:
-        served = np.max(energy @ np.array(library, dtype=np.float64).T, axis=1)
+    rows = list(library)
+    while len(rows) < size:
+        served = np.max(energy @ np.array(rows, dtype=np.float64).T, axis=1)
         loss = own_best_energy - served
         worst = int(np.argmax(loss))
         if loss[worst] <= 0:
             break                                   # every kernel already has its best pattern
-        library.append(own_best[worst])
-    return np.array(library, dtype=bool)
+        rows.append(own_best[worst])
+    return np.array(rows, dtype=bool)
 
 
 def _unique_rows(masks: np.ndarray) -> np.ndarray:
@@ -301,7 +302,7 @@ def choose_patterns(energy: np.ndarray, keep: int, kernel_size: tuple, library_s
     return _order_by_usage(lib, assignment)
 
 
-def _own_top_sets(energy: np.ndarray, keep: int, center: Optional[int]):
+def _own_top_sets(energy: np.ndarray, keep: int, center: int | None):
     """library="all": each kernel keeps its own top set; no (n x C) matrix is formed."""
     tops = top_keep(energy, keep, center)
     lib = seed_library(energy, keep, max(len(energy), 1), center)
@@ -332,7 +333,7 @@ def _order_by_usage(library: np.ndarray, assignment: np.ndarray):
     return library[order], new_assignment
 
 
-def as_pattern_array(patterns, kernel_size: tuple, keep: Optional[int] = None,
+def as_pattern_array(patterns, kernel_size: tuple, keep: int | None = None,
                      force_center: bool = False) -> np.ndarray:
     """Validate user patterns (each KHxKW or flat KH*KW, 0/1 or bool) -> bool (L, KH*KW)."""
     kh, kw = kernel_size
@@ -385,7 +386,7 @@ class LayerPatterns(NamedTuple):
     """
     library: np.ndarray
     assignment: np.ndarray
-    keep: Optional[int]
+    keep: int | None
 
     @property
     def regular(self) -> bool:
@@ -450,8 +451,30 @@ def draw(pattern: np.ndarray, kept: str = "#", pruned: str = ".") -> list:
     return ["".join(kept if v else pruned for v in row) for row in pattern]
 
 
+def draw_library(library, usage, max_drawn: int = 16, width: int = 76) -> list:
+    """A pattern library as text lines: rows of numbered KHxKW grids ('#' kept, '.' pruned),
+    each with the number of kernels using it below, at most `max_drawn` patterns, in rows
+    of at most `width` characters. Shared by the report and pruning.summary."""
+    library = np.asarray(library, dtype=bool)
+    shown = list(range(min(len(library), max_drawn)))
+    kw = library.shape[2] if library.ndim == 3 else 1
+    cell = max(kw, 5)
+    per_row = max(1, width // (cell + 2))
+    lines = []
+    for start in range(0, len(shown), per_row):
+        chunk = shown[start:start + per_row]
+        lines.append("  " + "  ".join(f"#{i}".ljust(cell) for i in chunk).rstrip())
+        grids = [draw(library[i]) for i in chunk]
+        for row in range(library.shape[1]):
+            lines.append("  " + "  ".join(g[row].ljust(cell) for g in grids).rstrip())
+        lines.append("  " + "  ".join(f"x{usage[i]}".ljust(cell) for i in chunk).rstrip())
+    if len(library) > max_drawn:
+        lines.append(f"  ... and {len(library) - max_drawn} more")
+    return lines
+
+
 # ---------------------------------------------------------------------------------------------
-# Validation shared with pruning.py
+# Validation shared with pruning
 
 
 def _check_keep(keep, size: int, where: str) -> None:

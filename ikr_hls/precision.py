@@ -48,7 +48,7 @@ def format_literal(value: float, hls_type) -> str:
     """A C++ literal of value in hls_type; fixed-point values are quantised first, and their
     %.17g text is exact (a code of at most 52 bits times a power of two)."""
     if not hls_type.is_float:
-        return "{:.17g}".format(float(quantize(value, hls_type)))
+        return f"{float(quantize(value, hls_type)):.17g}"
     text = hls_type.literal_format.format(float(value))
     if hls_type.cpp == "float" and not any(ch in text for ch in ".en"):
         text = text[:-1] + ".0f"          # '3f' is not a C++ literal; '3.0f' is
@@ -135,6 +135,53 @@ def parse_fixed(text: str, where: str = "precision") -> FixedType:
     if len(rest) > 2 and rest[2] not in ("0",):
         raise IKRHLSError(f"{where}: '{text}': saturation bits other than 0 are not supported")
     return FixedType(signed, width, integer, quant, overflow)
+
+
+HLSTypeLike = HLSType | FixedType      # what a parsed type string is
+
+
+def weight_bits(hls_type) -> int:
+    """Bits of one value of an HLS type: W of ap_fixed<W,...>/ap_int<W>, 32 for float,
+    64 for double. Accepts a type string or a parsed type."""
+    t = parse_type(hls_type) if isinstance(hls_type, str) else hls_type
+    if t.is_float:
+        return {"float": 32, "double": 64}[t.cpp]
+    return int(t.width)
+
+
+def index_bits(symbols: int) -> int:
+    """ceil(log2(symbols)), and 0 when there are at most 1 symbols (nothing to tell apart)."""
+    return max(int(symbols) - 1, 0).bit_length()
+
+
+def signed_width(t: FixedType) -> int:
+    """Bits of the narrowest signed type that holds every value of t."""
+    return t.width + (0 if t.signed else 1)
+
+
+def signed_integer(t: FixedType) -> int:
+    """Integer bits (sign included) of the narrowest signed type that holds every value of t."""
+    return t.integer + (0 if t.signed else 1)
+
+
+def widen_for_sum(in_type: FixedType, weight_type: FixedType | None, bias_type: FixedType | None,
+                  terms: int) -> FixedType:
+    """An ap_fixed type that holds a sum of `terms` products in_type x weight_type plus a bias
+    exactly (in_type alone when weight_type is None)."""
+    frac = in_type.fractional + (weight_type.fractional if weight_type else 0)
+    integer = signed_integer(in_type) + (signed_integer(weight_type) if weight_type else 0)
+    if bias_type is not None:
+        frac = max(frac, bias_type.fractional)
+        integer = max(integer, signed_integer(bias_type))
+    integer += int(np.ceil(np.log2(terms + 1)))
+    return parse_fixed(f"ap_fixed<{integer + frac},{integer}>")
+
+
+def sum_type(in_types: list) -> FixedType:
+    """A type that holds the sum of values of the given fixed-point types exactly."""
+    frac = max(t.fractional for t in in_types)
+    integer = max(signed_integer(t) for t in in_types) + int(np.ceil(np.log2(len(in_types))))
+    return parse_fixed(f"ap_fixed<{integer + frac},{integer}>")
 
 
 def quantize(x, t: FixedType) -> np.ndarray:

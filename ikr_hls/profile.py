@@ -7,6 +7,7 @@ import math
 import numpy as np
 
 from .errors import IKRHLSError
+from .kinds import kind_of
 
 
 def integer_bits(max_abs: float) -> int:
@@ -27,7 +28,7 @@ def keras_layer_outputs(keras_model, graph, x) -> dict:
     outputs = probe.predict(np.asarray(x, np.float32), verbose=0)
     outputs = outputs if isinstance(outputs, (list, tuple)) else [outputs]
     return {name: np.asarray(y, np.float64).reshape(len(x), *graph.layer(name).out_shape)
-            for name, y in zip(names, outputs)}
+            for name, y in zip(names, outputs, strict=True)}
 
 
 def _keras_tensor(keras, keras_model, layer):
@@ -50,10 +51,7 @@ def profile_graph(graph, keras_model, x) -> dict:
     outputs = keras_layer_outputs(keras_model, graph, x)
     report = {graph.input_name: {"result": _stats(x)}}
     for layer in graph.layers:
-        entry = {}
-        if "kernel" in layer.weights or "scale" in layer.weights:
-            entry["weight"] = _stats(layer.weights.get("kernel", layer.weights.get("scale")))
-            entry["bias"] = _stats(layer.weights.get("bias", layer.weights.get("shift")))
+        entry = {role: _stats(values) for role, values in kind_of(layer).values(layer).items()}
         entry["result"] = _stats(outputs[layer.name])
         report[layer.keras_name] = entry
     return report

@@ -64,6 +64,7 @@ def _inputs(shape, n=12, seed=5):
 IDS = [f"{n}-{'float' if p == 'float' else 'fixed'}-{s}" for n, p, s in CASES]
 
 
+@pytest.mark.cpp
 @pytest.mark.parametrize("name,precision,strategy", CASES, ids=IDS)
 def test_cpp_matches_keras_or_the_reference(dag_projects, name, precision, strategy):
     models, projects = dag_projects
@@ -80,6 +81,7 @@ def test_cpp_matches_keras_or_the_reference(dag_projects, name, precision, strat
         assert np.max(np.abs(got - expected)) < 0.05 * max(1.0, np.max(np.abs(expected)))
 
 
+@pytest.mark.cpp
 @pytest.mark.parametrize("name", list(DAG_MODELS))
 def test_every_layer_output_matches_keras(dag_projects, name):
     _, projects = dag_projects
@@ -124,6 +126,7 @@ def _assert_one_writer_one_reader(top: str) -> str:
     return body
 
 
+@pytest.mark.cpp
 def test_a_buffer_read_four_times_is_copied_through_a_chain_of_clones(tmp_path):
     inp = keras.Input((6,))
     x = L.Dense(4, name="d")(inp)
@@ -178,11 +181,12 @@ def test_separable_conv_is_a_depthwise_and_a_pointwise_half(dag_projects):
 def test_pattern_strategy_groups_depthwise_kernels_by_pattern(dag_projects):
     _, projects = dag_projects
     layer = projects[("depthwise_separable", "float", "pattern")].graph.layer("dw1")
-    groups = layer.attrs["support_groups"]
+    groups = layer.facts.groups
     assert 1 <= len(groups) <= 4 and all(len(g["positions"]) == 4 for g in groups)
     assert all(ci == co for g in groups for ci, co in g["kernels"])   # multiplier 1: channel c -> c
 
 
+@pytest.mark.cpp
 def test_csim_and_strict_compile_of_a_residual_project(dag_projects, tmp_path):
     _, projects = dag_projects
     hls = projects[("residual", "float", "pattern")]
@@ -225,6 +229,7 @@ def test_prune_once_prunes_depthwise_and_separable_kernels():
     assert np.all(model.get_layer("sep").pointwise_kernel.numpy() != 0)     # 1x1: left dense
 
 
+@pytest.mark.cpp
 @pytest.mark.parametrize("case", ["add", "unfolded_batchnorm"])
 def test_softmax_after_add_or_scale_shift_stays_a_layer(case, tmp_path):
     """Only Dense applies a fused softmax to its whole vector; after an Add or a scale-and-shift
@@ -242,6 +247,7 @@ def test_softmax_after_add_or_scale_shift_stays_a_layer(case, tmp_path):
     np.testing.assert_allclose(hls.predict(x), model.predict(x, verbose=0), rtol=RTOL, atol=ATOL)
 
 
+@pytest.mark.cpp
 def test_real_ap_types_headers_agree_with_the_reference(dag_projects, tmp_path):
     """The integer host model is the default; the real ap_fixed headers (what Vitis compiles)
     must give the same bits on the new layers (ReLU6, leaky ReLU, Add, global pooling)."""

@@ -10,6 +10,8 @@ import pytest
 import ikr_hls
 from zoo import build, ikr_prune, randomize
 
+pytestmark = pytest.mark.cpp                  # every test here builds C++
+
 L = keras.layers
 
 
@@ -178,7 +180,7 @@ def test_shipped_ikr_lenet_is_regular_and_counted(shipped_ikr):
     hls = shipped_ikr["unrolled"]
     for layer in hls.graph.layers:
         if layer.kind == "conv2d":
-            assert 1 <= len(layer.attrs["support_groups"]) <= 8     # library of at most 8 patterns
+            assert 1 <= len(layer.facts.groups) <= 8     # library of at most 8 patterns
     counted = hls.count_ops(np.zeros((1, 28, 28, 1), np.float32))
     expected = analytic_mults(hls.keras_model)
     assert {k: counted[k] for k in expected} == expected

@@ -15,7 +15,7 @@ import pytest  # noqa: E402
 
 from ikr_hls import IKRHLSError  # noqa: E402
 from ikr_hls.patterns import patterns_from_kernel  # noqa: E402
-from ikr_hls.pruning import IKRPruning, PolynomialDecay, keep_at, prune_once, summary  # noqa: E402
+from ikr_hls.pruning import ConstantSparsity, IKRPruning, PolynomialDecay, keep_at, prune_once, summary  # noqa: E402
 
 ROOT = Path(__file__).resolve().parents[1]
 
@@ -237,6 +237,41 @@ def test_fit_follows_schedule_and_masks_every_batch(digits, tmp_path):
     assert np.all(nonzeros_per_kernel(kernel(model, "c5")) == 4)
     assert abs(np.count_nonzero(kernel(model, "fc")) - 0.2 * fc_size) <= 1
     assert np.all(kernel(model, "out") != 0)
+
+
+def test_schedule_objects_like_tfmot(digits):
+    """IKRPruning(schedule=...) takes tfmot's schedule names: a PolynomialDecay with its own
+    power gives the same steps as the keyword form; ConstantSparsity prunes to the targets at
+    begin_step and recomputes the masks every `frequency` steps until end_step."""
+    x, y = digits
+    poly = IKRPruning(keep={"c5": 4}, schedule=PolynomialDecay(begin_step=2, end_step=14, frequency=4, power=2))
+    model = compiled(small_cnn())
+    model.fit(x, y, batch_size=30, epochs=2, verbose=0, callbacks=[poly])          # 20 steps
+    sched = PolynomialDecay(2, 14, 4, power=2)
+    assert [s for s, _ in poly.history] == [s for s in range(20) if sched.is_update_step(s)]
+    assert [i["c5"]["keep"] for _, i in poly.history] == [keep_at(sched.fraction(s), 4, 25) for s, _ in poly.history]
+
+    constant = IKRPruning(keep={"c5": 4}, dense_sparsity={"fc": 0.5},
+                          schedule=ConstantSparsity(begin_step=3, end_step=12, frequency=5))
+    model = compiled(small_cnn())
+    model.fit(x, y, batch_size=30, epochs=2, verbose=0, callbacks=[constant])
+    assert [s for s, _ in constant.history] == [3, 8]                  # 13 > end_step: no more
+    assert all(i["c5"]["keep"] == 4 and i["fc"]["sparsity"] == pytest.approx(0.5, abs=0.01)
+               for _, i in constant.history)
+    assert_ikr(kernel(model, "c5"), 4, 8)
+    forever = ConstantSparsity(begin_step=0, frequency=7)                 # end_step=-1: no end
+    assert [forever.last_update(s) for s in (0, 6, 7, 100)] == [0, 0, 7, 98]
+
+
+@pytest.mark.parametrize("kwargs,match", [
+    (dict(schedule=PolynomialDecay(0, 10), begin_step=3), "either schedule=... or begin_step"),
+    (dict(schedule="poly"), "expected PolynomialDecay or ConstantSparsity"),
+])
+def test_schedule_object_errors(kwargs, match):
+    with pytest.raises(IKRHLSError, match=match):
+        IKRPruning(keep=4, **kwargs)
+    with pytest.raises(IKRHLSError, match="end_step=5"):
+        ConstantSparsity(begin_step=9, end_step=5)
 
 
 def test_saved_h5_and_keras_reload_with_the_same_zeros(digits, tmp_path):

@@ -12,7 +12,7 @@ import pytest
 from ikr_hls import report as R
 from ikr_hls.config import make_config
 from ikr_hls.ir import Graph, Layer
-from ikr_hls.passes import group_kernels_by_support
+from ikr_hls.passes import derive_facts
 from ikr_hls.precision import parse_type
 
 LENET_IKR = Path(__file__).resolve().parents[1] / "examples" / "models" / "lenet5_ikr.h5"
@@ -44,8 +44,8 @@ def tiny_graph(strategy="unrolled", rf=2, assign=None):
     """conv 6x6x2 -> 4x4x3 (3x3 valid), max pool 2x2 -> 2x2x3, dense 12 -> 4, scale_shift,
     softmax. The conv's 6 kernels: 3 take DIAG, 2 take COLUMN, one has no weight left."""
     assign = assign or [[DIAG, COLUMN, DIAG], [COLUMN, DIAG, []]]
-    prec = {"weight": "ap_fixed<8,3>", "bias": "ap_fixed<12,4>", "result": "ap_fixed<16,6>",
-            "accum": "ap_fixed<32,12>"}
+    prec = {"weight": parse_type("ap_fixed<8,3>"), "bias": parse_type("ap_fixed<12,4>"),
+            "result": parse_type("ap_fixed<16,6>"), "accum": parse_type("ap_fixed<32,12>")}
     conv = Layer("c1", "conv2d", "conv_a", (6, 6, 2), (4, 4, 3),
                  attrs=dict(kh=3, kw=3, sh=1, sw=1, padding="valid", pad_top=0, pad_bottom=0,
                             pad_left=0, pad_right=0, strategy=strategy, reuse_factor=rf),
@@ -53,7 +53,7 @@ def tiny_graph(strategy="unrolled", rf=2, assign=None):
                  activation="relu", precision=dict(prec))
     pool = Layer("p1", "pool2d", "pool_a", (4, 4, 3), (2, 2, 3),
                  attrs=dict(op="max", ph=2, pw=2, sh=2, sw=2, padding="valid", pad_top=0, pad_left=0),
-                 precision={"result": "ap_fixed<16,6>", "accum": "ap_fixed<16,6>"})
+                 precision={"result": parse_type("ap_fixed<16,6>"), "accum": parse_type("ap_fixed<16,6>")})
     dense_kernel = np.zeros((12, 4))
     for i in range(10):                                    # 10 nonzeros, spread over the matrix
         dense_kernel[(5 * i) % 12, i % 4] = 0.1 * (i + 1)
@@ -64,7 +64,7 @@ def tiny_graph(strategy="unrolled", rf=2, assign=None):
                weights=dict(scale=np.array([1.0, 2.0, 0.0, 3.0]), shift=np.zeros(4)),
                precision=dict(prec))
     act = Layer("a1", "activation", "softmax_a", (4,), (4,), activation="softmax",
-                precision={"result": "ap_fixed<16,6>", "accum": "ap_fixed<16,6>"})
+                precision={"result": parse_type("ap_fixed<16,6>"), "accum": parse_type("ap_fixed<16,6>")})
     return Graph(source="tiny", input_shape=(6, 6, 2), layers=[conv, pool, dense, bn, act],
                  removed={"flat": "free (buffers are already flat)"})
 
@@ -74,6 +74,11 @@ def tiny_config(strategy="unrolled", rf=2):
                        clock_period=4.0, project_name="tiny")
 
 
+def build(graph, config, **kwargs):
+    """The report of a hand-built graph, once the facts pass has read its weights."""
+    return R.build_report(derive_facts(graph), config, **kwargs)
+
+
 def by_name(report, name):
     return next(l for l in report["layers"] if l["name"] == name)
 
@@ -81,7 +86,7 @@ def by_name(report, name):
 # ----- hand-built graph: every number derived here
 
 def test_conv_counts_patterns_and_storage_by_hand():
-    r = R.build_report(tiny_graph(), tiny_config())
+    r = build(tiny_graph(), tiny_config())
     c = by_name(r, "c1")
     nnz = 5 * 3                                   # five live kernels of three taps
     n_kernels, pixels = 6, 4 * 4
@@ -107,7 +112,7 @@ def test_conv_counts_patterns_and_storage_by_hand():
 
 
 def test_dense_pool_scale_shift_and_activation_rows():
-    r = R.build_report(tiny_graph(), tiny_config())
+    r = build(tiny_graph(), tiny_config())
     d = by_name(r, "d1")
     assert d["params_dense"] == 48 + 4 and d["params_nonzero"] == 10 + 3
     assert d["macs_dense"] == 48 and d["macs_pruned"] == 10
@@ -128,7 +133,7 @@ def test_dense_pool_scale_shift_and_activation_rows():
 
 
 def test_totals_are_sums_of_the_layers():
-    r = R.build_report(tiny_graph(), tiny_config())
+    r = build(tiny_graph(), tiny_config())
     t, layers = r["totals"], r["layers"]
     assert t["params_dense"] == 57 + 52 + 8 and t["params_nonzero"] == 17 + 13 + 3
     assert t["params_reduction"] == pytest.approx(117 / 33)
@@ -150,17 +155,13 @@ def test_totals_are_sums_of_the_layers():
 
 @pytest.mark.parametrize("rf", [1, 2, 3])
 def test_multipliers_by_strategy_and_reuse_factor(rf):
-    unrolled = by_name(R.build_report(tiny_graph("unrolled", rf), tiny_config("unrolled", rf)), "c1")
+    unrolled = by_name(build(tiny_graph("unrolled", rf), tiny_config("unrolled", rf)), "c1")
     assert unrolled["multipliers"] == math.ceil(15 / rf)
     # pattern: one PE per pattern, ceil(kernels / rf) copies of its taps
     expected = math.ceil(3 / rf) * 3 + math.ceil(2 / rf) * 3
     graph = tiny_graph("pattern", rf)
-    pattern = by_name(R.build_report(graph, tiny_config("pattern", rf)), "c1")
+    pattern = by_name(build(graph, tiny_config("pattern", rf)), "c1")
     assert pattern["multipliers"] == expected and pattern["support_groups"] == 2
-    # the same with the backend's own support groups in the graph
-    grouped = by_name(R.build_report(group_kernels_by_support(tiny_graph("pattern", rf)),
-                                     tiny_config("pattern", rf)), "c1")
-    assert grouped["multipliers"] == expected
     assert pattern["latency_estimate_cycles"] == 16 * rf + R.PIPELINE_DEPTH
 
 
@@ -172,7 +173,7 @@ def test_one_pattern_needs_no_index_and_padding_adds_cycles():
     graph.layers[1].in_shape, graph.layers[1].out_shape = (6, 6, 3), (3, 3, 3)
     graph.layers[2].in_shape = (27,)
     graph.layers[2].weights["kernel"] = np.vstack([graph.layers[2].weights["kernel"], np.zeros((15, 4))])
-    c = by_name(R.build_report(graph, tiny_config()), "c1")
+    c = by_name(build(graph, tiny_config()), "c1")
     assert c["library_size"] == 1 and c["index_bits"] == 0 and c["kernels_removed"] == 0
     assert c["storage_bits"]["ikr"] == 18 * W_BITS                     # the weights, nothing else
     assert c["macs_pruned"] == 36 * 18
@@ -181,14 +182,14 @@ def test_one_pattern_needs_no_index_and_padding_adds_cycles():
 
 def test_irregular_layer_and_a_kept_zero():
     # kernel (1,2) has 2 nonzeros that no 3-tap pattern covers -> irregular
-    irregular = by_name(R.build_report(tiny_graph(assign=[[DIAG, COLUMN, DIAG], [COLUMN, DIAG, [2, 3]]]),
+    irregular = by_name(build(tiny_graph(assign=[[DIAG, COLUMN, DIAG], [COLUMN, DIAG, [2, 3]]]),
                                        tiny_config()), "c1")
     assert irregular["regular"] is False and irregular["keep"] is None
     assert irregular["library_size"] == 3 and irregular["index_bits"] == 2
     assert irregular["storage_bits"]["ikr"] == 17 * W_BITS + 6 * 2
     # kernel (1,2) keeps 2 of DIAG's taps (its third weight is exactly 0.0): still regular,
     # and IKR storage keeps a slot for the zero
-    r = R.build_report(tiny_graph(assign=[[DIAG, COLUMN, DIAG], [COLUMN, DIAG, [0, 4]]]), tiny_config())
+    r = build(tiny_graph(assign=[[DIAG, COLUMN, DIAG], [COLUMN, DIAG, [0, 4]]]), tiny_config())
     kept = by_name(r, "c1")
     assert kept["regular"] is True and kept["keep"] == 3 and kept["library_size"] == 2
     assert kept["kernel_nonzero"] == 17 and kept["weight_slots"] == 18
@@ -205,12 +206,12 @@ def test_weight_bits_of_type_strings_and_parsed_types():
     for layer in graph.layers:
         if "weight" in layer.precision:
             layer.precision["weight"] = parse_type("float")
-    c = by_name(R.build_report(graph, tiny_config()), "c1")
+    c = by_name(build(graph, tiny_config()), "c1")
     assert c["weight_bits"] == 32 and c["storage_bits"]["dense"] == 54 * 32
 
 
 def test_json_round_trip_and_text_from_the_loaded_json():
-    r = R.build_report(tiny_graph("pattern"), tiny_config("pattern"), synthesis=SYNTHESIS)
+    r = build(tiny_graph("pattern"), tiny_config("pattern"), synthesis=SYNTHESIS)
     text = json.dumps(r, allow_nan=False)
     back = json.loads(text)
     assert back == r
@@ -218,7 +219,7 @@ def test_json_round_trip_and_text_from_the_loaded_json():
 
 
 def test_text_lists_every_layer_totals_and_patterns():
-    r = R.build_report(tiny_graph(), tiny_config())
+    r = build(tiny_graph(), tiny_config())
     text = R.format_report(r)
     for name in ("c1", "p1", "d1", "s1", "a1"):
         assert re.search(rf"^{name}\s", text, re.M), name
@@ -228,7 +229,7 @@ def test_text_lists_every_layer_totals_and_patterns():
 
 
 def test_synthesis_figures_beside_the_estimate():
-    r = R.build_report(tiny_graph(), tiny_config(), synthesis=copy.deepcopy(SYNTHESIS))
+    r = build(tiny_graph(), tiny_config(), synthesis=copy.deepcopy(SYNTHESIS))
     assert r["synthesis"] == SYNTHESIS
     text = R.format_report(r)
     assert "Vitis HLS synthesis" in text
@@ -236,7 +237,7 @@ def test_synthesis_figures_beside_the_estimate():
         assert figure in text, figure
     line = next(l for l in text.splitlines() if l.startswith("latency (cycles)"))
     assert "4,321 .. 4,567" in line and f"{r['totals']['latency_estimate_cycles']:,}" in line
-    partial = R.build_report(tiny_graph(), tiny_config(), synthesis={"latency_best": 99, "resources": {"DSP": 3}})
+    partial = build(tiny_graph(), tiny_config(), synthesis={"latency_best": 99, "resources": {"DSP": 3}})
     assert "99" in R.format_report(partial)                        # missing keys show as '-'
 
 
@@ -244,7 +245,7 @@ def test_plot_writes_a_readable_png(tmp_path):
     import matplotlib.image
 
     path = tmp_path / "sub" / "report.png"
-    R.plot_report(R.build_report(tiny_graph(), tiny_config()), path)
+    R.plot_report(build(tiny_graph(), tiny_config()), path)
     data = path.read_bytes()
     assert data[:8] == b"\x89PNG\r\n\x1a\n" and len(data) > 10_000
     image = matplotlib.image.imread(str(path))
@@ -263,7 +264,7 @@ def lenet(tmp_path_factory):
 
 
 def test_lenet_numbers_from_the_weights(lenet):
-    r = R.build_report(lenet.graph, lenet.config)
+    r = build(lenet.graph, lenet.config)
     layers = lenet.graph.layers
     assert [l["name"] for l in r["layers"]] == [l.name for l in layers]
     total_dense = total_nonzero = macs_dense = macs_pruned = bits = 0
@@ -300,14 +301,14 @@ def test_lenet_matches_pruning_summary_and_backend(lenet, tmp_path):
     from ikr_hls.hls_model import convert
     from ikr_hls.pruning import summary
 
-    r = R.build_report(lenet.graph, lenet.config)
+    r = build(lenet.graph, lenet.config)
     s = summary(lenet.keras_model if lenet.keras_model is not None else str(LENET_IKR), print_fn=None).totals
     assert (r["totals"]["macs_dense"], r["totals"]["macs_pruned"]) == (s["macs_dense"], s["macs_pruned"])
     assert (r["totals"]["params_dense"], r["totals"]["params_nonzero"]) == (s["params"], s["nonzero"])
     model = lenet.keras_model if lenet.keras_model is not None else str(LENET_IKR)
     hls = convert(model, output_dir=tmp_path / "p", precision="ap_fixed<16,6>",
                   strategy="pattern", reuse_factor=3)
-    rp = R.build_report(hls.graph, hls.config)
+    rp = build(hls.graph, hls.config)
     for layer in hls.graph.layers:
         if layer.kind != "conv2d":
             continue
@@ -320,7 +321,7 @@ def test_lenet_matches_pruning_summary_and_backend(lenet, tmp_path):
 def test_lenet_text_and_plot(lenet, tmp_path):
     import matplotlib.image
 
-    r = R.build_report(lenet.graph, lenet.config, synthesis=SYNTHESIS)
+    r = build(lenet.graph, lenet.config, synthesis=SYNTHESIS)
     text = R.format_report(r)
     for layer in lenet.graph.layers:
         assert re.search(rf"^{layer.name}\s", text, re.M)

@@ -1,0 +1,116 @@
+"""Activations, whichever layer applies them (fused into a conv, a Dense, a scale-shift or an
+Add, or a layer of their own): the precision roles they add, the view of the C++ call
+(templates/firmware/layers/activation_call.j2), their constant arrays (lookup tables, a
+leaky ReLU's slope), and their bit-exact numpy reference.
+"""
+from __future__ import annotations
+
+import numpy as np
+
+from . import codes as C
+from . import tables
+from .constants import Array, array, literal
+from .errors import IKRHLSError
+from .ir import Layer
+from .precision import requantize, to_codes
+
+# The precision roles an activation adds to its layer (in fixed point).
+ROLES = {"softmax": ("exp_table", "inv_table"), "sigmoid": ("act_table",), "tanh": ("act_table",),
+         "leaky_relu": ("alpha",)}
+ALL_ROLES = tuple(sorted({role for roles in ROLES.values() for role in roles}))
+
+
+def roles(layer: Layer) -> tuple:
+    return ROLES.get(layer.activation, ())
+
+
+def call_view(layer: Layer) -> dict:
+    """How the C++ applies the layer's scalar activation (the `activate` macro)."""
+    if layer.activation == "leaky_relu":
+        return dict(kind="leaky", name=layer.name)
+    if "act_table" in layer.precision:
+        return dict(kind="table", name=layer.name, shift=tables.act_shift(layer),
+                    table_size=layer.attrs["table_size"], range=layer.attrs["act_range"])
+    return dict(kind="function", name=layer.name, function=layer.activation)
+
+
+def softmax_view(layer: Layer) -> dict:
+    """Whether the layer's softmax uses lookup tables (fixed point), and their constants."""
+    if not (layer.activation == "softmax" and "exp_table" in layer.precision):
+        return dict(softmax_lut=False)
+    return dict(softmax_lut=True, table_size=layer.attrs["table_size"], exp_shift=tables.exp_shift(layer),
+                inv_shift=layer.attrs["softmax"]["inv_shift"])
+
+
+def arrays(layer: Layer) -> list[Array]:
+    """Constants of the layer's activation: lookup tables, or a leaky ReLU's slope."""
+    if layer.activation == "leaky_relu":
+        return [array(f"{layer.name}_alpha", f"{layer.name}_alpha_t", [layer.attrs["alpha"]],
+                      "negative slope of the leaky ReLU", literal(layer, "alpha"))]
+    if "act_table" in layer.precision:
+        return [array(f"{layer.name}_act_table", f"{layer.name}_act_table_t", tables.act_table(layer),
+                      f"{layer.activation} at the middle of each bin", literal(layer, "act_table"))]
+    if softmax_view(layer)["softmax_lut"]:
+        return [array(f"{layer.name}_exp_table", f"{layer.name}_exp_table_t", tables.exp_table(layer),
+                      "exp(-d) at the middle of each bin of d = max - x", literal(layer, "exp_table")),
+                array(f"{layer.name}_inv_table", f"{layer.name}_inv_table_t", tables.inv_table(layer),
+                      "1/s at the middle of each bin of the exp sum s", literal(layer, "inv_table"))]
+    return []
+
+
+# --- the numpy reference -----------------------------------------------------------------------
+
+def activate(layer: Layer, acc, acc_t):
+    """The fused activation on the accumulator codes, then the result type."""
+    if layer.activation == "relu":
+        acc = np.maximum(acc, 0)
+    elif layer.activation == "relu6":
+        six = 6 << acc_t.fractional                   # a Python int: never overflows
+        acc = np.maximum(acc, 0)
+        if six <= np.iinfo(np.int64).max:
+            acc = np.minimum(acc, six)
+    elif layer.activation == "leaky_relu":
+        return _leaky_relu(layer, acc, acc_t)
+    elif layer.activation == "softmax":
+        return softmax(layer, acc, acc_t)
+    elif layer.activation in ("sigmoid", "tanh"):
+        return _table_activation(layer, acc, acc_t)
+    elif layer.activation != "linear":
+        raise IKRHLSError(f"emulate: activation '{layer.activation}' has no fixed-point version")
+    return requantize(acc, acc_t.fractional, C.fixed_types(layer)["result"])
+
+
+def _leaky_relu(layer: Layer, acc, acc_t):
+    """ikr::leaky_relu: result_t(x) for x >= 0, else result_t(x * alpha) (exact product)."""
+    p = C.fixed_types(layer)
+    result_t, alpha_t = p["result"], p["alpha"]
+    alpha = to_codes(np.array(layer.attrs["alpha"]), alpha_t)
+    C.check_fits(acc_t.width + alpha_t.width, "product")
+    negative = requantize(acc * alpha, acc_t.fractional + alpha_t.fractional, result_t)
+    return np.where(acc >= 0, requantize(acc, acc_t.fractional, result_t), negative)
+
+
+def softmax(layer: Layer, codes, in_t):
+    p = C.fixed_types(layer)
+    size = layer.attrs["table_size"]
+    diff_t, sum_t = p["diff"], p["exp_sum"]
+    d = requantize(codes.max(axis=-1, keepdims=True) - codes, in_t.fractional, diff_t)
+    e = to_codes(tables.exp_table(layer), p["exp_table"])[C.floor_index(d, diff_t, tables.exp_shift(layer), size)]
+    total = np.zeros(codes.shape[:-1], dtype=np.int64)
+    for i in range(codes.shape[-1]):
+        total = C.add(total, sum_t, e[..., i], p["exp_table"].fractional)
+    inv_index = C.floor_index(total, sum_t, layer.attrs["softmax"]["inv_shift"], size)
+    inv = to_codes(tables.inv_table(layer), p["inv_table"])[inv_index][..., None]
+    return requantize(e * inv, p["exp_table"].fractional + p["inv_table"].fractional, p["result"])
+
+
+def _table_activation(layer: Layer, codes, in_t):
+    """ikr::lut_lookup: table[min(floor((x + R) * 2**shift), T - 1)], table[0] below -R."""
+    p = C.fixed_types(layer)
+    shifted_t = p["act_in"]
+    r = layer.attrs["act_range"]
+    s = requantize(codes + (np.int64(r) << in_t.fractional), in_t.fractional, shifted_t)
+    idx = np.where(s < 0, 0, C.floor_index(np.maximum(s, 0), shifted_t, tables.act_shift(layer),
+                                           layer.attrs["table_size"]))
+    values = to_codes(tables.act_table(layer), p["act_table"])[idx]
+    return requantize(values, p["act_table"].fractional, p["result"])

@@ -1,0 +1,87 @@
+"""activation: an activation layer that could not be fused into the layer before it
+(Activation, ReLU, ReLU6, LeakyReLU, Softmax); a softmax works on the whole vector."""
+from __future__ import annotations
+
+import numpy as np
+
+from .. import activations
+from .. import codes as C
+from ..ir import Layer
+from ..precision import requantize
+from .base import PIPELINE_DEPTH, Cost, LayerKind, Weights
+from .keras_reading import activation_name, unsupported, with_activation
+
+ROLES = ("accum", "result")
+
+
+def _layer(klayer, shape) -> Layer:
+    return Layer(name="", kind="activation", keras_name=klayer.name, in_shape=shape, out_shape=shape)
+
+
+def _activation(klayer, shape, source):
+    return with_activation(_layer(klayer, shape), activation_name(klayer, source))
+
+
+def _relu(klayer, shape, source):
+    """ReLU, ReLU6 (max_value=6) and leaky ReLU (negative_slope, no max)."""
+    max_value = None if klayer.max_value is None else float(np.asarray(klayer.max_value))
+    slope = float(np.asarray(klayer.negative_slope))
+    threshold = float(np.asarray(klayer.threshold))
+    layer = _layer(klayer, shape)
+    if threshold == 0.0 and slope == 0.0 and max_value in (None, 6.0):
+        return with_activation(layer, "relu" if max_value is None else "relu6")
+    if threshold == 0.0 and max_value is None:
+        return with_activation(layer, "leaky_relu", alpha=slope)
+    raise unsupported(klayer, source, f"max_value={klayer.max_value}, negative_slope={slope}, "
+                      f"threshold={threshold} (supported: ReLU, ReLU(max_value=6), ReLU(negative_slope=a))")
+
+
+def _leaky_relu(klayer, shape, source):
+    return with_activation(_layer(klayer, shape), "leaky_relu", alpha=float(np.asarray(klayer.negative_slope)))
+
+
+def _softmax(klayer, shape, source):
+    axis = klayer.axis
+    if axis not in (-1, len(shape)) or len(shape) != 1:
+        raise unsupported(klayer, source, f"axis={axis} on shape {shape} (softmax over a vector)")
+    return with_activation(_layer(klayer, shape), "softmax")
+
+
+def template(layer: Layer) -> str:
+    return "activation"
+
+
+def view(layer: Layer) -> dict:
+    return dict(**activations.softmax_view(layer), has_tables=bool(activations.arrays(layer)), n=layer.out_size,
+                act=activations.call_view(layer), keras_class="Activation",
+                summary=f"activation {layer.activation}")
+
+
+def weights(layer: Layer) -> Weights | None:
+    arrays = activations.arrays(layer)
+    return Weights("lookup tables", arrays) if arrays else None
+
+
+def reference(layer: Layer, ins: list) -> np.ndarray:
+    (codes, in_t), = ins
+    if layer.activation == "softmax":
+        return activations.softmax(layer, codes, in_t)
+    acc_t = C.fixed_types(layer)["accum"]
+    return activations.activate(layer, requantize(codes, in_t.fractional, acc_t), acc_t)
+
+
+def cost(layer: Layer) -> Cost:
+    passes = 3 if layer.activation == "softmax" else 1      # a softmax: max, exp and sum, scale
+    return Cost(latency=passes * layer.out_size + PIPELINE_DEPTH)
+
+
+def default_accum(layer: Layer, in_types: list, types: dict):
+    """Values pass as they are."""
+    return types["result"] if in_types[0].is_float or types["result"].is_float else in_types[0]
+
+
+KIND = LayerKind(
+    name="activation",
+    keras={"Activation": _activation, "ReLU": _relu, "LeakyReLU": _leaky_relu, "Softmax": _softmax},
+    roles=ROLES, templates=("activation",), template=template, view=view, weights=weights,
+    reference=reference, cost=cost, default_accum=default_accum, softmax_input="input")

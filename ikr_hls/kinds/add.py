@@ -1,0 +1,64 @@
+"""add: an Add of two or more inputs of the same shape, summed in order in an accumulator
+that holds the exact sum, then the fused activation."""
+from __future__ import annotations
+
+import numpy as np
+
+from .. import activations
+from .. import codes as C
+from ..ir import Layer
+from ..precision import requantize, sum_type
+from .base import PIPELINE_DEPTH, SCALAR_ACTIVATIONS, Cost, LayerKind, Weights
+from .keras_reading import unsupported
+
+ROLES = ("accum", "result")
+
+
+def _add(klayer, shapes, source):
+    if any(tuple(s) != tuple(shapes[0]) for s in shapes):
+        raise unsupported(klayer, source, f"inputs of shapes {', '.join(map(str, shapes))} "
+                          "(broadcasting; all inputs must have the same shape)")
+    return Layer(name="", kind="add", keras_name=klayer.name, in_shape=tuple(shapes[0]),
+                 out_shape=tuple(shapes[0]))
+
+
+def template(layer: Layer) -> str:
+    return "add"
+
+
+def view(layer: Layer) -> dict:
+    return dict(n=layer.out_size, n_inputs=len(layer.inputs), has_tables=bool(activations.arrays(layer)),
+                act=activations.call_view(layer), keras_class="Add",
+                summary=f"Add of {len(layer.inputs)} inputs")
+
+
+def weights(layer: Layer) -> Weights | None:
+    arrays = activations.arrays(layer)
+    return Weights("activation constants", arrays) if arrays else None
+
+
+def reference(layer: Layer, ins: list) -> np.ndarray:
+    """acc = accum_t(in0); acc += in1; ...: inputs summed in order, then the activation."""
+    acc_t = C.fixed_types(layer)["accum"]
+    (first, first_t), rest = ins[0], ins[1:]
+    acc = requantize(first, first_t.fractional, acc_t)
+    for codes, t in rest:
+        acc = C.add(acc, acc_t, codes, t.fractional)
+    return activations.activate(layer, acc, acc_t)
+
+
+def cost(layer: Layer) -> Cost:
+    return Cost(latency=layer.out_size + PIPELINE_DEPTH)
+
+
+def default_accum(layer: Layer, in_types: list, types: dict):
+    """A type that holds the sum of the inputs exactly."""
+    if any(t.is_float for t in in_types) or types["result"].is_float:
+        return types["result"]
+    return sum_type(in_types)
+
+
+KIND = LayerKind(
+    name="add", keras={"Add": _add}, multi_input=frozenset({"Add"}),
+    roles=ROLES, templates=("add",), template=template, view=view, weights=weights,
+    reference=reference, cost=cost, default_accum=default_accum, activations=SCALAR_ACTIVATIONS)

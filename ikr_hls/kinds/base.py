@@ -1,0 +1,98 @@
+"""What a layer kind is made of: the parts that backend, emulate, report, passes and the
+frontend look up instead of branching on the kind.
+
+A hardware kind (`LayerKind`) has Keras classes and their frontend handlers, precision roles,
+a template and its view, constant arrays, a numpy reference, a cost and report fields. A
+free kind (`FreeKind`: Flatten, Reshape, Dropout) has only Keras classes: the passes remove
+its layers.
+"""
+from __future__ import annotations
+
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, field
+from typing import Any
+
+import numpy as np
+
+from ..ir import Layer
+from ..precision import HLSTypeLike
+
+# Cycles added to every layer's latency estimate for its pipeline to fill and drain (read,
+# multiply, add tree, write). A rough allowance for fixed-point types: floating-point adders
+# and multipliers take several cycles each, so float designs have deeper pipelines.
+PIPELINE_DEPTH = 8
+
+# The scalar activations (everything but softmax, which works on a vector).
+SCALAR_ACTIVATIONS = ("linear", "relu", "relu6", "leaky_relu", "sigmoid", "tanh")
+
+# frontend handler: (Keras layer, input shape or [shapes], source name) -> layer(s) or None
+Handler = Callable[[Any, Any, str], "Layer | list[Layer] | None"]
+# numpy reference: (layer, [(int64 codes shaped like the input, type)]) -> output codes
+Reference = Callable[[Layer, list], np.ndarray]
+
+@dataclass(frozen=True)
+class Weights:
+    """What a layer's firmware/weights/<layer>.h holds."""
+    description: str
+    arrays: list
+
+
+@dataclass(frozen=True)
+class Cost:
+    """What one call of the layer costs: MACs (dense and as generated; None for kinds without
+    them), multipliers (None for kinds without a multiplier of their own) and cycles."""
+    latency: int
+    macs_dense: int | None = None
+    macs: int | None = None
+    multipliers: int | None = None
+
+
+def no_weights(layer: Layer) -> Weights | None:
+    return None
+
+
+def no_report(layer: Layer) -> dict:
+    return {}
+
+
+def no_values(layer: Layer) -> dict:
+    return {}
+
+
+@dataclass(frozen=True)
+class LayerKind:
+    name: str                                   # Layer.kind
+    keras: Mapping[str, Handler]                # Keras class name -> frontend handler
+    roles: tuple                                # the precision roles it declares (activations add theirs)
+    templates: tuple                            # its templates under templates/firmware/layers/ (no .h.j2)
+    template: Callable[[Layer], str]            # the one a layer uses
+    view: Callable[[Layer], dict]               # the template's variables (pure)
+    reference: Reference                        # the bit-exact numpy reference
+    cost: Callable[[Layer], Cost]
+    default_accum: Callable[[Layer, list, dict], HLSTypeLike]   # (layer, input types, types) -> accum type
+    weights: Callable[[Layer], Weights | None] = no_weights     # its constant arrays (pure)
+    report: Callable[[Layer], dict] = no_report                 # its own report fields
+    values: Callable[[Layer], dict] = no_values                 # role -> float array (weight, bias)
+    derive: Callable[[Layer], Any] | None = None                # facts from its weights (a pass)
+    declared_roles: Callable[[Layer], tuple] | None = None      # the roles a layer has (default: roles)
+    multi_input: frozenset = frozenset()        # Keras classes whose handler gets every input shape
+    reuses: bool = False                        # has a strategy and a reuse factor
+    activations: tuple = ()                     # activations it can apply itself (fused)
+    folds_scale_shift: bool = False             # a per-channel scale and shift folds into its weights
+    takes_padding: bool = False                 # a ZeroPadding2D before it becomes its own padding
+    softmax_input: str = "accum"                # what its softmax reads: its accumulator, or its "input"
+
+
+    def roles_of(self, layer: Layer) -> tuple:
+        """The precision roles `layer` declares (without its activation's)."""
+        return self.declared_roles(layer) if self.declared_roles else self.roles
+
+
+@dataclass(frozen=True)
+class FreeKind:
+    """A kind without hardware: its layers are removed by the passes (Flatten, Reshape) or by
+    the frontend (Dropout, whose handler returns None)."""
+    name: str
+    keras: Mapping[str, Handler]
+    why: str                                    # what the report says about its layers
+    multi_input: frozenset = field(default_factory=frozenset)

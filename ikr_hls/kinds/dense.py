@@ -1,0 +1,135 @@
+"""dense: a Dense layer over the compact list of its nonzero weights (weight, input index,
+output index), with any activation, softmax included."""
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+
+from .. import activations
+from .. import codes as C
+from ..constants import array, literal
+from ..ir import ACTIVATIONS, Layer
+from ..precision import index_bits, requantize, to_codes, weight_bits, widen_for_sum
+from .base import PIPELINE_DEPTH, Cost, LayerKind, Weights
+from .keras_reading import activation_name, read_array, unsupported, with_activation
+
+ROLES = ("weight", "bias", "accum", "result")
+
+
+@dataclass(frozen=True)
+class DenseFacts:
+    """rows, cols: the input and output index of every nonzero weight, ordered by output,
+    then input (the order the code accumulates them); multipliers at the reuse factor."""
+    rows: np.ndarray
+    cols: np.ndarray
+    multipliers: int
+
+    @property
+    def nnz(self) -> int:
+        return len(self.rows)
+
+
+def derive(layer: Layer) -> DenseFacts:
+    cols, rows = np.nonzero(layer.weights["kernel"].T)
+    return DenseFacts(rows, cols, max(1, -(-len(rows) // layer.attrs["reuse_factor"])))
+
+
+def _dense(klayer, shape, source):
+    if len(shape) != 1:
+        raise unsupported(klayer, source, f"input shape {shape} (Dense needs a vector; add Flatten)")
+    kernel = read_array(klayer.kernel)
+    bias = read_array(klayer.bias) if klayer.use_bias else np.zeros(klayer.units)
+    layer = Layer(name="", kind="dense", keras_name=klayer.name, in_shape=shape,
+                  out_shape=(klayer.units,), weights=dict(kernel=kernel, bias=bias))
+    return with_activation(layer, activation_name(klayer, source))
+
+
+def template(layer: Layer) -> str:
+    return "dense"
+
+
+def view(layer: Layer) -> dict:
+    n_in, n_out = layer.weights["kernel"].shape
+    nnz, size = layer.facts.nnz, layer.weights["kernel"].size
+    return dict(**activations.softmax_view(layer), n_in=n_in, n_out=n_out, nnz=nnz, dense_weights=size,
+                reuse_factor=layer.attrs["reuse_factor"], multipliers=layer.facts.multipliers,
+                act=activations.call_view(layer), keras_class="Dense",
+                summary=f"Dense {n_in}->{n_out}, {nnz}/{size} weights")
+
+
+def _index_type(limit: int) -> str:
+    return "uint16_t" if limit <= 0xFFFF else "uint32_t"
+
+
+def weights(layer: Layer) -> Weights:
+    kernel = layer.weights["kernel"]
+    n_in, n_out = kernel.shape
+    facts: DenseFacts = layer.facts
+    return Weights(f"Dense, {facts.nnz} nonzero of {kernel.size}", activations.arrays(layer) + [
+        array(f"{layer.name}_w", f"{layer.name}_weight_t", kernel[facts.rows, facts.cols], "nonzero weights only",
+              literal(layer, "weight")),
+        array(f"{layer.name}_w_in", _index_type(n_in), facts.rows, "input index of each nonzero weight"),
+        array(f"{layer.name}_w_out", _index_type(n_out), facts.cols, "output index of each nonzero weight"),
+        array(f"{layer.name}_b", f"{layer.name}_bias_t", layer.weights["bias"], "bias", literal(layer, "bias")),
+    ])
+
+
+def reference(layer: Layer, ins: list) -> np.ndarray:
+    (codes, in_t), = ins
+    p = C.fixed_types(layer)
+    kernel = layer.weights["kernel"]
+    w_codes = to_codes(kernel, p["weight"])
+    orders = [np.flatnonzero(kernel[:, j]) for j in range(kernel.shape[1])]   # inputs ascending
+    index, mask = C.ordered_terms(w_codes, orders)
+    C.check_fits(in_t.width + p["weight"].width, "product")
+    acc_t = p["accum"]
+    n_out = kernel.shape[1]
+    acc = np.broadcast_to(requantize(to_codes(layer.weights["bias"], p["bias"]), p["bias"].fractional, acc_t),
+                          (codes.shape[0], n_out)).copy()
+    cols = np.arange(n_out)
+    for step in range(index.shape[0]):
+        rows = index[step]
+        product = codes[:, rows] * w_codes[rows, cols]
+        acc = C.add(acc, acc_t, product, in_t.fractional + p["weight"].fractional, mask[step])
+    return activations.activate(layer, acc, acc_t)
+
+
+def cost(layer: Layer) -> Cost:
+    kernel = layer.weights["kernel"]
+    return Cost(latency=int(layer.attrs["reuse_factor"]) + PIPELINE_DEPTH, macs_dense=int(kernel.size),
+                macs=layer.facts.nnz, multipliers=layer.facts.multipliers)
+
+
+def values(layer: Layer) -> dict:
+    return {"weight": layer.weights["kernel"], "bias": layer.weights["bias"]}
+
+
+def report(layer: Layer) -> dict:
+    kernel, bias = layer.weights["kernel"], layer.weights["bias"]
+    n_in, n_out = kernel.shape
+    nnz = layer.facts.nnz
+    w_t, b_t = layer.precision["weight"], layer.precision["bias"]
+    wb = weight_bits(w_t)
+    csr = nnz * (wb + index_bits(n_in)) + (n_out + 1) * nnz.bit_length()
+    return {"weight_type": w_t.cpp, "weight_bits": wb, "bias_type": b_t.cpp,
+            "params_dense": int(kernel.size + bias.size),
+            "params_nonzero": nnz + int(np.count_nonzero(bias)),
+            "kernel_nonzero": nnz,
+            "storage_bits": {"dense": int(kernel.size) * wb, "ikr": csr, "csr": csr},
+            "bias_bits": int(bias.size) * weight_bits(b_t)}
+
+
+def default_accum(layer: Layer, in_types: list, types: dict):
+    if in_types[0].is_float or types["result"].is_float:
+        return types["result"]
+    kernel = layer.weights["kernel"]
+    per_output = (kernel != 0).sum(axis=0)
+    return widen_for_sum(in_types[0], types["weight"], types["bias"], int(per_output.max(initial=0)))
+
+
+KIND = LayerKind(
+    name="dense", keras={"Dense": _dense},
+    roles=ROLES, templates=("dense",), template=template, view=view, weights=weights,
+    reference=reference, cost=cost, report=report, values=values, default_accum=default_accum, derive=derive,
+    reuses=True, activations=ACTIVATIONS, folds_scale_shift=True)

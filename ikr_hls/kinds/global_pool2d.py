@@ -1,0 +1,86 @@
+"""global_pool2d: GlobalAveragePooling2D and GlobalMaxPooling2D (with or without keepdims):
+one pass over the pixels; an average multiplies each channel's sum by the constant 1/(H*W)."""
+from __future__ import annotations
+
+import numpy as np
+
+from .. import codes as C
+from ..constants import array, literal
+from ..ir import Layer
+from ..precision import requantize, to_codes, widen_for_sum
+from .base import PIPELINE_DEPTH, Cost, LayerKind, Weights
+from .keras_reading import check_channels_last, image_shape
+
+ROLES = ("accum", "recip", "result")
+
+
+def _handler(op):
+    def handler(klayer, shape, source):
+        h, w, c = image_shape(klayer, shape, source)
+        check_channels_last(klayer, source)
+        out_shape = (1, 1, c) if klayer.keepdims else (c,)
+        return Layer(name="", kind="global_pool2d", keras_name=klayer.name, in_shape=(h, w, c),
+                     out_shape=out_shape, attrs=dict(op=op, ph=h, pw=w))
+    return handler
+
+
+def template(layer: Layer) -> str:
+    return "global_pool2d"
+
+
+def view(layer: Layer) -> dict:
+    h, w, c = layer.in_shape
+    op = layer.attrs["op"]
+    cls = "GlobalMaxPooling2D" if op == "max" else "GlobalAveragePooling2D"
+    return dict(h=h, w=w, c=c, op=op, keras_class=cls, summary=f"{cls} over {h}x{w}")
+
+
+def weights(layer: Layer) -> Weights | None:
+    if layer.attrs["op"] != "avg":
+        return None
+    h, w, _ = layer.in_shape
+    return Weights("the reciprocal of the pixel count", [
+        array(f"{layer.name}_recip", f"{layer.name}_recip_t", [1.0 / (h * w)], f"1 / ({h} * {w})",
+              literal(layer, "recip"))])
+
+
+def reference(layer: Layer, ins: list) -> np.ndarray:
+    """ikr::global_*_pool2d: pixel by pixel per channel; an average multiplies the sum by 1/(H*W)."""
+    (codes, in_t), = ins
+    p = C.fixed_types(layer)
+    n, h, w, c = codes.shape
+    pixels = codes.reshape(n, h * w, c)
+    if layer.attrs["op"] == "max":
+        return requantize(pixels.max(axis=1), in_t.fractional, p["result"])
+    acc_t, recip_t = p["accum"], p["recip"]
+    total = np.zeros((n, c), dtype=np.int64)
+    for i in range(h * w):
+        total = C.add(total, acc_t, pixels[:, i], in_t.fractional)
+    recip = to_codes(np.array(1.0 / (h * w)), recip_t)
+    C.check_fits(acc_t.width + recip_t.width, "product")
+    return requantize(total * recip, acc_t.fractional + recip_t.fractional, p["result"])
+
+
+def cost(layer: Layer) -> Cost:
+    """One pixel per cycle, then the channels."""
+    return Cost(latency=int(layer.in_shape[0] * layer.in_shape[1] + layer.in_shape[2]) + PIPELINE_DEPTH)
+
+
+def declared_roles(layer: Layer) -> tuple:
+    return tuple(r for r in ROLES if not (r == "recip" and layer.attrs["op"] == "max"))
+
+
+def default_accum(layer: Layer, in_types: list, types: dict):
+    in_type = in_types[0]
+    if in_type.is_float or types["result"].is_float:
+        return types["result"]
+    if layer.attrs["op"] == "max":
+        return in_type
+    return widen_for_sum(in_type, None, None, layer.attrs["ph"] * layer.attrs["pw"])
+
+
+KIND = LayerKind(
+    name="global_pool2d",
+    keras={"GlobalMaxPooling2D": _handler("max"), "GlobalAveragePooling2D": _handler("avg")},
+    roles=ROLES, declared_roles=declared_roles, templates=("global_pool2d",), template=template, view=view,
+    weights=weights, reference=reference, cost=cost, default_accum=default_accum)

@@ -1,0 +1,56 @@
+"""pad2d: a ZeroPadding2D that is not merged into the conv after it (it feeds a pooling, an
+Add, or several layers)."""
+from __future__ import annotations
+
+import numpy as np
+
+from .. import codes as C
+from ..ir import Layer
+from ..precision import requantize
+from .base import PIPELINE_DEPTH, Cost, LayerKind
+from .keras_reading import check_channels_last, image_shape
+
+ROLES = ("result",)
+
+
+def _zero_padding2d(klayer, shape, source):
+    h, w, c = image_shape(klayer, shape, source)
+    check_channels_last(klayer, source)
+    (pt, pb), (pl, pr) = klayer.padding
+    return Layer(name="", kind="pad2d", keras_name=klayer.name, in_shape=(h, w, c),
+                 out_shape=(h + pt + pb, w + pl + pr, c),
+                 attrs=dict(pad_top=pt, pad_bottom=pb, pad_left=pl, pad_right=pr))
+
+
+def template(layer: Layer) -> str:
+    return "pad2d"
+
+
+def view(layer: Layer) -> dict:
+    h, w, c = layer.in_shape
+    a = layer.attrs
+    return dict(h=h, w=w, c=c, oh=layer.out_shape[0], ow=layer.out_shape[1],
+                pad_top=a["pad_top"], pad_bottom=a["pad_bottom"], pad_left=a["pad_left"],
+                pad_right=a["pad_right"], keras_class="ZeroPadding2D",
+                summary=f"ZeroPadding2D {a['pad_top']},{a['pad_bottom']} x {a['pad_left']},{a['pad_right']}")
+
+
+def reference(layer: Layer, ins: list) -> np.ndarray:
+    (codes, in_t), = ins
+    a = layer.attrs
+    padded = np.pad(codes, ((0, 0), (a["pad_top"], a["pad_bottom"]), (a["pad_left"], a["pad_right"]), (0, 0)))
+    return requantize(padded, in_t.fractional, C.fixed_types(layer)["result"])
+
+
+def cost(layer: Layer) -> Cost:
+    return Cost(latency=int(layer.out_shape[0] * layer.out_shape[1]) + PIPELINE_DEPTH)
+
+
+def default_accum(layer: Layer, in_types: list, types: dict):
+    raise AssertionError("a pad2d layer has no accumulator")
+
+
+KIND = LayerKind(
+    name="pad2d", keras={"ZeroPadding2D": _zero_padding2d},
+    roles=ROLES, templates=("pad2d",), template=template, view=view,
+    reference=reference, cost=cost, default_accum=default_accum)

@@ -1,0 +1,114 @@
+"""Types of every value of the graph: the ones the config chooses, defaults for the others,
+and accumulators wide enough that a layer's sum can neither overflow nor round.
+
+Runs after the settings pass (reuse factor, table sizes); the kinds say which roles a layer
+has and what its default accumulator is; the activations add the roles of their tables.
+"""
+from __future__ import annotations
+
+import numpy as np
+
+from . import activations
+from .config import LayerSettings, ProjectConfig
+from .errors import IKRHLSError
+from .ir import INPUT, Graph, Layer
+from .kinds import kind_of
+from .precision import FixedType, HLSTypeLike, parse_type, signed_integer, signed_width
+
+# Fixed-point defaults of the softmax, sigmoid/tanh and average-pool tables (values are pre-rounded).
+EXP_TABLE_T = "ap_ufixed<18,0,AP_RND,AP_SAT>"
+RECIP_T = "ap_ufixed<18,1,AP_RND,AP_SAT>"
+ACT_TABLE_T = {"sigmoid": "ap_ufixed<18,0,AP_RND,AP_SAT>", "tanh": "ap_fixed<18,1,AP_RND,AP_SAT>"}
+ACT_RANGE = 8             # sigmoid/tanh tables cover [-8, 8); beyond it they saturate
+MAX_EMULATED_WIDTH = 62    # int64 codes in the numpy reference
+
+
+def assign_types(graph: Graph, config: ProjectConfig) -> Graph:
+    input_settings = config.layers.get(graph.input_name, LayerSettings())
+    graph.input_precision = input_settings.precision.get("result", config.precision)
+    result_types: dict = {INPUT: graph.input_precision}
+    for layer in graph.layers:
+        in_types = [result_types[name] for name in layer.inputs]
+        layer.precision = _layer_types(layer, in_types, config)
+        for t in in_types:
+            _check_types(layer, t)
+        result_types[layer.name] = layer.precision["result"]
+    return graph
+
+
+def _layer_types(layer: Layer, in_types: list, config: ProjectConfig) -> dict:
+    kind = kind_of(layer)
+    chosen = config.layers.get(layer.keras_name, LayerSettings()).precision
+    valid = kind.roles + tuple(sorted(activations.roles(layer)))
+    extra = sorted(set(chosen) - set(valid))
+    if extra:
+        raise IKRHLSError(f"LayerName.{layer.keras_name}.Precision: a {layer.kind} layer has no "
+                          f"{', '.join(extra)} type (it has: {', '.join(valid)})")
+    roles = kind.roles_of(layer)
+    types: dict = {role: chosen.get(role, config.precision) for role in roles if role != "accum"}
+    if "recip" in types and "recip" not in chosen and not config.precision.is_float:
+        types["recip"] = parse_type(RECIP_T)
+    if "accum" in roles:
+        types["accum"] = chosen.get("accum") or kind.default_accum(layer, in_types, types)
+    if layer.activation == "softmax":
+        softmax_in = types["accum"] if kind.softmax_input == "accum" else in_types[0]
+        types.update(_softmax_types(layer, softmax_in, chosen))
+    elif layer.activation in ("sigmoid", "tanh") and not types["accum"].is_float:
+        types.update(_table_activation_types(layer, types["accum"], chosen))
+    elif layer.activation == "leaky_relu":
+        types["alpha"] = chosen.get("alpha") or _alpha_type(layer, types["result"])
+    return types
+
+
+def _alpha_type(layer: Layer, result_t: HLSTypeLike) -> HLSTypeLike:
+    """The leaky ReLU slope as a constant: 16 fractional bits and room for its integer part."""
+    if result_t.is_float:
+        return result_t
+    integer = int(np.ceil(np.log2(abs(layer.attrs["alpha"]) + 1))) + 1
+    return parse_type(f"ap_fixed<{integer + 16},{integer},AP_RND,AP_SAT>")
+
+
+def _table_activation_types(layer: Layer, acc_t: FixedType, chosen: dict) -> dict:
+    """sigmoid/tanh by table over [-R, R): the table type and a type that holds acc + R."""
+    r = layer.attrs["act_range"]
+    if layer.attrs["table_size"] < 2 * r:
+        raise IKRHLSError(f"LayerName.{layer.keras_name}.TableSize: must be at least {2 * r}")
+    default = ACT_TABLE_T[layer.activation]
+    table_t = chosen.get("act_table", parse_type(default))
+    if table_t.is_float:
+        raise IKRHLSError(f"LayerName.{layer.keras_name}.Precision.act_table: expected a fixed-point type")
+    integer = max(signed_integer(acc_t), int(np.log2(r)) + 2) + 1
+    shifted = parse_type(f"ap_fixed<{integer + acc_t.fractional},{integer}>")
+    return {"act_table": table_t, "act_in": shifted}
+
+
+def _softmax_types(layer: Layer, in_type: HLSTypeLike, chosen: dict) -> dict:
+    if not isinstance(in_type, FixedType):
+        return {}
+    n = layer.out_size
+    p = max(1, int(np.ceil(np.log2(n))))               # a sum of n values below 1 is below 2**p
+    inv_shift = int(np.log2(layer.attrs["table_size"])) - p
+    if inv_shift < 0:
+        raise IKRHLSError(f"LayerName.{layer.keras_name}.TableSize: {layer.attrs['table_size']} is too "
+                          f"small for a softmax over {n} values (needs at least {2 ** p})")
+    exp_t = chosen.get("exp_table", parse_type(EXP_TABLE_T))
+    inv_t = chosen.get("inv_table", parse_type(f"ap_ufixed<{inv_shift + 18},{inv_shift + 2},AP_RND,AP_SAT>"))
+    for role, t in (("exp_table", exp_t), ("inv_table", inv_t)):
+        if t.is_float or t.signed:
+            raise IKRHLSError(f"LayerName.{layer.keras_name}.Precision.{role}: expected an ap_ufixed type, got {t.cpp}")
+    diff = parse_type(f"ap_fixed<{signed_width(in_type) + 1},{signed_integer(in_type) + 1}>")
+    exp_sum = parse_type(f"ap_ufixed<{exp_t.width + p},{exp_t.integer + p}>")
+    layer.attrs["softmax"] = dict(inv_shift=inv_shift, sum_bits=p)
+    return {"exp_table": exp_t, "inv_table": inv_t, "diff": diff, "exp_sum": exp_sum}
+
+
+def _check_types(layer: Layer, in_type: HLSTypeLike) -> None:
+    kinds = {t.is_float for t in layer.precision.values()} | {in_type.is_float}
+    if len(kinds) > 1:
+        raise IKRHLSError(f"layer {layer.keras_name}: mixes floating-point and fixed-point types; "
+                          "use one or the other for the whole model")
+    if not in_type.is_float:
+        for role, t in layer.precision.items():
+            if isinstance(t, FixedType) and t.width > MAX_EMULATED_WIDTH:
+                raise IKRHLSError(f"layer {layer.keras_name}: {role} type {t.cpp} is wider than "
+                                  f"{MAX_EMULATED_WIDTH} bits; narrow the input or weight types")

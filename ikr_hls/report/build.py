@@ -1,0 +1,164 @@
+"""Building the report of a converted graph: per layer and in total, parameters, MACs, IKR
+pattern libraries, weight storage in three schemes, multipliers and latency estimates.
+
+It reads the graph as the passes leave it (folded BatchNorm, fused activations, per-layer
+strategy, reuse factor, types and the facts derived from the weights); each kind supplies
+its cost and its own fields. Every field is described in docs/report.md.
+"""
+from __future__ import annotations
+
+import numpy as np
+
+from ..errors import IKRHLSError
+from ..kinds import kind_of
+
+REPORT_VERSION = 1
+REPORT_FILE = "ikr_report.json"    # written into every project
+
+
+def build_report(graph, config, synthesis=None) -> dict:
+    """The report of a converted graph as a JSON-serialisable dict (see docs/report.md).
+
+    graph:     an ir.Graph after the passes (ikr_hls.hls_model.HLSModel.graph).
+    config:    the ProjectConfig of the conversion (project name, default type, strategy,
+               reuse factor, clock period).
+    synthesis: optional figures read from a Vitis HLS csynth report (latency_best,
+               latency_worst, interval_min, interval_max, estimated_clock_ns,
+               target_clock_ns, resources, available); stored as given.
+    """
+    if not getattr(graph, "layers", None):
+        raise IKRHLSError(f"report: {getattr(graph, 'source', 'graph')} has no layers")
+    layers = [_layer_report(layer, config) for layer in graph.layers]
+    clock = float(getattr(config, "clock_period", 0.0) or 0.0)
+    report = {
+        "report_version": REPORT_VERSION,
+        "project": config.project_name,
+        "source": str(graph.source),
+        "part": getattr(config, "part", None),
+        "clock_period_ns": clock,
+        "precision": config.precision.cpp,
+        "strategy": config.strategy,
+        "reuse_factor": config.reuse_factor,
+        "input_shape": [int(d) for d in graph.input_shape],
+        "output_shape": [int(d) for d in graph.output_shape],
+        "removed": {str(k): str(v) for k, v in getattr(graph, "removed", {}).items()},
+        "layers": layers,
+        "totals": _totals(layers, clock),
+        "synthesis": _plain(synthesis) if synthesis else None,
+        "notes": [],
+    }
+    report["notes"] = _notes(report)
+    return report
+
+
+def _layer_report(layer, config) -> dict:
+    kind = kind_of(layer)
+    a = layer.attrs
+    cost = kind.cost(layer)
+    entry = {
+        "name": layer.name,
+        "keras_name": layer.keras_name,
+        "kind": layer.kind,
+        "depthwise_multiplier": a.get("depthwise"),     # a DepthwiseConv2D's, else None
+        "activation": layer.activation,
+        "in_shape": [int(d) for d in layer.in_shape],
+        "out_shape": [int(d) for d in layer.out_shape],
+        "strategy": a.get("strategy", config.strategy) if kind.reuses else None,
+        "reuse_factor": int(a.get("reuse_factor", config.reuse_factor)) if kind.reuses else None,
+        "weight_type": None, "weight_bits": None, "bias_type": None, "bias_bits": 0,
+        "params_dense": 0, "params_nonzero": 0,
+        "macs_dense": cost.macs_dense, "macs_pruned": cost.macs,
+        "storage_bits": None,
+        "multipliers": cost.multipliers,
+        "latency_estimate_cycles": int(cost.latency),
+    }
+    own = kind.report(layer)
+    order = list(entry) + [k for k in own if k not in entry]
+    entry.update(own)
+    return {k: _plain(entry[k]) for k in _report_order(order)}
+
+
+# Field order of a layer entry in the JSON (kept stable for readers of older reports).
+_FIELDS = ("name", "keras_name", "kind", "depthwise_multiplier", "activation", "in_shape", "out_shape",
+           "strategy", "reuse_factor", "weight_type", "weight_bits", "bias_type", "bias_bits",
+           "params_dense", "params_nonzero", "macs_dense", "macs_pruned", "storage_bits", "multipliers",
+           "latency_estimate_cycles", "kernel_size", "kernels", "kernels_removed", "kernel_nonzero", "keep",
+           "regular", "library_size", "index_bits", "weight_slots", "support_groups", "patterns")
+
+
+def _report_order(keys: list) -> list:
+    known = [k for k in _FIELDS if k in keys]
+    return known + [k for k in keys if k not in _FIELDS]
+
+
+def _ratio(a, b):
+    return float(a) / float(b) if b else None
+
+
+def _totals(layers: list, clock: float) -> dict:
+    with_w = [l for l in layers if l["storage_bits"] is not None]
+    counted = [l for l in layers if l["macs_dense"] is not None]
+    storage = {k: int(sum(l["storage_bits"][k] for l in with_w)) for k in ("dense", "ikr", "csr")}
+    params_dense = sum(l["params_dense"] for l in layers)
+    params_nonzero = sum(l["params_nonzero"] for l in layers)
+    macs_dense = sum(l["macs_dense"] for l in counted)
+    macs_pruned = sum(l["macs_pruned"] for l in counted)
+    latency = sum(l["latency_estimate_cycles"] for l in layers)
+    interval = max(l["latency_estimate_cycles"] for l in layers)
+    return {
+        "params_dense": int(params_dense),
+        "params_nonzero": int(params_nonzero),
+        "params_reduction": _ratio(params_dense, params_nonzero),
+        "macs_dense": int(macs_dense),
+        "macs_pruned": int(macs_pruned),
+        "macs_reduction": _ratio(macs_dense, macs_pruned),
+        "storage_bits": storage,
+        "storage_reduction": {"ikr": _ratio(storage["dense"], storage["ikr"]),
+                              "csr": _ratio(storage["dense"], storage["csr"])},
+        "bias_bits": int(sum(l["bias_bits"] for l in layers)),
+        "multipliers": int(sum(l["multipliers"] or 0 for l in layers)),
+        "latency_estimate_cycles": int(latency),
+        "interval_estimate_cycles": int(interval),
+        "latency_estimate_ns": latency * clock if clock else None,
+    }
+
+
+def _notes(report: dict) -> list:
+    notes = ["Latency and interval figures are analytic estimates (docs/report.md), not "
+             "synthesis results: latency = sum of the layers' cycles (the top function is one "
+             "chain); the DATAFLOW interval = the slowest layer's cycles."]
+    notes.append("MACs are counted for conv2d and dense layers only (output pixels x nonzero "
+                 "weights; nonzero weights), as in ikr_hls.pruning.summary.")
+    notes.append("Storage bits cover kernel weights (and scale_shift scales); biases are "
+                 "stored densely in every scheme and counted apart (bias_bits).")
+    for l in report["layers"]:
+        if "regular" not in l:                           # layers without a pattern library
+            continue
+        if not l["regular"]:
+            notes.append(f"{l['name']}: not IKR-regular (its kernels' supports have different "
+                         f"sizes); the library lists all {l['library_size']} distinct supports.")
+        if l["kernels_removed"]:
+            notes.append(f"{l['name']}: {l['kernels_removed']} of {l['kernels']} kernels have no "
+                         "surviving weight; the IKR index has one more symbol for them.")
+        if l["weight_slots"] != l["kernel_nonzero"]:
+            notes.append(f"{l['name']}: {l['weight_slots'] - l['kernel_nonzero']} IKR weight slot(s) "
+                         "hold exactly 0.0 (kernels with fewer nonzeros than their pattern); IKR "
+                         "storage counts them.")
+    if any(l["weight_type"] in ("float", "double") for l in report["layers"]):
+        notes.append("Floating-point weights: storage counts 32 (float) or 64 (double) bits "
+                     "per weight, and float pipelines are deeper than the estimate assumes.")
+    if report["removed"]:
+        notes.append("No hardware of their own: " + "; ".join(
+            f"{k}: {v}" for k, v in report["removed"].items()) + ".")
+    return notes
+
+
+def _plain(value):
+    """A copy made only of dict/list/str/int/float/bool/None (numpy scalars converted)."""
+    if isinstance(value, dict):
+        return {str(k): _plain(v) for k, v in value.items()}
+    if isinstance(value, (list, tuple)):
+        return [_plain(v) for v in value]
+    if isinstance(value, np.generic):
+        return value.item()
+    return value

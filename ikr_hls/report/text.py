@@ -1,0 +1,165 @@
+"""The report as fixed-width text: layer tables, totals, the synthesis figures beside the
+estimates when present, pattern libraries as grids, notes. Reads only the report dict, so a
+report saved as JSON can be shown again."""
+from __future__ import annotations
+
+from ..patterns import draw_library
+
+MAX_DRAWN_PATTERNS = 16        # patterns drawn per conv layer, in the text and in the plot
+_SYNTH_RESOURCES = ("DSP", "LUT", "FF", "BRAM_18K", "URAM")
+
+
+
+def _n(value) -> str:
+    return "-" if value is None else f"{value:,}"
+
+
+def _x(value) -> str:
+    return "-" if value is None else f"{value:.1f}x"
+
+
+def _shape(shape) -> str:
+    return "x".join(str(d) for d in shape)
+
+
+def _table(header, rows, total=None) -> list:
+    all_rows = [header] + rows + ([total] if total else [])
+    widths = [max(len(str(r[i])) for r in all_rows) for i in range(len(header))]
+
+    def line(r):
+        cells = [str(c).ljust(w) if i < 2 else str(c).rjust(w) for i, (c, w) in enumerate(zip(r, widths, strict=True))]
+        return "  ".join(cells).rstrip()
+
+    rule = line(["-" * w for w in widths])
+    out = [line(header), rule] + [line(r) for r in rows]
+    if total:
+        out += [rule, line(total)]
+    return out
+
+
+def format_report(report: dict) -> str:
+    """The report as fixed-width text: layer tables, totals, synthesis figures beside the
+    estimates when present, conv pattern libraries as grids, notes."""
+    layers, t = report["layers"], report["totals"]
+    out = [f"ikr-hls report: {report['project']} (from {report['source']})",
+           f"default type {report['precision']}, strategy {report['strategy']}, reuse factor "
+           f"{report['reuse_factor']}, clock {report['clock_period_ns']:g} ns"
+           + (f", part {report['part']}" if report.get("part") else ""), ""]
+
+    out.append("Compression (params include biases; MACs per inference)")
+    rows: list[tuple] = []
+    for l in layers:
+        keep = pats = idx = "-"
+        if "patterns" in l:                              # a layer with a pattern library
+            size = l["kernel_size"][0] * l["kernel_size"][1]
+            keep = f"{l['keep']}/{size}" if l["regular"] else "irregular"
+            pats, idx = str(l["library_size"]), str(l["index_bits"])
+        kind = "depthwise" if l.get("depthwise_multiplier") else l["kind"]
+        rows.append((l["name"], kind, f"{_shape(l['in_shape'])} -> {_shape(l['out_shape'])}",
+                     f"{_n(l['params_nonzero'])}/{_n(l['params_dense'])}",
+                     "-" if l["macs_dense"] is None else f"{_n(l['macs_pruned'])}/{_n(l['macs_dense'])}",
+                     keep, pats, idx))
+    total: tuple = ("total", "", "",
+             f"{_n(t['params_nonzero'])}/{_n(t['params_dense'])} ({_x(t['params_reduction'])})",
+             f"{_n(t['macs_pruned'])}/{_n(t['macs_dense'])} ({_x(t['macs_reduction'])})", "", "", "")
+    out += _table(("layer", "kind", "shape", "params nonzero/dense", "MACs pruned/dense",
+                   "keep", "patterns", "index bits"), rows, total)
+
+    out += ["", "Storage (weight bits) and hardware cost (latency: estimate, cycles)"]
+    rows = []
+    for l in layers:
+        s = l["storage_bits"] or {}
+        rows.append((l["name"], l["weight_type"] or "-", _n(s.get("dense")), _n(s.get("ikr")),
+                     _n(s.get("csr")), l["strategy"] or "-", _n(l["reuse_factor"]),
+                     _n(l["multipliers"]), _n(l["latency_estimate_cycles"])))
+    s, r = t["storage_bits"], t["storage_reduction"]
+    total = ("total", "", _n(s["dense"]), f"{_n(s['ikr'])} ({_x(r['ikr'])})",
+             f"{_n(s['csr'])} ({_x(r['csr'])})", "", "", _n(t["multipliers"]),
+             _n(t["latency_estimate_cycles"]))
+    out += _table(("layer", "weight type", "dense bits", "IKR bits", "CSR bits", "strategy",
+                   "reuse", "multipliers", "latency est."), rows, total)
+
+    out += ["", "Totals"]
+
+    def kib(bits: int) -> str:
+        return f"{bits / 8192:,.1f} KiB" if bits >= 8192 else f"{-(-bits // 8):,} bytes"
+
+    items = [
+        ("parameters", f"{_n(t['params_nonzero'])} nonzero of {_n(t['params_dense'])} "
+                       f"(dense / nonzero = {_x(t['params_reduction'])})"),
+        ("MACs", f"{_n(t['macs_pruned'])} of {_n(t['macs_dense'])} "
+                 f"(dense / pruned = {_x(t['macs_reduction'])})"),
+        ("storage dense", f"{_n(s['dense'])} bits ({kib(s['dense'])})"),
+        ("storage IKR", f"{_n(s['ikr'])} bits ({kib(s['ikr'])}; dense / IKR = {_x(r['ikr'])})"),
+        ("storage CSR", f"{_n(s['csr'])} bits ({kib(s['csr'])}; dense / CSR = {_x(r['csr'])})"),
+        ("bias storage", f"{_n(t['bias_bits'])} bits (dense in every scheme)"),
+        ("multipliers", _n(t["multipliers"])),
+        ("latency (estimate)", f"{_n(t['latency_estimate_cycles'])} cycles"
+         + (f" = {t['latency_estimate_ns'] / 1000:,.2f} us at {report['clock_period_ns']:g} ns"
+            if t.get("latency_estimate_ns") else "")),
+        ("interval (estimate)", f"{_n(t['interval_estimate_cycles'])} cycles (DATAFLOW: the slowest layer)"),
+    ]
+    width = max(len(k) for k, _ in items)
+    out += [f"  {k.ljust(width)}  {v}" for k, v in items]
+
+    if report.get("synthesis"):
+        out += [""] + _format_synthesis(report["synthesis"], t)
+
+    for l in layers:
+        if l.get("patterns"):
+            out += [""] + _draw_patterns(l)
+
+    if report.get("notes"):
+        out += ["", "Notes"] + [f"  - {n}" for n in report["notes"]]
+    return "\n".join(out) + "\n"
+
+
+def _format_synthesis(syn: dict, t: dict) -> list:
+    def span(lo, hi):
+        if lo is None and hi is None:
+            return "-"
+        if lo == hi or hi is None or lo is None:
+            return _n(lo if lo is not None else hi)
+        return f"{_n(lo)} .. {_n(hi)}"
+
+    def num(v, fmt="{:g}"):
+        return "-" if v is None else fmt.format(v)
+
+    rows = [("latency (cycles)", span(syn.get("latency_best"), syn.get("latency_worst")),
+             _n(t["latency_estimate_cycles"])),
+            ("interval (cycles)", span(syn.get("interval_min"), syn.get("interval_max")),
+             _n(t["interval_estimate_cycles"])),
+            ("clock (ns)", f"{num(syn.get('estimated_clock_ns'))} (target {num(syn.get('target_clock_ns'))})", "-"),
+            ("DSP", _n((syn.get("resources") or {}).get("DSP")), f"{_n(t['multipliers'])} multipliers")]
+    out = ["Vitis HLS synthesis (csynth) beside the estimate"]
+    out += _table(("", "synthesis", "estimate"), rows)
+    resources, available = syn.get("resources") or {}, syn.get("available") or {}
+    names = [k for k in _SYNTH_RESOURCES if k in resources or k in available]
+    names += [k for k in resources if k not in names]
+    if names:
+        res_rows = []
+        for k in names:
+            used, avail = resources.get(k), available.get(k)
+            pct = f"{100.0 * used / avail:.1f}%" if used is not None and avail else "-"
+            res_rows.append((k, _n(used), _n(avail), pct))
+        out += [""] + _table(("resource", "used", "available", "use"), res_rows)
+    return out
+
+
+def _draw_patterns(l: dict) -> list:
+    kh, kw = l["kernel_size"]
+    head = (f"{l['name']}: {l['library_size']} pattern(s) of {l['keep']}/{kh * kw}" if l["regular"]
+            else f"{l['name']}: irregular, {l['library_size']} distinct supports")
+    head += f", index {l['index_bits']} bit(s); kernels using each ('#' kept, '.' pruned)"
+    if l["kernels_removed"]:
+        head += f"; {l['kernels_removed']} of {l['kernels']} kernels removed"
+    library = [p["grid"] for p in l["patterns"]]
+    return [head] + draw_library(library, [p["kernels"] for p in l["patterns"]], MAX_DRAWN_PATTERNS)
+
+
+def _compact_number(v: float) -> str:
+    if v >= 1e6:
+        return f"{v / 1e6:.3g}M"
+    if v >= 1e4:
+        return f"{v / 1e3:.3g}k"
+    return f"{int(v):,}"

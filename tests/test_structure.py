@@ -1,0 +1,153 @@
+"""The package's structure: every layer kind is complete and found through the registry, the
+import graph of ikr_hls has no cycle, config.py is a leaf, and the version is written once."""
+import ast
+import re
+from pathlib import Path
+
+import pytest
+
+import ikr_hls
+from ikr_hls import kinds
+from ikr_hls.ir import KINDS
+from ikr_hls.kinds.base import FreeKind, LayerKind
+from ikr_hls.resources import templates_dir
+
+PACKAGE = Path(ikr_hls.__file__).resolve().parent
+
+
+def test_the_registry_covers_every_ir_kind():
+    assert set(kinds.HARDWARE) | {"flatten", "reshape"} == set(KINDS)
+    assert all(isinstance(k, LayerKind) for k in kinds.HARDWARE.values())
+    assert all(isinstance(k, FreeKind) for k in kinds.FREE.values())
+
+
+@pytest.mark.parametrize("name", sorted(kinds.HARDWARE))
+def test_every_kind_has_every_part(name):
+    """Each hardware kind: Keras classes with handlers, precision roles (result among them),
+    a template that exists, and callables for view, reference, cost, default accumulator,
+    weights, report and values."""
+    kind = kinds.HARDWARE[name]
+    assert kind.name == name
+    assert kind.keras and all(callable(h) for h in kind.keras.values())
+    assert "result" in kind.roles
+    for part in ("template", "view", "reference", "cost", "default_accum", "weights", "report", "values"):
+        assert callable(getattr(kind, part)), f"{name}: {part}"
+    assert kind.templates, f"{name}: no template"
+    for template in kind.templates:
+        assert (templates_dir() / "firmware" / "layers" / f"{template}.h.j2").is_file(), template
+    assert kind.multi_input <= set(kind.keras)
+
+
+def test_keras_classes_belong_to_one_kind_each():
+    owners: dict = {}
+    for kind in (*kinds.HARDWARE.values(), *kinds.FREE.values()):
+        for cls in kind.keras:
+            assert cls not in owners, f"{cls} is claimed by {owners[cls]} and {kind.name}"
+            owners[cls] = kind.name
+    assert set(owners) == set(kinds.KERAS_HANDLERS)
+
+
+def test_no_module_outside_kinds_branches_on_a_kind_name():
+    """backend, emulate, report, passes, config and the rest dispatch through the registry:
+    no comparison with a kind's name outside kinds/ (passes name the kinds a rule is about)."""
+    kind_names = "|".join(sorted(kinds.HARDWARE))
+    branch = re.compile(rf"""\.kind\s*(?:==|!=|in)\s*(?:\(|\[)?\s*["'](?:{kind_names})["']""")
+    allowed = {"passes.py"}                      # fold_batchnorm/merge_zero_padding: rules about one kind
+    offenders = []
+    for path in PACKAGE.rglob("*.py"):
+        rel = path.relative_to(PACKAGE)
+        if rel.parts[0] in ("kinds", "rtl", "pruning") or rel.name in allowed:   # pruning: Keras layers
+            continue
+        for number, line in enumerate(path.read_text().splitlines(), 1):
+            if branch.search(line):
+                offenders.append(f"{rel}:{number}: {line.strip()}")
+    assert not offenders, "\n".join(offenders)
+
+
+def _imports(path: Path, module: str) -> set:
+    """Modules of ikr_hls that `module` imports (at any level, functions included)."""
+    tree = ast.parse(path.read_text())
+    package = module if path.name == "__init__.py" else module.rsplit(".", 1)[0]
+    found = set()
+    for node in ast.walk(tree):
+        if isinstance(node, ast.ImportFrom):
+            if node.level:
+                base = package.split(".")
+                base = base[:len(base) - node.level + 1]
+                target = ".".join(base + ([node.module] if node.module else []))
+            else:
+                target = node.module or ""
+            if target.split(".")[0] != "ikr_hls":
+                continue
+            for alias in node.names:              # `from . import x` may import a module x
+                candidate = f"{target}.{alias.name}"
+                found.add(candidate if _module_path(candidate) else target)
+        elif isinstance(node, ast.Import):
+            found |= {a.name for a in node.names if a.name.split(".")[0] == "ikr_hls"}
+    return {m for m in found if _module_path(m)}
+
+
+def _module_path(module: str):
+    parts = module.split(".")[1:]
+    if not parts:
+        return PACKAGE / "__init__.py"
+    rel = Path(*parts)
+    for candidate in (PACKAGE / rel.with_suffix(".py"), PACKAGE / rel / "__init__.py"):
+        if candidate.is_file():
+            return candidate
+    return None
+
+
+def _graph() -> dict:
+    graph = {}
+    for path in PACKAGE.rglob("*.py"):
+        rel = path.relative_to(PACKAGE).with_suffix("")
+        parts = [p for p in rel.parts if p != "__init__"]
+        module = ".".join(["ikr_hls", *parts])
+        graph[module] = _imports(path, module) - {module}
+    return graph
+
+
+def test_no_import_cycles():
+    graph = _graph()
+    state: dict = {}
+    stack: list = []
+
+    def visit(node):
+        state[node] = "open"
+        stack.append(node)
+        for nxt in sorted(graph.get(node, ())):
+            if state.get(nxt) == "open":
+                cycle = stack[stack.index(nxt):] + [nxt]
+                raise AssertionError("import cycle: " + " -> ".join(cycle))
+            if nxt not in state:
+                visit(nxt)
+        stack.pop()
+        state[node] = "done"
+
+    for node in sorted(graph):
+        if node not in state:
+            visit(node)
+
+
+def test_config_is_a_leaf():
+    """config parses and validates; it imports nothing of ikr_hls but errors and precision."""
+    assert _graph()["ikr_hls.config"] <= {"ikr_hls.errors", "ikr_hls.precision"}
+
+
+def test_the_version_is_written_once():
+    root = PACKAGE.parent
+    written = [p for p in [root / "setup.py", root / "pyproject.toml", *PACKAGE.rglob("*.py")]
+               if re.search(r"""^\s*(?:__version__|version)\s*=\s*["']\d+\.\d+""", p.read_text(), re.M)]
+    assert [p.name for p in written] == ["_version.py"], written
+    assert re.fullmatch(r"\d+\.\d+\.\d+", ikr_hls.__version__)
+
+
+def test_config_roles_are_the_kinds_roles():
+    """config.PRECISION_ROLES (the keys a config's Precision may name) are exactly the roles the
+    kinds and the activations declare."""
+    from ikr_hls import activations
+    from ikr_hls.config import PRECISION_ROLES
+
+    declared = {role for kind in kinds.HARDWARE.values() for role in kind.roles} | set(activations.ALL_ROLES)
+    assert set(PRECISION_ROLES) == declared
