@@ -6,14 +6,14 @@ STAMP := $(VENV)/.ikr-installed
 # CI=true runs everything not marked slow; `make test-all` runs the slow tests too.
 PYTEST_ARGS ?= -m "not slow"
 
-.PHONY: demo test test-all venv clean
+.PHONY: demo test test-all lint venv clean
 
 venv: $(STAMP)
 
-$(STAMP): setup.py
+$(STAMP): pyproject.toml setup.py
 	test -x $(PY) || $(PYTHON) -m venv $(VENV)
 	$(PY) -m pip install --quiet --upgrade pip
-	$(PY) -m pip install --quiet -e ".[cpu,test]"
+	$(PY) -m pip install --quiet -e ".[cpu,test,lint]"
 	touch $(STAMP)
 
 demo: $(STAMP)
@@ -24,6 +24,11 @@ test: $(STAMP)
 
 test-all: $(STAMP)
 	$(PY) -m pytest
+
+# ruff (style, imports, bugbear, pyupgrade) and mypy on the package; both configured in pyproject.toml
+lint: $(STAMP)
+	$(PY) -m ruff check ikr_hls
+	$(PY) -m mypy
 
 clean:
 	rm -rf build dist *.egg-info demo_prj demo_prj_fixed

@@ -5,6 +5,7 @@ import argparse
 import logging
 import os
 import sys
+from typing import Any
 
 EPILOG = """examples:
   ikr-hls convert examples/models/lenet5_ikr.h5 -o prj
@@ -14,6 +15,9 @@ EPILOG = """examples:
   ikr-hls report prj --plot report.png   # parameters, MACs, patterns, storage bits, cost
   ikr-hls report model.h5 --precision "ap_fixed<8,3>" --json
 """
+
+
+_HELP: dict[str, Any] = dict(epilog=EPILOG, formatter_class=argparse.RawDescriptionHelpFormatter)
 
 
 def _verbosity() -> argparse.ArgumentParser:
@@ -26,16 +30,17 @@ def _verbosity() -> argparse.ArgumentParser:
 
 
 def _parser() -> argparse.ArgumentParser:
+    from .config import DEFAULT_CLOCK_UNCERTAINTY
+
     parser = argparse.ArgumentParser(
-        prog="ikr-hls", description="Convert IKR-pruned Keras CNNs into Vitis HLS C++ projects.",
-        epilog=EPILOG, formatter_class=argparse.RawDescriptionHelpFormatter)
+        prog="ikr-hls", description="Convert IKR-pruned Keras CNNs into Vitis HLS C++ projects.", **_HELP)
     parser.add_argument("--version", action="version", version=_version())
     parser.add_argument("-q", "--quiet", action="store_true", help="print errors only")
     parser.add_argument("-v", "--verbose", action="store_true", help="print debug details")
     sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
 
     convert = sub.add_parser("convert", parents=[_verbosity()], help="convert a .h5/.keras model into an HLS project",
-                             epilog=EPILOG, formatter_class=argparse.RawDescriptionHelpFormatter)
+                             **_HELP)
     convert.add_argument("model", help="Keras model file (.h5 or .keras)")
     convert.add_argument("-o", "--output-dir", required=True, help="project directory to create")
     convert.add_argument("--precision", default="float",
@@ -46,8 +51,9 @@ def _parser() -> argparse.ArgumentParser:
     convert.add_argument("--reuse-factor", type=int, default=1, help="multiplier reuse factor (default: 1)")
     convert.add_argument("--part", default=None, help="FPGA part for Vitis HLS")
     convert.add_argument("--clock", type=float, default=5.0, help="clock period in ns (default: 5.0)")
-    convert.add_argument("--clock-uncertainty", default="12.5%",
-                         help="clock uncertainty, '12.5%%' of the period or a number of ns (default: 12.5%%)")
+    convert.add_argument("--clock-uncertainty", default=DEFAULT_CLOCK_UNCERTAINTY,
+                         help="clock uncertainty, '12.5%%' of the period or a number of ns "
+                              f"(default: {DEFAULT_CLOCK_UNCERTAINTY.replace('%', '%%')})")
     convert.add_argument("--tb-data", default=None, metavar="X.npy",
                          help="testbench inputs (N, *input_shape); default: 10 seeded random inputs")
     convert.add_argument("--project-name", default="myproject", help="top function name (default: myproject)")
@@ -55,19 +61,19 @@ def _parser() -> argparse.ArgumentParser:
     convert.add_argument("--check", type=int, default=0, metavar="N",
                          help="compile and compare N random inputs against Keras")
 
-    csim = sub.add_parser("csim", parents=[_verbosity()], help="build and run the project's testbench with g++ (like Vitis csim)",
-                          epilog=EPILOG, formatter_class=argparse.RawDescriptionHelpFormatter)
+    csim = sub.add_parser("csim", parents=[_verbosity()],
+                          help="build and run the project's testbench with g++ (like Vitis csim)", **_HELP)
     csim.add_argument("project_dir", help="a project written by `ikr-hls convert`")
 
-    build = sub.add_parser("build", parents=[_verbosity()], help="run Vitis HLS on the project and read its synthesis report",
-                           epilog=EPILOG, formatter_class=argparse.RawDescriptionHelpFormatter)
+    build = sub.add_parser("build", parents=[_verbosity()],
+                           help="run Vitis HLS on the project and read its synthesis report", **_HELP)
     build.add_argument("project_dir", help="a project written by `ikr-hls convert`")
     build.add_argument("--steps", default="csim,synth",
                        help="comma-separated: csim, synth, cosim, export, vsynth (default: csim,synth)")
     build.add_argument("--reset", action="store_true", help="start the Vitis project and solution afresh")
 
-    report = sub.add_parser("report", parents=[_verbosity()], help="compression, storage and hardware-cost report of a model or project",
-                            epilog=EPILOG, formatter_class=argparse.RawDescriptionHelpFormatter)
+    report = sub.add_parser("report", parents=[_verbosity()],
+                            help="compression, storage and hardware-cost report of a model or project", **_HELP)
     report.add_argument("target", help="a Keras model file (.h5/.keras) or a project directory")
     report.add_argument("--json", action="store_true", help="print the report as JSON instead of a table")
     report.add_argument("--plot", metavar="OUT.png", help="also draw the pattern libraries and per-layer bars")
@@ -79,7 +85,7 @@ def _parser() -> argparse.ArgumentParser:
 
 
 def _version() -> str:
-    from . import __version__
+    from ._version import __version__
 
     return f"ikr-hls {__version__}"
 
@@ -174,8 +180,8 @@ def _report(args) -> int:
                               "follows its conversion (convert again to change it)")
         report = _project_report(target)
     else:
-        from .modelfile import import_keras
         from .hls_model import convert
+        from .modelfile import import_keras
 
         import_keras()
         hls = convert(target, output_dir=Path("unused"), precision=args.precision or "float",   # nothing is written
@@ -264,6 +270,19 @@ def _build(args) -> int:
     return 0
 
 
+def _log_to_stderr(level: int) -> None:
+    """Log lines as `ikr-hls: message` on the current stderr: the handler this function added
+    last time is replaced (main may run more than once in a process, as in the tests)."""
+    root = logging.getLogger()
+    for handler in [h for h in root.handlers if getattr(h, "ikr_hls_cli", False)]:
+        root.removeHandler(handler)
+    handler = logging.StreamHandler(sys.stderr)
+    handler.setFormatter(logging.Formatter("ikr-hls: %(message)s"))
+    handler.ikr_hls_cli = True                           # type: ignore[attr-defined]
+    root.addHandler(handler)
+    root.setLevel(level)
+
+
 COMMANDS = {"convert": _convert, "csim": _csim, "build": _build, "report": _report}
 NEEDS_KERAS = {"convert"}
 
@@ -275,7 +294,7 @@ def main(argv=None) -> int:
     if args.quiet and args.verbose:
         parser.error("-q/--quiet and -v/--verbose exclude each other")
     level = logging.WARNING if args.quiet else logging.DEBUG if args.verbose else logging.INFO
-    logging.basicConfig(level=level, format="ikr-hls: %(message)s", stream=sys.stderr)
+    _log_to_stderr(level)
     for noisy in ("absl", "tensorflow", "h5py"):
         logging.getLogger(noisy).setLevel(logging.ERROR)
 

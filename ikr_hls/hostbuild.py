@@ -131,10 +131,12 @@ def build_module(project_dir, top_source: str, extra_flags: list[str] | None = N
         log.info("host model %s taken from the cache", name)
     else:
         _compile(cxx, flags, project_dir, top_source, name, target)
-    spec = importlib.util.spec_from_file_location(
-        name, target, loader=importlib.machinery.ExtensionFileLoader(name, str(target)))
+    loader = importlib.machinery.ExtensionFileLoader(name, str(target))
+    spec = importlib.util.spec_from_file_location(name, target, loader=loader)
+    if spec is None:
+        raise IKRHLSError(f"{target}: cannot be loaded as a Python extension")
     module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
+    loader.exec_module(module)
     _LOADED[name] = module
     return module
 
@@ -156,8 +158,8 @@ def _compile(cxx, flags, project_dir: Path, top_source: str, name: str, target: 
     log.info("compiling host model %s (g++ %s)", name, " ".join(flags))
     start = time.perf_counter()
     # built inside the cache directory, so that finished files move into place atomically
-    with tempfile.TemporaryDirectory(prefix=f".{name}.", dir=target.parent) as tmp:
-        tmp = Path(tmp)
+    with tempfile.TemporaryDirectory(prefix=f".{name}.", dir=target.parent) as scratch:
+        tmp = Path(scratch)
         stub = tmp / "module.cpp"
         stub.write_text("#include <Python.h>\n"
                         'extern "C" PyObject *PyInit_ikr_host_bridge();\n'
@@ -284,7 +286,7 @@ def _run_compilers(cmds: list, project_dir: Path, what: str):
     outputs = [tempfile.TemporaryFile("w+") for _ in cmds]
     procs = []
     try:
-        for cmd, out in zip(cmds, outputs):
+        for cmd, out in zip(cmds, outputs, strict=True):
             procs.append(subprocess.Popen(cmd, stdout=out, stderr=subprocess.STDOUT, text=True))
         for proc in procs:
             while True:
@@ -293,7 +295,7 @@ def _run_compilers(cmds: list, project_dir: Path, what: str):
                     break
                 except subprocess.TimeoutExpired:
                     log.info("  still compiling (%s), %.0f s ...", what, time.perf_counter() - start)
-        for cmd, proc, output in zip(cmds, procs, outputs):
+        for cmd, proc, output in zip(cmds, procs, outputs, strict=True):
             if proc.returncode != 0:
                 output.seek(0)
                 text = output.read()

@@ -79,14 +79,15 @@ def drop_unsynthesised_branches(code: str) -> str:
     for number, line in enumerate(lines):
         match = _DIRECTIVE.match(line)
         kind = match[1] if match else None
+        expression = match[2] if match else ""
         if kind in ("if", "ifdef", "ifndef"):
-            value = _condition_value(kind, match[2])
+            value = _condition_value(kind, expression)
             stack.append([live, value is True])
             live = live and value is not False
         elif kind in ("elif", "elifdef", "elifndef", "else") and stack:
             enclosing, taken = stack[-1]
             as_if = "if" if kind in ("elif", "else") else kind[2:]  # elifdef -> ifdef
-            value = True if kind == "else" else _condition_value(as_if, match[2])
+            value = True if kind == "else" else _condition_value(as_if, expression)
             live = enclosing and not taken and value is not False
             stack[-1][1] = taken or value is True
         elif kind == "endif" and stack:
@@ -143,7 +144,7 @@ def _recursive_calls(codes: dict):
         return []
     call_sites = [(path, caller, callee, start + offset) for path, caller, start, end in bodies
                   for callee, offset in _calls(codes[path][start:end], names)]
-    graph = {}
+    graph: dict[str, set] = {}
     for _, caller, callee, _ in call_sites:
         graph.setdefault(caller, set()).add(callee)
 

@@ -116,6 +116,7 @@ def run_build(project_dir, steps=DEFAULT_STEPS, reset: bool = False, echo=None) 
     with open(log_path, "w") as log_file:
         proc = subprocess.Popen(command, cwd=project_dir, env=env, stdout=subprocess.PIPE,
                                 stderr=subprocess.STDOUT, text=True, bufsize=1)
+        assert proc.stdout is not None                     # stdout=PIPE
         for line in proc.stdout:
             log_file.write(line)
             if echo is not None:

@@ -14,8 +14,12 @@ def test_wheel_installs_and_converts_from_another_directory(tmp_path):
     wheel = next(wheels.glob("ikr_hls-*.whl"))
     names = set(zipfile.ZipFile(wheel).namelist())
     for rel in ("ikr_hls/templates/firmware/layers/conv2d.h.j2", "ikr_hls/templates/bridge.cpp.j2",
-                "ikr_hls/cpp/ikr_pool.h", "ikr_hls/cpp/ikr_activation.h"):
+                "ikr_hls/templates/firmware/layers/activation_call.j2", "ikr_hls/cpp/ikr_pool.h",
+                "ikr_hls/cpp/ikr_activation.h", "ikr_hls/kinds/conv2d.py", "ikr_hls/report/build.py",
+                "ikr_hls/pruning/callback.py", "ikr_hls/rtl/pe_synthesis.json"):
         assert rel in names, f"{rel} missing from {wheel.name}"
+    import ikr_hls
+    assert f"ikr_hls-{ikr_hls.__version__}-" in wheel.name        # the version is written once
 
     target = tmp_path / "site"
     subprocess.run([sys.executable, "-m", "pip", "install", "--quiet", "--no-deps", "--target", str(target),

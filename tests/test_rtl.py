@@ -87,8 +87,8 @@ def test_default_accumulator_cannot_overflow():
 def test_ikr_multiplexers_take_only_distinct_positions():
     spec = CASES["3x3-keep3-L5-shared-6x5bit"]
     # slot 0: positions 0 (patterns 0, 1, 4), 1 (3), 2 (2); slot 1: 4 everywhere but pattern 4
-    assert spec.slot_positions(0) == [[0, [0, 1, 4]], [1, [3]], [2, [2]]]
-    assert spec.slot_positions(1) == [[1, [4]], [4, [0, 1, 2, 3]]]
+    assert spec.slot_positions(0) == [(0, [0, 1, 4]), (1, [3]), (2, [2])]
+    assert spec.slot_positions(1) == [(1, [4]), (4, [0, 1, 2, 3])]
     text = render_pe(spec)
     assert "3'd0, 3'd1, 3'd4: x0 = window_q[0 +: 5];" in text
     assert "3'd0, 3'd1, 3'd2, 3'd3: x1 = window_q[20 +: 5];" in text

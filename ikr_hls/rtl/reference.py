@@ -2,8 +2,6 @@
 accumulator width by the package's own fixed-point arithmetic (precision.requantize)."""
 from __future__ import annotations
 
-from typing import Optional
-
 import numpy as np
 
 from ..errors import IKRHLSError
@@ -23,7 +21,7 @@ def _codes(values, t: FixedType, shape: tuple, name: str) -> np.ndarray:
     return codes
 
 
-def operand_positions(spec: PESpec, select: Optional[np.ndarray], count: int) -> np.ndarray:
+def operand_positions(spec: PESpec, select: np.ndarray | None, count: int) -> np.ndarray:
     """(count, terms) window position read by each multiplier, for each input vector."""
     if spec.form == "dense":
         if select is not None:

@@ -10,11 +10,10 @@ import logging
 import subprocess
 import tempfile
 from pathlib import Path
-from typing import Optional
 
 import numpy as np
 
-from .. import __version__
+from .._version import __version__
 from ..errors import IKRHLSError
 from .reference import operand_positions
 from .spec import LATENCY, PESpec
@@ -67,7 +66,7 @@ def _run(cmd: list[str], cwd: Path, what: str) -> str:
     return proc.stdout
 
 
-def simulate_pe(spec: PESpec, window, weights, select=None, workdir: Optional[Path] = None) -> np.ndarray:
+def simulate_pe(spec: PESpec, window, weights, select=None, workdir: Path | None = None) -> np.ndarray:
     """Run the PE's Verilog under iverilog (-g2005) and vvp; its `result` per vector, int64."""
     iverilog, vvp = find_tool("iverilog"), find_tool("vvp")
     words, width = vector_words(spec, window, weights, select)

@@ -15,8 +15,8 @@ Positions are flat, row-major: ``row * KW + col``, as in ikr_hls.patterns.
 from __future__ import annotations
 
 import math
+from collections.abc import Sequence
 from dataclasses import dataclass
-from typing import Optional, Sequence
 
 import numpy as np
 
@@ -75,13 +75,13 @@ class PESpec:
         """Integer codes, two's complement, wrapping: what the Verilog accumulator does."""
         return FixedType(True, self.acc_bits, self.acc_bits, "AP_TRN", "AP_WRAP")
 
-    def slot_positions(self, slot: int) -> list[list[int]]:
+    def slot_positions(self, slot: int) -> list[tuple[int, list[int]]]:
         """IKR multiplexer of multiplier `slot`: the distinct positions it can read, each with
         the pattern ids that select it (patterns sharing a position share one mux input)."""
         chosen: dict[int, list[int]] = {}
         for pattern_id, pattern in enumerate(self.library):
             chosen.setdefault(pattern[slot], []).append(pattern_id)
-        return [[position, ids] for position, ids in sorted(chosen.items())]
+        return sorted(chosen.items())
 
     def library_array(self) -> np.ndarray:
         """(L, keep) int array: row p lists pattern p's positions, ascending."""
@@ -103,7 +103,7 @@ def default_acc_bits(weight_bits: int, act_bits: int, terms: int) -> int:
     return weight_bits + act_bits + (terms - 1).bit_length()          # + ceil(log2(terms))
 
 
-def library_positions(library, kh: Optional[int] = None, kw: Optional[int] = None):
+def library_positions(library, kh: int | None = None, kw: int | None = None):
     """A library as bool (L, KH, KW) or (L, KH*KW) masks -> (kh, kw, patterns as ascending
     position tuples). A flat library needs kh and kw."""
     masks = np.asarray(library)
@@ -146,8 +146,8 @@ def _make(form, kh, kw, keep, weight_bits, act_bits, acc_bits, library=()) -> PE
                   library)
 
 
-def ikr_pe(library, keep: Optional[int] = None, kh: Optional[int] = None, kw: Optional[int] = None,
-           weight_bits: int = 8, act_bits: int = 8, acc_bits: Optional[int] = None) -> PESpec:
+def ikr_pe(library, keep: int | None = None, kh: int | None = None, kw: int | None = None,
+           weight_bits: int = 8, act_bits: int = 8, acc_bits: int | None = None) -> PESpec:
     """The IKR PE of a layer whose pattern library is `library` (bool (L, KH, KW), e.g.
     ikr_hls.patterns.patterns_from_kernel(kernel).library). `keep` defaults to the library's."""
     kh, kw, patterns = library_positions(library, kh, kw)
@@ -168,7 +168,7 @@ def ikr_pe(library, keep: Optional[int] = None, kh: Optional[int] = None, kw: Op
 
 
 def sparse_pe(kh: int, kw: int, keep: int, weight_bits: int = 8, act_bits: int = 8,
-              acc_bits: Optional[int] = None) -> PESpec:
+              acc_bits: int | None = None) -> PESpec:
     """Unstructured sparse PE: `keep` multipliers, each with a free position index."""
     _check_kernel(kh, kw)
     if not isinstance(keep, (int, np.integer)) or not 1 <= keep <= kh * kw:
@@ -177,7 +177,7 @@ def sparse_pe(kh: int, kw: int, keep: int, weight_bits: int = 8, act_bits: int =
 
 
 def dense_pe(kh: int, kw: int, weight_bits: int = 8, act_bits: int = 8,
-             acc_bits: Optional[int] = None) -> PESpec:
+             acc_bits: int | None = None) -> PESpec:
     """Dense PE: one multiplier per kernel position."""
     _check_kernel(kh, kw)
     return _make("dense", kh, kw, kh * kw, weight_bits, act_bits, acc_bits)

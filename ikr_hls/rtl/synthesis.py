@@ -22,7 +22,6 @@ import tempfile
 import time
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
-from typing import Optional
 
 from ..errors import IKRHLSError
 from .spec import PESpec
@@ -88,7 +87,7 @@ def summarize(cells: dict, depth: int, seconds: float) -> SynthesisResult:
         depth=depth, seconds=round(seconds, 2), cells=dict(sorted(cells.items())))
 
 
-def synthesize_pe(spec: PESpec, dsp: bool = True, workdir: Optional[Path] = None,
+def synthesize_pe(spec: PESpec, dsp: bool = True, workdir: Path | None = None,
                   timeout: float = 3600) -> SynthesisResult:
     """Synthesize the PE's Verilog with yosys; dsp=False maps multipliers to LUTs and carries."""
     yosys = find_tool("yosys")

@@ -2,11 +2,10 @@
 from __future__ import annotations
 
 import re
-from typing import Optional
 
 import jinja2
 
-from .. import __version__
+from .._version import __version__
 from ..errors import IKRHLSError
 from ..resources import templates_dir
 from .spec import LATENCY, PESpec
@@ -21,7 +20,7 @@ def environment() -> jinja2.Environment:
                               lstrip_blocks=True, keep_trailing_newline=True)
 
 
-def module_name(spec: PESpec, name: Optional[str] = None) -> str:
+def module_name(spec: PESpec, name: str | None = None) -> str:
     name = name or DEFAULT_MODULE[spec.form]
     if not _IDENTIFIER.match(name):
         raise IKRHLSError(f"PE module name {name!r} is not a Verilog identifier")
@@ -37,7 +36,7 @@ def _ikr_view(spec: PESpec) -> dict:
                 unused_ids_note=" (larger ids name no pattern: result undefined)" if unused else "")
 
 
-def render_pe(spec: PESpec, name: Optional[str] = None) -> str:
+def render_pe(spec: PESpec, name: str | None = None) -> str:
     """Verilog text of the PE, one module named `name` (default ikr_pe, sparse_pe, dense_pe)."""
     view = dict(module=module_name(spec, name), description=spec.describe(), version=__version__,
                 kh=spec.kh, kw=spec.kw, positions=spec.positions, terms=spec.keep,
