@@ -1,4 +1,6 @@
-"""Shared test set-up: quiet TensorFlow, hypothesis profiles, a per-session build cache."""
+"""Shared test set-up: quiet TensorFlow, hypothesis profiles, a per-session build cache, and
+the `cpp` marker kept honest: in a test not marked `cpp`, the C++ compiler (CXX) is a stub
+that fails with a message saying so, so `pytest -m "not cpp"` never builds C++."""
 import os
 from pathlib import Path
 
@@ -36,3 +38,26 @@ def _session_build_cache(tmp_path_factory):
     else:
         os.environ["IKR_HLS_CACHE"] = old
 
+
+
+_NOT_CPP_COMPILER = str(Path(__file__).resolve().parent / "cxx_not_allowed")
+_CXX = os.environ.get("CXX")
+
+
+@pytest.hookimpl(tryfirst=True)
+def pytest_runtest_setup(item):
+    """Before the test's fixtures are set up: the real compiler only for tests marked cpp."""
+    if item.get_closest_marker("cpp") is None:
+        os.environ["CXX"] = _NOT_CPP_COMPILER
+    elif _CXX is None:
+        os.environ.pop("CXX", None)
+    else:
+        os.environ["CXX"] = _CXX
+
+
+@pytest.hookimpl(trylast=True)
+def pytest_runtest_teardown(item, nextitem):
+    if _CXX is None:
+        os.environ.pop("CXX", None)
+    else:
+        os.environ["CXX"] = _CXX

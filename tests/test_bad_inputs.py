@@ -6,7 +6,7 @@ from pathlib import Path
 import keras
 import pytest
 
-from cli_helpers import assert_one_line_error, run_cli
+from cli_helpers import assert_one_line_error, run_cli, run_cli_process
 
 REPO = Path(__file__).resolve().parent.parent
 LENET = REPO / "examples" / "models" / "lenet5_ikr.h5"
@@ -145,3 +145,12 @@ def test_bad_input(tmp_path, case):
     assert_one_line_error(proc, *fragments)
     assert _tree(tmp_path) == before, "a failed command left files behind or changed them"
     assert documented in DOC, f"docs/cli.md does not show the message of '{case}'"
+
+
+@pytest.mark.parametrize("case", ["missing model file", "unsupported layer"])
+def test_bad_input_in_a_real_process(tmp_path, case):
+    """The installed console script in its own process: exit code 2 and one line on stderr,
+    with nothing from TensorFlow's start-up (run_cli calls main() in this process)."""
+    setup, fragments, _ = CASES[case]
+    proc = run_cli_process(*setup(tmp_path), cwd=tmp_path, env=_without_tools())
+    assert_one_line_error(proc, *fragments)

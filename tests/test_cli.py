@@ -1,6 +1,7 @@
 """The command line: conversions, --check, report, verbosity (bad input: test_bad_inputs.py)."""
 from pathlib import Path
 
+import pytest
 
 from cli_helpers import assert_one_line_error, run_cli
 
@@ -8,6 +9,7 @@ REPO = Path(__file__).resolve().parent.parent
 LENET = REPO / "examples" / "models" / "lenet5.h5"
 
 
+@pytest.mark.cpp
 def test_convert_and_check_lenet(tmp_path):
     out = tmp_path / "prj"
     proc = run_cli("convert", LENET, "-o", out, "--check", "20")
@@ -16,6 +18,7 @@ def test_convert_and_check_lenet(tmp_path):
     assert (out / "firmware" / "myproject.cpp").is_file()
 
 
+@pytest.mark.cpp
 def test_fixed_point_check_against_the_reference(tmp_path):
     config = tmp_path / "cfg.yml"
     config.write_text("Model:\n  Precision: ap_fixed<16,6>\nLayerName:\n  fc3:\n    TableSize: 2048\n")

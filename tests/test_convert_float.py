@@ -7,6 +7,8 @@ import ikr_hls
 from builds import run_two_at_a_time, selected_params
 from zoo import MODELS, build
 
+pytestmark = pytest.mark.cpp                  # every test here builds C++
+
 STRATEGIES = ("unrolled", "pattern")
 CASES = [(name, zeros, strategy) for strategy in STRATEGIES for name in MODELS for zeros in (False, True)]
 RTOL, ATOL = 1e-4, 1e-5

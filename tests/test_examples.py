@@ -4,6 +4,10 @@ import subprocess
 import sys
 from pathlib import Path
 
+import pytest
+
+pytestmark = pytest.mark.cpp                  # every test here builds C++
+
 EXAMPLES = Path(__file__).resolve().parent.parent / "examples"
 PROJECT_FILES = ("firmware/myproject.cpp", "hls_config.cfg", "build_prj.tcl")
 

@@ -402,6 +402,7 @@ def _with_values(values):
 
 @pytest.mark.parametrize("values", [HUGE[:4], HUGE[4:7], HUGE[7:9], HUGE[9:]], ids=["1e30-1e300", "2^60-2^70",
                                                                                     "max", "subnormal"])
+@pytest.mark.cpp
 def test_huge_and_tiny_inputs_fixed_point_match_the_reference(projects, values):
     x = _with_values(values)
     for name in ("fixed", "fixed_sat"):
@@ -410,12 +411,14 @@ def test_huge_and_tiny_inputs_fixed_point_match_the_reference(projects, values):
         assert np.all(np.isfinite(y)) and np.array_equal(y, ref), (name, y, ref)
 
 
+@pytest.mark.cpp
 def test_huge_inputs_with_the_ap_types_headers(projects, ap_fixed_project):
     x = _with_values(HUGE)
     y = ap_fixed_project.predict(x)
     assert np.array_equal(y, ap_fixed_project.emulate(x)) and np.array_equal(y, projects["fixed"].predict(x))
 
 
+@pytest.mark.cpp
 def test_assigning_huge_values_every_overflow_mode(tmp_path):
     """ap_types headers, the integer host model and numpy's quantize agree on values far out
     of range (beyond 2**53 codes, where float arithmetic drops the low bits, and beyond 2**1024)."""
@@ -438,6 +441,7 @@ def test_assigning_huge_values_every_overflow_mode(tmp_path):
     assert outputs[0] == outputs[1] == expected
 
 
+@pytest.mark.cpp
 def test_nan_and_inf_inputs(projects, model):
     for v in (np.nan, np.inf, -np.inf):
         x = X.copy()
@@ -453,6 +457,7 @@ def test_nan_and_inf_inputs(projects, model):
         assert np.array_equal(y[[0, 2, 3, 4, 5]], projects["float"].predict(X[[0, 2, 3, 4, 5]]))
 
 
+@pytest.mark.cpp
 def test_huge_inputs_float(projects, model):
     x = _with_values(HUGE)
     with np.errstate(over="ignore"):
@@ -466,6 +471,7 @@ def test_huge_inputs_float(projects, model):
     lambda x: x.astype(object), lambda x: x.astype(str), lambda x: x > 0, lambda x: x.astype(np.complex128),
     lambda x: (x * 1e3).astype("m8[s]"), lambda x: x.astype("M8[s]"), lambda x: [[["a"]]], lambda x: None,
 ], ids=["object", "str", "bool", "complex", "timedelta", "datetime", "nested-str", "None"])
+@pytest.mark.cpp
 def test_wrong_dtypes_are_refused(projects, make):
     x = make(X)
     for hls in projects.values():
@@ -475,6 +481,7 @@ def test_wrong_dtypes_are_refused(projects, make):
                 run(x)
 
 
+@pytest.mark.cpp
 @pytest.mark.parametrize("shape", [(), (8,), (8, 8), (6, 8, 8), (6, 8, 8, 2), (6, 64), (6, 1, 8, 8), (1, 6, 8, 8, 1)])
 def test_wrong_shapes_are_refused(projects, shape):
     x = np.zeros(shape)
@@ -485,6 +492,7 @@ def test_wrong_shapes_are_refused(projects, shape):
                 run(x)
 
 
+@pytest.mark.cpp
 def test_empty_batch(projects):
     for name, hls in projects.items():
         y = hls.predict(np.zeros((0, 8, 8, 1)))
@@ -493,6 +501,7 @@ def test_empty_batch(projects):
             assert hls.emulate(np.zeros((0, 8, 8, 1))).shape == (0, 3)
 
 
+@pytest.mark.cpp
 def test_layouts_dtypes_and_threads_give_the_same_outputs(projects):
     for name, hls in projects.items():
         base = hls.predict(X)
@@ -514,6 +523,7 @@ def test_layouts_dtypes_and_threads_give_the_same_outputs(projects):
                 hls.predict(X, threads=threads)
 
 
+@pytest.mark.cpp
 def test_long_double_beyond_float64_is_refused_in_fixed_point(projects):
     if np.finfo(np.longdouble).max <= np.finfo(np.float64).max:
         pytest.skip("long double is float64 on this platform")

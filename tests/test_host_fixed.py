@@ -13,6 +13,8 @@ import pytest
 from ikr_hls.hostbuild import ap_types_dir
 from ikr_hls.precision import parse_fixed, quantize, requantize, to_codes
 
+pytestmark = pytest.mark.cpp                  # every test here builds C++
+
 CPP = Path(__file__).resolve().parent.parent / "cpp"
 Q_MODES = ("AP_TRN", "AP_TRN_ZERO", "AP_RND", "AP_RND_ZERO", "AP_RND_MIN_INF", "AP_RND_INF", "AP_RND_CONV")
 O_MODES = ("AP_WRAP", "AP_SAT", "AP_SAT_ZERO", "AP_SAT_SYM")

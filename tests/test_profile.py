@@ -32,6 +32,7 @@ def test_profile_measures_keras_layer_outputs():
         ikr_hls.profile(SHIPPED_IKR, x[:, :, :10])
 
 
+@pytest.mark.cpp
 def test_auto_precision_at_8_bits(tmp_path):
     x_train, _, x_test, y_test = mnist_split()
     hls = ikr_hls.convert(SHIPPED_IKR, output_dir=tmp_path / "auto", precision="auto",

@@ -19,6 +19,7 @@ def saved_model(tmp_path_factory):
     return model, folder
 
 
+@pytest.mark.cpp
 def test_h5_and_keras_files_convert_to_the_same_project(saved_model, tmp_path):
     model, folder = saved_model
     a = ikr_hls.convert(folder / "m.h5", output_dir=tmp_path / "a")
@@ -32,6 +33,7 @@ def test_h5_and_keras_files_convert_to_the_same_project(saved_model, tmp_path):
         np.testing.assert_allclose(hls.compile().predict(x), expected, rtol=1e-4, atol=1e-5)
 
 
+@pytest.mark.cpp
 def test_unchanged_project_loads_from_the_cache(saved_model, tmp_path, monkeypatch):
     model, _ = saved_model
     first = ikr_hls.convert(model, output_dir=tmp_path / "one").compile()

@@ -116,6 +116,7 @@ def check_fixed(project_root, spec, precision, strategy, reuse_factor, samples, 
 # The tests: the profile's number of examples, and many more in the slow run
 
 
+@pytest.mark.cpp
 @given(**OPTIONS)
 @example(spec=ALL_KERNELS_REMOVED, strategy="pattern", reuse_factor=1, samples=4, input_seed=0)
 def test_float_cpp_matches_keras(project_root, **options):
@@ -125,11 +126,13 @@ def test_float_cpp_matches_keras(project_root, **options):
 @given(**FIXED_OPTIONS)
 @example(spec=ALL_KERNELS_REMOVED, precision="ap_fixed<16,6>", strategy="unrolled", reuse_factor=1,
          samples=4, input_seed=0, input_scale=1.0)
+@pytest.mark.cpp
 def test_fixed_cpp_equals_emulate(project_root, **options):
     """The default host build (the integer model of ap_fixed)."""
     check_fixed(project_root, **options)
 
 
+@pytest.mark.cpp
 @settings(max_examples=AP_TYPES_EXAMPLES)
 @given(**FIXED_OPTIONS)
 def test_fixed_ap_types_and_int_equal_emulate(project_root, **options):
@@ -137,6 +140,7 @@ def test_fixed_ap_types_and_int_equal_emulate(project_root, **options):
     check_fixed(project_root, ap_types=True, **options)
 
 
+@pytest.mark.cpp
 @pytest.mark.slow
 @settings(max_examples=SLOW_EXAMPLES)
 @given(**OPTIONS)
@@ -144,6 +148,7 @@ def test_float_cpp_matches_keras_many(project_root, **options):
     check_float(project_root, **options)
 
 
+@pytest.mark.cpp
 @pytest.mark.slow
 @settings(max_examples=SLOW_EXAMPLES)
 @given(**dict(FIXED_OPTIONS, ap_types=st.booleans()))

@@ -211,6 +211,7 @@ def test_cli_tb_data_missing_file(tmp_path):
 
 
 # -- host csim --------------------------------------------------------------------------------------
+@pytest.mark.cpp
 @pytest.mark.parametrize("precision", ["float", FIXED])
 def test_cli_convert_then_csim_passes(tmp_path, precision):
     out = tmp_path / "prj"
@@ -228,11 +229,13 @@ def test_cli_convert_then_csim_passes(tmp_path, precision):
         np.testing.assert_allclose(results, golden, rtol=1e-4, atol=1e-5)
 
 
+@pytest.mark.cpp
 def test_csim_pattern_strategy_passes(projects):
     result = projects["float", "pattern"][0].csim()
     assert result.passed, result.output
 
 
+@pytest.mark.cpp
 @pytest.mark.parametrize("precision", ["float", FIXED])
 def test_csim_fails_on_an_altered_golden_output(projects, tmp_path, precision):
     path = copy_project(projects, tmp_path, (precision, "unrolled"))
@@ -249,6 +252,7 @@ def test_csim_fails_on_an_altered_golden_output(projects, tmp_path, precision):
     assert "Traceback" not in proc.stderr
 
 
+@pytest.mark.cpp
 def test_csim_reports_malformed_golden_data(projects, tmp_path):
     path = copy_project(projects, tmp_path)
     golden = path / "tb_data" / "tb_output_predictions.dat"
@@ -258,6 +262,7 @@ def test_csim_reports_malformed_golden_data(projects, tmp_path):
     assert "tb_output_predictions.dat:1: expected 10 numbers" in result.mismatches[0]
 
 
+@pytest.mark.cpp
 def test_csim_compiles_with_the_flags_of_the_config(projects, tmp_path):
     """The csim build takes its flags from hls_config.cfg: a flag added there reaches g++."""
     path = copy_project(projects, tmp_path)
@@ -275,6 +280,7 @@ STRICT = ["-std=c++14", "-Wall", "-Wextra", "-Werror", "-pedantic", "-Wno-unknow
           "-Wno-unused-label"]
 
 
+@pytest.mark.cpp
 @pytest.mark.parametrize("variant", VARIANTS, ids=lambda v: "-".join(v))
 def test_firmware_and_testbench_compile_strictly(projects, variant):
     _, path = projects[variant]
