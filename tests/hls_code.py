@@ -18,8 +18,10 @@ from ikr_hls.synthcheck import drop_unsynthesised_branches, strip_comments_and_l
 
 _LOOP = re.compile(r"for\s*\(\s*int\s+(\w+)\s*=\s*([^;]+);\s*\1\s*<\s*([^;]+);\s*\1\s*\+\+\s*\)")
 _LABEL_AT = re.compile(r"(\w+)\s*:(?!:)")
-_FUNCTION = re.compile(r"(?:template\s*<(?P<tparams>[^{};]*?)>\s*)?(?:static\s+|inline\s+)*"
-                       r"[\w:<>, ]+?\s+(?P<name>\w+)\s*\((?P<params>(?:[^()]|\([^()]*\))*)\)\s*\{")
+# A function definition starts a line: [template <...>] [static|inline] type name(params) {
+_FUNCTION = re.compile(r"^(?:template\s*<(?P<tparams>[^<>]*(?:<[^<>]*>[^<>]*)*)>\s*)?(?:(?:static|inline)\s+)*"
+                       r"[A-Za-z_][\w:<>, ]*?[\s*&]+(?P<name>\w+)\s*\((?P<params>(?:[^()]|\([^()]*\))*)\)\s*\{",
+                       re.M)
 _CALL = re.compile(r"ikr::(\w+)\s*<(.*)>\s*\((.*)\)\s*$", re.S)
 
 

@@ -494,7 +494,9 @@ OPTIONS = {
 # Where a layer lands in the converted graph also changes the code that computes it.
 CONTEXTS = ("BatchNormalization folded into a conv", "BatchNormalization folded into a Dense",
             "BatchNormalization on its own", "activation fused into an Add",
-            "ZeroPadding2D merged into a conv", "ZeroPadding2D on its own")
+            "an activation layer after a layer with its own activation",
+            "ZeroPadding2D merged into a conv", "ZeroPadding2D on its own",
+            "AveragePooling2D padded unevenly (top != left)", "MaxPooling2D padded unevenly (top != left)")
 _CONVS = ("Conv2D", "DepthwiseConv2D", "SeparableConv2D")
 _ACTIVATION_LAYERS = ("Activation", "ReLU", "LeakyReLU", "Softmax")
 
@@ -524,31 +526,50 @@ def covered_cases(spec: CNNSpec) -> set:
         for option, spec_option in OPTIONS[entry["class"]].items():
             value = option_value(layer, option)
             found |= {(entry["class"], option, case) for case, test in spec_option.cases.items() if test(value)}
-    return found | {("context", c) for c in _contexts(spec.layers, previous=None)}
+    return found | {("context", c) for c in _contexts(spec.layers, previous=None, in_shape=spec.input_shape)}
 
 
-def _contexts(entries, previous) -> set:
-    """The CONTEXTS the layer sequence puts layers in (Dropout is transparent: it is removed)."""
+def _activation_of(entry) -> str:
+    """The activation an entry applies ("linear" for none; activation layers by class)."""
+    if entry is None:
+        return "linear"
+    if entry["class"] in ("ReLU", "LeakyReLU", "Softmax"):
+        return entry["class"]
+    return entry.get("config", {}).get("activation", "linear")
+
+
+def _contexts(entries, previous, in_shape) -> set:
+    """The CONTEXTS the layer sequence puts layers in (Dropout is transparent: it is removed);
+    in_shape is the shape the first entry reads."""
     found = set()
-    entries = [e for e in entries if e["class"] != "Dropout"]
-    for i, entry in enumerate(entries):
+    shapes = [in_shape] + [e["shape"] for e in entries]          # shapes[i]: what entry i reads
+    kept = [(e, shapes[i]) for i, e in enumerate(entries) if e["class"] != "Dropout"]
+    for i, (entry, shape) in enumerate(kept):
         cls = entry["class"]
-        prev = entries[i - 1] if i else previous
-        linear = prev is not None and prev.get("config", {}).get("activation", "linear") == "linear"
+        prev = kept[i - 1][0] if i else previous
+        prev_activation = _activation_of(prev)
         if cls == "Residual":
-            found |= _contexts(entry["body"], previous=None)
+            found |= _contexts(entry["body"], previous=None, in_shape=shape)
         elif cls == "BatchNormalization":
-            if prev is not None and prev["class"] in _CONVS and linear:
+            if prev is not None and prev["class"] in _CONVS and prev_activation == "linear":
                 found.add("BatchNormalization folded into a conv")
-            elif prev is not None and prev["class"] == "Dense" and linear:
+            elif prev is not None and prev["class"] == "Dense" and prev_activation == "linear":
                 found.add("BatchNormalization folded into a Dense")
             else:
                 found.add("BatchNormalization on its own")
         elif cls in _ACTIVATION_LAYERS and prev is not None and prev["class"] == "Residual":
             found.add("activation fused into an Add")
+        elif cls in _ACTIVATION_LAYERS and prev is not None and prev_activation != "linear":
+            found.add("an activation layer after a layer with its own activation")
         elif cls == "ZeroPadding2D":
-            following = entries[i + 1]["class"] if i + 1 < len(entries) else None
+            following = kept[i + 1][0]["class"] if i + 1 < len(kept) else None
             found.add("ZeroPadding2D merged into a conv" if following in _CONVS else "ZeroPadding2D on its own")
+        elif cls in ("AveragePooling2D", "MaxPooling2D") and entry["config"]["padding"] == "same":
+            (ph, pw), (sh, sw) = entry["config"]["pool_size"], entry["config"]["strides"]
+            top = conv_output_size(shape[0], ph, sh, "same")[1]
+            left = conv_output_size(shape[1], pw, sw, "same")[1]
+            if top != left:
+                found.add(f"{cls} padded unevenly (top != left)")
     return found
 
 
@@ -559,15 +580,21 @@ def required_cases() -> set:
 
 
 def covering_specs(draws: int = 400) -> tuple[list, set]:
-    """A few specs, drawn by cnn_specs() (derandomized: the same every run), that together
-    exercise every required case, chosen greedily from `draws` draws; and the cases no
-    draw exercised."""
-    from hypothesis import HealthCheck, Phase, given, settings
+    """A few specs, drawn by cnn_specs(), that together exercise every required case: chosen
+    greedily from `draws` derandomized draws, then for each case still missing, the first
+    draw of a search for one that has it. Returns (specs, cases no search found).
 
+    Hypothesis seeds its generation with constants it finds in the loaded modules, so which
+    test modules a session imports changes the draws: the search makes the cover complete
+    whatever they are (a failing spec prints as a CNNSpec that rebuilds it)."""
+    from hypothesis import HealthCheck, Phase, find, given, settings
+    from hypothesis.errors import NoSuchExample
+
+    options = dict(database=None, phases=[Phase.generate], suppress_health_check=list(HealthCheck),
+                   deadline=None)
     drawn = []
 
-    @settings(max_examples=draws, derandomize=True, database=None, phases=[Phase.generate],
-              suppress_health_check=list(HealthCheck), deadline=None)
+    @settings(max_examples=draws, derandomize=True, **options)
     @given(cnn_specs())
     def collect(spec):
         drawn.append((spec, covered_cases(spec)))
@@ -581,4 +608,14 @@ def covering_specs(draws: int = 400) -> tuple[list, set]:
             break
         chosen.append(spec)
         missing -= cases
+    for case in sorted(missing):
+        if case not in missing:
+            continue
+        try:
+            spec = find(cnn_specs(), lambda s, case=case: case in covered_cases(s),
+                        settings=settings(max_examples=4000, derandomize=True, **options))
+        except NoSuchExample:
+            continue
+        chosen.append(spec)
+        missing -= covered_cases(spec)
     return chosen, missing

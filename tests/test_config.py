@@ -1,6 +1,8 @@
 """The hls4ml-like configuration: accepted forms, files, and an error for every unknown key."""
 import json
 
+import keras
+
 import pytest
 
 import ikr_hls
@@ -72,7 +74,8 @@ def test_yaml_and_json_files(tmp_path):
     cfg = ikr_hls.config_from_keras_model(model, granularity="name", default_precision="ap_fixed<12,4>")
     hls = ikr_hls.convert(model)
     graph = hls.graph
-    assert "flatten" in graph.removed
+    flatten = next(layer.name for layer in model.layers if isinstance(layer, keras.layers.Flatten))
+    assert flatten in graph.removed                  # free: no entry of its own in the config
     assert set(cfg["LayerName"]) == {graph.input_name} | {layer.keras_name for layer in graph.layers}
     (tmp_path / "c.json").write_text(json.dumps(cfg))
     import yaml
@@ -129,3 +132,19 @@ def test_hardware_settings_from_keywords_and_config(tmp_path):
     assert "set clock_uncertainty 10%" in files["project.tcl"] and "clock=3.3ns" in files["hls_config.cfg"]
     with pytest.raises(IKRHLSError, match="clock_uncertainty: expected a percentage"):
         ikr_hls.convert(model, clock_uncertainty="-1")
+
+
+def test_hardware_defaults_are_hls4ml_s(tmp_path):
+    """Without options, the project targets hls4ml's default part at 5 ns with hls4ml's 12.5%
+    clock uncertainty, in the Tcl flow and the Vitis Unified config alike; the command line
+    has the same defaults."""
+    from ikr_hls import cli
+
+    hls = ikr_hls.convert(build("mlp"), output_dir=tmp_path / "p")
+    files = hls.files
+    assert (hls.config.part, hls.config.clock_period, hls.config.clock_uncertainty) == \
+        ("xcvu13p-flga2577-2-e", 5.0, "12.5%")
+    assert "set clock_uncertainty 12.5%" in files["project.tcl"]
+    assert "clock_uncertainty=12.5%" in files["hls_config.cfg"] and "clock=5ns" in files["hls_config.cfg"]
+    args = cli._parser().parse_args(["convert", "m.h5", "-o", "p"])
+    assert (args.clock, args.clock_uncertainty) == (5.0, "12.5%")

@@ -9,7 +9,9 @@ import pytest
 import ikr_hls
 from ikr_hls.datasets import mnist_split
 from builds import run_two_at_a_time, selected_params
-from zoo import build
+from zoo import build, ikr_prune
+
+pytestmark = pytest.mark.cpp                  # every test here builds C++
 
 SHIPPED_IKR = Path(__file__).resolve().parent.parent / "examples" / "models" / "lenet5_ikr.h5"
 # The zoo without the dense-ish LeNet (its 1000 unrolled ap_fixed products take minutes of g++;
@@ -22,7 +24,9 @@ ARITHMETIC = ("ap_fixed", "int")
 
 def mixed_config(model):
     """Per-layer types that differ from layer to layer, a narrow rounding and saturating
-    accumulator (so the order of accumulation matters), and an unsigned-free input type."""
+    accumulator (it saturates part-way through sums, so the order of accumulation matters),
+    an unsigned-free input type, and for a softmax an exp table wide enough that its last
+    entries differ (inputs far below the maximum read the table's end)."""
     cfg = ikr_hls.config_from_keras_model(model, granularity="name", default_precision="ap_fixed<14,5>")
     layers = cfg["LayerName"]
     names = [n for n in layers if "Precision" in layers[n]]
@@ -33,7 +37,11 @@ def mixed_config(model):
         p["weight"] = ["ap_fixed<8,2,AP_RND>", "ap_fixed<12,3>"][i % 2]
         p["result"] = ["ap_fixed<12,5,AP_RND_ZERO,AP_SAT_SYM>", "ap_fixed<16,6,AP_TRN,AP_WRAP>"][i % 2]
         if i == 0:
-            p["accum"] = "ap_fixed<18,8,AP_RND,AP_SAT>"       # rounds and saturates as it sums
+            p["accum"] = "ap_fixed<12,3,AP_RND,AP_SAT>"       # rounds and saturates as it sums
+    last = model.layers[-1]
+    if "softmax" in (type(last).__name__.lower(), getattr(getattr(last, "activation", None), "__name__", "")):
+        layers[weighted[-1]]["Precision"].update(exp_table="ap_ufixed<32,0,AP_RND,AP_SAT>",
+                                                 result="ap_fixed<32,2,AP_RND,AP_SAT>")
     return cfg
 
 
@@ -68,15 +76,19 @@ class FixedModels(dict):
         if case not in self:
             name, key, strategy = case
             opts = _cases()[case]
-            model = SHIPPED_IKR if name == "lenet_ikr" else build(name, seed=5, zeros=True)
+            model = (SHIPPED_IKR if name == "lenet_ikr"
+                 else ikr_prune(build(name, seed=5), keep=4, library_size=2, seed=5) if strategy == "pattern"
+                 else build(name, seed=5, zeros=True))
             kwargs = dict(strategy=strategy, output_dir=self._tmp.mktemp(f"fx_{name}_{key}_{strategy}"))
             if opts.get("mixed"):
                 from ikr_hls.modelfile import load_keras_model
                 keras_model = load_keras_model(model) if isinstance(model, Path) else model
                 kwargs["config"] = mixed_config(keras_model)
+                kwargs["config"]["Model"]["Strategy"] = strategy    # a config's Model keys win over keywords
             else:
                 kwargs["precision"] = opts["precision"]
             self[case] = ikr_hls.convert(model, **kwargs)
+            assert {layer.attrs["strategy"] for layer in self[case].graph.layers} == {strategy}, case
         return self[case]
 
     def __missing__(self, case):            # predict() compiles when it is first called
@@ -177,6 +189,20 @@ def test_trace_shows_every_layer_beside_keras(fixed_models):
         assert pair["keras"].shape == pair["cpp"].shape
         scale = np.abs(pair["keras"]).max() + 1
         assert np.abs(pair["cpp"] - pair["keras"]).max() < 0.05 * scale, name
+
+
+@pytest.mark.parametrize("name", PATTERN_GEOMETRY)
+def test_every_layer_bit_exact_in_the_pattern_strategy_with_a_saturating_accumulator(fixed_models, name):
+    """Layer by layer (a later ReLU or saturation can hide a difference in the output): the
+    pattern strategy sums each PE's kernels in the order the reference does, which matters
+    with the mixed config's accumulator that saturates part-way through a sum."""
+    from ikr_hls.emulate import emulate_trace
+
+    hls = fixed_models[(name, "mixed", "pattern")]
+    x = _inputs(hls, n=40)
+    reference = emulate_trace(hls.graph, x)
+    for layer, pair in hls.trace(x).items():
+        np.testing.assert_array_equal(pair["cpp"], reference[layer], err_msg=f"{name}/{layer}")
 
 
 @pytest.mark.slow

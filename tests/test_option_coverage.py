@@ -196,6 +196,13 @@ def _graph_contexts(graph) -> set:
         found.add("ZeroPadding2D on its own")
     if any(layer.kind == "add" and layer.activation != "linear" for layer in graph.layers):
         found.add("activation fused into an Add")
+    if any(layer.kind == "activation" and layer.inputs[0] != "input"
+           and graph.layer(layer.inputs[0]).activation != "linear" for layer in graph.layers):
+        found.add("an activation layer after a layer with its own activation")
+    for layer in graph.layers:
+        if layer.kind == "pool2d" and layer.attrs["pad_top"] != layer.attrs["pad_left"]:
+            found.add(f"{'AveragePooling2D' if layer.attrs['op'] == 'avg' else 'MaxPooling2D'} "
+                      "padded unevenly (top != left)")
     return found
 
 

@@ -96,3 +96,25 @@ def test_integer_requantize_agrees_with_float_quantize(text):
     via_int = requantize(codes, 7, t) * 2.0 ** -t.fractional
     via_float = quantize(codes * 2.0 ** -7, t)
     np.testing.assert_array_equal(via_int, via_float)
+
+
+@pytest.mark.parametrize("in_t,w_t,b_t", [
+    ("ap_fixed<16,6>", "ap_fixed<16,6>", "ap_fixed<16,6>"),
+    ("ap_fixed<8,3>", "ap_fixed<8,1>", "ap_fixed<32,12>"),       # a bias wider than the products
+    ("ap_ufixed<8,0>", "ap_fixed<6,2>", "ap_fixed<10,4>"),        # an unsigned input
+    ("ap_fixed<10,4>", "ap_ufixed<5,1>", "ap_fixed<4,4>"),
+])
+def test_automatic_accumulators_hold_every_extreme_sum_exactly(in_t, w_t, b_t):
+    """widen_for_sum: for every number of terms, the sums of extreme products (every sign)
+    plus an extreme bias lie in the accumulator's range, on its grid."""
+    from ikr_hls.precision import widen_for_sum
+
+    t_in, t_w, t_b = parse_type(in_t), parse_type(w_t), parse_type(b_t)
+    ends = lambda t: (t.min_code * t.lsb, t.max_code * t.lsb)      # noqa: E731
+    products = [a * b for a in ends(t_in) for b in ends(t_w)]
+    for terms in range(1, 40):
+        acc = widen_for_sum(t_in, t_w, t_b, terms)
+        lo, hi = ends(acc)
+        assert terms * max(products) + ends(t_b)[1] <= hi, (terms, acc.cpp)
+        assert terms * min(products) + ends(t_b)[0] >= lo, (terms, acc.cpp)
+        assert acc.fractional >= max(t_in.fractional + t_w.fractional, t_b.fractional)
