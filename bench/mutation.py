@@ -161,12 +161,19 @@ def summary(outcomes: list) -> tuple[float, list]:
     return (len(killed) / len(counted) if counted else 0.0), [o for o in counted if o.status == "survived"]
 
 
+def revision() -> str:
+    """The commit the mutants were applied to ("-dirty": with uncommitted changes)."""
+    done = subprocess.run(["git", "describe", "--always", "--dirty"], cwd=ROOT, capture_output=True, text=True)
+    return done.stdout.strip() or "unknown"
+
+
 def markdown(outcomes: list, command: str, minutes: float) -> str:
     score, survivors = summary(outcomes)
     killed = sum(o.status in ("killed", "timeout") for o in outcomes)
     lines = [SECTION, "",
-             f"Command: `{command}` ({minutes:.0f} min on 2 cores). {len(outcomes)} one-line mutants "
-             f"from `bench/mutants.yml`, each run against the tests it names (pytest -x, not slow).",
+             f"Command: `{command}` on commit {revision()} ({minutes:.0f} min on 2 cores). "
+             f"{len(outcomes)} one-line mutants from `bench/mutants.yml`, each run against the tests it "
+             "names (pytest -x, not slow).",
              "", f"Score: **{killed} of {len(outcomes)} killed ({100 * score:.0f}%)**.", "",
              "| mutant | file | the slip | tests | result | s |", "|---|---|---|---|---|---:|"]
     for o in outcomes:
