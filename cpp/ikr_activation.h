@@ -26,6 +26,7 @@ template <typename T> inline T tanh(T x) { return std::tanh(x); }
 // Softmax over a vector, shifted by the maximum so that exp never overflows.
 template <typename in_t, typename out_t, int N>
 void softmax(const in_t in[N], out_t out[N]) {
+#pragma HLS INLINE
     in_t max_value = in[0];
 softmax_max:
     for (int i = 1; i < N; i++) {
@@ -33,6 +34,7 @@ softmax_max:
     }
     out_t sum = 0;
     out_t e[N];
+#pragma HLS ARRAY_PARTITION variable=e complete
 softmax_exp:
     for (int i = 0; i < N; i++) {
         e[i] = std::exp(out_t(in[i] - max_value));

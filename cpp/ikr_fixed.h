@@ -36,14 +36,17 @@ inline int floor_index(const ap_ufixed<W, I, Q, O, N> &x) {
 template <typename shifted_t, int SHIFT, int TABLE, int RANGE, typename in_t, typename table_t>
 inline table_t lut_lookup(const in_t &x, const table_t table[TABLE]) {
     const shifted_t s = x + RANGE;
-    return s < 0 ? table[0] : table[floor_index<SHIFT, TABLE - 1>(s)];
+    const int index = s < 0 ? 0 : floor_index<SHIFT, TABLE - 1>(s);   // one read of the ROM, not two
+    return table[index];
 }
 
 // Softmax by two lookup tables (see ikr_hls/tables.py): exp of the distance to the maximum,
-// then one reciprocal of the sum shared by every output.
+// then one reciprocal of the sum shared by every output. The exp table comes in COPIES
+// identical copies, value i reading copy i / PER_COPY, so that no ROM is read more than its
+// ports allow in one step.
 template <typename in_t, typename diff_t, typename exp_t, typename sum_t, typename inv_t, typename out_t,
-          int N, int TABLE, int EXP_SHIFT, int INV_SHIFT>
-void softmax_lut(const in_t in[N], out_t out[N], const exp_t exp_table[TABLE], const inv_t inv_table[TABLE]) {
+          int N, int TABLE, int EXP_SHIFT, int INV_SHIFT, int COPIES, int PER_COPY>
+void softmax_lut(const in_t in[N], out_t out[N], const exp_t exp_table[COPIES][TABLE], const inv_t inv_table[TABLE]) {
 #pragma HLS INLINE
     in_t max_value = in[0];
 softmax_max:
@@ -58,7 +61,7 @@ softmax_exp:
     for (int i = 0; i < N; i++) {
 #pragma HLS UNROLL
         const diff_t d = max_value - in[i];
-        e[i] = exp_table[floor_index<EXP_SHIFT, TABLE - 1>(d)];
+        e[i] = exp_table[i / PER_COPY][floor_index<EXP_SHIFT, TABLE - 1>(d)];
         sum += e[i];
     }
     const inv_t inv = inv_table[floor_index<INV_SHIFT, TABLE - 1>(sum)];

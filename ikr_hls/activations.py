@@ -42,20 +42,35 @@ def softmax_view(layer: Layer) -> dict:
                 inv_shift=layer.attrs["softmax"]["inv_shift"])
 
 
-def arrays(layer: Layer) -> list[Array]:
-    """Constants of the layer's activation: lookup tables, or a leaky ReLU's slope."""
+def arrays(layer: Layer, copies: int = 1) -> list[Array]:
+    """Constants of the layer's activation: lookup tables (`copies` copies of a sigmoid/tanh
+    table, or of the softmax exp table, read by several lanes a step), or a leaky ReLU's slope."""
     if layer.activation == "leaky_relu":
         return [array(f"{layer.name}_alpha", f"{layer.name}_alpha_t", [layer.attrs["alpha"]],
                       "negative slope of the leaky ReLU", literal(layer, "alpha"))]
     if "act_table" in layer.precision:
         return [array(f"{layer.name}_act_table", f"{layer.name}_act_table_t", tables.act_table(layer),
-                      f"{layer.activation} at the middle of each bin", literal(layer, "act_table"))]
+                      f"{layer.activation} at the middle of each bin ({copies} identical copies: each ROM is "
+                      "read at most twice a cycle)", literal(layer, "act_table"), copies=copies)]
     if softmax_view(layer)["softmax_lut"]:
         return [array(f"{layer.name}_exp_table", f"{layer.name}_exp_table_t", tables.exp_table(layer),
-                      "exp(-d) at the middle of each bin of d = max - x", literal(layer, "exp_table")),
+                      f"exp(-d) at the middle of each bin of d = max - x ({copies} identical copies: each ROM "
+                      "is read at most twice a cycle)", literal(layer, "exp_table"), copies=copies),
                 array(f"{layer.name}_inv_table", f"{layer.name}_inv_table_t", tables.inv_table(layer),
                       "1/s at the middle of each bin of the exp sum s", literal(layer, "inv_table"))]
     return []
+
+
+def partition_pragmas(layer: Layer) -> list[str]:
+    """The pragmas that keep the activation's constants within their ports: a leaky slope and
+    the copies of a table are separate memories (the copies' index is a constant in the code)."""
+    out = []
+    for constant in arrays(layer):
+        if constant.name.endswith("_alpha"):
+            out.append(f"#pragma HLS ARRAY_PARTITION variable={constant.name} complete")
+        elif constant.copies:
+            out.append(f"#pragma HLS ARRAY_PARTITION variable={constant.name} complete dim=1")
+    return out
 
 
 # --- the numpy reference -----------------------------------------------------------------------

@@ -19,9 +19,10 @@ from . import tbdata
 from ._version import __version__
 from .config import ProjectConfig
 from .errors import IKRHLSError
-from .ir import INPUT, Graph
+from .ir import Graph
 from .kinds import kind_of
 from .resources import cpp_dir, templates_dir
+from .wiring import Wiring
 
 log = logging.getLogger(__name__)
 
@@ -51,7 +52,7 @@ class _Renderer:
 
     def render(self) -> dict[str, str]:
         layer_views = []
-        wiring = _Wiring(self.graph)
+        wiring = Wiring(self.graph)
         for i, layer in enumerate(self.graph.layers):
             kind = kind_of(layer)
             in_types = [wiring.type_of(name) for name in layer.inputs]
@@ -72,8 +73,12 @@ class _Renderer:
                                     output_buffer=wiring.output_of(layer.name),
                                     keras_class=view["keras_class"], types=view["types"]))
         fixed_point = self.graph.fixed_point
+        ports = [dict(name=name, pragma=wiring.all[name].partition.pragma(name, "ARRAY_RESHAPE"),
+                      ap_vld=wiring.all[name].partition.scheme == "complete") for name in ("input", "output")]
+        buffers = [dict(type=b.type, name=b.name, size=b.size, pragma=b.partition.pragma(b.name))
+                   for b in wiring.buffers]
         common = dict(project=self.project, version=__version__, source=self.graph.source, fixed_point=fixed_point,
-                      guard=self.project.upper(), layers=layer_views, buffers=wiring.buffers,
+                      guard=self.project.upper(), layers=layer_views, buffers=buffers, ports=ports,
                       calls=wiring.calls(layer_views), has_clones=wiring.has_clones,
                       input_shape=list(self.graph.input_shape),
                       output_shape=list(self.graph.output_shape))
@@ -103,88 +108,6 @@ class _Renderer:
                                ("hls_config.cfg.j2", "hls_config.cfg"), ("README.md.j2", "README.md"),
                                ("tb/test.cpp.j2", f"tb/{self.project}_test.cpp")):
             self.files[path] = self.env.get_template(template).render(**view)
-
-
-class _Wiring:
-    """The buffers of the top function and who reads them.
-
-    Each layer writes its own buffer (the last one writes `output`). A buffer read by more than
-    one layer is copied once per read (ikr::clone2/clone3), so that every buffer of the
-    DATAFLOW region has one producer and one consumer, as Vitis HLS requires.
-    """
-    _CLONE_WAYS = 3                         # widest clone in cpp/ikr_clone.h
-
-    def __init__(self, graph: Graph):
-        self.graph = graph
-        last = graph.layers[-1].name
-        self._types = {INPUT: "input_t", **{l.name: f"{l.name}_result_t" for l in graph.layers}}
-        self._sizes = {INPUT: graph.input_size, **{l.name: l.out_size for l in graph.layers}}
-        self._own = {INPUT: "input", **{l.name: "output" if l.name == last else f"{l.name}_out"
-                                        for l in graph.layers}}
-        reads: dict = {}                    # producer -> [(reader, position)]
-        for layer in graph.layers:
-            for position, name in enumerate(layer.inputs):
-                reads.setdefault(name, []).append((layer.name, position))
-        self._read_buffer = {}              # (reader, position) -> buffer name
-        self.clones: dict = {}              # producer -> [copy buffer names]
-        for producer, readers in reads.items():
-            if len(readers) == 1:
-                self._read_buffer[readers[0]] = self._own[producer]
-                continue
-            copies = []
-            for reader, position in readers:
-                twice = sum(r == reader for r, _ in readers) > 1
-                copy = f"{self._own[producer]}_to_{reader}" + (f"_{position}" if twice else "")
-                self._read_buffer[(reader, position)] = copy
-                copies.append(copy)
-            self.clones[producer] = copies
-        self.has_clones = bool(self.clones)
-        self._extra: dict = {}              # producer -> its spare and copy buffers
-        self._clone_calls = {p: self._clone_chain(p, copies) for p, copies in self.clones.items()}
-        self.buffers = []                   # declared next to their producer, in graph order
-        for name in [INPUT] + [l.name for l in graph.layers]:
-            if name not in (INPUT, last):
-                self.buffers.append(dict(type=self._types[name], name=self._own[name], size=self._sizes[name]))
-            self.buffers.extend(self._extra.get(name, []))
-
-    def type_of(self, name: str) -> str:
-        return self._types[name]
-
-    def output_of(self, name: str) -> str:
-        return self._own[name]
-
-    def _clone_chain(self, producer: str, copies: list) -> list:
-        """Calls that copy the producer's buffer into every copy (chained past three readers)."""
-        t, n = self._types[producer], self._sizes[producer]
-        extra = self._extra.setdefault(producer, [])
-        source, pending = self._own[producer], list(copies)
-        calls: list[dict] = []
-        while len(pending) > self._CLONE_WAYS:   # two copies now, the others from a spare copy
-            spare = f"{self._own[producer]}_spare{len(calls) + 1}"
-            extra.append(dict(type=t, name=spare, size=n))
-            outs, pending = pending[:self._CLONE_WAYS - 1], pending[self._CLONE_WAYS - 1:]
-            calls.append(_call(f"ikr::clone{self._CLONE_WAYS}", [source, *outs, spare], [t, n]))
-            source = spare
-        calls.append(_call(f"ikr::clone{len(pending)}", [source, *pending], [t, n]))
-        extra.extend(dict(type=t, name=copy, size=n) for copy in copies)
-        return calls
-
-    def calls(self, views: list) -> list:
-        """The statements of the top function, in order, each with a comment (views: the
-        layers' render views, in graph order)."""
-        out = [dict(c, comment=f"the input is read {len(self.clones[INPUT])} times")
-               for c in self._clone_calls.get(INPUT, [])]
-        for layer, view in zip(self.graph.layers, views, strict=True):
-            args = [self._read_buffer[(layer.name, i)] for i in range(len(layer.inputs))]
-            out.append(dict(_call(layer.name, [*args, self._own[layer.name]]), comment=view["summary"]))
-            out.extend(dict(c, comment=f"{layer.name}'s output is read {len(self.clones[layer.name])} times")
-                       for c in self._clone_calls.get(layer.name, []))
-        return out
-
-
-def _call(function: str, args: list, template_args=()) -> dict:
-    """A call of the top function: `function<template_args>(args);` (rendered by top.cpp.j2)."""
-    return dict(function=function, template_args=[str(a) for a in template_args], args=args)
 
 
 def render_project(graph: Graph, config: ProjectConfig) -> dict[str, str]:

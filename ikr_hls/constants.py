@@ -22,6 +22,7 @@ class Array:
     values: tuple
     comment: str
     format: Callable[[Any], str] = str
+    copies: int = 0                         # > 0: that many identical copies, as array[copies][size]
 
     @property
     def rows(self) -> list[str]:
@@ -36,8 +37,9 @@ class Array:
         return max(len(self.values), 1)
 
 
-def array(name: str, cpp_type: str, values, comment: str, fmt: Callable[[Any], str] = str) -> Array:
-    return Array(name, cpp_type, tuple(values), comment, fmt)
+def array(name: str, cpp_type: str, values, comment: str, fmt: Callable[[Any], str] = str,
+          copies: int = 0) -> Array:
+    return Array(name, cpp_type, tuple(values), comment, fmt, copies)
 
 
 class _Literal:

@@ -63,6 +63,7 @@ class Layer:
     precision: dict[str, HLSTypeLike] = field(default_factory=dict)  # role -> parsed type, set by the passes
     inputs: list = field(default_factory=list)     # names of the layers read (INPUT: the model input)
     facts: Any = None              # what the weights decide (kinds.<kind>.derive), set by the passes
+    input_types: list = field(default_factory=list)   # the types of the buffers it reads, set by the passes
 
     @property
     def in_size(self) -> int:

@@ -30,6 +30,7 @@ def assign_types(graph: Graph, config: ProjectConfig) -> Graph:
     for layer in graph.layers:
         in_types = [result_types[name] for name in layer.inputs]
         layer.precision = _layer_types(layer, in_types, config)
+        layer.input_types = in_types
         for t in in_types:
             _check_types(layer, t)
         result_types[layer.name] = layer.precision["result"]

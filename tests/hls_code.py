@@ -1,23 +1,30 @@
 """A reader of the generated firmware, as Vitis HLS would see its structure: functions, loops
-(label, trip count), the pragmas of each scope, products, calls into the ikr library and
-array accesses. It is written for the test suite, independently of the generator, so that
-what the generator claims (header comments, report) can be checked against the code itself.
+(label, trip count), the pragmas of each scope, products, calls, and, for a pipelined step,
+every array access and product once the loops inside it are unrolled and the ikr helpers it
+calls are inlined. It is written for the test suite, independently of the generator and of
+ikr_hls/hardware.py, so that what the generator claims (header comments, report) can be
+checked against the code itself.
 
-It reads the subset of C++ that ikr-hls generates: `for (int i = A; i < B; i++)` loops, with
-or without braces, `label:` before a loop, `#pragma HLS` lines, statements ending in `;`,
-and template functions of cpp/*.h called as `ikr::name<args>(...)`. Host-only code
-(`#ifdef IKR_COUNT_OPS`, `#ifndef __SYNTHESIS__`, ...) is dropped first, as Vitis drops it.
+It reads the subset of C++ that ikr-hls generates: `for (int i = A; i < B; i++)` (or
+`i += K`) loops, with or without braces, `label:` before a loop, `if (...)` blocks,
+`#pragma HLS` lines, statements ending in `;`, and template functions of cpp/*.h called as
+`ikr::name<args>(...)`. Host-only code (`#ifdef IKR_COUNT_OPS`, `#ifndef __SYNTHESIS__`,
+...) is dropped first, as Vitis drops it.
 """
 from __future__ import annotations
 
+import functools
+import itertools
 import re
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any
 
 from ikr_hls.synthcheck import drop_unsynthesised_branches, strip_comments_and_literals
 
-_LOOP = re.compile(r"for\s*\(\s*int\s+(\w+)\s*=\s*([^;]+);\s*\1\s*<\s*([^;]+);\s*\1\s*\+\+\s*\)")
+_LOOP = re.compile(r"for\s*\(\s*int\s+(\w+)\s*=\s*([^;]+);\s*\1\s*<\s*([^;]+);\s*\1\s*(?:\+\+|\+=\s*([^)]+))\s*\)")
 _LABEL_AT = re.compile(r"(\w+)\s*:(?!:)")
+_IF = re.compile(r"if\s*\(")
 # A function definition starts a line: [template <...>] [static|inline] type name(params) {
 _FUNCTION = re.compile(r"^(?:template\s*<(?P<tparams>[^<>]*(?:<[^<>]*>[^<>]*)*)>\s*)?(?:(?:static|inline)\s+)*"
                        r"[A-Za-z_][\w:<>, ]*?[\s*&]+(?P<name>\w+)\s*\((?P<params>(?:[^()]|\([^()]*\))*)\)\s*\{",
@@ -49,11 +56,18 @@ class Loop:
     var: str
     start: str
     bound: str
-    body: list = field(default_factory=list)    # Loop, Statement, Call
+    body: list = field(default_factory=list)    # Loop, Statement, Call, If
     pragmas: list = field(default_factory=list)
+    step: str = "1"
 
     def pragma(self, kind: str):
         return next((p for p in self.pragmas if p.kind == kind), None)
+
+
+@dataclass
+class If:
+    condition: str
+    body: list = field(default_factory=list)
 
 
 @dataclass
@@ -73,6 +87,9 @@ class Function:
 
     def pragma(self, kind: str):
         return next((p for p in self.pragmas if p.kind == kind), None)
+
+    def param_names(self) -> list:
+        return [re.findall(r"(\w+)\s*(?:\[.*)?$", p.strip())[0] for p in _split_top(self.params) if p.strip()]
 
 
 def clean(text: str) -> str:
@@ -122,6 +139,19 @@ def parse_functions(text: str) -> dict:
     return functions
 
 
+def _body(code: str, start: int) -> tuple[list, list, int]:
+    """The block or single statement at `start`: (nodes, pragmas, index after it)."""
+    while code[start].isspace():
+        start += 1
+    if code[start] == "{":
+        end = _close(code, start)
+        inner, pragmas = _parse_block(code[start + 1:end])
+        return inner, pragmas, end + 1
+    end = _statement_end(code, start)
+    inner, pragmas = _parse_block(code[start:end + 1])
+    return inner, pragmas, end + 1
+
+
 def _parse_block(code: str) -> tuple[list, list]:
     """(nodes, pragmas) of a block's contents."""
     nodes, pragmas, label = [], [], None
@@ -142,19 +172,17 @@ def _parse_block(code: str) -> tuple[list, list]:
             continue
         loop = _LOOP.match(code, i)
         if loop:
-            body_start = loop.end()
-            while code[body_start].isspace():
-                body_start += 1
-            if code[body_start] == "{":
-                body_end = _close(code, body_start)
-                inner, inner_pragmas = _parse_block(code[body_start + 1:body_end])
-                i = body_end + 1
-            else:                                     # a single statement
-                body_end = code.index(";", body_start)
-                inner, inner_pragmas = _parse_block(code[body_start:body_end + 1])
-                i = body_end + 1
-            nodes.append(Loop(label, loop[1], loop[2].strip(), loop[3].strip(), inner, inner_pragmas))
+            inner, inner_pragmas, i = _body(code, loop.end())
+            nodes.append(Loop(label, loop[1], loop[2].strip(), loop[3].strip(), inner, inner_pragmas,
+                              (loop[4] or "1").strip()))
             label = None
+            continue
+        condition = _IF.match(code, i)
+        if condition:
+            close = _close(code, condition.end() - 1, "()")
+            inner, inner_pragmas, i = _body(code, close + 1)
+            nodes.append(If(code[condition.end():close], inner))
+            pragmas += inner_pragmas
             continue
         if code[i] == "{":                            # a plain block: its contents inline
             end = _close(code, i)
@@ -192,18 +220,31 @@ def _statement_end(code: str, i: int) -> int:
     return len(code)
 
 
+@functools.cache
+def _compiled(expr: str):
+    """(the names an expression reads, its code as Python; None when it is not Python)."""
+    names = frozenset(re.findall(r"[A-Za-z_]\w*", expr)) - {"and", "or", "not"}
+    python = expr.replace("&&", " and ").replace("||", " or ").replace("/", "//")
+    try:
+        return names, compile(python, "<index>", "eval")
+    except SyntaxError:
+        return names, None
+
+
 def evaluate(expr: str, env: dict) -> int:
     """An integer expression of constants and known names (template parameters, consts)."""
-    names = set(re.findall(r"[A-Za-z_]\w*", expr))
-    unknown = names - set(env)
+    names, code = _compiled(expr)
+    unknown = [n for n in names if n not in env]
     if unknown:
         raise KeyError(f"cannot evaluate '{expr}': unknown {sorted(unknown)}")
-    return int(eval(expr.replace("/", "//"), {"__builtins__": {}}, dict(env)))   # noqa: S307
+    if code is None:
+        raise SyntaxError(f"not an expression: '{expr}'")
+    return int(eval(code, {"__builtins__": {}}, env))   # noqa: S307
 
 
 def products(text: str) -> int:
     """Multiplications in a statement: `*` outside [] and <>, not in an index declaration."""
-    if re.match(r"\s*(?:const\s+)?int\s", text):
+    if re.match(r"\s*(?:const\s+)?(?:int|bool)\s", text):
         return 0
     flat = text
     while True:
@@ -230,7 +271,7 @@ def bind(call: Call, functions: dict, env: dict) -> tuple[Function, dict]:
     evaluate to integers; types are left out)."""
     function = functions[call.name]
     bound = dict(env)
-    for name, value in zip(function.template_params, call.template_args):
+    for name, value in zip(function.template_params, call.template_args, strict=False):
         try:
             bound[name] = evaluate(value, env)
         except (KeyError, SyntaxError, NameError, TypeError):
@@ -256,5 +297,223 @@ def walk(nodes: list):
     """Every node of a tree, depth first."""
     for node in nodes:
         yield node
-        if isinstance(node, Loop):
+        if isinstance(node, (Loop, If)):
             yield from walk(node.body)
+
+
+# --- one pipelined step, unrolled ---------------------------------------------------------------
+
+_ACCESS = re.compile(r"(?<![\w.])([A-Za-z_]\w*)((?:\[[^\[\]]*(?:\[[^\[\]]*\][^\[\]]*)*\])+)")
+_INLINE_CALL = re.compile(r"ikr::(\w+)\s*(?:<((?:[^<>]|<[^<>]*>)*)>)?\s*\(")
+
+
+@functools.cache
+def _substituted(text: str, alias: tuple) -> str:
+    for name, value in alias:
+        text = re.sub(rf"(?<![\w.]){re.escape(name)}(?!\w)", value, text)
+    return text
+
+
+@functools.cache
+def _statement_parts(text: str) -> tuple:
+    """(ikr helper calls as (name, template args, args), products, processing-element calls)
+    of a statement's text: parsed once, however often the unrolled step repeats it."""
+    calls = []
+    for call in _INLINE_CALL.finditer(text):
+        close = _close(text, call.end() - 1, "()")
+        calls.append((call[1], tuple(_split_top(call[2] or "")), tuple(_split_top(text[call.end():close]))))
+    return tuple(calls), products(text), tuple(re.findall(r"(?<![\w:])(\w+_pe\d+)\s*\(", text))
+
+
+@functools.cache
+def _accesses_of(text: str) -> tuple:
+    """The array accesses of an expression's text: (array, index expressions, written, also
+    read: a compound assignment), parsed once."""
+    writes = set()
+    assign = re.match(r"\s*([A-Za-z_]\w*(?:\[[^=]*?\])+)\s*(?:[+\-*/]?=)(?!=)", text)
+    if assign:
+        writes.add(assign[1].replace(" ", ""))
+    compound = bool(re.match(r"\s*\S+\s*[+\-*/]=", text))
+    out = []
+    for match in _ACCESS.finditer(text):
+        name, brackets = match[1], match[2]
+        if name in ("ikr",) or name.endswith("_t"):
+            continue
+        indices = tuple(int(i) if i.strip().isdigit() else i
+                        for i in re.findall(r"\[((?:[^\[\]]|\[[^\[\]]*\])*)\]", brackets))
+        write = (name + brackets).replace(" ", "") in writes
+        out.append((name, indices, write, write and compound))
+    return tuple(out)
+
+
+@dataclass(frozen=True)
+class Access:
+    array: str
+    index: tuple                                # evaluated indices (None: depends on the step)
+    write: bool
+    samples: tuple = ()                         # the index at each sampled step
+
+
+@dataclass
+class Step:
+    """What one step of a pipelined loop does: its array accesses (a set: the same element read
+    twice is read once; while expanding, a list in program order), its products, and the calls
+    of other functions it makes."""
+    accesses: Any = field(default_factory=list)
+    products: int = 0
+    calls: dict = field(default_factory=dict)   # function name -> calls per step
+
+
+class Expander:
+    """Unrolls the loops of a pipelined step and inlines the ikr helpers it calls (INLINE
+    functions of cpp/*.h), recording accesses with their indices evaluated. Variables of the
+    pipelined loop and the loops around it take a sample value (`samples`): an index that
+    changes with the sample depends on the step."""
+
+    def __init__(self, functions: dict, env: dict, step_vars: dict):
+        self.functions = functions
+        self.env = env                          # constants: template parameters, loop bounds
+        self.step_vars = step_vars              # name -> increment per step (loop vars: 1)
+
+    def run(self, nodes: list, samples=(0, 1, 2)) -> Step:
+        if not self.step_vars:                  # nothing changes from step to step: one is enough
+            samples = samples[:1]
+        runs = []
+        for s in samples:
+            env = dict(self.env, **{v: s * inc for v, inc in self.step_vars.items()})
+            step = Step()
+            self._nodes(nodes, env, {}, step)
+            runs.append(step)
+        # every sample runs the same sites in the same order (an If's body always runs): the
+        # k-th access of each run is one site of the code, seen at different steps
+        merged = Step(accesses=set(), products=runs[0].products, calls=runs[0].calls)
+        for site in zip(*(r.accesses for r in runs), strict=True):
+            first = site[0]
+            assert all((a.array, a.write) == (first.array, first.write) for a in site), site
+            index = tuple(v if all(a.index[k] == v for a in site) else None for k, v in enumerate(first.index))
+            merged.accesses.add(Access(first.array, index, first.write, tuple(a.index for a in site)))
+        return merged
+
+    def _nodes(self, nodes, env, alias, step):
+        env = dict(env)
+        for node in nodes:
+            if isinstance(node, Loop):
+                start, bound, inc = (evaluate(node.start, env), evaluate(node.bound, env),
+                                     evaluate(node.step, env))
+                for value in range(start, bound, inc):
+                    self._nodes(node.body, dict(env, **{node.var: value}), alias, step)
+            elif isinstance(node, If):
+                self._expression(node.condition, env, alias, step)
+                if self._decided(node.condition, env, alias) is not False:
+                    self._nodes(node.body, env, alias, step)
+            elif isinstance(node, Call):
+                self._call(node.name, node.template_args, node.args, env, alias, step)
+            else:
+                self._statement(node.text, env, alias, step)
+                match = re.fullmatch(r"\s*const\s+int\s+(\w+)\s*=\s*(.+)", node.text, re.S)
+                if match:
+                    try:
+                        env[match[1]] = evaluate(self._sub(match[2], alias), env)
+                    except (KeyError, SyntaxError):
+                        pass
+
+    def _decided(self, condition: str, env: dict, alias: dict):
+        """True/False for a condition that is the same at every step (on constants, or on a
+        variable the caller fixed, such as a pixel's cycle); None when it depends on the step
+        or cannot be told: then the body counts as run (the hardware has it)."""
+        text = self._sub(condition, alias)
+        if set(re.findall(r"[A-Za-z_]\w*", text)) & set(self.step_vars):
+            return None
+        try:
+            return bool(evaluate(text, env))
+        except (KeyError, SyntaxError, NameError, TypeError, ZeroDivisionError):
+            return None
+
+    def _sub(self, text: str, alias: dict) -> str:
+        """Replace a helper's parameter names by the caller's expressions."""
+        return _substituted(text, tuple(alias.items())) if alias else text
+
+    def _statement(self, text, env, alias, step):
+        text = self._sub(text, alias)
+        calls, count, pes = _statement_parts(text)
+        for name, template_args, args in calls:
+            if name in self.functions:
+                self._call(name, template_args, args, env, {}, step)
+        step.products += count
+        self._expression(text, env, {}, step)
+        for name in pes:
+            step.calls[name] = step.calls.get(name, 0) + 1
+
+    def _expression(self, text, env, alias, step):
+        text = self._sub(text, alias)
+        for name, indices, write, also_read in _accesses_of(text):
+            values = []
+            for index in indices:
+                if isinstance(index, int):
+                    values.append(index)
+                    continue
+                try:
+                    values.append(evaluate(index, env))
+                except (KeyError, SyntaxError, NameError, TypeError, ZeroDivisionError):
+                    values.append(None)
+            step.accesses.append(Access(name, tuple(values), write))
+            if also_read:
+                step.accesses.append(Access(name, tuple(values), False))  # x += ...: a read too
+
+    def _call(self, name, template_args, args, env, alias, step):
+        function = self.functions.get(name)
+        if function is None:
+            for arg in args:
+                self._expression(arg, env, alias, step)
+            return
+        bound = dict(env)
+        for param, value in zip(function.template_params, template_args, strict=False):
+            try:
+                bound[param] = evaluate(self._sub(value, alias), env)
+            except (KeyError, SyntaxError, NameError, TypeError):
+                pass
+        inner_alias = {p: f"({self._sub(a, alias)})" if not re.fullmatch(r"\w+(\[[^\]]*\])*", a.strip())
+                       else self._sub(a.strip(), alias) for p, a in zip(function.param_names(), args, strict=False)}
+        self._nodes(function.body, bound, inner_alias, step)
+
+
+def bank_of_access(access: Access, partitions: dict) -> tuple | None:
+    """The bank an access falls in at every sampled step, or None when it moves between banks
+    (or cannot be told)."""
+    banks = {bank_of(index, partitions) for index in access.samples or (access.index,)}
+    return banks.pop() if len(banks) == 1 else None
+
+
+def bank_of(index: tuple, partitions: dict) -> tuple | None:
+    """The bank (RAM/ROM) an access falls in, given {dim: ("complete"|("cyclic", f))} of the
+    array's partitioned dims (1-based, 0: all); None when it depends on the step for a
+    partitioned dim (it may fall in any bank)."""
+    key = []
+    for dim, value in enumerate(index, 1):
+        scheme = partitions.get(dim, partitions.get(0))
+        if scheme is None:
+            continue
+        if value is None:
+            return None
+        key.append(value if scheme == "complete" else value % scheme[1])
+    return tuple(key)
+
+
+def partitions_of(pragmas: list) -> dict:
+    """{variable: {dim: scheme}} from ARRAY_PARTITION / ARRAY_RESHAPE pragmas."""
+    out: dict = {}
+    for p in pragmas:
+        if p.kind not in ("ARRAY_PARTITION", "ARRAY_RESHAPE"):
+            continue
+        variable = p.option("variable")
+        dim = int(p.option("dim") or 1)
+        if re.search(r"\bcomplete\b", p.text):
+            out.setdefault(variable, {})[dim] = "complete"
+        elif re.search(r"\bcyclic\b", p.text):
+            out.setdefault(variable, {})[dim] = ("cyclic", int(p.option("factor")))
+    return out
+
+
+__all__ = ["Access", "Call", "Expander", "Function", "If", "Loop", "Pragma", "Statement", "Step", "bank_of",
+           "bank_of_access", "bind", "clean", "evaluate", "itertools", "library", "local_constants", "parse_functions",
+           "partitions_of", "products", "walk"]

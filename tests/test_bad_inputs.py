@@ -50,6 +50,13 @@ def _unknown_config_key(tmp):
     return ["convert", LENET, "-o", "prj", "--config", "bad.yml"]
 
 
+def _too_wide_for_io_parallel(tmp):
+    """A Dense reading 8192 values at once: its input buffer would be 8192 registers."""
+    keras.Sequential([keras.Input((32, 32, 8)), keras.layers.Conv2D(8, 1, name="mix"), keras.layers.Flatten(),
+                      keras.layers.Dense(10, name="head")]).save(tmp / "wide.keras")
+    return ["convert", "wide.keras", "-o", "prj"]
+
+
 def _existing_directory(tmp):
     (tmp / "existing").mkdir()
     (tmp / "existing" / "notes.txt").write_text("mine\n")
@@ -116,6 +123,11 @@ CASES = {
                          "strategy: unknown value 'fast' (valid: unrolled, pattern)"),
     "unknown config key": (_unknown_config_key, ["bad.yml: Model: unknown key(s) Precison (valid: Precision"],
                            "bad.yml: Model: unknown key(s) Precison (valid: Precision"),
+    "too wide for io_parallel": (_too_wide_for_io_parallel,
+                                 ["wide.keras: layer 'head': its buffer mix_out of 8192 values", "limit of 4096",
+                                  "io_stream"],
+                                 "wide.keras: layer 'head': its buffer mix_out of 8192 values would be as many "
+                                 "registers, over io_parallel's limit of 4096"),
     "existing directory": (_existing_directory, ["existing: directory exists and is not empty", "--force"],
                            "existing: directory exists and is not empty (use --force / force=True to overwrite)"),
     "bad tb data": (_bad_tb_data, ["none.npy: no such file"], "none.npy: no such file (tb_data expects a .npy array)"),

@@ -11,9 +11,9 @@ import numpy as np
 import pytest
 
 import ikr_hls
+from builds import run_two_at_a_time, selected_params
 from ikr_hls.hostbuild import ap_types_dir
 from ikr_hls.pruning import IKRPruning, prune_once
-from builds import run_two_at_a_time, selected_params
 from zoo import DAG_MODELS, build_dag
 
 L = keras.layers
@@ -133,8 +133,8 @@ def test_a_buffer_read_four_times_is_copied_through_a_chain_of_clones(tmp_path):
     model = keras.Model(inp, L.Add(name="sum4")([x, x, x, x]))
     hls = ikr_hls.convert(model, output_dir=tmp_path / "prj")
     body = _assert_one_writer_one_reader(hls.files["firmware/myproject.cpp"])
-    assert "ikr::clone3<d_result_t, 4>(d_out, d_out_to_sum4_0, d_out_to_sum4_1, d_out_spare1);" in body
-    assert "ikr::clone2<d_result_t, 4>(d_out_spare1, d_out_to_sum4_2, d_out_to_sum4_3);" in body
+    assert "ikr::clone3<d_result_t, 4, 4>(d_out, d_out_to_sum4_0, d_out_to_sum4_1, d_out_spare1);" in body
+    assert "ikr::clone2<d_result_t, 4, 4>(d_out_spare1, d_out_to_sum4_2, d_out_to_sum4_3);" in body
     x = _inputs(hls.input_shape, n=5)
     np.testing.assert_allclose(hls.predict(x), model.predict(x, verbose=0), rtol=RTOL, atol=ATOL)
 

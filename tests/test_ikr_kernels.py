@@ -125,12 +125,13 @@ def test_pattern_conv_weights_and_taps_halve_with_keep():
 
     def measure(code):
         weights = sum(int(n) for n in re.findall(r"conv_pe\d+_w\[(\d+)\] =", code))
-        pes = len(re.findall(r"// PE \d+: pattern", code))
-        return weights, code.count("acc[co] +=") / pes
+        pes = re.findall(r"static conv_accum_t conv_pe\d+\((.*)\) \{", code)
+        taps = {len(re.findall(r"\bx\d+\b", params)) for params in pes}      # a PE's window inputs
+        return weights, taps
 
     (w8, t8), (w4, t4) = measure(_conv_header(16, 16, 8, "pattern")), measure(_conv_header(16, 16, 4, "pattern"))
     assert w8 == 8 * 8 * 16 and w4 == 4 * 8 * 16       # keep x input channels x filters
-    assert t8 == 8 and t4 == 4                          # taps written per processing element
+    assert t8 == {8} and t4 == {4}                      # taps (multipliers) per processing element
 
 
 def test_reuse_factor_per_model_and_per_layer():
@@ -140,8 +141,10 @@ def test_reuse_factor_per_model_and_per_layer():
     assert "#pragma HLS PIPELINE II=4" in files["firmware/layers/conv1.h"]
     assert "#pragma HLS PIPELINE II=2" in files["firmware/layers/conv2.h"]
     assert "#pragma HLS PIPELINE II=8" in files["firmware/layers/fc2.h"]
+    # a PIPELINE unrolls every loop inside it: the operators are shared by ALLOCATION
     nnz = int(np.count_nonzero(model.get_layer("fc2").kernel.numpy()))
-    assert f"UNROLL factor={-(-nnz // 8)}" in files["firmware/layers/fc2.h"]
+    assert f"ALLOCATION operation instances=mul limit={-(-nnz // 8)}" in files["firmware/layers/fc2.h"]
+    assert "UNROLL factor" not in "".join(files.values())
     with pytest.raises(ikr_hls.IKRHLSError, match="unknown layer.*nope"):
         ikr_hls.convert(model, reuse_factor={"nope": 2})
     with pytest.raises(ikr_hls.IKRHLSError, match="reuse_factor: expected a positive integer"):

@@ -20,6 +20,8 @@ LENET_IKR = Path(__file__).resolve().parents[1] / "examples" / "models" / "lenet
 # Two hand-made 3x3 patterns: the main diagonal and the middle column (flat positions).
 DIAG, COLUMN = [0, 4, 8], [1, 4, 7]
 W_BITS, B_BITS = 8, 12                  # ap_fixed<8,3> weights, ap_fixed<12,4> biases
+ACT_T = parse_type("ap_fixed<16,6>")    # every layer's input and result
+A_BITS = 16
 
 SYNTHESIS = {"latency_best": 4321, "latency_worst": 4567, "interval_min": 1234, "interval_max": 1250,
              "estimated_clock_ns": 4.375, "target_clock_ns": 5.0,
@@ -52,7 +54,8 @@ def tiny_graph(strategy="unrolled", rf=2, assign=None):
                  weights=dict(kernel=_conv_kernel(assign), bias=np.array([0.5, 0.0, -1.0])),
                  activation="relu", precision=dict(prec))
     pool = Layer("p1", "pool2d", "pool_a", (4, 4, 3), (2, 2, 3),
-                 attrs=dict(op="max", ph=2, pw=2, sh=2, sw=2, padding="valid", pad_top=0, pad_left=0),
+                 attrs=dict(op="max", ph=2, pw=2, sh=2, sw=2, padding="valid", pad_top=0, pad_bottom=0,
+                            pad_left=0, pad_right=0),
                  precision={"result": parse_type("ap_fixed<16,6>"), "accum": parse_type("ap_fixed<16,6>")})
     dense_kernel = np.zeros((12, 4))
     for i in range(10):                                    # 10 nonzeros, spread over the matrix
@@ -65,7 +68,10 @@ def tiny_graph(strategy="unrolled", rf=2, assign=None):
                precision=dict(prec))
     act = Layer("a1", "activation", "softmax_a", (4,), (4,), activation="softmax",
                 precision={"result": parse_type("ap_fixed<16,6>"), "accum": parse_type("ap_fixed<16,6>")})
-    return Graph(source="tiny", input_shape=(6, 6, 2), layers=[conv, pool, dense, bn, act],
+    layers = [conv, pool, dense, bn, act]
+    for previous, layer in zip(["input"] + [l.name for l in layers[:-1]], layers, strict=True):  # a chain
+        layer.inputs, layer.input_types = [previous], [ACT_T]
+    return Graph(source="tiny", input_shape=(6, 6, 2), layers=layers, input_precision=ACT_T,
                  removed={"flat": "free (buffers are already flat)"})
 
 
@@ -118,18 +124,25 @@ def test_dense_pool_scale_shift_and_activation_rows():
     assert d["macs_dense"] == 48 and d["macs_pruned"] == 10
     csr = 10 * (W_BITS + math.ceil(math.log2(12))) + (4 + 1) * math.ceil(math.log2(10 + 1))
     assert d["storage_bits"] == {"dense": 48 * W_BITS, "ikr": csr, "csr": csr}
-    assert d["multipliers"] == math.ceil(10 / 2)
+    # the whole vector is one step at II = R, its 10 products on ceil(10 / R) multipliers
+    assert d["multipliers"] == math.ceil(10 / 2) and (d["ii"], d["iterations"]) == (2, 1)
     assert d["latency_estimate_cycles"] == 2 + R.PIPELINE_DEPTH
+    assert d["registers_bits"] == 4 * 32                          # one accumulator per output
     p = by_name(r, "p1")
     assert (p["params_dense"], p["params_nonzero"], p["macs_dense"], p["storage_bits"]) == (0, 0, None, None)
-    assert p["latency_estimate_cycles"] == 2 * 2 + R.PIPELINE_DEPTH
+    # one step per input pixel (the 4x4 grid), II 1; a line buffer of one row of 4 pixels x 3 channels
+    assert (p["ii"], p["iterations"]) == (1, 16) and p["latency_estimate_cycles"] == 16 + R.PIPELINE_DEPTH
+    assert p["ram_bits"] == (2 - 1) * 4 * 3 * A_BITS
+    assert p["registers_bits"] == (2 * 2 + 2 + 1) * 3 * A_BITS     # window, column, pixel
     s = by_name(r, "s1")
     assert s["params_dense"] == 8 and s["params_nonzero"] == 3
     assert s["storage_bits"] == {"dense": 4 * W_BITS, "ikr": 4 * W_BITS, "csr": 4 * W_BITS}
-    assert s["macs_dense"] is None and s["multipliers"] == 1
+    assert s["macs_dense"] is None and s["multipliers"] == 4          # one per channel, one step
+    assert s["latency_estimate_cycles"] == 1 + R.PIPELINE_DEPTH
     a = by_name(r, "a1")
     assert a["params_dense"] == 0 and a["weight_type"] is None
-    assert a["latency_estimate_cycles"] == 3 * 4 + R.PIPELINE_DEPTH           # softmax: 3 passes
+    # softmax: the vector in one step; each of its 4 values times the sum's reciprocal
+    assert a["latency_estimate_cycles"] == 1 + R.PIPELINE_DEPTH and a["multipliers"] == 4
 
 
 def test_totals_are_sums_of_the_layers():
@@ -143,13 +156,20 @@ def test_totals_are_sums_of_the_layers():
         assert t["storage_bits"][k] == sum(l["storage_bits"][k] for l in layers if l["storage_bits"])
     assert t["storage_reduction"]["ikr"] == pytest.approx(t["storage_bits"]["dense"] / t["storage_bits"]["ikr"])
     assert t["bias_bits"] == 3 * B_BITS + 4 * B_BITS + 4 * B_BITS
-    cycles = [16 * 2 + R.PIPELINE_DEPTH, 4 + R.PIPELINE_DEPTH, 2 + R.PIPELINE_DEPTH,
-              4 + R.PIPELINE_DEPTH, 12 + R.PIPELINE_DEPTH]
+    # conv: a step per pixel of its 6x6 input at II 2; pool: its 4x4 input; dense: one step
+    # at II 2; scale_shift and softmax: one step for the vector
+    cycles = [36 * 2 + R.PIPELINE_DEPTH, 16 + R.PIPELINE_DEPTH, 2 + R.PIPELINE_DEPTH,
+              1 + R.PIPELINE_DEPTH, 1 + R.PIPELINE_DEPTH]
     assert [l["latency_estimate_cycles"] for l in layers] == cycles
-    assert t["latency_estimate_cycles"] == sum(cycles)
+    assert t["latency_estimate_cycles"] == sum(cycles)                  # one chain, no copies
     assert t["interval_estimate_cycles"] == max(cycles)
     assert t["latency_estimate_ns"] == pytest.approx(sum(cycles) * 4.0)
-    assert t["multipliers"] == math.ceil(15 / 2) + math.ceil(10 / 2) + 1
+    assert t["multipliers"] == math.ceil(15 / 2) + math.ceil(10 / 2) + 4 + 4
+    # the buffers between the layers (not the top's input and output ports) are ping-pong
+    # pairs of 16-bit values
+    sizes = [4 * 4 * 3, 2 * 2 * 3, 4, 4]                                # results of c1, p1, d1, s1
+    assert t["buffer_registers_bits"] + t["buffer_ram_bits"] == sum(2 * n * A_BITS for n in sizes)
+    assert t["registers_bits"] == sum(l["registers_bits"] for l in layers) + t["buffer_registers_bits"]
     assert r["project"] == "tiny" and r["precision"] == "ap_fixed<16, 6>" and r["strategy"] == "unrolled"
 
 
@@ -162,7 +182,13 @@ def test_multipliers_by_strategy_and_reuse_factor(rf):
     graph = tiny_graph("pattern", rf)
     pattern = by_name(build(graph, tiny_config("pattern", rf)), "c1")
     assert pattern["multipliers"] == expected and pattern["support_groups"] == 2
-    assert pattern["latency_estimate_cycles"] == 16 * rf + R.PIPELINE_DEPTH
+    # R cycles of II 1 per pixel of the 6x6 input, for both strategies
+    assert unrolled["latency_estimate_cycles"] == pattern["latency_estimate_cycles"] == 36 * rf + R.PIPELINE_DEPTH
+    assert (unrolled["ii"], unrolled["iterations"]) == (rf, 36)
+    assert (pattern["ii"], pattern["iterations"]) == (1, 36 * rf)
+    # with R > 1 each PE instance keeps the weights of its R kernels in a ROM of depth R
+    instances = math.ceil(3 / rf) + math.ceil(2 / rf)
+    assert pattern["rom_bits"] == (instances * rf * 3 * W_BITS if rf > 1 else 0)
 
 
 def test_one_pattern_needs_no_index_and_padding_adds_cycles():
@@ -177,7 +203,9 @@ def test_one_pattern_needs_no_index_and_padding_adds_cycles():
     assert c["library_size"] == 1 and c["index_bits"] == 0 and c["kernels_removed"] == 0
     assert c["storage_bits"]["ikr"] == 18 * W_BITS                     # the weights, nothing else
     assert c["macs_pruned"] == 36 * 18
-    assert c["latency_estimate_cycles"] == 8 * 8 + 36 * 2 + R.PIPELINE_DEPTH   # pad pass + pixels
+    # a step per pixel of the 8x8 padded grid (the padding is not copied, it is read as zeros)
+    assert c["latency_estimate_cycles"] == 8 * 8 * 2 + R.PIPELINE_DEPTH
+    assert c["ram_bits"] == (3 - 1) * 8 * 2 * A_BITS                 # two rows of the padded grid
 
 
 def test_irregular_layer_and_a_kept_zero():
@@ -268,7 +296,7 @@ def test_lenet_numbers_from_the_weights(lenet):
     layers = lenet.graph.layers
     assert [l["name"] for l in r["layers"]] == [l.name for l in layers]
     total_dense = total_nonzero = macs_dense = macs_pruned = bits = 0
-    for layer, row in zip(layers, r["layers"]):
+    for layer, row in zip(layers, r["layers"], strict=True):
         arrays = list(layer.weights.values())
         assert row["params_dense"] == sum(a.size for a in arrays)
         assert row["params_nonzero"] == sum(int(np.count_nonzero(a)) for a in arrays)
@@ -313,7 +341,7 @@ def test_lenet_matches_pruning_summary_and_backend(lenet, tmp_path):
         if layer.kind != "conv2d":
             continue
         text = hls.files[f"firmware/layers/{layer.name}.h"]
-        found = re.search(r"\((\d+) multipliers\)", text)
+        found = re.search(r"latency \d+ cycles, (\d+) multipliers", text)
         assert found, f"the {layer.name} header no longer states its multipliers"
         assert by_name(rp, layer.name)["multipliers"] == int(found.group(1))
 

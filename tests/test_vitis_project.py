@@ -267,8 +267,8 @@ def test_csim_compiles_with_the_flags_of_the_config(projects, tmp_path):
     """The csim build takes its flags from hls_config.cfg: a flag added there reaches g++."""
     path = copy_project(projects, tmp_path)
     cfg = path / "hls_config.cfg"
-    cfg.write_text(cfg.read_text().replace("syn.file_cflags=firmware/myproject.cpp,-std=c++14",
-                                           "syn.file_cflags=firmware/myproject.cpp,-std=c++14 -include no_such_header.h"))
+    flags = "syn.file_cflags=firmware/myproject.cpp,-std=c++14"
+    cfg.write_text(cfg.read_text().replace(flags, flags + " -include no_such_header.h"))
     with pytest.raises(IKRHLSError, match="csim compilation failed: .*no_such_header.h"):
         run_csim(path)
     assert (path / "build" / "csim_compile.log").is_file()
@@ -326,8 +326,26 @@ def _path_without_vitis():
 def test_cli_build_without_vitis(projects):
     env = dict(os.environ, PATH=_path_without_vitis())
     env.pop("XILINX_HLS", None)
-    proc = run_cli("build", projects["float", "unrolled"][1], env=env)
+    proc = run_cli("build", projects[FIXED, "unrolled"][1], env=env)
     assert_one_line_error(proc, "Vitis HLS not found", "vitis-run", "vitis_hls", "$XILINX_HLS (not set)")
+
+
+def test_cli_build_warns_that_float_means_floating_point_cores(projects, tmp_path):
+    """A float project is for host checks: building it warns before Vitis runs (a stand-in
+    vitis-run that fails at once)."""
+    bin_dir = tmp_path / "bin"
+    bin_dir.mkdir()
+    fake = bin_dir / "vitis-run"
+    fake.write_text("#!/bin/sh\necho 'ERROR: stand-in Vitis'\nexit 3\n")
+    fake.chmod(0o755)
+    env = dict(os.environ, PATH=os.pathsep.join([str(bin_dir), _path_without_vitis()]))
+    env.pop("XILINX_HLS", None)
+    proc = run_cli("build", projects["float", "pattern"][1], env=env)
+    warning, *_ = proc.stderr.strip().splitlines()
+    assert proc.returncode != 0
+    assert "floating point" in warning and "floating-point core" in warning and "ap_fixed" in warning, warning
+    fixed = run_cli("build", projects[FIXED, "pattern"][1], env=env)
+    assert fixed.returncode != 0 and "floating" not in fixed.stderr
 
 
 @NEEDS_TCLSH

@@ -8,9 +8,10 @@ rest of the converter looks it up here (docs/adding_a_kind.md says how to add on
 """
 from __future__ import annotations
 
+from ..hardware import PIPELINE_DEPTH
 from ..ir import KINDS, Layer
 from . import activation, add, conv2d, dense, free, global_pool2d, pad2d, pool2d, scale_shift
-from .base import PIPELINE_DEPTH, Cost, FreeKind, LayerKind, Weights
+from .base import Cost, FreeKind, LayerKind, Weights
 
 HARDWARE: dict = {k.name: k for k in (conv2d.KIND, dense.KIND, pool2d.KIND, global_pool2d.KIND, pad2d.KIND,
                                       add.KIND, activation.KIND, scale_shift.KIND)}

@@ -4,11 +4,12 @@ from __future__ import annotations
 
 import numpy as np
 
-from .. import activations
+from .. import activations, hardware
 from .. import codes as C
+from ..hardware import PIPELINE_DEPTH
 from ..ir import Layer
 from ..precision import requantize
-from .base import PIPELINE_DEPTH, Cost, LayerKind, Weights
+from .base import Cost, LayerKind, Weights, pixel_lanes
 from .keras_reading import activation_name, unsupported, with_activation
 
 ROLES = ("accum", "result")
@@ -51,14 +52,30 @@ def template(layer: Layer) -> str:
     return "activation"
 
 
+def _lanes(layer: Layer) -> int:
+    """Values per step: a softmax takes its whole vector at once, others a pixel (or a vector)."""
+    return layer.out_size if layer.activation == "softmax" else pixel_lanes(layer.out_shape)
+
+
+def table_copies(layer: Layer) -> int:
+    """A table is read once per lane a step; a copy serves two lanes (II 1)."""
+    return hardware.table_copies(_lanes(layer), 1)
+
+
+def _table_role(layer: Layer) -> str | None:
+    return "act_table" if "act_table" in layer.precision else "exp_table" if "exp_table" in layer.precision else None
+
+
 def view(layer: Layer) -> dict:
     return dict(**activations.softmax_view(layer), has_tables=bool(activations.arrays(layer)), n=layer.out_size,
+                lanes=_lanes(layer), exp_copies=table_copies(layer), hw=cost(layer),
+                table_pragmas=activations.partition_pragmas(layer),
                 act=activations.call_view(layer), keras_class="Activation",
                 summary=f"activation {layer.activation}")
 
 
 def weights(layer: Layer) -> Weights | None:
-    arrays = activations.arrays(layer)
+    arrays = activations.arrays(layer, table_copies(layer))
     return Weights("lookup tables", arrays) if arrays else None
 
 
@@ -71,8 +88,19 @@ def reference(layer: Layer, ins: list) -> np.ndarray:
 
 
 def cost(layer: Layer) -> Cost:
-    passes = 3 if layer.activation == "softmax" else 1      # a softmax: max, exp and sum, scale
-    return Cost(latency=passes * layer.out_size + PIPELINE_DEPTH)
+    """One step per pixel (a softmax: one step for the vector), II 1; a leaky ReLU multiplies
+    each lane by its slope, a softmax each value by the sum's reciprocal."""
+    lanes = _lanes(layer)
+    steps = layer.out_size // lanes
+    products = lanes if layer.activation in ("leaky_relu", "softmax") else 0
+    role = _table_role(layer)
+    rom = 0
+    if role:
+        rom = table_copies(layer) * layer.attrs["table_size"] * hardware.bits(layer.precision[role])
+        if role == "exp_table":
+            rom += layer.attrs["table_size"] * hardware.bits(layer.precision["inv_table"])
+    return Cost(latency=steps + PIPELINE_DEPTH, ii=1, iterations=steps, multipliers=products or None,
+                sharing="one per lane" if products else "none", rom_bits=rom)
 
 
 def default_accum(layer: Layer, in_types: list, types: dict):

@@ -4,11 +4,12 @@ from __future__ import annotations
 
 import numpy as np
 
-from .. import activations
+from .. import activations, hardware
 from .. import codes as C
+from ..hardware import PIPELINE_DEPTH
 from ..ir import Layer
 from ..precision import requantize, sum_type
-from .base import PIPELINE_DEPTH, SCALAR_ACTIVATIONS, Cost, LayerKind, Weights
+from .base import SCALAR_ACTIVATIONS, Cost, LayerKind, Weights, pixel_lanes
 from .keras_reading import unsupported
 
 ROLES = ("accum", "result")
@@ -26,14 +27,20 @@ def template(layer: Layer) -> str:
     return "add"
 
 
+def table_copies(layer: Layer) -> int:
+    return hardware.table_copies(pixel_lanes(layer.out_shape), 1)
+
+
 def view(layer: Layer) -> dict:
     return dict(n=layer.out_size, n_inputs=len(layer.inputs), has_tables=bool(activations.arrays(layer)),
+                lanes=pixel_lanes(layer.out_shape), hw=cost(layer),
+                table_pragmas=activations.partition_pragmas(layer),
                 act=activations.call_view(layer), keras_class="Add",
                 summary=f"Add of {len(layer.inputs)} inputs")
 
 
 def weights(layer: Layer) -> Weights | None:
-    arrays = activations.arrays(layer)
+    arrays = activations.arrays(layer, table_copies(layer))
     return Weights("activation constants", arrays) if arrays else None
 
 
@@ -48,7 +55,14 @@ def reference(layer: Layer, ins: list) -> np.ndarray:
 
 
 def cost(layer: Layer) -> Cost:
-    return Cost(latency=layer.out_size + PIPELINE_DEPTH)
+    """One step per pixel (a vector: one step), II 1."""
+    lanes = pixel_lanes(layer.out_shape)
+    steps = layer.out_size // lanes
+    products = lanes if layer.activation == "leaky_relu" else 0
+    rom = (table_copies(layer) * layer.attrs["table_size"] * hardware.bits(layer.precision["act_table"])
+           if "act_table" in layer.precision else 0)
+    return Cost(latency=steps + PIPELINE_DEPTH, ii=1, iterations=steps, multipliers=products or None,
+                sharing="one per lane" if products else "none", rom_bits=rom)
 
 
 def default_accum(layer: Layer, in_types: list, types: dict):

@@ -17,11 +17,6 @@ import numpy as np
 from ..ir import Layer
 from ..precision import HLSTypeLike
 
-# Cycles added to every layer's latency estimate for its pipeline to fill and drain (read,
-# multiply, add tree, write). A rough allowance for fixed-point types: floating-point adders
-# and multipliers take several cycles each, so float designs have deeper pipelines.
-PIPELINE_DEPTH = 8
-
 # The scalar activations (everything but softmax, which works on a vector).
 SCALAR_ACTIVATIONS = ("linear", "relu", "relu6", "leaky_relu", "sigmoid", "tanh")
 
@@ -39,12 +34,26 @@ class Weights:
 
 @dataclass(frozen=True)
 class Cost:
-    """What one call of the layer costs: MACs (dense and as generated; None for kinds without
-    them), multipliers (None for kinds without a multiplier of their own) and cycles."""
+    """What one call of the layer costs in the hardware its code describes (ikr_hls/hardware.py
+    says how each figure follows from the code): its pipelined loop's II and iterations, the
+    latency in cycles, multipliers (None for kinds without one) and how reuse shares them,
+    the bits of its registers, RAMs and ROMs; MACs (dense and as generated; None for kinds
+    without them)."""
     latency: int
+    ii: int = 1
+    iterations: int = 1
+    multipliers: int | None = None
+    sharing: str = "none"
+    registers_bits: int = 0
+    ram_bits: int = 0
+    rom_bits: int = 0
     macs_dense: int | None = None
     macs: int | None = None
-    multipliers: int | None = None
+
+
+def pixel_lanes(shape: tuple) -> int:
+    """Elements of one step over a buffer: a pixel (the channels) of an image, all of a vector."""
+    return int(shape[-1]) if len(shape) == 3 else int(np.prod(shape))
 
 
 def no_weights(layer: Layer) -> Weights | None:
@@ -81,7 +90,13 @@ class LayerKind:
     folds_scale_shift: bool = False             # a per-channel scale and shift folds into its weights
     takes_padding: bool = False                 # a ZeroPadding2D before it becomes its own padding
     softmax_input: str = "accum"                # what its softmax reads: its accumulator, or its "input"
+    lanes: Callable[[Layer], tuple] | None = None   # (input, output) elements per step; default: a pixel
 
+
+    def lanes_of(self, layer: Layer) -> tuple:
+        """Elements the layer reads and writes per step of its pipelined loop: a pixel's
+        channels for an image, the whole vector for a vector (hardware.pixel_lanes)."""
+        return self.lanes(layer) if self.lanes else (pixel_lanes(layer.in_shape), pixel_lanes(layer.out_shape))
 
     def roles_of(self, layer: Layer) -> tuple:
         """The precision roles `layer` declares (without its activation's)."""

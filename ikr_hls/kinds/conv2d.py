@@ -8,13 +8,14 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from .. import activations
+from .. import activations, hardware
 from .. import codes as C
 from ..constants import array, literal
+from ..hardware import PIPELINE_DEPTH
 from ..ir import Layer, conv_output_size, depthwise_as_conv, layer_kernel
 from ..patterns import LayerPatterns, patterns_from_kernel
 from ..precision import index_bits, requantize, to_codes, weight_bits, widen_for_sum
-from .base import PIPELINE_DEPTH, SCALAR_ACTIVATIONS, Cost, LayerKind, Weights
+from .base import SCALAR_ACTIVATIONS, Cost, LayerKind, Weights
 from .keras_reading import activation_name, check_channels_last, image_shape, read_array, unsupported, with_activation
 
 ROLES = ("weight", "bias", "accum", "result")
@@ -33,6 +34,8 @@ class ConvFacts:
                  accumulates them (the layer's strategy).
     patterns:    the IKR library of the layer's own kernels (a depthwise conv's compact ones).
     multipliers: the multipliers the generated code asks for at the layer's reuse factor.
+    slots:       the pattern strategy's schedule: slots[r] lists the kernels the PE instances
+                 serve in cycle r of an input pixel (`Slot`s, PE by PE, instance by instance).
     """
     nnz: int
     groups: list
@@ -40,6 +43,31 @@ class ConvFacts:
     orders: list
     patterns: LayerPatterns
     multipliers: int
+    slots: list
+
+
+@dataclass(frozen=True)
+class Slot:
+    """Kernel `k` of PE `g` (input channel ci, output channel co) runs on instance `i` of the
+    PE in cycle `r` of each input pixel: kernel k = i * R + r."""
+    g: int
+    i: int
+    r: int
+    k: int
+    ci: int
+    co: int
+
+
+def _slot_schedule(groups: list, rf: int) -> list:
+    """ceil(kernels / R) instances per PE; instance i serves kernels i*R .. i*R + R-1 of its PE,
+    one per cycle: the order in which the accumulators receive the PEs' sums."""
+    slots: list = [[] for _ in range(rf)]
+    for g, group in enumerate(groups):
+        for k, (ci, co) in enumerate(group["kernels"]):
+            slots[k % rf].append(Slot(g, k // rf, k % rf, k, ci, co))
+    for cycle in slots:
+        cycle.sort(key=lambda s: (s.g, s.i))
+    return slots
 
 
 def _support_groups(kernel: np.ndarray) -> list:
@@ -65,16 +93,18 @@ def derive(layer: Layer) -> ConvFacts:
                    for co in range(f)]
     rf = layer.attrs["reuse_factor"]
     nnz = int(np.count_nonzero(kernel))
-    if layer.attrs["strategy"] == "pattern":                 # PE by PE, kernel by kernel, tap by tap
+    slots: list = []
+    if layer.attrs["strategy"] == "pattern":                 # cycle by cycle, PE by PE, tap by tap
+        slots = _slot_schedule(groups, rf)
         orders: list = [[] for _ in range(f)]
-        for group in groups:
-            for ci, co in group["kernels"]:
-                orders[co].extend(ci * kh * kw + pos for pos in group["positions"])
+        for slot in (slot for cycle in slots for slot in cycle):
+            orders[slot.co].extend(slot.ci * kh * kw + pos for pos in groups[slot.g]["positions"])
         multipliers = sum(-(-len(g["kernels"]) // rf) * len(g["positions"]) for g in groups)
     else:                                                     # filter by filter: channel, row, column
         orders = [[(ci * kh + i) * kw + j for ci, i, j in taps] for taps in filter_taps]
         multipliers = -(-nnz // rf)
-    return ConvFacts(nnz, groups, filter_taps, orders, patterns_from_kernel(layer_kernel(layer)), multipliers)
+    return ConvFacts(nnz, groups, filter_taps, orders, patterns_from_kernel(layer_kernel(layer)), multipliers,
+                     slots)
 
 
 # --- frontend ----------------------------------------------------------------------------------
@@ -161,8 +191,60 @@ def template(layer: Layer) -> str:
     return "conv2d_pattern" if layer.attrs["strategy"] == "pattern" else "conv2d"
 
 
-def _padded_width(layer: Layer) -> int:
-    return layer.in_shape[1] + layer.attrs["pad_left"] + layer.attrs["pad_right"]
+def _padded(layer: Layer) -> tuple[int, int]:
+    a = layer.attrs
+    h, w, _ = layer.in_shape
+    return h + a["pad_top"] + a["pad_bottom"], w + a["pad_left"] + a["pad_right"]
+
+
+def _conditions(layer: Layer) -> tuple[str, str]:
+    """C++ conditions on the grid step (y, x): the pixel is inside the image (not padding), and
+    the window is complete and on the stride grid (an output pixel)."""
+    a = layer.attrs
+    h, w, _ = layer.in_shape
+    inside = []
+    if a["pad_top"]:
+        inside.append(f"y >= {a['pad_top']}")
+    if a["pad_bottom"]:
+        inside.append(f"y < {a['pad_top'] + h}")
+    if a["pad_left"]:
+        inside.append(f"x >= {a['pad_left']}")
+    if a["pad_right"]:
+        inside.append(f"x < {a['pad_left'] + w}")
+    valid = []
+    if a["kh"] > 1:
+        valid.append(f"y >= {a['kh'] - 1}")
+    if a["kw"] > 1:
+        valid.append(f"x >= {a['kw'] - 1}")
+    if a["sh"] > 1:
+        valid.append("row_phase == 0")
+    if a["sw"] > 1:
+        valid.append("col_phase == 0")
+    return " && ".join(inside) or "true", " && ".join(valid) or "true"
+
+
+def _activation_products(layer: Layer) -> int:
+    """Multiplications of the fused activation per output pixel (a leaky ReLU's slope)."""
+    return layer.out_shape[-1] if layer.activation == "leaky_relu" else 0
+
+
+def _table_lookups(layer: Layer) -> int:
+    return layer.out_shape[-1] if "act_table" in layer.precision else 0
+
+
+def table_copies(layer: Layer) -> int:
+    """Copies of the activation table: one output pixel a step reads it once per filter."""
+    return hardware.table_copies(_table_lookups(layer), layer.attrs["reuse_factor"]) if _table_lookups(layer) else 1
+
+
+def _slots(layer: Layer) -> int:
+    """Cycles a pixel step is split into: the pattern strategy's R cycles (R > 1), else one
+    step at II = R."""
+    return layer.attrs["reuse_factor"] if layer.attrs["strategy"] == "pattern" else 1
+
+
+def _copy_of(layer: Layer, co: int) -> int:
+    return co // (2 * layer.attrs["reuse_factor"])
 
 
 def view(layer: Layer) -> dict:
@@ -172,14 +254,17 @@ def view(layer: Layer) -> dict:
     oh, ow, f = layer.out_shape
     kernel = layer.weights["kernel"]
     padded = any(a[k] for k in ("pad_top", "pad_bottom", "pad_left", "pad_right"))
-    ph, pw = h + a["pad_top"] + a["pad_bottom"], _padded_width(layer)
+    ph, pw = _padded(layer)
+    inside, valid = _conditions(layer)
     nnz = facts.nnz
+    cost_ = cost(layer)
     out = dict(h=h, w=w, c=c, oh=oh, ow=ow, f=f, kh=a["kh"], kw=a["kw"], sh=a["sh"], sw=a["sw"],
                padding=a["padding"], pad_top=a["pad_top"], pad_bottom=a["pad_bottom"],
                pad_left=a["pad_left"], pad_right=a["pad_right"], padded=padded, ph=ph, pw=pw,
-               src="padded" if padded else "in", nnz=nnz, dense_weights=kernel.size,
+               inside=inside, valid=valid, nnz=nnz, dense_weights=kernel.size,
                reuse_factor=a["reuse_factor"], multipliers=facts.multipliers, keras_class="Conv2D",
-               depthwise=a.get("depthwise"), act=activations.call_view(layer),
+               depthwise=a.get("depthwise"), act=activations.call_view(layer), hw=cost_,
+               table_pragmas=activations.partition_pragmas(layer),
                summary=f"Conv2D {a['kh']}x{a['kw']} {c}->{f}, {nnz}/{kernel.size} weights")
     if a.get("depthwise"):
         dense = kernel.size // c                              # the depthwise kernel's own weights
@@ -189,19 +274,21 @@ def view(layer: Layer) -> dict:
     if a.get("separable"):
         out.update(keras_class=f"SeparableConv2D ({a['separable']} half)",
                    summary=f"SeparableConv2D, {a['separable']}: " + out["summary"])
+    out["slots"] = _slots(layer)
+    out["grid"] = dict(name=layer.name, c=c, kh=a["kh"], kw=a["kw"], gh=ph, gw=pw,
+                       sh=a["sh"], sw=a["sw"], padded=padded, inside=inside, cycles=out["slots"])
     if a["strategy"] == "pattern":
-        out.update(_pattern_view(layer, pw, c))
+        out.update(_pattern_view(layer))
+        out["allocation"] = 0
     else:
         filters, k = [], 0
         for co, taps in enumerate(facts.filter_taps):
-            filters.append(dict(index=co, taps=[((i * pw + j) * c + ci, k + n) for n, (ci, i, j) in enumerate(taps)]))
+            filters.append(dict(index=co, taps=[(i, j, ci, k + n) for n, (ci, i, j) in enumerate(taps)],
+                                table_copy=_copy_of(layer, co)))
             k += len(taps)
         out["filters"] = filters
+        out["allocation"] = cost_.multipliers if a["reuse_factor"] > 1 else 0
     return out
-
-
-def _ci_bits(layer: Layer) -> int:
-    return max(1, int(np.ceil(np.log2(layer.weights["kernel"].shape[2]))))
 
 
 def _drawing(positions, kh, kw) -> str:
@@ -210,16 +297,72 @@ def _drawing(positions, kh, kw) -> str:
     return "/".join("".join("#" if v else "." for v in row) for row in grid.reshape(kh, kw))
 
 
-def _pattern_view(layer: Layer, pw: int, c: int) -> dict:
-    """One processing element per pattern: constant tap offsets, a kernel table, a drawing."""
+def _pattern_view(layer: Layer) -> dict:
+    """One processing element per pattern: its taps are constant window positions.
+
+    R = 1: every kernel has its own instance. The kernels of a PE are a loop, which the
+    pipeline unrolls: its input and output channels come from completely partitioned tables
+    read at the loop's (constant once unrolled) index, so they are wiring, and the code stays
+    one loop per pattern however many kernels the layer has.
+    R > 1: instance i serves R kernels, one per cycle r of the pixel, written out: its inputs
+    are an R:1 choice between window registers, its weights a ROM of depth R read at r, its
+    sum goes to the kernel's filter."""
     kh, kw = layer.weights["kernel"].shape[:2]
     rf = layer.attrs["reuse_factor"]
-    groups = layer.facts.groups
-    ci_bits = _ci_bits(layer)
-    pes = [dict(taps=[((p // kw) * pw + p % kw) * c for p in g["positions"]], kernels=len(g["kernels"]),
-                unroll=-(-len(g["kernels"]) // rf), drawing=_drawing(g["positions"], kh, kw)) for g in groups]
-    return dict(groups=pes, ci_bits=ci_bits, ci_mask=(1 << ci_bits) - 1,
-                index_bits=max(1, int(np.ceil(np.log2(max(len(groups), 2))))))
+    name = layer.name
+    served: dict = {}
+    if rf > 1:
+        for slot in (slot for cycle in layer.facts.slots for slot in cycle):
+            served.setdefault((slot.g, slot.i), []).append(slot)
+    pes = []
+    for g, group in enumerate(layer.facts.groups):
+        taps = [(p // kw, p % kw) for p in group["positions"]]
+        keep, count = len(taps), -(-len(group["kernels"]) // rf)
+        instances = []
+        for i in range(count if rf > 1 else 0):
+            slots = served[(g, i)]
+            weights = [f"{name}_pe{g}_w[r * {count * keep} + {i * keep + t}]" for t in range(keep)]
+            inputs = [_select([(s.r, f"window[{ti}][{tj}][{s.ci}]") for s in slots]) for ti, tj in taps]
+            targets: dict = {}
+            for s in slots:
+                targets.setdefault(s.co, []).append(s.r)
+            updates = [(None if len(cycles) == rf else " || ".join(f"r == {r}" for r in cycles), co)
+                       for co, cycles in targets.items()]
+            kernels = ", ".join(f"{s.ci}->{s.co}" for s in slots)
+            # an instance with fewer than R kernels idles in the last cycles: it is not called
+            # there (the counting build counts the products that are used, and so does the report)
+            idle = f"r < {len(slots)}" if len(slots) < rf else None
+            instances.append(dict(index=i, inputs=inputs, weights=weights, updates=updates, kernels=kernels,
+                                  guard=idle))
+        pes.append(dict(taps=taps, keep=keep, kernels=len(group["kernels"]), count=count, instances=instances,
+                        drawing=_drawing(group["positions"], kh, kw),
+                        partition=_pe_weights_partition(name, g, count * keep, rf)))
+    copies = [dict(co=co, table_copy=_copy_of(layer, co)) for co in range(layer.out_shape[-1])]
+    return dict(groups=pes, result_copies=copies,
+                index_bits=max(1, int(np.ceil(np.log2(max(len(layer.facts.groups), 2))))))
+
+
+def _select(choices: list) -> str:
+    """The C++ choice between values by cycle r: [(r, value)] -> `r == 0 ? a : b` (one value:
+    no choice; the last value serves every cycle not listed)."""
+    values: dict = {}
+    for r, value in choices:
+        values.setdefault(value, []).append(r)
+    *chosen, (default, _) = values.items()
+    text = default
+    for value, cycles in reversed(chosen):
+        text = f"({' || '.join(f'r == {r}' for r in cycles)}) ? {value} : {text}"
+    return text
+
+
+def _pe_weights_partition(name: str, g: int, banks: int, rf: int) -> str:
+    """Each (instance, tap) of a PE is its own memory: a constant with R = 1 (and so are the
+    kernels' channels), a ROM of depth R (cyclic partition: bank = instance * keep + tap,
+    address = cycle) otherwise."""
+    if rf == 1:
+        return "\n".join(f"#pragma HLS ARRAY_PARTITION variable={name}_pe{g}_{table} complete"
+                         for table in ("w", "ci", "co"))
+    return f"#pragma HLS ARRAY_PARTITION variable={name}_pe{g}_w cyclic factor={banks} dim=1" if banks > 1 else ""
 
 
 def weights(layer: Layer) -> Weights:
@@ -227,34 +370,42 @@ def weights(layer: Layer) -> Weights:
     kh, kw = kernel.shape[:2]
     bias = array(f"{layer.name}_b", f"{layer.name}_bias_t", layer.weights["bias"], "bias per filter",
                  literal(layer, "bias"))
+    tables = activations.arrays(layer, table_copies(layer))
     if layer.attrs["strategy"] == "unrolled":
         values = [kernel[i, j, ci, co] for co, taps in enumerate(layer.facts.filter_taps) for ci, i, j in taps]
         return Weights(f"Conv2D, {layer.facts.nnz} nonzero of {kernel.size}, ordered by filter, input channel, "
                        "row, column",
                        [array(f"{layer.name}_w", f"{layer.name}_weight_t", values, "nonzero kernel weights only",
-                              literal(layer, "weight")), bias] + activations.arrays(layer))
-    ci_bits = _ci_bits(layer)
+                              literal(layer, "weight")), bias] + tables)
+    rf = layer.attrs["reuse_factor"]
     arrays = []
     for g, group in enumerate(layer.facts.groups):
-        positions = group["positions"]
-        packed = [(co << ci_bits) | ci for ci, co in group["kernels"]]
-        values = [kernel[p // kw, p % kw, ci, co] for ci, co in group["kernels"] for p in positions]
+        positions, kernels = group["positions"], group["kernels"]
+        keep, count = len(positions), -(-len(kernels) // rf)
+        table = np.zeros((rf, count, keep))                   # [cycle][instance][tap]; unused cycles: 0
+        for k, (ci, co) in enumerate(kernels):
+            table[k % rf, k // rf] = [kernel[p // kw, p % kw, ci, co] for p in positions]
         drawing = _drawing(positions, kh, kw)
-        arrays.append(array(f"{layer.name}_pe{g}_kernels", _index_type(max(packed) + 1), packed,
-                            f"PE {g} ({drawing}): output channel << {ci_bits} | input channel"))
-        arrays.append(array(f"{layer.name}_pe{g}_w", f"{layer.name}_weight_t", values,
-                            f"PE {g}: {len(positions)} weights per kernel, in tap order", literal(layer, "weight")))
-    return Weights(f"Conv2D grouped by pattern, {len(layer.facts.groups)} pattern(s)",
-                   arrays + [bias] + activations.arrays(layer))
-
-
-def _index_type(limit: int) -> str:
-    return "uint16_t" if limit <= 0xFFFF else "uint32_t"
+        layout = ("kernel by kernel" if rf == 1 else
+                  f"at [(cycle * {count} + instance) * {keep} + tap]: {count * keep} ROMs of depth {rf}")
+        arrays.append(array(f"{layer.name}_pe{g}_w", f"{layer.name}_weight_t", table.reshape(-1),
+                            f"PE {g} ({drawing}): {keep} weights per kernel, {layout}",
+                            literal(layer, "weight")))
+        if rf == 1:                                         # the kernels' channels, constants once unrolled
+            arrays += [array(f"{layer.name}_pe{g}_ci", "int", [ci for ci, _ in kernels],
+                             f"PE {g}: input channel of each kernel"),
+                       array(f"{layer.name}_pe{g}_co", "int", [co for _, co in kernels],
+                             f"PE {g}: output channel (filter) of each kernel")]
+    return Weights(f"Conv2D grouped by pattern, {len(layer.facts.groups)} pattern(s)", arrays + [bias] + tables)
 
 
 # --- reference, cost, report -------------------------------------------------------------------
 
 def reference(layer: Layer, ins: list) -> np.ndarray:
+    """The unrolled strategy adds each filter's products one by one into its accumulator; the
+    pattern strategy sums each kernel's products in its PE (sum = x0*w0; sum += x1*w1; ...),
+    then adds the PE's sum into the filter's accumulator, in the order of the slot schedule
+    (cycle by cycle, PE by PE, instance by instance)."""
     (codes, in_t), = ins
     a = layer.attrs
     p = C.fixed_types(layer)
@@ -266,30 +417,64 @@ def reference(layer: Layer, ins: list) -> np.ndarray:
     oh, ow = layer.out_shape[:2]
     windows = windows[:, :oh, :ow].reshape(n, oh, ow, c * kh * kw)      # tap index = (ci*KH + kh)*KW + kw
     w_codes = to_codes(kernel, p["weight"]).transpose(2, 0, 1, 3).reshape(c * kh * kw, f)
-    index, mask = C.ordered_terms(w_codes, layer.facts.orders)
     C.check_fits(in_t.width + p["weight"].width, "product")
+    product_frac = in_t.fractional + p["weight"].fractional
     acc_t = p["accum"]
     acc = np.broadcast_to(requantize(to_codes(layer.weights["bias"], p["bias"]), p["bias"].fractional, acc_t),
                           (n, oh, ow, f)).copy()
+    if a["strategy"] == "pattern":
+        for slot in (slot for cycle in layer.facts.slots for slot in cycle):
+            taps = [slot.ci * kh * kw + pos for pos in layer.facts.groups[slot.g]["positions"]]
+            products = [windows[..., t] * w_codes[t, slot.co] for t in taps]
+            pe_sum = requantize(products[0], product_frac, acc_t)
+            for product in products[1:]:
+                pe_sum = C.add(pe_sum, acc_t, product, product_frac)
+            acc[..., slot.co] = C.add(acc[..., slot.co], acc_t, pe_sum, acc_t.fractional)
+        return activations.activate(layer, acc, acc_t)
+    index, mask = C.ordered_terms(w_codes, layer.facts.orders)
     cols = np.arange(f)
     for step in range(index.shape[0]):
         taps = index[step]
         product = windows[..., taps] * w_codes[taps, cols]
-        acc = C.add(acc, acc_t, product, in_t.fractional + p["weight"].fractional, mask[step])
+        acc = C.add(acc, acc_t, product, product_frac, mask[step])
     return activations.activate(layer, acc, acc_t)
 
 
 def cost(layer: Layer) -> Cost:
+    """R cycles per pixel of the padded grid. Unrolled: one pipelined step per pixel at II = R,
+    its products shared by ceil(products / R) multipliers (ALLOCATION of mul). Pattern: R steps
+    at II = 1 per pixel (the slot loop), ceil(kernels / R) instances of each pattern's PE, each
+    with a weight ROM of depth R when R > 1."""
     a = layer.attrs
+    rf = a["reuse_factor"]
     kernel = layer_kernel(layer)                             # a depthwise conv's (KH, KW, C, M)
-    oh, ow = layer.out_shape[:2]
-    pads = [a.get(k, 0) for k in ("pad_top", "pad_bottom", "pad_left", "pad_right")]
-    pad = 0
-    if any(pads):                                             # the padded copy, one pixel a cycle
-        pad = (layer.in_shape[0] + pads[0] + pads[1]) * (layer.in_shape[1] + pads[2] + pads[3])
-    return Cost(latency=int(pad + oh * ow * a["reuse_factor"] + PIPELINE_DEPTH),
-                macs_dense=oh * ow * int(kernel.size), macs=oh * ow * layer.facts.nnz,
-                multipliers=int(layer.facts.multipliers))
+    oh, ow, f = layer.out_shape
+    ph, pw = _padded(layer)
+    c = layer.in_shape[-1]
+    facts: ConvFacts = layer.facts
+    act = _activation_products(layer)
+    rom = 0
+    if a["strategy"] == "pattern":
+        multipliers = facts.multipliers + act
+        sharing = (f"{sum(-(-len(g['kernels']) // rf) for g in facts.groups)} PE instance(s) for "
+                   f"{sum(len(g['kernels']) for g in facts.groups)} kernel(s)")
+        if rf > 1:                                          # the PEs' weight ROMs of depth R
+            rom = sum(-(-len(g["kernels"]) // rf) * rf * len(g["positions"]) for g in facts.groups) \
+                * hardware.bits(layer.precision["weight"])
+    else:
+        multipliers = hardware.shared(facts.nnz + act, rf)
+        sharing = f"ALLOCATION: {multipliers} for {facts.nnz + act} products" if rf > 1 else "one per product"
+    in_bits = hardware.bits(layer.input_types[0]) if layer.input_types else 0
+    acc_bits = hardware.bits(layer.precision["accum"])
+    # the layer's own registers: window, the step's pixel and column, the pattern PEs' accumulators
+    registers = (a["kh"] * a["kw"] + a["kh"] + 1) * c * in_bits + (f * acc_bits if a["strategy"] == "pattern" else 0)
+    if _table_lookups(layer):
+        rom += table_copies(layer) * a["table_size"] * hardware.bits(layer.precision["act_table"])
+    slots = _slots(layer)                                   # R cycles at II 1, or one step at II R
+    ii, steps = rf // slots, ph * pw * slots
+    return Cost(latency=steps * ii + PIPELINE_DEPTH, ii=ii, iterations=steps, multipliers=int(multipliers),
+                sharing=sharing, registers_bits=registers, ram_bits=(a["kh"] - 1) * pw * c * in_bits,
+                rom_bits=rom, macs_dense=oh * ow * int(kernel.size), macs=oh * ow * facts.nnz)
 
 
 def values(layer: Layer) -> dict:

@@ -6,12 +6,13 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from .. import activations
+from .. import activations, hardware
 from .. import codes as C
 from ..constants import array, literal
+from ..hardware import PIPELINE_DEPTH
 from ..ir import ACTIVATIONS, Layer
 from ..precision import index_bits, requantize, to_codes, weight_bits, widen_for_sum
-from .base import PIPELINE_DEPTH, Cost, LayerKind, Weights
+from .base import Cost, LayerKind, Weights
 from .keras_reading import activation_name, read_array, unsupported, with_activation
 
 ROLES = ("weight", "bias", "accum", "result")
@@ -20,10 +21,9 @@ ROLES = ("weight", "bias", "accum", "result")
 @dataclass(frozen=True)
 class DenseFacts:
     """rows, cols: the input and output index of every nonzero weight, ordered by output,
-    then input (the order the code accumulates them); multipliers at the reuse factor."""
+    then input (the order the code accumulates them)."""
     rows: np.ndarray
     cols: np.ndarray
-    multipliers: int
 
     @property
     def nnz(self) -> int:
@@ -32,7 +32,7 @@ class DenseFacts:
 
 def derive(layer: Layer) -> DenseFacts:
     cols, rows = np.nonzero(layer.weights["kernel"].T)
-    return DenseFacts(rows, cols, max(1, -(-len(rows) // layer.attrs["reuse_factor"])))
+    return DenseFacts(rows, cols)
 
 
 def _dense(klayer, shape, source):
@@ -49,11 +49,31 @@ def template(layer: Layer) -> str:
     return "dense"
 
 
+def _activation_products(layer: Layer) -> int:
+    """Multiplications of the activation: a leaky ReLU's slope, or a softmax's normalisation."""
+    return layer.out_shape[-1] if layer.activation in ("leaky_relu", "softmax") else 0
+
+
+def _per_copy(layer: Layer) -> int:
+    return 2 * layer.attrs["reuse_factor"]
+
+
+def table_copies(layer: Layer) -> int:
+    """Copies of the activation's table (sigmoid/tanh, or the softmax exp table): every output
+    reads it once a call, a copy serves 2 x II of them."""
+    return -(-layer.out_shape[-1] // _per_copy(layer))
+
+
 def view(layer: Layer) -> dict:
     n_in, n_out = layer.weights["kernel"].shape
     nnz, size = layer.facts.nnz, layer.weights["kernel"].size
+    rf = layer.attrs["reuse_factor"]
+    cost_ = cost(layer)
     return dict(**activations.softmax_view(layer), n_in=n_in, n_out=n_out, nnz=nnz, dense_weights=size,
-                reuse_factor=layer.attrs["reuse_factor"], multipliers=layer.facts.multipliers,
+                reuse_factor=rf, multipliers=cost_.multipliers, hw=cost_,
+                allocation=cost_.multipliers if rf > 1 else 0, per_copy=_per_copy(layer),
+                exp_copies=table_copies(layer),
+                table_pragmas=activations.partition_pragmas(layer),
                 act=activations.call_view(layer), keras_class="Dense",
                 summary=f"Dense {n_in}->{n_out}, {nnz}/{size} weights")
 
@@ -66,7 +86,7 @@ def weights(layer: Layer) -> Weights:
     kernel = layer.weights["kernel"]
     n_in, n_out = kernel.shape
     facts: DenseFacts = layer.facts
-    return Weights(f"Dense, {facts.nnz} nonzero of {kernel.size}", activations.arrays(layer) + [
+    return Weights(f"Dense, {facts.nnz} nonzero of {kernel.size}", activations.arrays(layer, table_copies(layer)) + [
         array(f"{layer.name}_w", f"{layer.name}_weight_t", kernel[facts.rows, facts.cols], "nonzero weights only",
               literal(layer, "weight")),
         array(f"{layer.name}_w_in", _index_type(n_in), facts.rows, "input index of each nonzero weight"),
@@ -96,9 +116,23 @@ def reference(layer: Layer, ins: list) -> np.ndarray:
 
 
 def cost(layer: Layer) -> Cost:
+    """The whole layer is one pipelined step at II = R: ceil(products / R) multipliers
+    (ALLOCATION), the activation's products (a leaky slope, a softmax's normalisation)
+    included."""
     kernel = layer.weights["kernel"]
-    return Cost(latency=int(layer.attrs["reuse_factor"]) + PIPELINE_DEPTH, macs_dense=int(kernel.size),
-                macs=layer.facts.nnz, multipliers=layer.facts.multipliers)
+    rf = layer.attrs["reuse_factor"]
+    products = layer.facts.nnz + _activation_products(layer)
+    multipliers = max(1, hardware.shared(products, rf))
+    rom = 0
+    if "act_table" in layer.precision:
+        rom = table_copies(layer) * layer.attrs["table_size"] * hardware.bits(layer.precision["act_table"])
+    elif "exp_table" in layer.precision:
+        rom = layer.attrs["table_size"] * (table_copies(layer) * hardware.bits(layer.precision["exp_table"])
+                                           + hardware.bits(layer.precision["inv_table"]))
+    return Cost(latency=rf + PIPELINE_DEPTH, ii=rf, iterations=1, multipliers=multipliers,
+                sharing=f"ALLOCATION: {multipliers} for {products} products" if rf > 1 else "one per product",
+                registers_bits=kernel.shape[1] * hardware.bits(layer.precision["accum"]), rom_bits=rom,
+                macs_dense=int(kernel.size), macs=layer.facts.nnz)
 
 
 def values(layer: Layer) -> dict:

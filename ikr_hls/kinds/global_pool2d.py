@@ -5,10 +5,12 @@ from __future__ import annotations
 import numpy as np
 
 from .. import codes as C
+from .. import hardware
 from ..constants import array, literal
+from ..hardware import PIPELINE_DEPTH
 from ..ir import Layer
 from ..precision import requantize, to_codes, widen_for_sum
-from .base import PIPELINE_DEPTH, Cost, LayerKind, Weights
+from .base import Cost, LayerKind, Weights
 from .keras_reading import check_channels_last, image_shape
 
 ROLES = ("accum", "recip", "result")
@@ -32,7 +34,7 @@ def view(layer: Layer) -> dict:
     h, w, c = layer.in_shape
     op = layer.attrs["op"]
     cls = "GlobalMaxPooling2D" if op == "max" else "GlobalAveragePooling2D"
-    return dict(h=h, w=w, c=c, op=op, keras_class=cls, summary=f"{cls} over {h}x{w}")
+    return dict(h=h, w=w, c=c, op=op, keras_class=cls, hw=cost(layer), summary=f"{cls} over {h}x{w}")
 
 
 def weights(layer: Layer) -> Weights | None:
@@ -62,8 +64,14 @@ def reference(layer: Layer, ins: list) -> np.ndarray:
 
 
 def cost(layer: Layer) -> Cost:
-    """One pixel per cycle, then the channels."""
-    return Cost(latency=int(layer.in_shape[0] * layer.in_shape[1] + layer.in_shape[2]) + PIPELINE_DEPTH)
+    """One pixel (all its channels) per step, II 1; at the last one each channel's result is
+    written (an average multiplies its sum by 1/(H*W): a multiplier per channel)."""
+    h, w, c = layer.in_shape
+    avg = layer.attrs["op"] == "avg"
+    acc_bits = hardware.bits(layer.precision["accum"]) if avg else hardware.bits(layer.input_types[0]) \
+        if layer.input_types else 0
+    return Cost(latency=h * w + PIPELINE_DEPTH, ii=1, iterations=h * w, multipliers=c if avg else None,
+                sharing="one per channel" if avg else "none", registers_bits=c * acc_bits)
 
 
 def declared_roles(layer: Layer) -> tuple:

@@ -5,9 +5,10 @@ from __future__ import annotations
 import numpy as np
 
 from .. import codes as C
+from ..hardware import PIPELINE_DEPTH
 from ..ir import Layer
 from ..precision import requantize
-from .base import PIPELINE_DEPTH, Cost, LayerKind
+from .base import Cost, LayerKind
 from .keras_reading import check_channels_last, image_shape
 
 ROLES = ("result",)
@@ -29,7 +30,10 @@ def template(layer: Layer) -> str:
 def view(layer: Layer) -> dict:
     h, w, c = layer.in_shape
     a = layer.attrs
-    return dict(h=h, w=w, c=c, oh=layer.out_shape[0], ow=layer.out_shape[1],
+    inside = [f"y >= {a['pad_top']}" if a["pad_top"] else "", f"y < {a['pad_top'] + h}" if a["pad_bottom"] else "",
+              f"x >= {a['pad_left']}" if a["pad_left"] else "", f"x < {a['pad_left'] + w}" if a["pad_right"] else ""]
+    return dict(h=h, w=w, c=c, oh=layer.out_shape[0], ow=layer.out_shape[1], hw=cost(layer),
+                inside=" && ".join(t for t in inside if t) or "true",
                 pad_top=a["pad_top"], pad_bottom=a["pad_bottom"], pad_left=a["pad_left"],
                 pad_right=a["pad_right"], keras_class="ZeroPadding2D",
                 summary=f"ZeroPadding2D {a['pad_top']},{a['pad_bottom']} x {a['pad_left']},{a['pad_right']}")
@@ -43,7 +47,9 @@ def reference(layer: Layer, ins: list) -> np.ndarray:
 
 
 def cost(layer: Layer) -> Cost:
-    return Cost(latency=int(layer.out_shape[0] * layer.out_shape[1]) + PIPELINE_DEPTH)
+    """One output pixel per step, II 1."""
+    steps = int(layer.out_shape[0] * layer.out_shape[1])
+    return Cost(latency=steps + PIPELINE_DEPTH, ii=1, iterations=steps)
 
 
 def default_accum(layer: Layer, in_types: list, types: dict):

@@ -6,11 +6,12 @@ from __future__ import annotations
 import numpy as np
 
 from .. import codes as C
-from .. import tables
+from .. import hardware, tables
 from ..constants import array, literal
+from ..hardware import PIPELINE_DEPTH
 from ..ir import Layer, conv_output_size
 from ..precision import requantize, to_codes, widen_for_sum
-from .base import PIPELINE_DEPTH, Cost, LayerKind, Weights
+from .base import Cost, LayerKind, Weights
 from .keras_reading import check_channels_last, image_shape, unsupported
 
 ROLES = ("accum", "recip", "result")
@@ -31,7 +32,7 @@ def _handler(op):
         return Layer(name="", kind="pool2d", keras_name=klayer.name, in_shape=(h, w, c),
                      out_shape=(oh, ow, c),
                      attrs=dict(op=op, ph=ph, pw=pw, sh=sh, sw=sw, padding=klayer.padding,
-                                pad_top=pt, pad_left=pl))
+                                pad_top=pt, pad_bottom=pb, pad_left=pl, pad_right=pr))
     return handler
 
 
@@ -43,14 +44,38 @@ def template(layer: Layer) -> str:
     return "pool2d"
 
 
+def _grid(layer: Layer) -> tuple[int, int]:
+    a = layer.attrs
+    h, w, _ = layer.in_shape
+    return h + a["pad_top"] + a["pad_bottom"], w + a["pad_left"] + a["pad_right"]
+
+
+def _terms(*conditions) -> str:
+    return " && ".join(c for c in conditions if c) or "true"
+
+
 def view(layer: Layer) -> dict:
     a = layer.attrs
     h, w, c = layer.in_shape
     oh, ow, _ = layer.out_shape
     cls = _keras_class(layer)
-    return dict(h=h, w=w, c=c, oh=oh, ow=ow, op=a["op"], ph=a["ph"], pw=a["pw"], sh=a["sh"],
-                sw=a["sw"], padding=a["padding"], pad_top=a["pad_top"], pad_left=a["pad_left"],
-                keras_class=cls, summary=f"{cls} {a['ph']}x{a['pw']}")
+    grid_h, grid_w = _grid(layer)
+    pt, pb, pl, pr = a["pad_top"], a["pad_bottom"], a["pad_left"], a["pad_right"]
+    # window row i at step y holds grid row y - (PH-1) + i: an image row when pt <= it < pt + H
+    row_in = [_terms(f"y >= {pt + a['ph'] - 1 - i}" if pt + a["ph"] - 1 - i > 0 else "",
+                     f"y < {pt + h + a['ph'] - 1 - i}" if pb else "") for i in range(a["ph"])]
+    col_in = [_terms(f"x >= {pl + a['pw'] - 1 - j}" if pl + a["pw"] - 1 - j > 0 else "",
+                     f"x < {pl + w + a['pw'] - 1 - j}" if pr else "") for j in range(a["pw"])]
+    inside = _terms(f"y >= {pt}" if pt else "", f"y < {pt + h}" if pb else "",
+                    f"x >= {pl}" if pl else "", f"x < {pl + w}" if pr else "")
+    padded = bool(pt or pb or pl or pr)
+    grid = dict(name=layer.name, c=c, kh=a["ph"], kw=a["pw"], gh=grid_h, gw=grid_w, sh=a["sh"], sw=a["sw"],
+                padded=padded, inside=inside, cycles=1)
+    return dict(h=h, w=w, c=c, oh=oh, ow=ow, op=a["op"], grid=grid, ph=a["ph"], pw=a["pw"], sh=a["sh"],
+                sw=a["sw"], padding=a["padding"], grid_h=grid_h, grid_w=grid_w, padded=padded,
+                valid=_terms(f"y >= {a['ph'] - 1}" if a["ph"] > 1 else "", f"x >= {a['pw'] - 1}" if a["pw"] > 1 else "",
+                             "row_phase == 0" if a["sh"] > 1 else "", "col_phase == 0" if a["sw"] > 1 else ""),
+                row_in=row_in, col_in=col_in, hw=cost(layer), keras_class=cls, summary=f"{cls} {a['ph']}x{a['pw']}")
 
 
 def weights(layer: Layer) -> Weights | None:
@@ -96,7 +121,20 @@ def reference(layer: Layer, ins: list) -> np.ndarray:
 
 
 def cost(layer: Layer) -> Cost:
-    return Cost(latency=int(layer.out_shape[0] * layer.out_shape[1]) + PIPELINE_DEPTH)
+    """One step per pixel of the (padded) grid at II 1; an average multiplies each channel's
+    sum by one reciprocal, read once a step."""
+    a = layer.attrs
+    grid_h, grid_w = _grid(layer)
+    c = layer.in_shape[-1]
+    in_bits = hardware.bits(layer.input_types[0]) if layer.input_types else 0
+    avg = a["op"] == "avg"
+    padded = any(a[k] for k in ("pad_top", "pad_bottom", "pad_left", "pad_right"))
+    rom = (a["ph"] * a["pw"] + 1) * hardware.bits(layer.precision["recip"]) if avg else 0
+    return Cost(latency=grid_h * grid_w + PIPELINE_DEPTH, ii=1, iterations=grid_h * grid_w,
+                multipliers=c if avg else None, sharing="one per channel" if avg else "none",
+                registers_bits=(a["ph"] * a["pw"] + a["ph"] + 1) * c * in_bits + (a["ph"] + a["pw"] if padded else 0),
+                ram_bits=(a["ph"] - 1) * grid_w * c * in_bits,
+                rom_bits=rom)
 
 
 def declared_roles(layer: Layer) -> tuple:

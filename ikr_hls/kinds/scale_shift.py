@@ -4,12 +4,13 @@ from __future__ import annotations
 
 import numpy as np
 
-from .. import activations
+from .. import activations, hardware
 from .. import codes as C
 from ..constants import array, literal
+from ..hardware import PIPELINE_DEPTH
 from ..ir import Layer
 from ..precision import requantize, to_codes, weight_bits, widen_for_sum
-from .base import PIPELINE_DEPTH, SCALAR_ACTIVATIONS, Cost, LayerKind, Weights
+from .base import SCALAR_ACTIVATIONS, Cost, LayerKind, Weights
 from .keras_reading import read_array, unsupported
 
 ROLES = ("weight", "bias", "accum", "result")
@@ -34,9 +35,14 @@ def template(layer: Layer) -> str:
     return "scale_shift"
 
 
+def table_copies(layer: Layer) -> int:
+    return hardware.table_copies(layer.in_shape[-1], 1)
+
+
 def view(layer: Layer) -> dict:
     c = layer.in_shape[-1]
     return dict(n=layer.out_size, c=c, act=activations.call_view(layer), keras_class="BatchNormalization",
+                hw=cost(layer), table_pragmas=activations.partition_pragmas(layer),
                 summary=f"scale and shift over {c} channels")
 
 
@@ -46,7 +52,7 @@ def weights(layer: Layer) -> Weights:
               literal(layer, "weight")),
         array(f"{layer.name}_shift", f"{layer.name}_bias_t", layer.weights["shift"], "shift",
               literal(layer, "bias")),
-    ] + activations.arrays(layer))
+    ] + activations.arrays(layer, table_copies(layer)))
 
 
 def reference(layer: Layer, ins: list) -> np.ndarray:
@@ -63,7 +69,15 @@ def reference(layer: Layer, ins: list) -> np.ndarray:
 
 
 def cost(layer: Layer) -> Cost:
-    return Cost(latency=layer.out_size + PIPELINE_DEPTH, multipliers=1)
+    """One step per pixel (all its channels), II 1: a multiplier per channel (and per channel
+    for a leaky ReLU's slope)."""
+    c = layer.in_shape[-1]
+    steps = layer.out_size // c
+    products = c * (2 if layer.activation == "leaky_relu" else 1)
+    rom = (table_copies(layer) * layer.attrs["table_size"] * hardware.bits(layer.precision["act_table"])
+           if "act_table" in layer.precision else 0)
+    return Cost(latency=steps + PIPELINE_DEPTH, ii=1, iterations=steps, multipliers=products,
+                sharing="one per channel", rom_bits=rom)
 
 
 def values(layer: Layer) -> dict:

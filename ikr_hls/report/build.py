@@ -43,7 +43,7 @@ def build_report(graph, config, synthesis=None) -> dict:
         "output_shape": [int(d) for d in graph.output_shape],
         "removed": {str(k): str(v) for k, v in getattr(graph, "removed", {}).items()},
         "layers": layers,
-        "totals": _totals(layers, clock),
+        "totals": _totals(layers, clock, graph),
         "synthesis": _plain(synthesis) if synthesis else None,
         "notes": [],
     }
@@ -71,6 +71,12 @@ def _layer_report(layer, config) -> dict:
         "storage_bits": None,
         "multipliers": cost.multipliers,
         "latency_estimate_cycles": int(cost.latency),
+        "ii": int(cost.ii),
+        "iterations": int(cost.iterations),
+        "sharing": cost.sharing,
+        "registers_bits": int(cost.registers_bits),
+        "ram_bits": int(cost.ram_bits),
+        "rom_bits": int(cost.rom_bits),
     }
     own = kind.report(layer)
     order = list(entry) + [k for k in own if k not in entry]
@@ -82,7 +88,8 @@ def _layer_report(layer, config) -> dict:
 _FIELDS = ("name", "keras_name", "kind", "depthwise_multiplier", "activation", "in_shape", "out_shape",
            "strategy", "reuse_factor", "weight_type", "weight_bits", "bias_type", "bias_bits",
            "params_dense", "params_nonzero", "macs_dense", "macs_pruned", "storage_bits", "multipliers",
-           "latency_estimate_cycles", "kernel_size", "kernels", "kernels_removed", "kernel_nonzero", "keep",
+           "latency_estimate_cycles", "ii", "iterations", "sharing", "registers_bits", "ram_bits", "rom_bits",
+           "kernel_size", "kernels", "kernels_removed", "kernel_nonzero", "keep",
            "regular", "library_size", "index_bits", "weight_slots", "support_groups", "patterns")
 
 
@@ -95,7 +102,35 @@ def _ratio(a, b):
     return float(a) / float(b) if b else None
 
 
-def _totals(layers: list, clock: float) -> dict:
+def _dataflow(graph, layers: list) -> dict:
+    """The DATAFLOW region as a whole: its buffers (ping-pong pairs: twice their bits), the
+    copies of buffers read twice, the latency of a frame along the longest path, and the
+    interval (the slowest process)."""
+    from ..hardware import PIPELINE_DEPTH, bits
+    from ..wiring import Wiring
+
+    wiring = Wiring(graph)
+    types = {"input_t": graph.input_type, **{f"{l.name}_result_t": l.precision["result"] for l in graph.layers}}
+    registers = ram = 0
+    for buffer in wiring.buffers:
+        size = 2 * buffer.size * bits(types[buffer.type])
+        if buffer.partition.scheme == "complete":
+            registers += size
+        else:
+            ram += size
+    latency = {entry["name"]: entry["latency_estimate_cycles"] for entry in layers}
+    clone = {name: sum(size // max(1, lanes) + PIPELINE_DEPTH for size, lanes in chain)
+             for name, chain in wiring.clone_steps().items()}
+    finish: dict = {"input": clone.get("input", 0)}
+    for layer in graph.layers:
+        start = max(finish[name] for name in layer.inputs)
+        finish[layer.name] = start + latency[layer.name] + clone.get(layer.name, 0)
+    processes = list(latency.values()) + [c for c in clone.values()]
+    return {"buffer_registers_bits": int(registers), "buffer_ram_bits": int(ram),
+            "latency": int(finish[graph.layers[-1].name]), "interval": int(max(processes))}
+
+
+def _totals(layers: list, clock: float, graph=None) -> dict:
     with_w = [l for l in layers if l["storage_bits"] is not None]
     counted = [l for l in layers if l["macs_dense"] is not None]
     storage = {k: int(sum(l["storage_bits"][k] for l in with_w)) for k in ("dense", "ikr", "csr")}
@@ -103,8 +138,9 @@ def _totals(layers: list, clock: float) -> dict:
     params_nonzero = sum(l["params_nonzero"] for l in layers)
     macs_dense = sum(l["macs_dense"] for l in counted)
     macs_pruned = sum(l["macs_pruned"] for l in counted)
-    latency = sum(l["latency_estimate_cycles"] for l in layers)
-    interval = max(l["latency_estimate_cycles"] for l in layers)
+    flow = _dataflow(graph, layers) if graph is not None else {}
+    latency = flow.get("latency", sum(l["latency_estimate_cycles"] for l in layers))
+    interval = flow.get("interval", max(l["latency_estimate_cycles"] for l in layers))
     return {
         "params_dense": int(params_dense),
         "params_nonzero": int(params_nonzero),
@@ -120,6 +156,11 @@ def _totals(layers: list, clock: float) -> dict:
         "latency_estimate_cycles": int(latency),
         "interval_estimate_cycles": int(interval),
         "latency_estimate_ns": latency * clock if clock else None,
+        "registers_bits": int(sum(l["registers_bits"] for l in layers)) + flow.get("buffer_registers_bits", 0),
+        "ram_bits": int(sum(l["ram_bits"] for l in layers)) + flow.get("buffer_ram_bits", 0),
+        "rom_bits": int(sum(l["rom_bits"] for l in layers)),
+        "buffer_registers_bits": flow.get("buffer_registers_bits", 0),
+        "buffer_ram_bits": flow.get("buffer_ram_bits", 0),
     }
 
 

@@ -65,7 +65,7 @@ def format_report(report: dict) -> str:
     out += _table(("layer", "kind", "shape", "params nonzero/dense", "MACs pruned/dense",
                    "keep", "patterns", "index bits"), rows, total)
 
-    out += ["", "Storage (weight bits) and hardware cost (latency: estimate, cycles)"]
+    out += ["", "Storage (weight bits) and hardware cost (latency: the model's estimate, cycles)"]
     rows = []
     for l in layers:
         s = l["storage_bits"] or {}
@@ -78,6 +78,19 @@ def format_report(report: dict) -> str:
              _n(t["latency_estimate_cycles"]))
     out += _table(("layer", "weight type", "dense bits", "IKR bits", "CSR bits", "strategy",
                    "reuse", "multipliers", "latency est."), rows, total)
+
+    out += ["", "Hardware (ikr_hls model of the generated code: II and steps of each layer's pipelined loop,",
+            "latency = steps x II + pipeline depth; registers, RAM and ROM in bits)"]
+    rows = [(l["name"], l["kind"], _n(l.get("ii")), _n(l.get("iterations")), _n(l["latency_estimate_cycles"]),
+             _n(l["multipliers"]), _n(l.get("registers_bits")), _n(l.get("ram_bits")), _n(l.get("rom_bits")))
+            for l in layers]
+    total = ("total", "", "", "", _n(t["latency_estimate_cycles"]), _n(t["multipliers"]),
+             _n(t.get("registers_bits")), _n(t.get("ram_bits")), _n(t.get("rom_bits")))
+    out += _table(("layer", "kind", "II", "steps", "latency", "multipliers", "registers", "RAM", "ROM"),
+                  rows, total)
+    if t.get("buffer_registers_bits") is not None:
+        out.append(f"  totals include the DATAFLOW buffers (ping-pong: twice each): "
+                   f"{_n(t['buffer_registers_bits'])} register bits, {_n(t['buffer_ram_bits'])} RAM bits")
 
     out += ["", "Totals"]
 
@@ -97,7 +110,7 @@ def format_report(report: dict) -> str:
         ("latency (estimate)", f"{_n(t['latency_estimate_cycles'])} cycles"
          + (f" = {t['latency_estimate_ns'] / 1000:,.2f} us at {report['clock_period_ns']:g} ns"
             if t.get("latency_estimate_ns") else "")),
-        ("interval (estimate)", f"{_n(t['interval_estimate_cycles'])} cycles (DATAFLOW: the slowest layer)"),
+        ("interval (estimate)", f"{_n(t['interval_estimate_cycles'])} cycles (DATAFLOW: the slowest process)"),
     ]
     width = max(len(k) for k, _ in items)
     out += [f"  {k.ljust(width)}  {v}" for k, v in items]

@@ -1,0 +1,48 @@
+"""The hardware model of the generated io_parallel firmware: what a layer's loops, arrays and
+operators amount to, by the rules Vitis HLS follows (UG1399). The kinds compute their Cost
+with these rules; tests/test_hardware.py checks every figure against the generated code.
+
+- A layer is a function (INLINE off) around one pipelined loop of `iterations` steps at
+  `ii` cycles each, at the bottom of a perfect loop nest (no statement between the loops, so
+  Vitis flattens it): latency = iterations x II + PIPELINE_DEPTH (an allowance for filling
+  and draining the pipeline, not a measured depth).
+- PIPELINE unrolls every loop inside it. Reuse factor R gives II = R with an ALLOCATION
+  pragma that limits the multipliers to ceil(products per step / R) (the scheduler shares
+  each over the R cycles), or R steps of II 1 per pixel whose cycles share the operators
+  by construction (the pattern conv's processing elements).
+- An array that is not partitioned has 2 ports (a dual-port RAM or ROM): at most 2 x II
+  accesses a step. A completely partitioned array is registers (or constants), any number.
+  A cyclic partition of factor f gives f banks; a step over f aligned elements uses each bank
+  once. Buffers between layers are ping-pong pairs in the DATAFLOW region (twice their bits).
+  A buffer that would be completely partitioned into more than COMPLETE_PARTITION_LIMIT
+  registers is refused (hls4ml's guidance for io_parallel, not a documented Vitis limit).
+- A table read by several lanes a step is copied, ceil(lanes / (2 x II)) copies, so that no
+  copy is read more than twice a cycle.
+- Line buffers are RAMs, one per (row, channel), read and written once per step (their
+  DEPENDENCE distance is the steps of one row); windows, accumulators and completely
+  partitioned buffers are registers; weights of completely partitioned tables are constants
+  (LUTs and wires, counted as storage by the report, not ROM); the pattern PEs' weights with
+  R > 1 are ROMs of depth R.
+"""
+from __future__ import annotations
+
+import math
+
+from .precision import weight_bits
+
+PIPELINE_DEPTH = 8
+COMPLETE_PARTITION_LIMIT = 4096     # elements: a buffer partitioned into more registers is refused
+
+
+def table_copies(lookups_per_step: int, ii: int) -> int:
+    """Copies of a ROM read `lookups_per_step` times per step of II cycles (2 ports each)."""
+    return max(1, math.ceil(lookups_per_step / (2 * ii)))
+
+
+def bits(hls_type) -> int:
+    return weight_bits(hls_type)
+
+
+def shared(products: int, ii: int) -> int:
+    """Multipliers for `products` per step at II: ceil(products / II)."""
+    return math.ceil(products / ii) if products else 0

@@ -1,0 +1,357 @@
+"""The hardware the firmware describes, read from the firmware itself (tests/hls_code.py), by
+the rules Vitis HLS follows (UG1399), against what the report and the header comments claim
+(ikr_hls/hardware.py and the kinds' cost), for every layer kind, both strategies and reuse
+factors 1, 2 and 4:
+
+- the layer's pipelined step has the II the model claims, and runs the claimed number of
+  times: latency = steps x II + the pipeline depth allowance;
+- ports: every array read or written in the step (its loops unrolled, the ikr helpers it
+  calls inlined) gets at most 2 accesses per bank per cycle, 2 x II per step, given its
+  partition (pragmas in the layer, and in the top function for the buffers it is passed);
+- multipliers: the products of the step, limited by ALLOCATION (operations, or instances of a
+  processing-element function), fit the II, and their count is the claimed one;
+- registers, RAM and ROM bits, counted from the arrays the layer declares and the tables it
+  reads at a data-dependent index;
+- the top function is a canonical DATAFLOW region: buffers and calls of INLINE-off functions.
+"""
+import math
+import re
+
+import pytest
+
+from hls_code import (
+    Call,
+    Expander,
+    If,
+    Loop,
+    Statement,
+    bank_of_access,
+    clean,
+    evaluate,
+    library,
+    local_constants,
+    parse_functions,
+    partitions_of,
+    products,
+    walk,
+)
+from ikr_hls.backend import render_project
+from ikr_hls.config import make_config
+from ikr_hls.frontend import keras_to_graph
+from ikr_hls.hardware import PIPELINE_DEPTH
+from ikr_hls.passes import run_passes
+from ikr_hls.report import build_report
+from zoo import build, build_dag, ikr_prune
+
+MODELS = {
+    "lenet_ikr": lambda: ikr_prune(build("lenet5", seed=3), keep=5, library_size=6, seed=3),
+    "same_stride2": lambda: build("same_stride2", seed=3, zeros=True),
+    "nonsquare_bn": lambda: build("nonsquare_bn", seed=3, zeros=True),
+    "avgpool_same": lambda: build("avgpool_same", seed=3),
+    "mlp": lambda: build("mlp", seed=3, zeros=True),
+    "residual": lambda: build_dag("residual", seed=3, keep=4),
+    "depthwise_separable": lambda: build_dag("depthwise_separable", seed=3, keep=4),
+    "activations": lambda: build("activations", seed=3),
+}
+STRATEGIES = ("unrolled", "pattern")
+REUSE = (1, 2, 4)
+PRECISION = "ap_fixed<16,6>"
+
+
+@pytest.fixture(scope="module")
+def keras_models():
+    return {name: make() for name, make in MODELS.items()}
+
+
+@pytest.fixture(scope="module")
+def ikr_library():
+    return library()
+
+
+def project(model, strategy, reuse, precision=PRECISION):
+    config = make_config(precision=precision, strategy=strategy, reuse_factor=reuse)
+    graph = run_passes(keras_to_graph(model)[0], config)
+    files = render_project(graph, config)
+    report = {entry["name"]: entry for entry in build_report(graph, config)["layers"]}
+    return graph, files, report
+
+
+# --- reading the firmware -------------------------------------------------------------------
+
+def type_bits(files) -> dict:
+    """{type name: bits} from defines.h's typedefs (ap_fixed<W,..>: W; float: 32)."""
+    bits = {"bool": 1, "float": 32, "double": 64, "int": 32}
+    for spelled, name in re.findall(r"typedef\s+(.+?)\s+(\w+);", clean(files["firmware/defines.h"])):
+        fixed = re.search(r"ap_u?(?:fixed|int)\s*<\s*(\d+)", spelled)
+        counted = re.search(r"Counted<\s*(.+?),\s*\d+\s*>", spelled)
+        bits[name] = int(fixed[1]) if fixed else bits.get((counted[1] if counted else spelled).strip(), 32)
+    return bits
+
+
+def top_buffers(files) -> tuple[dict, dict]:
+    """The top function: ({buffer: {dim: scheme}}, {layer function: [argument buffers]})."""
+    top = parse_functions(files["firmware/myproject.cpp"])["myproject"]
+    partitions = partitions_of(top.pragmas)
+    calls = {}
+    for node in top.body:
+        text = node.text if isinstance(node, Statement) else ""
+        match = re.match(r"(\w+)\((.*)\)$", text.strip(), re.S)
+        if match:
+            calls[match[1]] = [a.strip() for a in match[2].split(",")]
+    return partitions, calls
+
+
+def pipelined(function):
+    """(the pipelined scope, the loops around and including it): a loop with PIPELINE, or the
+    function itself when its PIPELINE is at function level."""
+    if function.pragma("PIPELINE"):
+        return function, []
+
+    def search(nodes, path):
+        for node in nodes:
+            if isinstance(node, Loop):
+                if node.pragma("PIPELINE"):
+                    return node, path + [node]
+                found = search(node.body, path + [node])
+                if found:
+                    return found
+            elif isinstance(node, If):
+                found = search(node.body, path)
+                if found:
+                    return found
+        return None
+
+    return search(function.body, [])
+
+
+def declared_arrays(function) -> dict:
+    """{name: (type, dims)} of the arrays the function declares (any scope)."""
+    out = {}
+    for node in walk(function.body):
+        if isinstance(node, Statement):
+            match = re.match(r"\s*(?:const\s+)?(\w+)\s+(\w+)((?:\[[^\]]+\])+)\s*(?:=|$)", node.text)
+            if match:
+                out[match[2]] = (match[1], [int(d) for d in re.findall(r"\[(\d+)\]", match[3])])
+    return out
+
+
+def step_variables(function, path) -> dict:
+    """Variables that change from step to step: the loops' and the counters (`x += K`)."""
+    out = {loop.var: evaluate(loop.step, {}) for loop in path}
+    for node in walk(function.body):
+        if isinstance(node, (Statement, If)):
+            text = node.text if isinstance(node, Statement) else ""
+            for name, inc in re.findall(r"(\w+)\s*\+=\s*(\d+)\s*$", text):
+                out[name] = int(inc)
+            if isinstance(node, If):
+                for inner in node.body:
+                    if isinstance(inner, Statement):
+                        for name, inc in re.findall(r"(\w+)\s*\+=\s*(\d+)\s*$", inner.text):
+                            out[name] = int(inc)
+    for node in walk(function.body):           # phase counters: their values do not index arrays
+        if isinstance(node, Statement):
+            for name in re.findall(r"int\s+(\w+_phase)\s*=", node.text):
+                out.setdefault(name, 1)
+    return out
+
+
+def layer_partitions(function, top_partitions, top_calls, name) -> dict:
+    """{array: {dim: scheme}}: the layer's own pragmas, and the top's for the buffers it is passed."""
+    partitions = partitions_of([p for n in [function, *walk(function.body)] for p in getattr(n, "pragmas", [])])
+    for param, buffer in zip(function.param_names(), top_calls.get(name, []), strict=False):
+        partitions[param] = top_partitions.get(buffer, {})
+    return partitions
+
+
+def check_ports(step, partitions, params, arrays, tables, ii, where):
+    """Every bank of every array the step touches gets at most 2 accesses a cycle (dual port)."""
+    per_bank: dict = {}
+    for access in step.accesses:
+        if access.array not in partitions and access.array not in arrays and access.array not in tables \
+                and access.array not in params:
+            continue                                           # not an array of this layer (a helper's local)
+        bank = bank_of_access(access, partitions.get(access.array, {}))
+        key = (access.array, bank)
+        per_bank.setdefault(key, set()).add(access)
+    for (array, bank), accesses in per_bank.items():
+        if bank is None:                                       # may fall in any bank: count against all
+            others = sum(len(a) for (name, b), a in per_bank.items() if name == array and b is not None)
+            total = len(accesses) + (others and max(len(a) for (n, b), a in per_bank.items() if n == array))
+        else:
+            total = len(accesses) + len(per_bank.get((array, None), ()))
+        if partitions.get(array, {}).get(0) == "complete" or all(
+                partitions.get(array, {}).get(d) == "complete" for d in range(1, len(next(iter(accesses)).index) + 1)):
+            continue                                           # registers: any number of accesses
+        assert total <= 2 * ii, (f"{where}: {array} bank {bank}: {total} accesses a step need "
+                                 f"{math.ceil(total / 2)} cycles of a dual-port memory, II is {ii}")
+
+
+def check_layer(layer, files, report, functions, library_functions, top_partitions, top_calls, where):
+    header = files[f"firmware/layers/{layer.name}.h"]
+    weights = files.get(f"firmware/weights/{layer.name}.h", "")
+    all_functions = {**library_functions, **parse_functions(header)}
+    function = all_functions[layer.name]
+    entry = report[layer.name]
+    bits = type_bits(files)
+    scope, path = pipelined(function)
+    pipeline = scope.pragma("PIPELINE")
+    ii = int(pipeline.option("II") or 1)
+
+    # II and steps
+    assert ii == entry["ii"], f"{where}: PIPELINE II={ii}, the report says {entry['ii']}"
+    steps = math.prod(evaluate(loop.bound, {}) // evaluate(loop.step, {}) for loop in path) if path else 1
+    assert steps == entry["iterations"], f"{where}: {steps} steps, the report says {entry['iterations']}"
+    assert entry["latency_estimate_cycles"] == steps * ii + PIPELINE_DEPTH, where
+    claim = re.search(r"II (\d+)\D.*?latency (\d+) cycles, (\d+) multipliers", " ".join(
+        line for line in header.splitlines() if line.startswith("//")))
+    assert claim, f"{where}: the header no longer states its II, latency and multipliers"
+    assert (int(claim[1]), int(claim[2]), int(claim[3])) == \
+        (ii, entry["latency_estimate_cycles"], entry["multipliers"] or 0), where
+
+    params = function.param_names()
+    partitions = layer_partitions(function, top_partitions, top_calls, layer.name)
+    arrays = declared_arrays(function)
+    tables = set(re.findall(r"static const \w+ (\w+)\[", weights))
+
+    # a perfect loop nest down to the pipelined loop, which Vitis flattens (UG1399, loop
+    # flattening): otherwise every outer iteration pays the pipeline's fill and drain
+    for outer, inner in zip(path, path[1:], strict=False):
+        assert outer.body == [inner], f"{where}: loop {outer.label} holds more than loop {inner.label}"
+
+    # a DEPENDENCE distance is the number of pipelined iterations before the same address is
+    # accessed again: the trip count of the one loop its address follows, times the loops inside
+    for pragma in (p for n in [function, *walk(function.body)] for p in getattr(n, "pragmas", [])):
+        if pragma.kind == "DEPENDENCE" and pragma.option("distance"):
+            variable, followed = pragma.option("variable"), []
+            for k, loop in enumerate(path):
+                fixed = {other.var: 0 for other in path if other is not loop}
+                probe = Expander(all_functions, dict(local_constants(function.body, {}), **fixed), {loop.var: 1})
+                if any(a.array == variable and None in a.index for a in probe.run(scope.body, (0, 1)).accesses):
+                    followed.append(k)
+            assert len(followed) == 1, f"{where}: the address of {variable} follows loops {followed}"
+            distance = math.prod(evaluate(loop.bound, {}) for loop in path[followed[0]:])
+            assert int(pragma.option("distance")) == distance, (
+                f"{where}: DEPENDENCE distance {pragma.option('distance')} on {variable}, the address repeats "
+                f"every {distance} iterations")
+
+    # the step, unrolled: once per cycle of a pixel when the pipelined loop is a pixel's cycles
+    # (its variable decides which branches run), and once with every branch for the operators
+    body = scope.body
+    env = local_constants(function.body, {})
+    variables = step_variables(function, path)
+    cycle = scope.var if isinstance(scope, Loop) and any(
+        re.search(rf"\b{scope.var}\b", n.condition) for n in walk(body) if isinstance(n, If)) else None
+    if cycle:
+        variables.pop(cycle)
+        steps_by_cycle = [Expander(all_functions, dict(env, **{cycle: r}), variables).run(body)
+                          for r in range(evaluate(scope.bound, env))]
+    step = Expander(all_functions, env, variables).run(body)
+    for port_step in (steps_by_cycle if cycle else [step]):
+        check_ports(port_step, partitions, params, arrays, tables, ii, where)
+
+    # multipliers
+    pragmas = [p for n in [function, *walk(function.body)] for p in getattr(n, "pragmas", [])]
+    limit = next((int(p.option("limit")) for p in pragmas
+                  if p.kind == "ALLOCATION" and "operation" in p.text and "mul" in p.text), None)
+    multipliers = 0
+    if step.products:
+        if limit is None:
+            multipliers += step.products
+        else:
+            assert math.ceil(step.products / limit) <= ii, f"{where}: {step.products} products on {limit} multipliers"
+            assert limit == math.ceil(step.products / ii), f"{where}: ALLOCATION {limit} for {step.products} products"
+            multipliers += limit
+    for pe, calls in step.calls.items():
+        limit_pe = next((int(p.option("limit")) for p in pragmas
+                         if p.kind == "ALLOCATION" and "function" in p.text and p.option("instances") == pe),
+                        calls)                                 # no ALLOCATION: an instance per call
+        assert math.ceil(calls / limit_pe) <= ii, f"{where}: {calls} calls of {pe} on {limit_pe} instances"
+        assert limit_pe == math.ceil(calls / ii), f"{where}: {limit_pe} instances of {pe} for {calls} calls"
+        pe_function = all_functions[pe]
+        assert pe_function.pragma("INLINE") and "off" in pe_function.pragma("INLINE").text
+        multipliers += limit_pe * sum(products(n.text) for n in walk(pe_function.body) if isinstance(n, Statement))
+    assert (entry["multipliers"] or 0) == multipliers, (
+        f"{where}: {multipliers} multipliers in the code, the report says {entry['multipliers']}")
+    if claim:
+        assert int(claim[3]) == multipliers, where
+
+    # registers (completely partitioned local arrays), RAM (partly partitioned ones), ROM
+    registers = ram = 0
+    for name, (type_name, dims) in arrays.items():
+        scheme = partitions.get(name, {})
+        size = math.prod(dims) * bits[type_name]
+        if scheme.get(0) == "complete" or all(scheme.get(d) == "complete" for d in range(1, len(dims) + 1)):
+            registers += size
+        elif scheme:
+            ram += size
+        else:
+            ram += size
+    assert (registers, ram) == (entry["registers_bits"], entry["ram_bits"]), (
+        f"{where}: registers {registers}, RAM {ram} in the code; the report says "
+        f"{entry['registers_bits']}, {entry['ram_bits']}")
+    rom = 0
+    for table in tables:                       # a table with a dimension left as memory is a ROM
+        if not any(a.array == table for a in step.accesses):
+            continue
+        declaration = re.search(rf"static const (\w+) {table}((?:\[\d+\])+)", weights)
+        dims = [int(d) for d in re.findall(r"\[(\d+)\]", declaration[2])]
+        scheme = partitions.get(table, {})
+        if not (scheme.get(0) == "complete" or all(scheme.get(d) == "complete" for d in range(1, len(dims) + 1))):
+            rom += math.prod(dims) * bits[declaration[1]]
+    assert rom == entry["rom_bits"], f"{where}: ROM {rom} bits in the code, the report says {entry['rom_bits']}"
+
+
+def check_top(files):
+    """A canonical DATAFLOW region: only buffer declarations and calls; every callee INLINE off."""
+    top = parse_functions(files["firmware/myproject.cpp"])["myproject"]
+    assert top.pragma("DATAFLOW"), "the top function is not a DATAFLOW region"
+    headers = "\n".join(text for path, text in files.items() if path.startswith("firmware/layers/"))
+    functions = {**parse_functions(headers), **library()}
+    for node in top.body:
+        if isinstance(node, Call):                             # an ikr library template (a clone)
+            callee = functions[node.name]
+            assert callee.pragma("INLINE") and "off" in callee.pragma("INLINE").text, f"{node.name} is not INLINE off"
+            continue
+        assert isinstance(node, Statement), f"not a declaration or call: {node}"
+        text = node.text.strip()
+        declared = re.fullmatch(r"\w+ \w+\[\d+\]", text)
+        called = re.fullmatch(r"(?:ikr::)?(\w+)(?:<[^>]*>)?\((.*)\)", text, re.S)
+        assert declared or called, f"the DATAFLOW region holds '{text}'"
+        if called:
+            callee = functions[called[1]]
+            inline = callee.pragma("INLINE")
+            assert inline is not None and "off" in inline.text, f"{called[1]} is not INLINE off"
+
+
+@pytest.mark.parametrize("reuse", REUSE)
+@pytest.mark.parametrize("strategy", STRATEGIES)
+@pytest.mark.parametrize("model_name", list(MODELS))
+def test_the_code_has_the_hardware_the_report_claims(keras_models, ikr_library, model_name, strategy, reuse):
+    graph, files, report = project(keras_models[model_name], strategy, reuse)
+    top_partitions, top_calls = top_buffers(files)
+    for layer in graph.layers:
+        check_layer(layer, files, report, None, ikr_library, top_partitions, top_calls,
+                    f"{model_name}/{layer.name} ({layer.kind}, {strategy}, reuse {reuse})")
+    check_top(files)
+
+
+def test_every_kind_is_covered(keras_models):
+    from ikr_hls.ir import KINDS
+
+    seen = set()
+    for model in keras_models.values():
+        seen |= {layer.kind for layer in project(model, "unrolled", 1)[0].layers}
+    assert seen == set(KINDS) - {"flatten", "reshape"}, sorted(set(KINDS) - seen)
+
+
+def test_the_synthesis_expectations_in_the_docs_are_the_models():
+    """docs/vitis.md's LeNet-5 tables are what bench/synthesis_expectations.py computes now."""
+    import importlib.util
+    from pathlib import Path
+
+    path = Path(__file__).resolve().parent.parent / "bench" / "synthesis_expectations.py"
+    spec = importlib.util.spec_from_file_location("synthesis_expectations", path)
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    assert module.in_doc(module.DOC.read_text()) == module.tables().strip("\n"), (
+        "docs/vitis.md is out of date: run python bench/synthesis_expectations.py --write")
