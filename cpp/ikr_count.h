@@ -23,6 +23,7 @@ inline unsigned long long *mul_counts() {
 template <typename T, int ID>
 struct Counted {
     T value;
+    Counted() : value() {}
     Counted(double v) : value(T(v)) {}  // NOLINT: implicit, so weight tables read as plain numbers
     template <typename A>
     friend auto operator*(const A &a, const Counted &w) {

@@ -33,6 +33,17 @@ class Array:
                 for i in range(0, len(texts), _VALUES_PER_ROW)]
 
     @property
+    def converted(self) -> bool:
+        """Values of a layer type (not `int`): written once, as a ROM for synthesis and as
+        doubles that the host converts at load time (cpp/ikr_table.h)."""
+        return self.cpp_type != "int"
+
+    @property
+    def macro(self) -> str:
+        """The name of the macro that holds the values' text."""
+        return f"{self.name.upper()}_VALUES"
+
+    @property
     def size(self) -> int:
         return max(len(self.values), 1)
 
