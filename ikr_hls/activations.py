@@ -11,8 +11,9 @@ from . import codes as C
 from . import tables
 from .constants import Array, array, literal
 from .errors import IKRHLSError
+from .hardware import Memory
 from .ir import Layer
-from .precision import requantize, to_codes
+from .precision import requantize, to_codes, weight_bits
 
 # The precision roles an activation adds to its layer (in fixed point).
 ROLES = {"softmax": ("exp_table", "inv_table"), "sigmoid": ("act_table",), "tanh": ("act_table",),
@@ -59,6 +60,17 @@ def arrays(layer: Layer, copies: int = 1) -> list[Array]:
                 array(f"{layer.name}_inv_table", f"{layer.name}_inv_table_t", tables.inv_table(layer),
                       "1/s at the middle of each bin of the exp sum s", literal(layer, "inv_table"))]
     return []
+
+
+def table_memories(layer: Layer, copies: int = 1) -> list[Memory]:
+    """The ROMs of the activation's tables (a leaky slope is a constant, not a memory)."""
+    out = []
+    for table in arrays(layer, copies):
+        if table.name.endswith("_alpha"):
+            continue
+        role = table.cpp_type[len(layer.name) + 1:-len("_t")]
+        out.append(Memory(table.name, "ROM", table.copies or 1, table.size, weight_bits(layer.precision[role])))
+    return out
 
 
 def partition_pragmas(layer: Layer) -> list[str]:

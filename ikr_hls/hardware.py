@@ -27,6 +27,7 @@ with these rules; tests/test_hardware.py checks every figure against the generat
 from __future__ import annotations
 
 import math
+from dataclasses import dataclass
 
 from .precision import weight_bits
 
@@ -46,3 +47,28 @@ def bits(hls_type) -> int:
 def shared(products: int, ii: int) -> int:
     """Multipliers for `products` per step at II: ceil(products / II)."""
     return math.ceil(products / ii) if products else 0
+
+
+@dataclass(frozen=True)
+class Memory:
+    """`count` memories of `depth` words of `width` bits: RAMs (line buffers, buffers between
+    layers) or ROMs (tables read at run time, the pattern PEs' weights with R > 1)."""
+    what: str
+    kind: str                 # "RAM" or "ROM"
+    count: int
+    depth: int
+    width: int
+
+    @property
+    def bits(self) -> int:
+        return self.count * self.depth * self.width
+
+
+@dataclass(frozen=True)
+class Mux:
+    """`count` choices of one value among `ways`, `width` bits each: the inputs of an operator
+    shared over R cycles."""
+    what: str
+    count: int
+    ways: int
+    width: int

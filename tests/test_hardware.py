@@ -275,17 +275,18 @@ def check_layer(layer, files, report, functions, library_functions, top_partitio
     if claim:
         assert int(claim[3]) == multipliers, where
 
-    # registers (completely partitioned local arrays), RAM (partly partitioned ones), ROM
+    # registers (completely partitioned local arrays), RAM (partly partitioned ones), ROM; the
+    # memories' shapes: banks from the partition pragmas, each of the remaining depth
     registers = ram = 0
+    memories: dict = {}
     for name, (type_name, dims) in arrays.items():
         scheme = partitions.get(name, {})
         size = math.prod(dims) * bits[type_name]
         if scheme.get(0) == "complete" or all(scheme.get(d) == "complete" for d in range(1, len(dims) + 1)):
             registers += size
-        elif scheme:
-            ram += size
         else:
             ram += size
+            add_memory(memories, "RAM", dims, scheme, bits[type_name])
     assert (registers, ram) == (entry["registers_bits"], entry["ram_bits"]), (
         f"{where}: registers {registers}, RAM {ram} in the code; the report says "
         f"{entry['registers_bits']}, {entry['ram_bits']}")
@@ -298,7 +299,23 @@ def check_layer(layer, files, report, functions, library_functions, top_partitio
         scheme = partitions.get(table, {})
         if not (scheme.get(0) == "complete" or all(scheme.get(d) == "complete" for d in range(1, len(dims) + 1))):
             rom += math.prod(dims) * bits[declaration[1]]
+            add_memory(memories, "ROM", dims, scheme, bits[declaration[1]])
     assert rom == entry["rom_bits"], f"{where}: ROM {rom} bits in the code, the report says {entry['rom_bits']}"
+    claimed: dict = {}
+    for m in entry["memories"]:
+        key = (m["kind"], m["depth"], m["width"])
+        claimed[key] = claimed.get(key, 0) + m["count"]
+    assert memories == claimed, f"{where}: memories (kind, depth, width): count {memories} in the code, the report says {claimed}"
+
+
+def add_memory(memories: dict, kind: str, dims: list, scheme: dict, width: int) -> None:
+    """Count the banks of an array that stays memory: a complete partition of a dimension makes
+    one bank per index, a cyclic one `factor` banks; each bank holds the rest."""
+    banks = 1
+    for d, how in scheme.items():
+        banks *= dims[d - 1] if how == "complete" else how[1]
+    key = (kind, math.prod(dims) // banks, width)
+    memories[key] = memories.get(key, 0) + banks
 
 
 def check_top(files):

@@ -93,14 +93,15 @@ def cost(layer: Layer) -> Cost:
     lanes = _lanes(layer)
     steps = layer.out_size // lanes
     products = lanes if layer.activation in ("leaky_relu", "softmax") else 0
-    role = _table_role(layer)
-    rom = 0
-    if role:
-        rom = table_copies(layer) * layer.attrs["table_size"] * hardware.bits(layer.precision[role])
-        if role == "exp_table":
-            rom += layer.attrs["table_size"] * hardware.bits(layer.precision["inv_table"])
+    product_bits = (0, 0)
+    if products:                    # the slope times the value, or the value times 1/sum
+        constant = "alpha" if layer.activation == "leaky_relu" else "inv_table"
+        data = "exp_table" if layer.activation == "softmax" else "accum"
+        if constant in layer.precision and data in layer.precision:
+            product_bits = (hardware.bits(layer.precision[constant]), hardware.bits(layer.precision[data]))
     return Cost(latency=steps + PIPELINE_DEPTH, ii=1, iterations=steps, multipliers=products or None,
-                sharing="one per lane" if products else "none", rom_bits=rom)
+                sharing="one per lane" if products else "none",
+                memories=tuple(activations.table_memories(layer, table_copies(layer))), product_bits=product_bits)
 
 
 def default_accum(layer: Layer, in_types: list, types: dict):

@@ -59,10 +59,11 @@ def cost(layer: Layer) -> Cost:
     lanes = pixel_lanes(layer.out_shape)
     steps = layer.out_size // lanes
     products = lanes if layer.activation == "leaky_relu" else 0
-    rom = (table_copies(layer) * layer.attrs["table_size"] * hardware.bits(layer.precision["act_table"])
-           if "act_table" in layer.precision else 0)
+    product_bits = (hardware.bits(layer.precision["alpha"]), hardware.bits(layer.precision["accum"])) \
+        if products else (0, 0)
     return Cost(latency=steps + PIPELINE_DEPTH, ii=1, iterations=steps, multipliers=products or None,
-                sharing="one per lane" if products else "none", rom_bits=rom)
+                sharing="one per lane" if products else "none",
+                memories=tuple(activations.table_memories(layer, table_copies(layer))), product_bits=product_bits)
 
 
 def default_accum(layer: Layer, in_types: list, types: dict):

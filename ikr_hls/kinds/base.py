@@ -45,10 +45,19 @@ class Cost:
     multipliers: int | None = None
     sharing: str = "none"
     registers_bits: int = 0
-    ram_bits: int = 0
-    rom_bits: int = 0
+    memories: tuple = ()           # hardware.Memory: RAMs and ROMs
+    muxes: tuple = ()              # hardware.Mux: the operand choices of shared operators
+    product_bits: tuple = (0, 0)   # widths of a product's two operands (weight or constant, data)
     macs_dense: int | None = None
     macs: int | None = None
+
+    @property
+    def ram_bits(self) -> int:
+        return sum(m.bits for m in self.memories if m.kind == "RAM")
+
+    @property
+    def rom_bits(self) -> int:
+        return sum(m.bits for m in self.memories if m.kind == "ROM")
 
 
 def pixel_lanes(shape: tuple) -> int:

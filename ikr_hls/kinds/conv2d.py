@@ -453,28 +453,48 @@ def cost(layer: Layer) -> Cost:
     c = layer.in_shape[-1]
     facts: ConvFacts = layer.facts
     act = _activation_products(layer)
-    rom = 0
+    in_bits = hardware.bits(layer.input_types[0]) if layer.input_types else 0
+    w_bits = hardware.bits(layer.precision["weight"])
+    memories = [hardware.Memory("line buffers", "RAM", (a["kh"] - 1) * c, pw, in_bits)] if a["kh"] > 1 else []
+    muxes = []
     if a["strategy"] == "pattern":
         multipliers = facts.multipliers + act
         sharing = (f"{sum(-(-len(g['kernels']) // rf) for g in facts.groups)} PE instance(s) for "
                    f"{sum(len(g['kernels']) for g in facts.groups)} kernel(s)")
-        if rf > 1:                                          # the PEs' weight ROMs of depth R
-            rom = sum(-(-len(g["kernels"]) // rf) * rf * len(g["positions"]) for g in facts.groups) \
-                * hardware.bits(layer.precision["weight"])
+        if rf > 1:                  # each instance: a weight ROM of depth R per tap, inputs chosen by cycle
+            banks = sum(-(-len(g["kernels"]) // rf) * len(g["positions"]) for g in facts.groups)
+            memories.append(hardware.Memory("PE weights", "ROM", banks, rf, w_bits))
+            muxes += _pe_input_muxes(layer, in_bits)
     else:
         multipliers = hardware.shared(facts.nnz + act, rf)
         sharing = f"ALLOCATION: {multipliers} for {facts.nnz + act} products" if rf > 1 else "one per product"
-    in_bits = hardware.bits(layer.input_types[0]) if layer.input_types else 0
+        if rf > 1:                  # a shared multiplier picks its operands among R products
+            muxes += [hardware.Mux("shared multiplier data", multipliers, rf, in_bits),
+                      hardware.Mux("shared multiplier weight", multipliers, rf, w_bits)]
     acc_bits = hardware.bits(layer.precision["accum"])
     # the layer's own registers: window, the step's pixel and column, the pattern PEs' accumulators
     registers = (a["kh"] * a["kw"] + a["kh"] + 1) * c * in_bits + (f * acc_bits if a["strategy"] == "pattern" else 0)
     if _table_lookups(layer):
-        rom += table_copies(layer) * a["table_size"] * hardware.bits(layer.precision["act_table"])
+        memories += activations.table_memories(layer, table_copies(layer))
     slots = _slots(layer)                                   # R cycles at II 1, or one step at II R
     ii, steps = rf // slots, ph * pw * slots
     return Cost(latency=steps * ii + PIPELINE_DEPTH, ii=ii, iterations=steps, multipliers=int(multipliers),
-                sharing=sharing, registers_bits=registers, ram_bits=(a["kh"] - 1) * pw * c * in_bits,
-                rom_bits=rom, macs_dense=oh * ow * int(kernel.size), macs=oh * ow * facts.nnz)
+                sharing=sharing, registers_bits=registers, memories=tuple(memories), muxes=tuple(muxes),
+                product_bits=(w_bits, in_bits), macs_dense=oh * ow * int(kernel.size), macs=oh * ow * facts.nnz)
+
+
+def _pe_input_muxes(layer: Layer, in_bits: int) -> list:
+    """R > 1: each tap of a PE instance chooses its window register by the cycle, among the
+    distinct input channels of the kernels it serves (as _pattern_view writes it)."""
+    served: dict = {}
+    for slot in (slot for cycle in layer.facts.slots for slot in cycle):
+        served.setdefault((slot.g, slot.i), set()).add(slot.ci)
+    by_ways: dict = {}
+    for (g, _), channels in served.items():
+        if len(channels) > 1:
+            taps = len(layer.facts.groups[g]["positions"])
+            by_ways[len(channels)] = by_ways.get(len(channels), 0) + taps
+    return [hardware.Mux("PE inputs", count, ways, in_bits) for ways, count in sorted(by_ways.items())]
 
 
 def values(layer: Layer) -> dict:

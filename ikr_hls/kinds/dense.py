@@ -123,16 +123,17 @@ def cost(layer: Layer) -> Cost:
     rf = layer.attrs["reuse_factor"]
     products = layer.facts.nnz + _activation_products(layer)
     multipliers = max(1, hardware.shared(products, rf))
-    rom = 0
-    if "act_table" in layer.precision:
-        rom = table_copies(layer) * layer.attrs["table_size"] * hardware.bits(layer.precision["act_table"])
-    elif "exp_table" in layer.precision:
-        rom = layer.attrs["table_size"] * (table_copies(layer) * hardware.bits(layer.precision["exp_table"])
-                                           + hardware.bits(layer.precision["inv_table"]))
+    in_bits = hardware.bits(layer.input_types[0]) if layer.input_types else 0
+    w_bits = hardware.bits(layer.precision["weight"])
+    muxes = []
+    if rf > 1:                      # a shared multiplier picks its operands among R products
+        muxes = [hardware.Mux("shared multiplier data", multipliers, rf, in_bits),
+                 hardware.Mux("shared multiplier weight", multipliers, rf, w_bits)]
     return Cost(latency=rf + PIPELINE_DEPTH, ii=rf, iterations=1, multipliers=multipliers,
                 sharing=f"ALLOCATION: {multipliers} for {products} products" if rf > 1 else "one per product",
-                registers_bits=kernel.shape[1] * hardware.bits(layer.precision["accum"]), rom_bits=rom,
-                macs_dense=int(kernel.size), macs=layer.facts.nnz)
+                registers_bits=kernel.shape[1] * hardware.bits(layer.precision["accum"]),
+                memories=tuple(activations.table_memories(layer, table_copies(layer))), muxes=tuple(muxes),
+                product_bits=(w_bits, in_bits), macs_dense=int(kernel.size), macs=layer.facts.nnz)
 
 
 def values(layer: Layer) -> dict:

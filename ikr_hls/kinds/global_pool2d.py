@@ -70,8 +70,9 @@ def cost(layer: Layer) -> Cost:
     avg = layer.attrs["op"] == "avg"
     acc_bits = hardware.bits(layer.precision["accum"]) if avg else hardware.bits(layer.input_types[0]) \
         if layer.input_types else 0
+    product_bits = (hardware.bits(layer.precision["recip"]), acc_bits) if avg else (0, 0)
     return Cost(latency=h * w + PIPELINE_DEPTH, ii=1, iterations=h * w, multipliers=c if avg else None,
-                sharing="one per channel" if avg else "none", registers_bits=c * acc_bits)
+                sharing="one per channel" if avg else "none", registers_bits=c * acc_bits, product_bits=product_bits)
 
 
 def declared_roles(layer: Layer) -> tuple:

@@ -129,12 +129,16 @@ def cost(layer: Layer) -> Cost:
     in_bits = hardware.bits(layer.input_types[0]) if layer.input_types else 0
     avg = a["op"] == "avg"
     padded = any(a[k] for k in ("pad_top", "pad_bottom", "pad_left", "pad_right"))
-    rom = (a["ph"] * a["pw"] + 1) * hardware.bits(layer.precision["recip"]) if avg else 0
+    memories = [hardware.Memory("line buffers", "RAM", (a["ph"] - 1) * c, grid_w, in_bits)] if a["ph"] > 1 else []
+    product_bits = (0, 0)
+    if avg:                     # 1/count for each count of valid window positions
+        recip_bits = hardware.bits(layer.precision["recip"])
+        memories.append(hardware.Memory("reciprocals", "ROM", 1, a["ph"] * a["pw"] + 1, recip_bits))
+        product_bits = (recip_bits, hardware.bits(layer.precision["accum"]))
     return Cost(latency=grid_h * grid_w + PIPELINE_DEPTH, ii=1, iterations=grid_h * grid_w,
                 multipliers=c if avg else None, sharing="one per channel" if avg else "none",
                 registers_bits=(a["ph"] * a["pw"] + a["ph"] + 1) * c * in_bits + (a["ph"] + a["pw"] if padded else 0),
-                ram_bits=(a["ph"] - 1) * grid_w * c * in_bits,
-                rom_bits=rom)
+                memories=tuple(memories), product_bits=product_bits)
 
 
 def declared_roles(layer: Layer) -> tuple:

@@ -74,10 +74,10 @@ def cost(layer: Layer) -> Cost:
     c = layer.in_shape[-1]
     steps = layer.out_size // c
     products = c * (2 if layer.activation == "leaky_relu" else 1)
-    rom = (table_copies(layer) * layer.attrs["table_size"] * hardware.bits(layer.precision["act_table"])
-           if "act_table" in layer.precision else 0)
+    in_bits = hardware.bits(layer.input_types[0]) if layer.input_types else 0
     return Cost(latency=steps + PIPELINE_DEPTH, ii=1, iterations=steps, multipliers=products,
-                sharing="one per channel", rom_bits=rom)
+                sharing="one per channel", memories=tuple(activations.table_memories(layer, table_copies(layer))),
+                product_bits=(hardware.bits(layer.precision["weight"]), in_bits))
 
 
 def values(layer: Layer) -> dict:

@@ -7,8 +7,11 @@ its cost and its own fields. Every field is described in docs/report.md.
 """
 from __future__ import annotations
 
+from dataclasses import asdict
+
 import numpy as np
 
+from .. import fpga_estimate
 from ..errors import IKRHLSError
 from ..kinds import kind_of
 
@@ -77,6 +80,9 @@ def _layer_report(layer, config) -> dict:
         "registers_bits": int(cost.registers_bits),
         "ram_bits": int(cost.ram_bits),
         "rom_bits": int(cost.rom_bits),
+        "memories": [asdict(m) for m in cost.memories],
+        "muxes": [asdict(m) for m in cost.muxes],
+        "resources_estimate": _resources(layer, cost),
     }
     own = kind.report(layer)
     order = list(entry) + [k for k in own if k not in entry]
@@ -89,6 +95,7 @@ _FIELDS = ("name", "keras_name", "kind", "depthwise_multiplier", "activation", "
            "strategy", "reuse_factor", "weight_type", "weight_bits", "bias_type", "bias_bits",
            "params_dense", "params_nonzero", "macs_dense", "macs_pruned", "storage_bits", "multipliers",
            "latency_estimate_cycles", "ii", "iterations", "sharing", "registers_bits", "ram_bits", "rom_bits",
+           "memories", "muxes", "resources_estimate",
            "kernel_size", "kernels", "kernels_removed", "kernel_nonzero", "keep",
            "regular", "library_size", "index_bits", "weight_slots", "support_groups", "patterns")
 
@@ -96,6 +103,18 @@ _FIELDS = ("name", "keras_name", "kind", "depthwise_multiplier", "activation", "
 def _report_order(keys: list) -> list:
     known = [k for k in _FIELDS if k in keys]
     return known + [k for k in keys if k not in _FIELDS]
+
+
+# The two bindings of the products that the estimate prices: DSP48E1s (Vitis's usual choice
+# for 16-bit operands) or LUTs (its usual choice for narrow ones, or with BIND_OP impl=fabric).
+MAPPINGS = ("products_on_dsp", "products_in_luts")
+
+
+def _resources(layer, cost) -> dict | None:
+    """None for a layer with floating-point types: its cores are not priced."""
+    if any(t.is_float for t in (*layer.precision.values(), *layer.input_types)):
+        return None
+    return {m: fpga_estimate.estimate(cost, products_on_dsp=(m == "products_on_dsp")) for m in MAPPINGS}
 
 
 def _ratio(a, b):
@@ -106,18 +125,23 @@ def _dataflow(graph, layers: list) -> dict:
     """The DATAFLOW region as a whole: its buffers (ping-pong pairs: twice their bits), the
     copies of buffers read twice, the latency of a frame along the longest path, and the
     interval (the slowest process)."""
-    from ..hardware import PIPELINE_DEPTH, bits
+    from ..hardware import PIPELINE_DEPTH, Memory, bits
     from ..wiring import Wiring
 
     wiring = Wiring(graph)
     types = {"input_t": graph.input_type, **{f"{l.name}_result_t": l.precision["result"] for l in graph.layers}}
     registers = ram = 0
+    memories = []
     for buffer in wiring.buffers:
-        size = 2 * buffer.size * bits(types[buffer.type])
+        width = bits(types[buffer.type])
+        size = 2 * buffer.size * width
         if buffer.partition.scheme == "complete":
             registers += size
         else:
             ram += size
+            banks = buffer.partition.factor
+            memories.append(Memory(buffer.name, "RAM", 2 * banks, -(-buffer.size // banks), width))
+    priced = [fpga_estimate.memory_cost(m) for m in memories]
     latency = {entry["name"]: entry["latency_estimate_cycles"] for entry in layers}
     clone = {name: sum(size // max(1, lanes) + PIPELINE_DEPTH for size, lanes in chain)
              for name, chain in wiring.clone_steps().items()}
@@ -127,6 +151,8 @@ def _dataflow(graph, layers: list) -> dict:
         finish[layer.name] = start + latency[layer.name] + clone.get(layer.name, 0)
     processes = list(latency.values()) + [c for c in clone.values()]
     return {"buffer_registers_bits": int(registers), "buffer_ram_bits": int(ram),
+            "buffer_resources": {"lut": sum(p["lut"] for p in priced), "ff": int(registers), "dsp": 0,
+                                 "bram_18k": sum(p["bram_18k"] for p in priced)},
             "latency": int(finish[graph.layers[-1].name]), "interval": int(max(processes))}
 
 
@@ -161,7 +187,23 @@ def _totals(layers: list, clock: float, graph=None) -> dict:
         "rom_bits": int(sum(l["rom_bits"] for l in layers)),
         "buffer_registers_bits": flow.get("buffer_registers_bits", 0),
         "buffer_ram_bits": flow.get("buffer_ram_bits", 0),
+        "resources_estimate": _total_resources(layers, flow.get("buffer_resources")),
+        "resources_estimate_source": fpga_estimate.provenance(),
     }
+
+
+def _total_resources(layers: list, buffers: dict | None) -> dict | None:
+    """The layers' estimates plus the DATAFLOW buffers', for both bindings of the products
+    (None when a layer has none: floating point)."""
+    if any(l["resources_estimate"] is None for l in layers):
+        return None
+    out = {}
+    for mapping in MAPPINGS:
+        total = {k: sum(l["resources_estimate"][mapping][k] for l in layers) for k in ("lut", "ff", "dsp", "bram_18k")}
+        for k, v in (buffers or {}).items():
+            total[k] += v
+        out[mapping] = total
+    return out
 
 
 def _notes(report: dict) -> list:

@@ -92,6 +92,8 @@ def format_report(report: dict) -> str:
         out.append(f"  totals include the DATAFLOW buffers (ping-pong: twice each): "
                    f"{_n(t['buffer_registers_bits'])} register bits, {_n(t['buffer_ram_bits'])} RAM bits")
 
+    out += _format_resources(report)
+
     out += ["", "Totals"]
 
     def kib(bits: int) -> str:
@@ -127,6 +129,28 @@ def format_report(report: dict) -> str:
     return "\n".join(out) + "\n"
 
 
+def _format_resources(report: dict) -> list:
+    """Per layer and in total: estimated LUT, FF, DSP and BRAM_18K (fpga_estimate), products on
+    DSPs; the total with products in LUTs too."""
+    t = report["totals"]
+    if t.get("resources_estimate") is None:
+        return ["", "Resources: no estimate for floating-point types (Vitis builds floating-point cores;",
+                "convert with an ap_fixed precision for hardware)."] if "resources_estimate" in t else []
+    source = t.get("resources_estimate_source") or {}
+    out = ["", "Resources: ESTIMATES from open-source synthesis of the PE (yosys, xc7), not Vitis results",
+           f"  (the hardware model priced with ikr_hls/rtl/pe_synthesis.json: {source.get('yosys', '?')};",
+           f"  regenerate with: {source.get('command', '?')}; memories under {source.get('bram_min_bits', '?')} "
+           "bits in LUTs, larger in BRAM_18K)"]
+    keys = ("lut", "ff", "dsp", "bram_18k")
+    rows = [(l["name"], l["kind"], *(_n(l["resources_estimate"]["products_on_dsp"][k]) for k in keys))
+            for l in report["layers"]]
+    dsp, luts = t["resources_estimate"]["products_on_dsp"], t["resources_estimate"]["products_in_luts"]
+    out += _table(("layer", "kind", "LUT", "FF", "DSP", "BRAM_18K"), rows,
+                  ("total", "with buffers", *(_n(dsp[k]) for k in keys)))
+    out.append("  products in LUTs instead of DSPs: " + ", ".join(f"{_n(luts[k])} {k.upper()}" for k in keys))
+    return out
+
+
 def _format_synthesis(syn: dict, t: dict) -> list:
     def span(lo, hi):
         if lo is None and hi is None:
@@ -150,12 +174,13 @@ def _format_synthesis(syn: dict, t: dict) -> list:
     names = [k for k in _SYNTH_RESOURCES if k in resources or k in available]
     names += [k for k in resources if k not in names]
     if names:
+        estimate = (t.get("resources_estimate") or {}).get("products_on_dsp") or {}
         res_rows = []
         for k in names:
             used, avail = resources.get(k), available.get(k)
             pct = f"{100.0 * used / avail:.1f}%" if used is not None and avail else "-"
-            res_rows.append((k, _n(used), _n(avail), pct))
-        out += [""] + _table(("resource", "used", "available", "use"), res_rows)
+            res_rows.append((k, _n(used), _n(avail), pct, _n(estimate.get(k.lower()))))
+        out += [""] + _table(("resource", "used", "available", "use", "estimate (yosys PE table)"), res_rows)
     return out
 
 
