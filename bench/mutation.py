@@ -167,11 +167,11 @@ def revision() -> str:
     return done.stdout.strip() or "unknown"
 
 
-def markdown(outcomes: list, command: str, minutes: float) -> str:
+def markdown(outcomes: list, command: str, minutes: float, commit: str) -> str:
     score, survivors = summary(outcomes)
     killed = sum(o.status in ("killed", "timeout") for o in outcomes)
     lines = [SECTION, "",
-             f"Command: `{command}` on commit {revision()} ({minutes:.0f} min on 2 cores). "
+             f"Command: `{command}` on commit {commit} ({minutes:.0f} min on 2 cores). "
              f"{len(outcomes)} one-line mutants from `bench/mutants.yml`, each run against the tests it "
              "names (pytest -x, not slow).",
              "", f"Score: **{killed} of {len(outcomes)} killed ({100 * score:.0f}%)**.", "",
@@ -220,6 +220,7 @@ def main(argv=None) -> int:
         print(f"{len(mutants)} mutants, all matching the sources")
         return 0
     start = time.perf_counter()
+    commit = revision()                     # the tree as it is copied, not as it is when the run ends
     outcomes = run(mutants, args.timeout, baseline=not args.no_baseline)
     minutes = (time.perf_counter() - start) / 60
     score, survivors = summary(outcomes)
@@ -232,7 +233,7 @@ def main(argv=None) -> int:
         print(f"  error: {o.mutant.id}: {o.detail}")
     if args.write:
         command = "python bench/mutation.py" + (f" --only {' '.join(args.only)}" if args.only else "")
-        write_section(args.write, markdown(outcomes, command, minutes))
+        write_section(args.write, markdown(outcomes, command, minutes, commit))
     return 2 if errors else 0 if score >= args.target else 1
 
 
