@@ -6,7 +6,7 @@ STAMP := $(VENV)/.ikr-installed
 # CI=true runs everything not marked slow; `make test-all` runs the slow tests too.
 PYTEST_ARGS ?= -m "not slow"
 
-.PHONY: demo test test-all lint venv clean
+.PHONY: demo test test-all quick lint venv clean
 
 venv: $(STAMP)
 
@@ -24,6 +24,10 @@ test: $(STAMP)
 
 test-all: $(STAMP)
 	$(PY) -m pytest
+
+# the pure-Python loop: no C++ build, no slow test, on every core (pytest-xdist)
+quick: $(STAMP)
+	$(PY) -m pytest -m "not cpp and not slow" -n auto
 
 # ruff (style, imports, bugbear, pyupgrade) and mypy on the package; both configured in pyproject.toml
 lint: $(STAMP)
