@@ -176,7 +176,18 @@ def _layer_settings(name, entry: dict, previous: LayerSettings | None, origin: s
 def _known(mapping: dict, valid, where: str):
     unknown = [_label(k) for k in mapping if k not in valid]
     if unknown:
-        raise IKRHLSError(f"{where}: unknown key(s) {', '.join(unknown)} (valid: {', '.join(valid)})")
+        raise IKRHLSError(f"{where}: unknown key(s) {', '.join(unknown)} (valid: {', '.join(valid)})"
+                          + _split_type_hint(mapping))
+
+
+def _split_type_hint(mapping: dict) -> str:
+    """YAML splits `{weight: ap_fixed<8,3>}` at the comma: the value `ap_fixed<8` and a key `3>`.
+    When the pieces look like that, say how to write it."""
+    values = [v for v in mapping.values() if isinstance(v, str)]
+    if any(str(k).rstrip().endswith(">") for k in mapping) or any("<" in v and ">" not in v for v in values):
+        return ("; a type with a comma must be quoted in a YAML flow mapping, "
+                "e.g. {weight: \"ap_fixed<8,3>\"}, or written as a block mapping")
+    return ""
 
 
 def _show(value) -> str:
