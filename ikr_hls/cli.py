@@ -302,7 +302,8 @@ def main(argv=None) -> int:
 
     try:
         if args.command in NEEDS_KERAS:
-            from .modelfile import import_keras
+            from .modelfile import check_model_path, import_keras
+            check_model_path(args.model)             # a wrong path is told before seconds of TensorFlow
             import_keras()
         return COMMANDS[args.command](args)
     except IKRHLSError as exc:

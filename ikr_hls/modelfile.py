@@ -35,6 +35,24 @@ def import_keras():
 
 def load_keras_model(path):
     """Load a .h5 or .keras file without compiling it; every failure is one clear error."""
+    path = check_model_path(path)
+    keras = import_keras()
+    try:
+        return keras.models.load_model(path, compile=False)
+    except Exception as exc:  # h5py, zipfile and Keras raise many kinds; all mean "unreadable"
+        first = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
+        if len(first) > MAX_REASON:     # a damaged config.json can be quoted whole
+            first = first[:MAX_REASON - 3] + "..."
+        hint = ""
+        if "No model config found" in first:
+            hint = ("; it holds weights only, as model.save_weights() writes them: save the whole model "
+                    "with model.save('model.keras') or model.save('model.h5')")
+        raise IKRHLSError(f"{path}: cannot be read as a Keras model ({first}){hint}") from None
+
+
+def check_model_path(path) -> Path:
+    """The checks that need no Keras (seconds to import): the file exists, is a file of a model
+    suffix, not empty, and a .keras file is a zip archive."""
     path = Path(path)
     if not path.exists():
         raise IKRHLSError(f"{path}: no such file")
@@ -48,11 +66,4 @@ def load_keras_model(path):
         # Keras would say "File not found"; the file is there, but truncated or not a .keras archive
         raise IKRHLSError(f"{path}: cannot be read as a Keras model (not a zip archive: truncated, "
                           "or not a .keras file)")
-    keras = import_keras()
-    try:
-        return keras.models.load_model(path, compile=False)
-    except Exception as exc:  # h5py, zipfile and Keras raise many kinds; all mean "unreadable"
-        first = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
-        if len(first) > MAX_REASON:     # a damaged config.json can be quoted whole
-            first = first[:MAX_REASON - 3] + "..."
-        raise IKRHLSError(f"{path}: cannot be read as a Keras model ({first})") from None
+    return path

@@ -32,6 +32,12 @@ def _truncated(tmp):
     return ["convert", "trunc.h5", "-o", "prj"]
 
 
+def _weights_only(tmp):
+    keras.Sequential([keras.Input((4,)), keras.layers.Dense(2)]).save_weights(tmp / "w.weights.h5")
+    (tmp / "weights.h5").write_bytes((tmp / "w.weights.h5").read_bytes())
+    return ["convert", "weights.h5", "-o", "prj"]
+
+
 def _unsupported_layer(tmp):
     keras.Sequential([keras.Input((5, 3)), keras.layers.LSTM(4, name="rnn")]).save(tmp / "rnn.keras")
     return ["convert", "rnn.keras", "-o", "prj"]
@@ -115,6 +121,10 @@ CASES = {
                          "model.onnx: not a Keras model file (expected one of .h5, .hdf5, .keras)"),
     "truncated h5": (_truncated, ["trunc.h5: cannot be read as a Keras model", "truncated file"],
                      "trunc.h5: cannot be read as a Keras model (... truncated file"),
+    "weights only": (_weights_only, ["weights.h5: cannot be read as a Keras model", "holds weights only",
+                                     "model.save("],
+                     "weights.h5: cannot be read as a Keras model (No model config found ...); it holds weights "
+                     "only, as model.save_weights() writes them"),
     "unsupported layer": (_unsupported_layer, ["rnn.keras: layer 'rnn' (LSTM) is not supported"],
                           "rnn.keras: layer 'rnn' (LSTM) is not supported; supported layers: Activation"),
     "bad precision": (_bad_precision, ["precision: unknown type 'ap_fixd<16,6>'"],
@@ -166,3 +176,15 @@ def test_bad_input_in_a_real_process(tmp_path, case):
     setup, fragments, _ = CASES[case]
     proc = run_cli_process(*setup(tmp_path), cwd=tmp_path, env=_without_tools())
     assert_one_line_error(proc, *fragments)
+
+
+def test_a_wrong_model_path_is_told_before_tensorflow_loads(tmp_path):
+    """TensorFlow takes seconds to import: a missing or mistyped model file is refused first."""
+    import subprocess
+    import sys
+
+    code = ("import sys; from ikr_hls.cli import main; rc = main(['convert', 'missing.keras', '-o', 'p']); "
+            "print(rc, 'tensorflow' in sys.modules, 'keras' in sys.modules)")
+    proc = subprocess.run([sys.executable, "-c", code], cwd=tmp_path, capture_output=True, text=True, timeout=120)
+    assert proc.stdout.split() == ["2", "False", "False"], proc.stdout + proc.stderr
+    assert "missing.keras: no such file" in proc.stderr

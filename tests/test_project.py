@@ -91,3 +91,21 @@ def test_missing_compiler_is_one_clear_error(tmp_path, monkeypatch):
     monkeypatch.setenv("CXX", "no-such-compiler-xyz")
     with pytest.raises(ikr_hls.IKRHLSError, match="no C\\+\\+ compiler: 'no-such-compiler-xyz'"):
         hls.compile()
+
+
+def test_the_project_readme_names_every_top_level_file(tmp_path):
+    hls = ikr_hls.convert(build("mlp", seed=0), output_dir=tmp_path / "p")
+    hls.write()
+    readme = (tmp_path / "p" / "README.md").read_text()
+    for path in (tmp_path / "p").iterdir():
+        if path.is_file() and path.name != "README.md" and not path.name.startswith("."):
+            assert f"`{path.name}`" in readme, f"the project README does not list {path.name}"
+
+
+def test_the_public_helpers_are_documented():
+    from pathlib import Path
+
+    root = Path(__file__).resolve().parents[1]
+    text = (root / "README.md").read_text() + "".join(p.read_text() for p in (root / "docs").glob("*.md"))
+    for name in ("ikr_hls.datasets", "mnist_split", "config_from_keras_model", "IKRPruning", "count_ops"):
+        assert name in text, f"{name} appears nowhere in README.md or docs/"
