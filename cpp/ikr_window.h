@@ -8,6 +8,19 @@
 #ifndef IKR_WINDOW_H_
 #define IKR_WINDOW_H_
 
+// On the host (the pybind11 module, csim) a shifting window costs a copy per register and per
+// pixel, more than the products of a pruned layer (docs/BENCHMARKS.md, issue 15). Host builds
+// therefore read the window's values from a zero-padded copy of the input instead: HostWindow
+// below gives window[i][j][c] the value the registers hold at the same step, with no copy per
+// step, and the host skips the pixel read and the line buffers (window.j2). -DIKR_HLS_WINDOWS compiles the line buffers and registers that Vitis synthesizes on
+// the host too; tests/test_host_windows.py checks that both give the same outputs.
+#ifndef __SYNTHESIS__
+#ifndef IKR_HLS_WINDOWS
+#define IKR_HOST_WINDOWS
+#endif
+#include <vector>
+#endif
+
 namespace ikr {
 
 // The column entering the window at image column x: rows 0..KH-2 from the line buffers, the
@@ -39,6 +52,29 @@ window_rows:
         for (int c = 0; c < C; c++) window[r][KW - 1][c] = column[r][c];
     }
 }
+
+#ifdef IKR_HOST_WINDOWS
+// The window over a (GH x GW) grid of C channels, read from a zero-padded copy of the
+// (H x W) input made once per call. After the pixel at grid (y, x) has entered (its shift),
+// window[i][j] is grid pixel (y - KH + 1 + i, x - KW + 1 + j), as the registers hold it.
+template <typename T, int KH, int KW, int C, int GH, int GW>
+struct HostWindow {
+    std::vector<T> grid;
+    long origin = -((KH - 1) * GW + KW) * C;  // element offset of window[0][0] (read only once complete)
+
+    HostWindow(const T *in, int h, int w, int pad_top, int pad_left) : grid(GH * GW * C, T(0)) {
+        for (int r = 0; r < h; r++)
+            for (int k = 0; k < w * C; k++) grid[((r + pad_top) * GW + pad_left) * C + k] = in[r * w * C + k];
+    }
+    // row i of the window: its KW pixels of C values
+    const T (*operator[](int i) const)[C] {
+        return reinterpret_cast<const T (*)[C]>(grid.data() + origin + i * GW * C);
+    }
+    // the next grid pixel enters: the window moves one pixel on (the grid's rows are
+    // contiguous, so from a row's last pixel to the next row's first is one pixel too)
+    void next() { origin += C; }
+};
+#endif  // IKR_HOST_WINDOWS
 
 }  // namespace ikr
 

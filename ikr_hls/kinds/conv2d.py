@@ -275,7 +275,8 @@ def view(layer: Layer) -> dict:
         out.update(keras_class=f"SeparableConv2D ({a['separable']} half)",
                    summary=f"SeparableConv2D, {a['separable']}: " + out["summary"])
     out["slots"] = _slots(layer)
-    out["grid"] = dict(name=layer.name, c=c, kh=a["kh"], kw=a["kw"], gh=ph, gw=pw,
+    out["grid"] = dict(name=layer.name, c=c, kh=a["kh"], kw=a["kw"], gh=ph, gw=pw, h=h, w=w,
+                       pad_top=a["pad_top"], pad_left=a["pad_left"],
                        sh=a["sh"], sw=a["sw"], padded=padded, inside=inside, cycles=out["slots"])
     if a["strategy"] == "pattern":
         out.update(_pattern_view(layer))

@@ -69,8 +69,8 @@ def view(layer: Layer) -> dict:
     inside = _terms(f"y >= {pt}" if pt else "", f"y < {pt + h}" if pb else "",
                     f"x >= {pl}" if pl else "", f"x < {pl + w}" if pr else "")
     padded = bool(pt or pb or pl or pr)
-    grid = dict(name=layer.name, c=c, kh=a["ph"], kw=a["pw"], gh=grid_h, gw=grid_w, sh=a["sh"], sw=a["sw"],
-                padded=padded, inside=inside, cycles=1)
+    grid = dict(name=layer.name, c=c, kh=a["ph"], kw=a["pw"], gh=grid_h, gw=grid_w, h=h, w=w, pad_top=pt,
+                pad_left=pl, sh=a["sh"], sw=a["sw"], padded=padded, inside=inside, cycles=1)
     return dict(h=h, w=w, c=c, oh=oh, ow=ow, op=a["op"], grid=grid, ph=a["ph"], pw=a["pw"], sh=a["sh"],
                 sw=a["sw"], padding=a["padding"], grid_h=grid_h, grid_w=grid_w, padded=padded,
                 valid=_terms(f"y >= {a['ph'] - 1}" if a["ph"] > 1 else "", f"x >= {a['pw'] - 1}" if a["pw"] > 1 else "",

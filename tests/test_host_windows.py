@@ -1,0 +1,63 @@
+"""The host reads a conv's or pool's window from a zero-padded copy of its input (HostWindow in
+cpp/ikr_window.h); Vitis synthesizes line buffers and shifting registers. Built on the host
+with -DIKR_HLS_WINDOWS, the synthesized form runs too: both must give the same outputs, bit for
+bit, on every geometry (padding, strides, non-square, pooling, depthwise, the pattern PEs'
+cycles), and equal the numpy reference."""
+import numpy as np
+import pytest
+
+import ikr_hls
+from builds import run_two_at_a_time
+from zoo import build, build_dag, ikr_prune
+
+pytestmark = pytest.mark.cpp                  # every test here builds C++
+
+# (model, strategy, reuse): every geometry of the zoo, both strategies, a pattern PE over R cycles
+CASES = [("same_stride2", "unrolled", 1), ("nonsquare_bn", "pattern", 2), ("avgpool_same", "pattern", 1),
+         ("residual", "unrolled", 2), ("depthwise_separable", "pattern", 3)]
+
+
+def _model(name):
+    if name in ("residual", "depthwise_separable"):
+        return build_dag(name, seed=4, keep=4)
+    return ikr_prune(build(name, seed=4), keep=4, library_size=3, seed=4)
+
+
+@pytest.fixture(scope="module")
+def built(tmp_path_factory):
+    """{case: (hls, host-window module, synthesized-window module)}, compiled two at a time."""
+    out = {}
+    for name, strategy, reuse in CASES:
+        hls = ikr_hls.convert(_model(name), output_dir=tmp_path_factory.mktemp(name), precision="ap_fixed<16,6>",
+                              strategy=strategy, reuse_factor=reuse)
+        hls.write()
+        out[(name, strategy, reuse)] = [hls, None, None]
+    jobs = []
+    for entry in out.values():
+        def host(e=entry):
+            e[1] = e[0]._build()
+        def synthesized(e=entry):
+            e[2] = e[0]._build(extra_flags=["-DIKR_HLS_WINDOWS"])
+        jobs += [host, synthesized]
+    run_two_at_a_time(jobs)
+    return out
+
+
+@pytest.mark.parametrize("case", CASES, ids=["-".join(map(str, c)) for c in CASES])
+def test_host_window_equals_the_synthesized_window(built, case):
+    hls, host, synthesized = built[case]
+    x = np.random.default_rng(5).normal(0, 1.5, (12, *hls.input_shape))
+    hls._module = synthesized
+    from_registers = hls.predict(x)
+    hls._module = host
+    from_copy = hls.predict(x)
+    np.testing.assert_array_equal(from_copy, from_registers)
+    np.testing.assert_array_equal(from_copy, hls.emulate(x))
+
+
+def test_the_two_builds_differ_in_their_window_code(built):
+    """The flag reaches the firmware: the synthesized build is not the host build again."""
+    hls, host, synthesized = built[CASES[0]]
+    assert host.__name__ != synthesized.__name__                 # two builds (flags are in the cache key)
+    text = (hls.output_dir / "firmware" / "layers").glob("*.h")
+    assert any("IKR_HOST_WINDOWS" in p.read_text() for p in text)
