@@ -47,6 +47,8 @@ class LayerSettings:
     strategy: str | None = None
     table_size: int | None = None
     exp_range: int | None = None
+    where: str = ""                # for messages: the file and key (or keyword) that set them
+    keys: tuple = ()               # which settings were given there
 
 
 @dataclass(frozen=True)
@@ -79,7 +81,8 @@ def make_config(precision="float", strategy="unrolled", reuse_factor=1, part=DEF
         for name, value in per_layer.items():
             if not isinstance(name, str):
                 raise IKRHLSError(f"reuse_factor: layer names are strings, got {_show(name)}")
-            layers[name] = LayerSettings(reuse_factor=validate_reuse(value, f"reuse_factor['{name}']"))
+            layers[name] = LayerSettings(reuse_factor=validate_reuse(value, f"reuse_factor['{name}']"),
+                                         where=f"reuse_factor['{name}']", keys=("reuse factor",))
     model = dict(Precision=precision, ReuseFactor=reuse_factor, Strategy=strategy)
     origin = f"{config}: " if isinstance(config, (str, Path)) else ""     # errors name the file
     hardware = dict(Part=part, ClockPeriod=clock_period, ClockUncertainty=clock_uncertainty)
@@ -170,7 +173,9 @@ def _layer_settings(name, entry: dict, previous: LayerSettings | None, origin: s
         reuse_factor=None if reuse is None else validate_reuse(reuse, f"{where}.ReuseFactor"),
         strategy=None if "Strategy" not in entry else validate_strategy(entry["Strategy"], f"{where}.Strategy"),
         table_size=None if "TableSize" not in entry else _table_size(entry["TableSize"], f"{where}.TableSize"),
-        exp_range=None if "ExpRange" not in entry else _exp_range(entry["ExpRange"], f"{where}.ExpRange"))
+        exp_range=None if "ExpRange" not in entry else _exp_range(entry["ExpRange"], f"{where}.ExpRange"),
+        where=where if previous is None or not previous.where else f"{previous.where} and {where}",
+        keys=tuple(dict.fromkeys((*(previous.keys if previous else ()), *map(str, entry)))))
 
 
 def _known(mapping: dict, valid, where: str):

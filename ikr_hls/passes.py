@@ -103,14 +103,15 @@ def merge_zero_padding(graph: Graph) -> Graph:
 def apply_settings(graph: Graph, config: ProjectConfig) -> Graph:
     """Per-layer strategy, reuse factor and table sizes, from the config."""
     known = {layer.keras_name for layer in graph.layers} | {graph.input_name}
-    for name in config.layers:
+    for name, settings in config.layers.items():
+        where = f"{settings.where or 'LayerName.' + name} ({', '.join(settings.keys)})" if settings.keys \
+            else settings.where or f"LayerName.{name}"
         if name in graph.removed:
-            raise IKRHLSError(f"LayerName.{name}: this layer has no hardware of its own ({graph.removed[name]}); "
+            raise IKRHLSError(f"{where}: layer '{name}' has no hardware of its own ({graph.removed[name]}); "
                               "configure the layer it became part of")
-    unknown = sorted(set(config.layers) - known)
-    if unknown:
-        raise IKRHLSError(f"LayerName/reuse_factor: unknown layer(s) {', '.join(unknown)} "
-                          f"(layers: {', '.join(sorted(known))})")
+        if name not in known:
+            raise IKRHLSError(f"{where}: the model has no layer '{name}'{_fused_activation_hint(graph, name)} "
+                              f"(layers: {', '.join(sorted(known))})")
     for layer in graph.layers:
         settings = config.layers.get(layer.keras_name, LayerSettings())
         layer.attrs["reuse_factor"] = settings.reuse_factor or config.reuse_factor
@@ -119,6 +120,18 @@ def apply_settings(graph: Graph, config: ProjectConfig) -> Graph:
         layer.attrs["exp_range"] = settings.exp_range or config.exp_range
         layer.attrs["act_range"] = ACT_RANGE
     return graph
+
+
+def _fused_activation_hint(graph: Graph, name: str) -> str:
+    """hls4ml's configs name a layer's own activation `<layer>_<activation>` (c1_relu): here it
+    is part of the layer."""
+    for layer in graph.layers:
+        if name == f"{layer.keras_name}_{layer.activation}" or (
+                name.startswith(layer.keras_name + "_") and layer.activation != "linear"
+                and name[len(layer.keras_name) + 1:] in ("activation", "act", layer.activation)):
+            return (f"; hls4ml names the activation of '{layer.keras_name}' so, but ikr-hls fuses it into "
+                    f"'{layer.keras_name}': set its types there (the result type is after the {layer.activation})")
+    return ""
 
 
 def derive_facts(graph: Graph) -> Graph:

@@ -50,20 +50,24 @@ def test_per_layer_config_overrides_the_model():
     ({"Model": {"Strategy": "fast"}}, "Model.Strategy: unknown value 'fast'"),
     ({"Model": {"ReuseFactor": 0}}, "Model.ReuseFactor: expected a positive integer"),
     ({"Model": {"Precision": "ap_fixed<16,6,AP_ROUND>"}}, "unknown quantization mode 'AP_ROUND'"),
-    ({"LayerName": {"nope": {"ReuseFactor": 2}}}, "unknown layer(s) nope"),
+    ({"LayerName": {"nope": {"ReuseFactor": 2}}}, "LayerName.nope (ReuseFactor): the model has no layer 'nope'"),
+    # hls4ml's name for a Dense's own activation: the key set is named, and where it belongs
+    ({"LayerName": {"d2_relu": {"Precision": "ap_fixed<8,3>"}}},
+     "LayerName.d2_relu (Precision): the model has no layer 'd2_relu'; hls4ml names the activation of 'd2' so"),
     ({"LayerName": {"d1": {"Precision": {"wieght": "ap_fixed<8,3>"}}}}, "unknown key(s) wieght"),
     ({"LayerName": {"d1": {"Precision": {"recip": "ap_fixed<8,3>"}}}}, "has no recip type"),
     ({"LayerName": {"d1": {"ReuseFactor": "2"}}}, "LayerName.d1.ReuseFactor: expected a positive integer"),
     ({"LayerName": {"d1": "ap_fixed<8,3>"}}, "LayerName.d1: expected a mapping"),
     ({"Model": {"TableSize": 1000}}, "TableSize: expected a power of two"),
     ({"Model": {"Precision": "float"}, "LayerName": {"d1": {"Precision": "ap_fixed<8,3>"}}}, "mixes floating-point"),
-    ({"LayerName": {"relu": {"ReuseFactor": 2}}}, "LayerName.relu: this layer has no hardware of its own (fused into d1)"),
+    ({"LayerName": {"relu": {"ReuseFactor": 2}}},
+     "LayerName.relu (ReuseFactor): layer 'relu' has no hardware of its own (fused into d1)"),
 ])
 def test_bad_configs_raise_naming_the_key(cfg, fragment):
     import keras
 
     model = keras.Sequential([keras.Input((4,)), keras.layers.Dense(3, name="d1"), keras.layers.ReLU(name="relu"),
-                              keras.layers.Dense(2, name="d2")])
+                              keras.layers.Dense(2, activation="relu", name="d2")])
     with pytest.raises(IKRHLSError) as info:
         ikr_hls.convert(model, config=cfg)
     assert fragment in str(info.value)
@@ -148,3 +152,16 @@ def test_hardware_defaults_are_hls4ml_s(tmp_path):
     assert "clock_uncertainty=12.5%" in files["hls_config.cfg"] and "clock=5ns" in files["hls_config.cfg"]
     args = cli._parser().parse_args(["convert", "m.h5", "-o", "p"])
     assert (args.clock, args.clock_uncertainty) == (5.0, "12.5%")
+
+
+def test_a_config_file_error_names_the_file_and_the_key_set(tmp_path):
+    import keras
+
+    model = keras.Sequential([keras.Input((4,)), keras.layers.Dense(3, activation="relu", name="c1")])
+    path = tmp_path / "my.yml"
+    path.write_text("Model:\n  Precision: ap_fixed<16,6>\nLayerName:\n  c1_relu:\n    Precision: {result: 'ap_fixed<8,3>'}\n")
+    with pytest.raises(IKRHLSError) as info:
+        ikr_hls.convert(model, config=str(path))
+    message = str(info.value)
+    assert message.startswith(f"{path}: LayerName.c1_relu (Precision): the model has no layer 'c1_relu'")
+    assert "fuses it into 'c1'" in message and "reuse" not in message.lower()
