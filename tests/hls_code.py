@@ -233,6 +233,8 @@ def _compiled(expr: str):
 
 def evaluate(expr: str, env: dict) -> int:
     """An integer expression of constants and known names (template parameters, consts)."""
+    if expr in env:                             # a bare name: most loop indices (fast path)
+        return int(env[expr])
     names, code = _compiled(expr)
     unknown = [n for n in names if n not in env]
     if unknown:
