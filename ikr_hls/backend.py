@@ -125,7 +125,8 @@ def write_project(files: dict[str, str], output_dir, force: bool = False) -> Pat
         raise IKRHLSError(f"{out}: exists and is not a directory")
     existing = out.is_dir() and any(out.iterdir())
     if existing and not force:
-        raise IKRHLSError(f"{out}: directory exists and is not empty (use --force / force=True to overwrite)")
+        raise IKRHLSError(f"{out}: directory exists and is not empty (use --force, convert(..., force=True) "
+                          "or write(force=True) to overwrite)")
     out.parent.mkdir(parents=True, exist_ok=True)
     staging = Path(tempfile.mkdtemp(prefix=f".{out.name}.", dir=out.parent))
     try:

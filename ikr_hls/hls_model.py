@@ -65,13 +65,39 @@ class HLSModel:
             self._files[REPORT_FILE] = json.dumps(build_report(self.graph, self.config), indent=1) + "\n"
         return dict(self._files)
 
-    def write(self) -> Path:
-        """Write the project to output_dir (atomically; refuses a non-empty directory unless
-        the model was converted with force=True)."""
+    def write(self, force: bool | None = None) -> Path:
+        """Write the project to output_dir (atomically). A non-empty directory is refused
+        unless `force` (default: convert's force) is true; only files ikr-hls writes are replaced."""
         with self._write_lock:
-            write_project(self.files, self.output_dir, force=self.force or self._written)
+            write_project(self.files, self.output_dir, force=bool(self.force if force is None else force)
+                          or self._written)
             self._written = True
         return self.output_dir
+
+    def __repr__(self) -> str:
+        layers = len(self.graph.layers)
+        return (f"HLSModel({self.graph.source!r} -> {str(self.output_dir)!r}, {self.config.precision.cpp}, "
+                f"strategy {self.config.strategy}, reuse {self.config.reuse_factor}, {layers} layer(s), "
+                f"{tuple(self.input_shape)} -> {tuple(self.output_shape)})")
+
+    def summary(self, print_fn=print) -> None:
+        """One line per layer, as Keras's model.summary(): kind, shapes, strategy and reuse,
+        multipliers, II and latency of the hardware model (docs/report.md)."""
+        report = self.report()
+        rows = [("layer", "kind", "input -> output", "strategy", "reuse", "multipliers", "II", "latency")]
+        for l in report["layers"]:
+            rows.append((l["name"], l["kind"], f"{tuple(l['in_shape'])} -> {tuple(l['out_shape'])}",
+                         l["strategy"] or "-", str(l["reuse_factor"] or "-"), str(l["multipliers"] or "-"),
+                         str(l["ii"]), f"{l['latency_estimate_cycles']:,}"))
+        widths = [max(len(r[i]) for r in rows) for i in range(len(rows[0]))]
+        print_fn(repr(self))
+        for k, row in enumerate(rows):
+            print_fn("  ".join(c.ljust(w) for c, w in zip(row, widths, strict=True)).rstrip())
+            if k == 0:
+                print_fn("  ".join("-" * w for w in widths))
+        t = report["totals"]
+        print_fn(f"total: {t['multipliers']:,} multipliers, latency {t['latency_estimate_cycles']:,} cycles, "
+                 f"interval {t['interval_estimate_cycles']:,} (ikr-hls report for storage, patterns, resources)")
 
     def _ensure_written(self) -> None:
         with self._write_lock:
@@ -140,20 +166,21 @@ class HLSModel:
         y = self._module.predict(batch, threads)
         return y[0] if single else y
 
-    def _batch(self, x) -> np.ndarray:
-        """x as a contiguous float64 batch (N, *input_shape); a single sample becomes N=1."""
+    def _batch(self, x, caller: str = "predict") -> np.ndarray:
+        """x as a contiguous float64 batch (N, *input_shape); a single sample becomes N=1.
+        `caller` names the method in messages."""
         x = np.asarray(x)
         if x.dtype.kind not in "iuf":           # bool, complex, object, str, datetime: refused
-            raise IKRHLSError(f"predict: expected an array of real numbers (integer or float), got dtype {x.dtype}")
+            raise IKRHLSError(f"{caller}: expected an array of real numbers (integer or float), got dtype {x.dtype}")
         if x.shape == tuple(self.input_shape):
             x = x[None]
         if x.shape[1:] != tuple(self.input_shape):
-            raise IKRHLSError(f"predict: expected input of shape (N, {', '.join(map(str, self.input_shape))}), "
-                              f"got {x.shape}")
+            raise IKRHLSError(f"{caller}: expected input of shape (N, {', '.join(map(str, self.input_shape))}) "
+                              f"or one sample {tuple(self.input_shape)}, got {x.shape}")
         with np.errstate(over="ignore"):        # a long double beyond float64's range becomes inf
             x = np.ascontiguousarray(x, dtype=np.float64)
         if self.graph.fixed_point and not np.all(np.isfinite(x)):
-            raise IKRHLSError("predict: the inputs hold NaN or infinite values, which a fixed-point "
+            raise IKRHLSError(f"{caller}: the inputs hold NaN or infinite values, which a fixed-point "
                               "design cannot represent")
         return x
 
@@ -163,14 +190,14 @@ class HLSModel:
         from .emulate import emulate
 
         x = np.asarray(x)
-        y = emulate(self.graph, self._batch(x))
+        y = emulate(self.graph, self._batch(x, "emulate"))
         return y[0] if x.shape == tuple(self.input_shape) else y
 
     def trace(self, x) -> dict:
         """Every layer's output, from the C++ model (a tracing build, -DIKR_TRACE) beside Keras's
         output of the same layer (after any activation or BatchNormalization merged into it):
         {layer name: {"cpp": (N, *shape), "keras": (N, *shape)}}."""
-        x = self._batch(x)
+        x = self._batch(x, "trace")
         self._ensure_written()
         module = self._build(["-DIKR_TRACE"])
         cpp = module.trace(x)
@@ -186,7 +213,7 @@ class HLSModel:
     def count_ops(self, x) -> dict:
         """Multiplications executed per inference, per layer, measured by the counting build
         (-DIKR_COUNT_OPS: every weight multiplies through a counter), averaged over the batch x."""
-        x = self._batch(x)
+        x = self._batch(x, "count_ops")
         if len(x) == 0:
             raise IKRHLSError("count_ops: needs at least one input")
         self._ensure_written()
