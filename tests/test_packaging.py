@@ -7,17 +7,35 @@ from pathlib import Path
 REPO = Path(__file__).resolve().parent.parent
 
 
+def _source_tree(dest: Path) -> Path:
+    """The files git would commit (tracked, or new and not ignored), copied: a build/ folder
+    left by an earlier build can hold files that no longer exist, and setuptools ships them."""
+    import shutil
+
+    listed = subprocess.run(["git", "ls-files", "--cached", "--others", "--exclude-standard"], cwd=REPO,
+                            check=True, capture_output=True, text=True).stdout.splitlines()
+    for rel in listed:
+        if (REPO / rel).is_file():
+            (dest / rel).parent.mkdir(parents=True, exist_ok=True)
+            shutil.copy2(REPO / rel, dest / rel)
+    return dest
+
+
 def test_wheel_installs_and_converts_from_another_directory(tmp_path):
     wheels = tmp_path / "wheels"
+    source = _source_tree(tmp_path / "src")
     subprocess.run([sys.executable, "-m", "pip", "wheel", "--quiet", "--no-deps", "--no-build-isolation",
-                    "-w", str(wheels), str(REPO)], check=True, capture_output=True, cwd=tmp_path)
+                    "-w", str(wheels), str(source)], check=True, capture_output=True, cwd=tmp_path)
     wheel = next(wheels.glob("ikr_hls-*.whl"))
     names = set(zipfile.ZipFile(wheel).namelist())
     for rel in ("ikr_hls/templates/firmware/layers/conv2d.h.j2", "ikr_hls/templates/bridge.cpp.j2",
-                "ikr_hls/templates/firmware/layers/activation_call.j2", "ikr_hls/cpp/ikr_pool.h",
-                "ikr_hls/cpp/ikr_activation.h", "ikr_hls/kinds/conv2d.py", "ikr_hls/report/build.py",
+                "ikr_hls/templates/firmware/layers/activation_call.j2", "ikr_hls/templates/firmware/layers/window.j2",
+                "ikr_hls/kinds/conv2d.py", "ikr_hls/report/build.py",
                 "ikr_hls/pruning/callback.py", "ikr_hls/rtl/pe_synthesis.json"):
         assert rel in names, f"{rel} missing from {wheel.name}"
+    # every HLS header, and nothing else, in the package's cpp/
+    headers = {f"ikr_hls/cpp/{p.name}" for p in (source / "cpp").iterdir()}
+    assert {n for n in names if n.startswith("ikr_hls/cpp/")} == headers
     import ikr_hls
     assert f"ikr_hls-{ikr_hls.__version__}-" in wheel.name        # the version is written once
 
@@ -36,5 +54,5 @@ def test_wheel_installs_and_converts_from_another_directory(tmp_path):
     proc = subprocess.run([str(target / "bin" / "ikr-hls"), "convert", str(model), "-o", "prj"],
                           capture_output=True, text=True, env=env, cwd=elsewhere)
     assert proc.returncode == 0, proc.stderr
-    assert (elsewhere / "prj" / "firmware" / "ikr" / "ikr_pool.h").is_file()
+    assert (elsewhere / "prj" / "firmware" / "ikr" / "ikr_window.h").is_file()
     assert (elsewhere / "prj" / "firmware" / "layers" / "conv1.h").is_file()
