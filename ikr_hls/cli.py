@@ -29,6 +29,10 @@ def _verbosity() -> argparse.ArgumentParser:
     return common
 
 
+DEFAULT_MAX_ERROR_FRACTION = 0.1       # --check: max |C++ - Keras| <= this x max |Keras output|
+DEFAULT_MAX_ACCURACY_DROP = 0.01       # --check --labels: Keras accuracy - C++ accuracy
+
+
 def _parser() -> argparse.ArgumentParser:
     from .config import DEFAULT_CLOCK_UNCERTAINTY
 
@@ -59,7 +63,18 @@ def _parser() -> argparse.ArgumentParser:
     convert.add_argument("--project-name", default="myproject", help="top function name (default: myproject)")
     convert.add_argument("--force", action="store_true", help="overwrite an existing project directory")
     convert.add_argument("--check", type=int, default=0, metavar="N",
-                         help="compile and compare N random inputs against Keras")
+                         help="compile and compare N inputs (the first N of --tb-data, else seeded random ones) "
+                              "against Keras and, in fixed point, the bit-exact reference; exit 1 on a failure")
+    convert.add_argument("--max-error", type=float, default=None, metavar="E",
+                         help="--check fails when max |C++ - Keras| exceeds E (default: "
+                              f"{DEFAULT_MAX_ERROR_FRACTION:g} x the largest |Keras output| of the checked inputs)")
+    convert.add_argument("--labels", default=None, metavar="Y.npy",
+                         help="--check: class labels of the --tb-data inputs, for an accuracy line")
+    convert.add_argument("--max-accuracy-drop", type=float, default=DEFAULT_MAX_ACCURACY_DROP, metavar="D",
+                         help="--check with --labels fails when C++ is less accurate than Keras by more than D "
+                              f"(default: {DEFAULT_MAX_ACCURACY_DROP:g})")
+    convert.add_argument("--calibration", default=None, metavar="X.npy",
+                         help="inputs whose value ranges --precision auto measures")
 
     csim = sub.add_parser("csim", parents=[_verbosity()],
                           help="build and run the project's testbench with g++ (like Vitis csim)", **_HELP)
@@ -101,21 +116,32 @@ def _convert(args) -> int:
 
     if args.check < 0:
         raise IKRHLSError(f"--check: expected a number of inputs >= 0, got {args.check}")
+    if args.max_error is not None and not args.max_error >= 0:
+        raise IKRHLSError(f"--max-error: expected a number >= 0, got {args.max_error:g}")
+    if not 0 <= args.max_accuracy_drop <= 1:
+        raise IKRHLSError(f"--max-accuracy-drop: expected a fraction in [0, 1], got {args.max_accuracy_drop:g}")
+    if args.labels and not args.tb_data:
+        raise IKRHLSError("--labels: the labels of --tb-data's inputs; give --tb-data too")
     if args.check:
         find_compiler()                  # before anything is written
+    calibration = None
+    if args.calibration:
+        if args.precision != "auto":
+            raise IKRHLSError("--calibration: only --precision auto measures calibration data")
+        calibration = _load_npy(args.calibration, "--calibration")
     log = logging.getLogger("ikr_hls")
     hls = convert(args.model, output_dir=args.output_dir, precision=args.precision,
                   strategy=args.strategy, reuse_factor=args.reuse_factor,
                   part=args.part or DEFAULT_PART, clock_period=args.clock,
                   project_name=args.project_name, force=args.force, config=args.config,
-                  clock_uncertainty=args.clock_uncertainty, tb_data=args.tb_data)
+                  clock_uncertainty=args.clock_uncertainty, tb_data=args.tb_data, calibration=calibration)
     created = not Path(args.output_dir).exists()
     hls.write()
     log.info("wrote project %s (%d layers)", args.output_dir, len(hls.graph.layers))
     code = 0
     if args.check:
         try:
-            code = _check(hls, args.check)
+            code = _check(hls, args)
         except IKRHLSError:
             if created:              # a conversion that failed its check leaves nothing behind
                 shutil.rmtree(args.output_dir, ignore_errors=True)
@@ -125,29 +151,75 @@ def _convert(args) -> int:
     return code
 
 
-def _check(hls, n: int) -> int:
-    """Compile the host model and compare n seeded random inputs: with Keras in float, with
-    the bit-exact reference in fixed point. 0 when they agree, 1 when they do not."""
+def _load_npy(path, option: str):
     import numpy as np
 
-    from .tbdata import FLOAT_ATOL, FLOAT_RTOL
+    from .errors import IKRHLSError
 
+    try:
+        return np.load(path, allow_pickle=False)
+    except (OSError, ValueError, EOFError) as exc:
+        raise IKRHLSError(f"{path}: not a readable .npy array for {option} ({str(exc).splitlines()[0]})") from None
+
+
+def _check(hls, args) -> int:
+    """Compile the host model and run N inputs (the first N of --tb-data, else seeded random
+    ones). Float: C++ equals Keras within the testbench tolerances. Fixed point: C++ equals the
+    bit-exact reference, and its quantisation error against Keras is within --max-error. With
+    --labels, the accuracy of Keras, C++ (and the reference) and the allowed drop. 0 when every
+    line is OK, 1 otherwise."""
+    import numpy as np
+
+    from .errors import IKRHLSError
+    from .tbdata import FLOAT_ATOL, FLOAT_RTOL, load_inputs
+
+    n = args.check
     logging.getLogger("ikr_hls").info("compiling the host model ...")
     hls.compile()
-    x = np.random.default_rng(0).standard_normal((n, *hls.input_shape)).astype(np.float32)
+    if args.tb_data:
+        x = load_inputs(args.tb_data, hls.input_shape)[:n]
+        what = f"{len(x)} input(s) of {args.tb_data}"
+    else:
+        x = np.random.default_rng(0).standard_normal((n, *hls.input_shape)).astype(np.float32)
+        what = f"{n} random input(s)"
     y_cpp = hls.predict(x)
-    y_keras = np.asarray(hls.keras_model.predict(x, verbose=0), dtype=np.float64)
+    y_keras = np.asarray(hls.keras_model.predict(x, verbose=0), dtype=np.float64).reshape(y_cpp.shape)
     diff = float(np.max(np.abs(y_cpp - y_keras)))
+    ok = True
     if hls.graph.input_precision.is_float:
-        ok = np.allclose(y_cpp, y_keras, rtol=FLOAT_RTOL, atol=FLOAT_ATOL)
-        print(f"check: {n} random inputs, max |C++ - Keras| = {diff:.3g} "
+        ok = bool(np.allclose(y_cpp, y_keras, rtol=FLOAT_RTOL, atol=FLOAT_ATOL))
+        print(f"check: {what}, max |C++ - Keras| = {diff:.3g} "
               f"({'OK' if ok else 'MISMATCH'} at rtol {FLOAT_RTOL:g}, atol {FLOAT_ATOL:g})")
-    else:                     # fixed point: bit-exact against the numpy reference
-        mismatches = int(np.count_nonzero(y_cpp != hls.emulate(x)))
-        ok = mismatches == 0
-        print(f"check: {n} random inputs, C++ vs the bit-exact reference: "
-              f"{'OK, identical' if ok else f'MISMATCH in {mismatches} values'}; "
-              f"max |C++ - Keras| = {diff:.3g} (quantisation)")
+    else:
+        y_ref = hls.emulate(x)
+        mismatches = int(np.count_nonzero(y_cpp != y_ref))
+        exact = mismatches == 0
+        bound = args.max_error if args.max_error is not None else \
+            DEFAULT_MAX_ERROR_FRACTION * float(np.max(np.abs(y_keras)))
+        within = diff <= bound
+        source = "--max-error" if args.max_error is not None else \
+            f"{DEFAULT_MAX_ERROR_FRACTION:g} x max |Keras| = {bound:.3g}; set it with --max-error"
+        print(f"check: {what}, C++ vs the bit-exact reference: "
+              f"{'OK, identical' if exact else f'MISMATCH in {mismatches} values'}")
+        print(f"check: quantisation error max |C++ - Keras| = {diff:.3g}: "
+              + (f"OK (bound {bound:.3g})" if within else f"FAILED, beyond the bound {bound:.3g} ({source})"))
+        ok = exact and within
+    if args.labels:
+        labels = np.asarray(_load_npy(args.labels, "--labels")).reshape(-1)
+        if len(labels) < len(x):
+            raise IKRHLSError(f"{args.labels}: {len(labels)} labels for {len(x)} checked inputs")
+        labels = labels[:len(x)]
+
+        def accuracy(y):
+            return float(np.mean(y.reshape(len(x), -1).argmax(axis=1) == labels))
+
+        acc_keras, acc_cpp = accuracy(y_keras), accuracy(y_cpp)
+        drop_ok = acc_keras - acc_cpp <= args.max_accuracy_drop + 1e-12
+        reference = "" if hls.graph.input_precision.is_float else f", reference {accuracy(hls.emulate(x)):.4f}"
+        print(f"check: accuracy on {len(x)} labelled inputs: Keras {acc_keras:.4f}, C++ {acc_cpp:.4f}{reference}: "
+              + ("OK" if drop_ok else f"FAILED, C++ drops {acc_keras - acc_cpp:.4f} "
+                 f"(more than --max-accuracy-drop {args.max_accuracy_drop:g})"))
+        ok = ok and drop_ok
     return 0 if ok else 1
 
 

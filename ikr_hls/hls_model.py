@@ -237,7 +237,8 @@ def convert(model, output_dir="ikr_prj", precision="float", strategy="unrolled",
     few seeded random ones."""
     if precision == "auto":
         if calibration is None:
-            raise IKRHLSError("precision='auto' needs calibration data (calibration=x)")
+            raise IKRHLSError("precision='auto' needs calibration data (calibration=x; on the command line, "
+                              "--calibration X.npy)")
         graph, keras_model = float_graph(model)
         auto = auto_config(profile_graph(graph, keras_model, calibration), auto_width)
         user = load_config(config) if config is not None else {}

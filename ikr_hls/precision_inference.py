@@ -6,6 +6,8 @@ has and what its default accumulator is; the activations add the roles of their 
 """
 from __future__ import annotations
 
+import logging
+
 import numpy as np
 
 from . import activations
@@ -14,6 +16,8 @@ from .errors import IKRHLSError
 from .ir import INPUT, Graph, Layer
 from .kinds import kind_of
 from .precision import FixedType, HLSTypeLike, parse_type, signed_integer, signed_width
+
+log = logging.getLogger(__name__)
 
 # Fixed-point defaults of the softmax, sigmoid/tanh and average-pool tables (values are pre-rounded).
 EXP_TABLE_T = "ap_ufixed<18,0,AP_RND,AP_SAT>"
@@ -34,7 +38,23 @@ def assign_types(graph: Graph, config: ProjectConfig) -> Graph:
         for t in in_types:
             _check_types(layer, t)
         result_types[layer.name] = layer.precision["result"]
+    _warn_unusual_types(graph)
     return graph
+
+
+def _warn_unusual_types(graph: Graph) -> None:
+    """A type with more integer bits than bits (ap_fixed<6,16>: steps of 2^10) is legal, and is
+    nearly always W and I swapped: say so, naming the layer and role."""
+    named = [(graph.input_name, "input", graph.input_precision)] + [
+        (layer.keras_name, role, t) for layer in graph.layers for role, t in layer.precision.items()]
+    by_type: dict = {}
+    for name, role, t in named:
+        if isinstance(t, FixedType) and t.integer > t.width:
+            by_type.setdefault(t, []).append(f"{name} {role}")
+    for t, uses in by_type.items():
+        shown = ", ".join(uses[:6]) + (f" and {len(uses) - 6} more" if len(uses) > 6 else "")
+        log.warning("%s has %d integer bits of %d, so its smallest step is 2^%d (W and I swapped?): %s",
+                    t.cpp, t.integer, t.width, t.integer - t.width, shown)
 
 
 def _layer_types(layer: Layer, in_types: list, config: ProjectConfig) -> dict:

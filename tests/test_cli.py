@@ -58,3 +58,53 @@ def test_quiet_after_the_command(tmp_path):
     assert proc.returncode == 0 and proc.stdout == "" and proc.stderr == ""
     proc = run_cli("-q", "report", tmp_path / "prj", "-v")
     assert proc.returncode == 2 and "exclude each other" in proc.stderr
+
+
+@pytest.fixture(scope="module")
+def digits(tmp_path_factory):
+    """50 held-out MNIST images and their labels as .npy files."""
+    import numpy as np
+
+    from ikr_hls.datasets import mnist_split
+
+    _, _, x, y = mnist_split()
+    where = tmp_path_factory.mktemp("digits")
+    np.save(where / "x.npy", x[::20])
+    np.save(where / "y.npy", y[::20])
+    return where / "x.npy", where / "y.npy"
+
+
+@pytest.mark.cpp
+def test_check_fails_a_design_far_from_keras(tmp_path, digits):
+    """ap_fixed<6,16> (W and I swapped) is bit-exact with its reference and useless: the check
+    says so (exit 1), and the conversion warns about the type, naming where it is used."""
+    ikr = REPO / "examples" / "models" / "lenet5_ikr.h5"
+    x, y = digits
+    proc = run_cli("convert", ikr, "-o", tmp_path / "swapped", "--precision", "ap_fixed<6,16>", "--check", "5")
+    assert proc.returncode == 1, proc.stdout + proc.stderr
+    assert "C++ vs the bit-exact reference: OK, identical" in proc.stdout
+    assert "FAILED, beyond the bound" in proc.stdout and "--max-error" in proc.stdout
+    assert "W and I swapped?" in proc.stderr and "conv1 weight" in proc.stderr
+    good = run_cli("convert", ikr, "-o", tmp_path / "good", "--precision", "ap_fixed<16,6>", "--check", "50",
+                   "--tb-data", x, "--labels", y)
+    assert good.returncode == 0, good.stdout + good.stderr
+    assert "50 input(s) of" in good.stdout and "accuracy on 50 labelled inputs: Keras" in good.stdout
+    assert "W and I swapped" not in good.stderr
+    narrow = ["--precision", "ap_fixed<8,3>", "--check", "50", "--tb-data", x]
+    proc = run_cli("convert", ikr, "-o", tmp_path / "narrow", *narrow, "--labels", y)
+    assert proc.returncode == 1 and "more than --max-accuracy-drop 0.01" in proc.stdout
+    loose = run_cli("convert", ikr, "-o", tmp_path / "loose", *narrow, "--max-error", "2")   # the bound is the user's
+    assert loose.returncode == 0, loose.stdout
+
+
+def test_check_options_are_validated(tmp_path, digits):
+    ikr = REPO / "examples" / "models" / "lenet5_ikr.h5"
+    x, y = digits
+    assert_one_line_error(run_cli("convert", ikr, "-o", tmp_path / "a", "--labels", y), "--labels", "--tb-data")
+    assert_one_line_error(run_cli("convert", ikr, "-o", tmp_path / "b", "--max-error", "-1"), "--max-error")
+    assert_one_line_error(run_cli("convert", ikr, "-o", tmp_path / "c", "--calibration", x),
+                          "--calibration: only --precision auto")
+    assert_one_line_error(run_cli("convert", ikr, "-o", tmp_path / "d", "--precision", "auto"), "--calibration X.npy")
+    proc = run_cli("convert", ikr, "-o", tmp_path / "e", "--precision", "auto", "--calibration", x, "-q")
+    assert proc.returncode == 0, proc.stderr
+    assert "ap_fixed" in (tmp_path / "e" / "firmware" / "defines.h").read_text()
