@@ -84,7 +84,9 @@ def test_single_sample_and_empty_batch(converted):
 
 def test_wrong_shape_is_a_clear_error(converted):
     _, hls = converted[("lenet5", False, "unrolled")]
-    with pytest.raises(ikr_hls.IKRHLSError, match=r"expected input of shape \(N, 28, 28, 1\), got \(2, 28, 28\)"):
+    with pytest.raises(ikr_hls.IKRHLSError,
+                       match=r"^predict: expected input of shape \(N, 28, 28, 1\) or one sample \(28, 28, 1\), "
+                             r"got \(2, 28, 28\)"):
         hls.predict(np.zeros((2, 28, 28)))
     with pytest.raises(ikr_hls.IKRHLSError, match="expected an array of real numbers"):
         hls.predict(np.array([["a"]]))
