@@ -178,10 +178,10 @@ def _check(hls, args) -> int:
     hls.compile()
     if args.tb_data:
         x = load_inputs(args.tb_data, hls.input_shape)[:n]
-        what = f"{len(x)} input(s) of {args.tb_data}"
+        what = f"{len(x)} input{'s' if len(x) != 1 else ''} of {args.tb_data}"
     else:
         x = np.random.default_rng(0).standard_normal((n, *hls.input_shape)).astype(np.float32)
-        what = f"{n} random input(s)"
+        what = f"{n} random input{'s' if n != 1 else ''}"
     y_cpp = hls.predict(x)
     y_keras = np.asarray(hls.keras_model.predict(x, verbose=0), dtype=np.float64).reshape(y_cpp.shape)
     diff = float(np.max(np.abs(y_cpp - y_keras)))

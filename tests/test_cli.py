@@ -88,7 +88,7 @@ def test_check_fails_a_design_far_from_keras(tmp_path, digits):
     good = run_cli("convert", ikr, "-o", tmp_path / "good", "--precision", "ap_fixed<16,6>", "--check", "50",
                    "--tb-data", x, "--labels", y)
     assert good.returncode == 0, good.stdout + good.stderr
-    assert "50 input(s) of" in good.stdout and "accuracy on 50 labelled inputs: Keras" in good.stdout
+    assert "check: 50 inputs of" in good.stdout and "accuracy on 50 labelled inputs: Keras" in good.stdout
     assert "W and I swapped" not in good.stderr
     narrow = ["--precision", "ap_fixed<8,3>", "--check", "50", "--tb-data", x]
     proc = run_cli("convert", ikr, "-o", tmp_path / "narrow", *narrow, "--labels", y)
