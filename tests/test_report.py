@@ -363,3 +363,30 @@ def test_lenet_text_and_plot(lenet, tmp_path):
     assert path.read_bytes()[:4] == b"\x89PNG"
     h, w = matplotlib.image.imread(str(path)).shape[:2]
     assert h >= 600 and w >= 1000
+
+
+def test_strategy_overrides_in_the_header_and_only_where_a_kind_has_a_choice():
+    """A config's per-layer strategy shows in the header; Dense has one form, so no strategy."""
+    from ikr_hls.config import LayerSettings
+
+    graph = tiny_graph("unrolled", 2)
+    graph.layers[0].attrs["strategy"] = "pattern"            # as a LayerName.conv_a.Strategy sets it
+    config = tiny_config("unrolled", 2)
+    config.layers["conv_a"] = LayerSettings(strategy="pattern")
+    r = build(graph, config)
+    assert r["layer_strategies"] == {"c1": "pattern"} and by_name(r, "d1")["strategy"] is None
+    assert "strategy unrolled (c1: pattern)" in R.format_report(r).splitlines()[1]
+
+
+def test_a_library_with_a_pattern_per_kernel_is_told_it_saves_nothing():
+    """Six kernels on six patterns at reuse factor 2: six PE instances of 3 multipliers (18),
+    against ceil(18 nonzero / 2) = 9 unrolled: the notes say so, with the numbers."""
+    six = [[0, 4, 8], [1, 4, 7], [2, 4, 6], [3, 4, 5], [0, 1, 2], [6, 7, 8]]
+    r = build(tiny_graph("pattern", 2, assign=[six[:3], six[3:]]), tiny_config("pattern", 2))
+    c = by_name(r, "c1")
+    assert c["multipliers"] == 6 * 3 and c["library_size"] == 6
+    note = next(n for n in r["notes"] if n.startswith("c1: the pattern strategy needs"))
+    assert "18 multipliers at reuse factor 2" in note and "unrolled strategy (9)" in note
+    # reuse factor 1: one instance per kernel, as many multipliers as unrolled: no note
+    r = build(tiny_graph("pattern", 1, assign=[six[:3], six[3:]]), tiny_config("pattern", 1))
+    assert by_name(r, "c1")["multipliers"] == 18 and not any("pattern strategy needs" in n for n in r["notes"])

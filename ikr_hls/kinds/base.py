@@ -95,6 +95,7 @@ class LayerKind:
     declared_roles: Callable[[Layer], tuple] | None = None      # the roles a layer has (default: roles)
     multi_input: frozenset = frozenset()        # Keras classes whose handler gets every input shape
     reuses: bool = False                        # has a strategy and a reuse factor
+    strategies: tuple = ("unrolled",)           # the forms it has ("pattern": the IKR pattern PEs)
     activations: tuple = ()                     # activations it can apply itself (fused)
     folds_scale_shift: bool = False             # a per-channel scale and shift folds into its weights
     takes_padding: bool = False                 # a ZeroPadding2D before it becomes its own padding

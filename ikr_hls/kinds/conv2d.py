@@ -560,4 +560,5 @@ KIND = LayerKind(
     keras={"Conv2D": _conv2d, "DepthwiseConv2D": _depthwise_conv2d, "SeparableConv2D": _separable_conv2d},
     roles=ROLES, templates=("conv2d", "conv2d_pattern"), template=template, view=view, weights=weights,
     reference=reference, cost=cost, report=report, values=values, default_accum=default_accum, derive=derive,
-    reuses=True, activations=SCALAR_ACTIVATIONS, folds_scale_shift=True, takes_padding=True)
+    reuses=True, strategies=("unrolled", "pattern"), activations=SCALAR_ACTIVATIONS, folds_scale_shift=True,
+    takes_padding=True)

@@ -16,6 +16,8 @@ from ..errors import IKRHLSError
 from ..kinds import kind_of
 
 REPORT_VERSION = 1
+# a pattern conv with more than 10% more multipliers than unrolled at the same reuse factor gets a note
+PATTERN_OVERHEAD_NOTED = 1.1
 REPORT_FILE = "ikr_report.json"    # written into every project
 
 
@@ -42,6 +44,8 @@ def build_report(graph, config, synthesis=None) -> dict:
         "precision": config.precision.cpp,
         "strategy": config.strategy,
         "reuse_factor": config.reuse_factor,
+        "layer_strategies": {l["name"]: l["strategy"] for l in layers
+                             if l["strategy"] is not None and l["strategy"] != config.strategy},
         "input_shape": [int(d) for d in graph.input_shape],
         "output_shape": [int(d) for d in graph.output_shape],
         "removed": {str(k): str(v) for k, v in getattr(graph, "removed", {}).items()},
@@ -66,7 +70,8 @@ def _layer_report(layer, config) -> dict:
         "activation": layer.activation,
         "in_shape": [int(d) for d in layer.in_shape],
         "out_shape": [int(d) for d in layer.out_shape],
-        "strategy": a.get("strategy", config.strategy) if kind.reuses else None,
+        # a kind with one form (Dense) has no strategy to report, whatever the config's default
+        "strategy": a.get("strategy", config.strategy) if kind.reuses and len(kind.strategies) > 1 else None,
         "reuse_factor": int(a.get("reuse_factor", config.reuse_factor)) if kind.reuses else None,
         "weight_type": None, "weight_bits": None, "bias_type": None, "bias_bits": 0,
         "params_dense": 0, "params_nonzero": 0,
@@ -215,6 +220,15 @@ def _notes(report: dict) -> list:
     notes.append("Storage bits cover kernel weights (and scale_shift scales); biases are "
                  "stored densely in every scheme and counted apart (bias_bits).")
     for l in report["layers"]:
+        if l.get("strategy") == "pattern" and l.get("kernel_nonzero"):
+            unrolled = -(-l["kernel_nonzero"] // l["reuse_factor"])
+            if l["multipliers"] > PATTERN_OVERHEAD_NOTED * unrolled:
+                notes.append(f"{l['name']}: the pattern strategy needs {l['multipliers']} multipliers at reuse factor "
+                             f"{l['reuse_factor']}, more than the unrolled strategy ({unrolled}): each of its "
+                             f"{l['library_size']} pattern(s) gets ceil(kernels / {l['reuse_factor']}) PE instances, "
+                             f"rounded up per pattern ({l['kernels'] - l['kernels_removed']} kernel(s) in all); a "
+                             "smaller library (IKRPruning library_size), a reuse factor that divides each pattern's "
+                             "kernels, or the unrolled strategy costs less here.")
         if "regular" not in l:                           # layers without a pattern library
             continue
         if not l["regular"]:

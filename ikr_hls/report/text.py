@@ -41,8 +41,10 @@ def format_report(report: dict) -> str:
     """The report as fixed-width text: layer tables, totals, synthesis figures beside the
     estimates when present, conv pattern libraries as grids, notes."""
     layers, t = report["layers"], report["totals"]
+    overrides = report.get("layer_strategies") or {}          # layers whose config chose another strategy
+    strategy = report["strategy"] + (f" ({', '.join(f'{n}: {s}' for n, s in overrides.items())})" if overrides else "")
     out = [f"ikr-hls report: {report['project']} (from {report['source']})",
-           f"default type {report['precision']}, strategy {report['strategy']}, reuse factor "
+           f"default type {report['precision']}, strategy {strategy}, reuse factor "
            f"{report['reuse_factor']}, clock {report['clock_period_ns']:g} ns"
            + (f", part {report['part']}" if report.get("part") else ""), ""]
 
