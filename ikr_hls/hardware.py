@@ -49,6 +49,16 @@ def shared(products: int, ii: int) -> int:
     return math.ceil(products / ii) if products else 0
 
 
+def shared_operand_muxes(products: int, multipliers: int, data_bits: int, weight_bits: int) -> list:
+    """A multiplier that serves several products of a step picks both operands among them:
+    ceil(products / multipliers) ways (none when each product has its own)."""
+    ways = math.ceil(products / multipliers) if multipliers else 1
+    if ways <= 1:
+        return []
+    return [Mux("shared multiplier data", multipliers, ways, data_bits),
+            Mux("shared multiplier weight", multipliers, ways, weight_bits)]
+
+
 @dataclass(frozen=True)
 class Memory:
     """`count` memories of `depth` words of `width` bits: RAMs (line buffers, buffers between

@@ -272,8 +272,25 @@ def check_layer(layer, files, report, functions, library_functions, top_partitio
         multipliers += limit_pe * sum(products(n.text) for n in walk(pe_function.body) if isinstance(n, Statement))
     assert (entry["multipliers"] or 0) == multipliers, (
         f"{where}: {multipliers} multipliers in the code, the report says {entry['multipliers']}")
-    if claim:
-        assert int(claim[3]) == multipliers, where
+
+    # operand choices: an ALLOCATION-shared multiplier picks both operands among the products it
+    # serves; a PE instance's input written `r == 0 ? a : b ...` is a choice among its values
+    choices: dict = {}
+    if step.products and limit is not None and math.ceil(step.products / limit) > 1:
+        for operand in ("data", "weight"):
+            key = (f"shared multiplier {operand}", math.ceil(step.products / limit))
+            choices[key] = choices.get(key, 0) + limit
+    for call in re.finditer(r"= (\w+_pe\d+)\((.*)\);", header):
+        pe_params = all_functions[call[1]].param_names()
+        inputs = [arg for arg, param in zip(_split_args(call[2]), pe_params, strict=True) if param.startswith("x")]
+        for arg in inputs:
+            if "?" in arg:
+                key = ("PE inputs", arg.count("?") + 1)
+                choices[key] = choices.get(key, 0) + 1
+    claimed_choices: dict = {}
+    for m in entry["muxes"]:
+        claimed_choices[(m["what"], m["ways"])] = claimed_choices.get((m["what"], m["ways"]), 0) + m["count"]
+    assert choices == claimed_choices, f"{where}: operand choices {choices} in the code, the report says {claimed_choices}"
 
     # registers (completely partitioned local arrays), RAM (partly partitioned ones), ROM; the
     # memories' shapes: banks from the partition pragmas, each of the remaining depth
@@ -306,6 +323,19 @@ def check_layer(layer, files, report, functions, library_functions, top_partitio
         key = (m["kind"], m["depth"], m["width"])
         claimed[key] = claimed.get(key, 0) + m["count"]
     assert memories == claimed, f"{where}: memories (kind, depth, width): count {memories} in the code, the report says {claimed}"
+
+
+def _split_args(text: str) -> list:
+    """A call's arguments, split at the commas outside brackets."""
+    out, depth, current = [], 0, ""
+    for ch in text:
+        depth += (ch in "([") - (ch in ")]")
+        if ch == "," and depth == 0:
+            out.append(current.strip())
+            current = ""
+        else:
+            current += ch
+    return out + [current.strip()] if current.strip() else out
 
 
 def add_memory(memories: dict, kind: str, dims: list, scheme: dict, width: int) -> None:

@@ -469,9 +469,7 @@ def cost(layer: Layer) -> Cost:
     else:
         multipliers = hardware.shared(facts.nnz + act, rf)
         sharing = f"ALLOCATION: {multipliers} for {facts.nnz + act} products" if rf > 1 else "one per product"
-        if rf > 1:                  # a shared multiplier picks its operands among R products
-            muxes += [hardware.Mux("shared multiplier data", multipliers, rf, in_bits),
-                      hardware.Mux("shared multiplier weight", multipliers, rf, w_bits)]
+        muxes += hardware.shared_operand_muxes(facts.nnz + act, multipliers, in_bits, w_bits)
     acc_bits = hardware.bits(layer.precision["accum"])
     # the layer's own registers: window, the step's pixel and column, the pattern PEs' accumulators
     registers = (a["kh"] * a["kw"] + a["kh"] + 1) * c * in_bits + (f * acc_bits if a["strategy"] == "pattern" else 0)

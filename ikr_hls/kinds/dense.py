@@ -125,10 +125,7 @@ def cost(layer: Layer) -> Cost:
     multipliers = max(1, hardware.shared(products, rf))
     in_bits = hardware.bits(layer.input_types[0]) if layer.input_types else 0
     w_bits = hardware.bits(layer.precision["weight"])
-    muxes = []
-    if rf > 1:                      # a shared multiplier picks its operands among R products
-        muxes = [hardware.Mux("shared multiplier data", multipliers, rf, in_bits),
-                 hardware.Mux("shared multiplier weight", multipliers, rf, w_bits)]
+    muxes = hardware.shared_operand_muxes(products, multipliers, in_bits, w_bits)
     return Cost(latency=rf + PIPELINE_DEPTH, ii=rf, iterations=1, multipliers=multipliers,
                 sharing=f"ALLOCATION: {multipliers} for {products} products" if rf > 1 else "one per product",
                 registers_bits=kernel.shape[1] * hardware.bits(layer.precision["accum"]),
