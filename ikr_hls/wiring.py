@@ -107,9 +107,6 @@ class Wiring:
     def output_of(self, name: str) -> str:
         return self._own[name]
 
-    def input_buffers(self, layer) -> list:
-        return [self.all[self._read_buffer[(layer.name, i)]] for i in range(len(layer.inputs))]
-
     def _clone_chain(self, producer: str, copies: list) -> list:
         """Calls that copy the producer's buffer into every copy (chained past three readers)."""
         t, n = self._types[producer], self._sizes[producer]

@@ -62,10 +62,6 @@ def table_copies(layer: Layer) -> int:
     return hardware.table_copies(_lanes(layer), 1)
 
 
-def _table_role(layer: Layer) -> str | None:
-    return "act_table" if "act_table" in layer.precision else "exp_table" if "exp_table" in layer.precision else None
-
-
 def view(layer: Layer) -> dict:
     return dict(**activations.softmax_view(layer), has_tables=bool(activations.arrays(layer)), n=layer.out_size,
                 lanes=_lanes(layer), exp_copies=table_copies(layer), hw=cost(layer),

@@ -12,11 +12,11 @@ from .. import activations, hardware
 from .. import codes as C
 from ..constants import array, literal
 from ..hardware import PIPELINE_DEPTH
-from ..ir import Layer, conv_output_size, depthwise_as_conv, layer_kernel
+from ..ir import Layer, depthwise_as_conv, layer_kernel
 from ..patterns import LayerPatterns, patterns_from_kernel
 from ..precision import index_bits, requantize, to_codes, weight_bits, widen_for_sum
 from .base import SCALAR_ACTIVATIONS, Cost, LayerKind, Weights
-from .keras_reading import activation_name, check_channels_last, image_shape, read_array, unsupported, with_activation
+from .keras_reading import activation_name, read_array, unsupported, window_geometry, with_activation
 
 ROLES = ("weight", "bias", "accum", "result")
 
@@ -111,20 +111,11 @@ def derive(layer: Layer) -> ConvFacts:
 
 def _geometry(klayer, shape, source) -> dict:
     """Checks and output geometry shared by Conv2D and DepthwiseConv2D."""
-    h, w, c = image_shape(klayer, shape, source)
-    check_channels_last(klayer, source)
     if tuple(klayer.dilation_rate) != (1, 1):
         raise unsupported(klayer, source, f"dilation {tuple(klayer.dilation_rate)} (only 1)")
-    if klayer.padding not in ("valid", "same"):
-        raise unsupported(klayer, source, f"padding='{klayer.padding}' (valid or same)")
     kh, kw = klayer.kernel_size
-    sh, sw = klayer.strides
-    oh, pt, pb = conv_output_size(h, kh, sh, klayer.padding)
-    ow, pl, pr = conv_output_size(w, kw, sw, klayer.padding)
-    if oh < 1 or ow < 1:
-        raise unsupported(klayer, source, f"a {kh}x{kw} kernel on a {h}x{w} input (no output pixel)")
-    return dict(kh=kh, kw=kw, sh=sh, sw=sw, padding=klayer.padding,
-                pad_top=pt, pad_bottom=pb, pad_left=pl, pad_right=pr, oh=oh, ow=ow)
+    _, geometry = window_geometry(klayer, shape, source, (kh, kw), "kernel")
+    return dict(kh=kh, kw=kw, **geometry)
 
 
 def _activation(klayer, source) -> str:

@@ -9,11 +9,10 @@ from .. import hardware
 from ..constants import array, literal
 from ..hardware import PIPELINE_DEPTH
 from ..ir import Layer
-from ..precision import requantize, to_codes, widen_for_sum
+from ..precision import requantize, to_codes
 from .base import Cost, LayerKind, Weights
 from .keras_reading import check_channels_last, image_shape
-
-ROLES = ("accum", "recip", "result")
+from .pool2d import ROLES, declared_roles, default_accum  # a pool whose window is the whole image
 
 
 def _handler(op):
@@ -73,19 +72,6 @@ def cost(layer: Layer) -> Cost:
     product_bits = (hardware.bits(layer.precision["recip"]), acc_bits) if avg else (0, 0)
     return Cost(latency=h * w + PIPELINE_DEPTH, ii=1, iterations=h * w, multipliers=c if avg else None,
                 sharing="one per channel" if avg else "none", registers_bits=c * acc_bits, product_bits=product_bits)
-
-
-def declared_roles(layer: Layer) -> tuple:
-    return tuple(r for r in ROLES if not (r == "recip" and layer.attrs["op"] == "max"))
-
-
-def default_accum(layer: Layer, in_types: list, types: dict):
-    in_type = in_types[0]
-    if in_type.is_float or types["result"].is_float:
-        return types["result"]
-    if layer.attrs["op"] == "max":
-        return in_type
-    return widen_for_sum(in_type, None, None, layer.attrs["ph"] * layer.attrs["pw"])
 
 
 KIND = LayerKind(

@@ -6,7 +6,7 @@ from __future__ import annotations
 import numpy as np
 
 from ..errors import IKRHLSError
-from ..ir import ACTIVATIONS, Layer
+from ..ir import ACTIVATIONS, Layer, conv_output_size
 
 
 def read_array(variable) -> np.ndarray:
@@ -49,3 +49,20 @@ def image_shape(klayer, shape, source) -> tuple:
     if len(shape) != 3:
         raise unsupported(klayer, source, f"input shape {shape} (needs an (H, W, C) image)")
     return tuple(shape)
+
+
+def window_geometry(klayer, shape, source, size: tuple, what: str) -> tuple:
+    """(h, w, c) and the output geometry of a sliding window (a conv's kernel, a pool's window)
+    of `size` with the layer's strides and padding: dict(sh, sw, padding, pad_*, oh, ow)."""
+    h, w, c = image_shape(klayer, shape, source)
+    check_channels_last(klayer, source)
+    if klayer.padding not in ("valid", "same"):
+        raise unsupported(klayer, source, f"padding='{klayer.padding}' (valid or same)")
+    kh, kw = size
+    sh, sw = klayer.strides
+    oh, pt, pb = conv_output_size(h, kh, sh, klayer.padding)
+    ow, pl, pr = conv_output_size(w, kw, sw, klayer.padding)
+    if oh < 1 or ow < 1:
+        raise unsupported(klayer, source, f"a {kh}x{kw} {what} on a {h}x{w} input (no output pixel)")
+    return (h, w, c), dict(sh=sh, sw=sw, padding=klayer.padding, pad_top=pt, pad_bottom=pb, pad_left=pl,
+                           pad_right=pr, oh=oh, ow=ow)

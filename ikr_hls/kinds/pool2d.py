@@ -9,30 +9,21 @@ from .. import codes as C
 from .. import hardware, tables
 from ..constants import array, literal
 from ..hardware import PIPELINE_DEPTH
-from ..ir import Layer, conv_output_size
+from ..ir import Layer
 from ..precision import requantize, to_codes, widen_for_sum
 from .base import Cost, LayerKind, Weights
-from .keras_reading import check_channels_last, image_shape, unsupported
+from .keras_reading import window_geometry
 
 ROLES = ("accum", "recip", "result")
 
 
 def _handler(op):
     def handler(klayer, shape, source):
-        h, w, c = image_shape(klayer, shape, source)
-        check_channels_last(klayer, source)
-        if klayer.padding not in ("valid", "same"):
-            raise unsupported(klayer, source, f"padding='{klayer.padding}'")
         ph, pw = klayer.pool_size
-        sh, sw = klayer.strides
-        oh, pt, pb = conv_output_size(h, ph, sh, klayer.padding)
-        ow, pl, pr = conv_output_size(w, pw, sw, klayer.padding)
-        if oh < 1 or ow < 1:
-            raise unsupported(klayer, source, f"a {ph}x{pw} pool on a {h}x{w} input (no output pixel)")
+        (h, w, c), g = window_geometry(klayer, shape, source, (ph, pw), "pool")
         return Layer(name="", kind="pool2d", keras_name=klayer.name, in_shape=(h, w, c),
-                     out_shape=(oh, ow, c),
-                     attrs=dict(op=op, ph=ph, pw=pw, sh=sh, sw=sw, padding=klayer.padding,
-                                pad_top=pt, pad_bottom=pb, pad_left=pl, pad_right=pr))
+                     out_shape=(g["oh"], g["ow"], c),
+                     attrs=dict(op=op, ph=ph, pw=pw, **{k: v for k, v in g.items() if k not in ("oh", "ow")}))
     return handler
 
 
