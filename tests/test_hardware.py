@@ -207,6 +207,11 @@ def check_layer(layer, files, report, functions, library_functions, top_partitio
     assert claim, f"{where}: the header no longer states its II, latency and multipliers"
     assert (int(claim[1]), int(claim[2]), int(claim[3])) == \
         (ii, entry["latency_estimate_cycles"], entry["multipliers"] or 0), where
+    comments = " ".join(line for line in header.splitlines() if line.startswith("//"))
+    for figure, key in (("register", "registers_bits"), ("RAM", "ram_bits"), ("ROM", "rom_bits")):
+        stated = re.search(rf"(\d+) {figure} bits", comments)
+        if stated:                            # the report's figure is checked against the code below
+            assert int(stated[1]) == entry[key], f"{where}: the header says {stated[1]} {figure} bits"
 
     params = function.param_names()
     partitions = layer_partitions(function, top_partitions, top_calls, layer.name)
@@ -374,7 +379,11 @@ def check_top(files):
 @pytest.mark.parametrize("strategy", STRATEGIES)
 @pytest.mark.parametrize("model_name", list(MODELS))
 def test_the_code_has_the_hardware_the_report_claims(keras_models, ikr_library, model_name, strategy, reuse):
-    graph, files, report = project(keras_models[model_name], strategy, reuse)
+    check_project(keras_models[model_name], model_name, strategy, reuse, ikr_library)
+
+
+def check_project(model, model_name, strategy, reuse, ikr_library, precision=PRECISION):
+    graph, files, report = project(model, strategy, reuse, precision)
     top_partitions, top_calls = top_buffers(files)
     for layer in graph.layers:
         check_layer(layer, files, report, None, ikr_library, top_partitions, top_calls,
@@ -391,8 +400,8 @@ def test_every_kind_is_covered(keras_models):
     assert seen == set(KINDS) - {"flatten", "reshape"}, sorted(set(KINDS) - seen)
 
 
-def test_the_synthesis_expectations_in_the_docs_are_the_models():
-    """docs/vitis.md's LeNet-5 tables are what bench/synthesis_expectations.py computes now."""
+def _expectations():
+    """bench/synthesis_expectations.py, the writer of docs/vitis.md's LeNet-5 tables."""
     import importlib.util
     from pathlib import Path
 
@@ -400,5 +409,21 @@ def test_the_synthesis_expectations_in_the_docs_are_the_models():
     spec = importlib.util.spec_from_file_location("synthesis_expectations", path)
     module = importlib.util.module_from_spec(spec)
     spec.loader.exec_module(module)
+    return module
+
+
+def test_the_synthesis_expectations_in_the_docs_are_the_models():
+    """docs/vitis.md's LeNet-5 tables are what bench/synthesis_expectations.py computes now."""
+    module = _expectations()
     assert module.in_doc(module.DOC.read_text()) == module.tables().strip("\n"), (
         "docs/vitis.md is out of date: run python bench/synthesis_expectations.py --write")
+
+
+def test_the_documented_lenet_settings_are_checked_against_their_code(ikr_library):
+    """The figures docs/vitis.md prints for the shipped LeNet-5, read back from its code."""
+    from ikr_hls.modelfile import load_keras_model
+
+    module = _expectations()
+    model = load_keras_model(module.MODEL)
+    for precision, strategy, reuse in module.SETTINGS:
+        check_project(model, module.MODEL.name, strategy, reuse, ikr_library, precision)
