@@ -97,7 +97,9 @@ def estimate(cost, products_on_dsp: bool) -> dict:
     dsp = 0
     products = cost.multipliers or 0
     weight_bits, data_bits = cost.product_bits
-    if products and weight_bits and data_bits:
+    if products and not (weight_bits and data_bits):     # a kind forgot its widths: no silent zero cost
+        raise IKRHLSError(f"resource estimate: {products} multipliers without operand widths {cost.product_bits}")
+    if products:
         if products_on_dsp:
             dsp = products * dsps_per_product(weight_bits, data_bits)
         else:

@@ -295,7 +295,8 @@ def check_layer(layer, files, report, functions, library_functions, top_partitio
     claimed_choices: dict = {}
     for m in entry["muxes"]:
         claimed_choices[(m["what"], m["ways"])] = claimed_choices.get((m["what"], m["ways"]), 0) + m["count"]
-    assert choices == claimed_choices, f"{where}: operand choices {choices} in the code, the report says {claimed_choices}"
+    assert choices == claimed_choices, (
+        f"{where}: operand choices {choices} in the code, the report says {claimed_choices}")
 
     # registers (completely partitioned local arrays), RAM (partly partitioned ones), ROM; the
     # memories' shapes: banks from the partition pragmas, each of the remaining depth
@@ -327,7 +328,8 @@ def check_layer(layer, files, report, functions, library_functions, top_partitio
     for m in entry["memories"]:
         key = (m["kind"], m["depth"], m["width"])
         claimed[key] = claimed.get(key, 0) + m["count"]
-    assert memories == claimed, f"{where}: memories (kind, depth, width): count {memories} in the code, the report says {claimed}"
+    assert memories == claimed, (
+        f"{where}: memories (kind, depth, width): count {memories} in the code, the report says {claimed}")
 
 
 def _split_args(text: str) -> list:

@@ -14,6 +14,7 @@ from ikr_hls.config import make_config
 from ikr_hls.ir import Graph, Layer
 from ikr_hls.passes import derive_facts
 from ikr_hls.precision import parse_type
+from ikr_hls.precision_inference import _softmax_types
 
 LENET_IKR = Path(__file__).resolve().parents[1] / "examples" / "models" / "lenet5_ikr.h5"
 
@@ -67,7 +68,9 @@ def tiny_graph(strategy="unrolled", rf=2, assign=None):
                weights=dict(scale=np.array([1.0, 2.0, 0.0, 3.0]), shift=np.zeros(4)),
                precision=dict(prec))
     act = Layer("a1", "activation", "softmax_a", (4,), (4,), activation="softmax",
+                attrs=dict(table_size=1024, exp_range=16),
                 precision={"result": parse_type("ap_fixed<16,6>"), "accum": parse_type("ap_fixed<16,6>")})
+    act.precision.update(_softmax_types(act, ACT_T, {}))     # its lookup tables, as the passes give them
     layers = [conv, pool, dense, bn, act]
     for previous, layer in zip(["input"] + [l.name for l in layers[:-1]], layers, strict=True):  # a chain
         layer.inputs, layer.input_types = [previous], [ACT_T]
