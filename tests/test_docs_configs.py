@@ -60,7 +60,8 @@ def test_a_type_split_by_a_yaml_flow_mapping_gets_the_quoting_hint(tmp_path):
         ikr_hls.convert(str(LENET), output_dir="unused", config=str(path))
     path.write_text(head + "    Precision: {weight: \"ap_fixed<8,3>\", bias: \"ap_fixed<16,6>\"}\n")
     hls = ikr_hls.convert(str(LENET), output_dir="unused", config=str(path))
-    assert next(l for l in hls.graph.layers if l.keras_name == "conv2").precision["weight"] == parse_type("ap_fixed<8,3>")
+    conv2 = next(layer for layer in hls.graph.layers if layer.keras_name == "conv2")
+    assert conv2.precision["weight"] == parse_type("ap_fixed<8,3>")
     with pytest.raises(ikr_hls.IKRHLSError) as refused:
         make_config(config={"LayerName": {"c1": {"Precision": {"wieght": "ap_fixed<8,3>"}}}})
     assert "quoted" not in str(refused.value)                    # a plain typo gets no quoting hint
