@@ -317,6 +317,13 @@ def _substituted(text: str, alias: tuple) -> str:
 
 
 @functools.cache
+def _const_int(text: str) -> tuple | None:
+    """(name, value expression) of a `const int name = value` statement, else None."""
+    match = re.fullmatch(r"\s*const\s+int\s+(\w+)\s*=\s*(.+)", text, re.S)
+    return (match[1], match[2]) if match else None
+
+
+@functools.cache
 def _statement_parts(text: str) -> tuple:
     """(ikr helper calls as (name, template args, args), products, processing-element calls)
     of a statement's text: parsed once, however often the unrolled step repeats it."""
@@ -391,9 +398,14 @@ class Expander:
         merged = Step(accesses=set(), products=runs[0].products, calls=runs[0].calls)
         for site in zip(*(r.accesses for r in runs), strict=True):
             first = site[0]
-            assert all((a.array, a.write) == (first.array, first.write) for a in site), site
-            index = tuple(v if all(a.index[k] == v for a in site) else None for k, v in enumerate(first.index))
-            merged.accesses.add(Access(first.array, index, first.write, tuple(a.index for a in site)))
+            indices = tuple(a.index for a in site)
+            if len(set(indices)) == 1:           # the common case: a constant index, no per-sample work
+                index = first.index
+            else:
+                index = tuple(v if all(i[k] == v for i in indices) else None for k, v in enumerate(first.index))
+            for a in site:
+                assert a.array == first.array and a.write == first.write, site
+            merged.accesses.add(Access(first.array, index, first.write, indices))
         return merged
 
     def _nodes(self, nodes, env, alias, step):
@@ -402,8 +414,10 @@ class Expander:
             if isinstance(node, Loop):
                 start, bound, inc = (evaluate(node.start, env), evaluate(node.bound, env),
                                      evaluate(node.step, env))
+                inner = dict(env)                # _nodes copies it again: one dict per loop, not per value
                 for value in range(start, bound, inc):
-                    self._nodes(node.body, dict(env, **{node.var: value}), alias, step)
+                    inner[node.var] = value
+                    self._nodes(node.body, inner, alias, step)
             elif isinstance(node, If):
                 self._expression(node.condition, env, alias, step)
                 if self._decided(node.condition, env, alias) is not False:
@@ -412,10 +426,10 @@ class Expander:
                 self._call(node.name, node.template_args, node.args, env, alias, step)
             else:
                 self._statement(node.text, env, alias, step)
-                match = re.fullmatch(r"\s*const\s+int\s+(\w+)\s*=\s*(.+)", node.text, re.S)
+                match = _const_int(node.text)
                 if match:
                     try:
-                        env[match[1]] = evaluate(self._sub(match[2], alias), env)
+                        env[match[0]] = evaluate(self._sub(match[1], alias), env)
                     except (KeyError, SyntaxError):
                         pass
 

@@ -169,6 +169,7 @@ def test_bad_input(tmp_path, case):
     assert documented in DOC, f"docs/cli.md does not show the message of '{case}'"
 
 
+@pytest.mark.process
 @pytest.mark.parametrize("case", ["missing model file", "unsupported layer"])
 def test_bad_input_in_a_real_process(tmp_path, case):
     """The installed console script in its own process: exit code 2 and one line on stderr,

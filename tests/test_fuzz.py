@@ -134,6 +134,7 @@ def damaged(saved, tmp_path_factory):
     return files, rows
 
 
+@pytest.mark.process
 def test_damaged_model_files_never_crash(damaged):
     files, rows = damaged
     for path in [p for paths in files.values() for p in paths]:

@@ -14,6 +14,7 @@ factors 1, 2 and 4:
   reads at a data-dependent index;
 - the top function is a canonical DATAFLOW region: buffers and calls of INLINE-off functions.
 """
+import json
 import math
 import re
 
@@ -186,9 +187,25 @@ def check_ports(step, partitions, params, arrays, tables, ii, where):
                                  f"{math.ceil(total / 2)} cycles of a dual-port memory, II is {ii}")
 
 
+# inputs of check_layer that passed: the same header, weights, report entry, buffer partitions and
+# types recur across strategies and reuse factors (pooling, activations, dense at equal reuse),
+# and the check is a function of them alone
+_PASSED: set = set()
+
+
 def check_layer(layer, files, report, functions, library_functions, top_partitions, top_calls, where):
     header = files[f"firmware/layers/{layer.name}.h"]
     weights = files.get(f"firmware/weights/{layer.name}.h", "")
+    inputs = json.dumps([header, weights, report[layer.name], type_bits(files),
+                         [repr(top_partitions.get(b, {})) for b in top_calls.get(layer.name, [])]],
+                        sort_keys=True, default=repr)
+    if inputs in _PASSED:
+        return
+    _check_layer(layer, header, weights, files, report, library_functions, top_partitions, top_calls, where)
+    _PASSED.add(inputs)
+
+
+def _check_layer(layer, header, weights, files, report, library_functions, top_partitions, top_calls, where):
     all_functions = {**library_functions, **parse_functions(header)}
     function = all_functions[layer.name]
     entry = report[layer.name]

@@ -4,6 +4,8 @@ import sys
 import zipfile
 from pathlib import Path
 
+import pytest
+
 REPO = Path(__file__).resolve().parent.parent
 
 
@@ -21,6 +23,7 @@ def _source_tree(dest: Path) -> Path:
     return dest
 
 
+@pytest.mark.process
 def test_wheel_installs_and_converts_from_another_directory(tmp_path):
     wheels = tmp_path / "wheels"
     source = _source_tree(tmp_path / "src")

@@ -302,6 +302,7 @@ def test_steps_per_execution_catches_up(digits):
     assert_ikr(kernel(model, "c5"), 2, 2)
 
 
+@pytest.mark.process
 def test_mirrored_strategy_two_cpus(tmp_path):
     """Logical devices must exist before TensorFlow starts, so this runs in a fresh process."""
     code = textwrap.dedent(f"""
