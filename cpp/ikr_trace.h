@@ -25,6 +25,16 @@ void trace_record(int layer, const T *values, int size) {
     for (int i = 0; i < size; i++) buffers[layer].push_back(double(values[i]));
 }
 
+// io_stream: every element the layer wrote into its stream during the call (ikr_stream.h keeps
+// them in tracing builds)
+template <typename E>
+void trace_record(int layer, const std::vector<E> &written) {
+    std::vector<std::vector<double> > &buffers = trace_buffers();
+    if ((int)buffers.size() <= layer) buffers.resize(layer + 1);
+    for (size_t e = 0; e < written.size(); e++)
+        for (int i = 0; i < E::size; i++) buffers[layer].push_back(double(written[e][i]));
+}
+
 }  // namespace ikr
 
 #endif  // IKR_TRACE

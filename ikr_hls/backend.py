@@ -22,7 +22,7 @@ from .errors import IKRHLSError
 from .ir import Graph
 from .kinds import kind_of
 from .resources import cpp_dir, templates_dir
-from .wiring import Wiring
+from .wiring import STREAM_DEPTH, Wiring
 
 log = logging.getLogger(__name__)
 
@@ -52,12 +52,16 @@ class _Renderer:
 
     def render(self) -> dict[str, str]:
         layer_views = []
-        wiring = Wiring(self.graph)
+        wiring = Wiring(self.graph, self.config.io_type)
+        stream = wiring.stream
         for i, layer in enumerate(self.graph.layers):
             kind = kind_of(layer)
             in_types = [wiring.type_of(name) for name in layer.inputs]
+            io = dict(io=self.config.io_type,
+                      in_widths=[wiring.read_width(layer, k) for k in range(len(layer.inputs))] if stream else [],
+                      out_width=wiring.width_of(layer.name) if stream else 0)
             view = dict(name=layer.name, guard=f"{self.project.upper()}_{layer.name.upper()}_H",
-                        in_type=in_types[0], in_types=in_types, activation=layer.activation,
+                        in_type=in_types[0], in_types=in_types, activation=layer.activation, **io,
                         version=__version__, types=[(role, t.cpp) for role, t in layer.precision.items()],
                         **kind.view(layer))
             self.files[f"firmware/layers/{layer.name}.h"] = self.env.get_template(
@@ -74,10 +78,12 @@ class _Renderer:
                                     keras_class=view["keras_class"], types=view["types"]))
         fixed_point = self.graph.fixed_point
         ports = [dict(name=name, pragma=wiring.all[name].partition.pragma(name, "ARRAY_RESHAPE"),
-                      ap_vld=wiring.all[name].partition.scheme == "complete") for name in ("input", "output")]
-        buffers = [dict(type=b.type, name=b.name, size=b.size, pragma=b.partition.pragma(b.name))
-                   for b in wiring.buffers]
+                      ap_vld=wiring.all[name].partition.scheme == "complete", width=wiring.all[name].width)
+                 for name in ("input", "output")]
+        buffers = [dict(type=b.type, name=b.name, size=b.size, pragma=b.partition.pragma(b.name),
+                        width=b.width, depth=b.depth) for b in wiring.buffers]
         common = dict(project=self.project, version=__version__, source=self.graph.source, fixed_point=fixed_point,
+                      io=self.config.io_type, stream=stream, stream_depth=STREAM_DEPTH,
                       guard=self.project.upper(), layers=layer_views, buffers=buffers, ports=ports,
                       calls=wiring.calls(layer_views), has_clones=wiring.has_clones,
                       input_shape=list(self.graph.input_shape),
@@ -101,7 +107,8 @@ class _Renderer:
         """What Vitis HLS opens: Tcl flow, Vitis Unified config, testbench, short README."""
         config = self.config
         view = dict(common, part=config.part, clock_period=f"{config.clock_period:g}",
-                    clock_uncertainty=config.clock_uncertainty, cflags=LANGUAGE_FLAGS,
+                    clock_uncertainty=config.clock_uncertainty,
+                    cflags=LANGUAGE_FLAGS + (" -DIKR_VITIS_HLS_STREAM" if common["stream"] else ""),
                     exact=common["fixed_point"], rtol=repr(tbdata.FLOAT_RTOL), atol=repr(tbdata.FLOAT_ATOL),
                     precision=config.precision.cpp, strategy=config.strategy)
         for template, path in (("build_prj.tcl.j2", "build_prj.tcl"), ("project.tcl.j2", "project.tcl"),

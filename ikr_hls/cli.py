@@ -52,6 +52,8 @@ def _parser() -> argparse.ArgumentParser:
     convert.add_argument("--config", default=None, metavar="CFG",
                          help="hls4ml-like config (.yml/.json): precision, reuse factor, strategy per layer")
     convert.add_argument("--strategy", default="unrolled", help="conv kernel strategy (default: unrolled)")
+    convert.add_argument("--io-type", default="io_parallel",
+                         help="io_parallel (whole buffers between layers, default) or io_stream (hls::stream of pixels)")
     convert.add_argument("--reuse-factor", type=int, default=1, help="multiplier reuse factor (default: 1)")
     convert.add_argument("--part", default=None, help="FPGA part for Vitis HLS")
     convert.add_argument("--clock", type=float, default=5.0, help="clock period in ns (default: 5.0)")
@@ -134,7 +136,8 @@ def _convert(args) -> int:
                   strategy=args.strategy, reuse_factor=args.reuse_factor,
                   part=args.part or DEFAULT_PART, clock_period=args.clock,
                   project_name=args.project_name, force=args.force, config=args.config,
-                  clock_uncertainty=args.clock_uncertainty, tb_data=args.tb_data, calibration=calibration)
+                  clock_uncertainty=args.clock_uncertainty, tb_data=args.tb_data, calibration=calibration,
+                  io_type=args.io_type)
     created = not Path(args.output_dir).exists()
     hls.write()
     log.info("wrote project %s (%d layers)", args.output_dir, len(hls.graph.layers))

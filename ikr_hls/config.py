@@ -6,7 +6,8 @@ values raise IKRHLSError listing the valid ones (hls4ml silently falls back; we 
                              "ReuseFactor": 4, "Strategy": "pattern"},
                    "input_layer": {"Precision": {"result": "ap_ufixed<8,0>"}},
                    "fc3": {"TableSize": 2048}},
-     "Part": "xcvu13p-flga2577-2-e", "ClockPeriod": 5, "ClockUncertainty": "12.5%"}
+     "IOType": "io_parallel", "Part": "xcvu13p-flga2577-2-e", "ClockPeriod": 5,
+     "ClockUncertainty": "12.5%"}
 
 Per-layer keys apply to layers by their Keras name (the input layer's name sets the input
 type). A layer's unset types default to the model's precision, except accumulators, which
@@ -26,12 +27,13 @@ from .errors import IKRHLSError
 from .precision import HLSTypeLike, parse_type
 
 STRATEGIES = ("unrolled", "pattern")
+IO_TYPES = ("io_parallel", "io_stream")  # hls4ml's names: whole buffers, or hls::stream between layers
 DEFAULT_PART = "xcvu13p-flga2577-2-e"   # hls4ml's default part, so projects compare
 PRECISION_ROLES = ("weight", "bias", "accum", "result", "exp_table", "inv_table", "act_table", "recip", "alpha")
 MODEL_KEYS = ("Precision", "ReuseFactor", "Strategy", "TableSize", "ExpRange")
 LAYER_KEYS = MODEL_KEYS
 HARDWARE_KEYS = {"Part": "part", "ClockPeriod": "clock_period", "ClockUncertainty": "clock_uncertainty"}
-TOP_KEYS = ("Model", "LayerName", *HARDWARE_KEYS)
+TOP_KEYS = ("Model", "LayerName", "IOType", *HARDWARE_KEYS)
 DEFAULT_CLOCK_UNCERTAINTY = "12.5%"     # hls4ml's default, as a share of the clock period
 _IDENT = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*$")
 _PART = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.:-]*$")     # written into Tcl and cfg files as is
@@ -56,6 +58,7 @@ class ProjectConfig:
     precision: HLSTypeLike                             # model-wide type (HLSType or FixedType)
     strategy: str = "unrolled"
     reuse_factor: int = 1
+    io_type: str = "io_parallel"
     table_size: int = 1024                             # softmax lookup tables, fixed point
     exp_range: int = 16                                # exp table covers x - max in (-range, 0]
     layers: dict = field(default_factory=dict)         # keras layer name -> LayerSettings
@@ -71,7 +74,7 @@ class ProjectConfig:
 
 def make_config(precision="float", strategy="unrolled", reuse_factor=1, part=DEFAULT_PART,
                 clock_period=5.0, project_name="myproject", config=None,
-                clock_uncertainty=DEFAULT_CLOCK_UNCERTAINTY) -> ProjectConfig:
+                clock_uncertainty=DEFAULT_CLOCK_UNCERTAINTY, io_type="io_parallel") -> ProjectConfig:
     """Validate the keyword options of convert(); `config` (a dict, or a .yml/.yaml/.json
     file) overrides them, model-wide and per layer."""
     layers: dict = {}
@@ -86,12 +89,16 @@ def make_config(precision="float", strategy="unrolled", reuse_factor=1, part=DEF
     model = dict(Precision=precision, ReuseFactor=reuse_factor, Strategy=strategy)
     origin = f"{config}: " if isinstance(config, (str, Path)) else ""     # errors name the file
     hardware = dict(Part=part, ClockPeriod=clock_period, ClockUncertainty=clock_uncertainty)
+    io_key = "io_type"                                 # where the io type came from, for messages
     if config is not None:
         cfg = load_config(config)
         model.update(cfg.get("Model", {}))
         hardware.update({k: v for k, v in cfg.items() if k in HARDWARE_KEYS})
+        if "IOType" in cfg:
+            io_type, io_key = cfg["IOType"], origin + "IOType"
         for name, entry in cfg.get("LayerName", {}).items():
             layers[name] = _layer_settings(name, entry, layers.get(name), origin)
+    io_type = validate_io_type(io_type, io_key)
     names = {k: origin + k if config is not None and k in cfg else HARDWARE_KEYS[k] for k in HARDWARE_KEYS}
     part = hardware["Part"]
     if not isinstance(part, str) or not _PART.match(part.strip()):
@@ -112,7 +119,7 @@ def make_config(precision="float", strategy="unrolled", reuse_factor=1, part=DEF
         table_size=_table_size(model.get("TableSize", 1024), _key(where, "TableSize", "TableSize")),
         exp_range=_exp_range(model.get("ExpRange", 16), _key(where, "ExpRange", "ExpRange")),
         layers=layers, part=part.strip(), clock_period=clock, clock_uncertainty=uncertainty,
-        project_name=project_name)
+        project_name=project_name, io_type=io_type)
 
 
 def load_config(config) -> dict:
@@ -241,6 +248,12 @@ def _clock_uncertainty(value, clock: float, key) -> str:
 def validate_strategy(value, key):
     if value not in STRATEGIES:
         raise IKRHLSError(f"{key}: unknown value {_show(value)} (valid: {', '.join(STRATEGIES)})")
+    return value
+
+
+def validate_io_type(value, key):
+    if value not in IO_TYPES:
+        raise IKRHLSError(f"{key}: unknown value {_show(value)} (valid: {', '.join(IO_TYPES)})")
     return value
 
 

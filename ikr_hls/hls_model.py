@@ -77,7 +77,8 @@ class HLSModel:
     def __repr__(self) -> str:
         layers = len(self.graph.layers)
         return (f"HLSModel({self.graph.source!r} -> {str(self.output_dir)!r}, {self.config.precision.cpp}, "
-                f"strategy {self.config.strategy}, reuse {self.config.reuse_factor}, {layers} layer(s), "
+                f"{self.config.io_type}, strategy {self.config.strategy}, reuse {self.config.reuse_factor}, "
+                f"{layers} layer(s), "
                 f"{tuple(self.input_shape)} -> {tuple(self.output_shape)})")
 
     def summary(self, print_fn=print) -> None:
@@ -163,7 +164,12 @@ class HLSModel:
         batch = self._batch(x)
         if threads > len(batch):                 # never more threads than samples (nor than a C int holds)
             threads = max(1, len(batch))
-        y = self._module.predict(batch, threads)
+        try:
+            y = self._module.predict(batch, threads)
+        except RuntimeError as exc:          # io_stream: ikr-hls's host stream reports a misuse
+            if "ikr-hls: stream" not in str(exc):
+                raise
+            raise IKRHLSError(f"predict: {exc}") from None
         return y[0] if single else y
 
     def _batch(self, x, caller: str = "predict") -> np.ndarray:
@@ -227,14 +233,15 @@ class HLSModel:
 def convert(model, output_dir="ikr_prj", precision="float", strategy="unrolled", reuse_factor=1,
             part=DEFAULT_PART, clock_period=5.0, project_name="myproject", force=False,
             config=None, calibration=None, auto_width=16,
-            clock_uncertainty=DEFAULT_CLOCK_UNCERTAINTY, tb_data=None) -> HLSModel:
+            clock_uncertainty=DEFAULT_CLOCK_UNCERTAINTY, tb_data=None, io_type="io_parallel") -> HLSModel:
     """Convert a keras.Model, or a .h5/.keras file, into an HLSModel (nothing is written
     until write() or compile()). `config` (an hls4ml-like dict, or a .yml/.json file) sets
     precision, reuse factor and strategy model-wide and per layer, over the keyword values.
     precision="auto" chooses ap_fixed<auto_width, I> per value from the ranges measured on
     `calibration` inputs (a per-layer config still overrides it). `tb_data` (an array
     (N, *input_shape) or a .npy file) becomes the testbench's golden inputs; by default a
-    few seeded random ones."""
+    few seeded random ones. io_type="io_stream" (or the config's IOType) makes layers talk
+    through hls::stream of pixels, with line buffers instead of whole buffers (docs/io_stream.md)."""
     if precision == "auto":
         if calibration is None:
             raise IKRHLSError("precision='auto' needs calibration data (calibration=x; on the command line, "
@@ -244,10 +251,10 @@ def convert(model, output_dir="ikr_prj", precision="float", strategy="unrolled",
         user = load_config(config) if config is not None else {}
         auto["LayerName"].update(user.get("LayerName", {}))
         auto["Model"].update(user.get("Model", {}))
-        auto.update({k: v for k, v in user.items() if k in HARDWARE_KEYS})
+        auto.update({k: v for k, v in user.items() if k in HARDWARE_KEYS or k == "IOType"})
         model, config, precision = keras_model, auto, "float"
     config = make_config(precision=precision, strategy=strategy, reuse_factor=reuse_factor,
                          part=part, clock_period=clock_period, project_name=project_name,
-                         config=config, clock_uncertainty=clock_uncertainty)
+                         config=config, clock_uncertainty=clock_uncertainty, io_type=io_type)
     graph, keras_model = convert_graph(model, config)
     return HLSModel(graph, config, output_dir, keras_model=keras_model, force=force, tb_data=tb_data)

@@ -79,7 +79,18 @@ def _include_flags(project_dir: Path) -> list[str]:
 
     return ["-I", str(project_dir), "-I", str(project_dir / "firmware"),
             "-isystem", pybind11.get_include(), "-isystem", sysconfig.get_paths()["include"],
-            *_ap_types_flags(project_dir)]
+            *_ap_types_flags(project_dir), *_stream_flags(project_dir)]
+
+
+def _stream_flags(project_dir: Path) -> list[str]:
+    """An io_stream project uses Vitis's hls_stream.h when $XILINX_HLS has it (as csim in
+    Vitis does), else ikr-hls's host stream (cpp/ikr_stream.h), which reports misuse."""
+    if '#include "ikr/ikr_stream.h"' not in (project_dir / "firmware" / "defines.h").read_text():
+        return []
+    xilinx = os.environ.get("XILINX_HLS")
+    if xilinx and (Path(xilinx) / "include" / "hls_stream.h").is_file():
+        return ["-DIKR_VITIS_HLS_STREAM", "-isystem", str(Path(xilinx) / "include")]
+    return []
 
 
 def _ap_types_flags(project_dir: Path) -> list[str]:

@@ -10,6 +10,15 @@ channels, or a whole vector). A buffer is partitioned cyclically into as many ba
 larger side's lanes when one side's lanes divide the other's (each bank is then accessed once
 a step by each side), otherwise completely; a complete partition of more than
 COMPLETE_PARTITION_LIMIT elements is refused: such layers need io_stream.
+
+io_stream: every buffer is an hls::stream of ikr::array elements of `width` values: a pixel
+(its channels) for an image, the whole vector for a vector; an elementwise layer (activation,
+Add, scale-shift) passes on its input's width, whatever the shape. A window layer reads
+exactly one pixel per element; a vector layer (Dense, softmax) gathers its input's elements.
+FIFO depths: 2 (Vitis's default) between a producer and its only reader; the copies of a
+stream read by several layers (a fork that merges again, e.g. a residual Add) hold the whole
+tensor, so the fork never waits for the slower branch and the design cannot deadlock
+(a conservative bound: the copies of a branch that merges cost as many elements of FIFO).
 """
 from __future__ import annotations
 
@@ -22,6 +31,9 @@ from .kinds import kind_of
 from .kinds.base import pixel_lanes
 
 CLONE_WAYS = 3                              # widest clone in cpp/ikr_clone.h
+STREAM_DEPTH = 2                            # a FIFO between a producer and its only reader
+ELEMENTWISE = ("activation", "add", "scale_shift")   # kinds whose stream width follows their input
+WINDOW_KINDS = ("conv2d", "pool2d", "pad2d", "global_pool2d")   # read one pixel per stream element
 
 
 @dataclass(frozen=True)
@@ -51,11 +63,15 @@ class Buffer:
     read_lanes: int | None = None
     partition: Partition = field(default_factory=lambda: Partition("complete", 0))   # set by Wiring
     what: str = ""                          # for messages: which layer's input or output it is
+    width: int = 0                          # io_stream: values per stream element
+    depth: int = STREAM_DEPTH               # io_stream: FIFO depth in elements
 
 
 class Wiring:
-    def __init__(self, graph: Graph):
+    def __init__(self, graph: Graph, io_type: str = "io_parallel"):
         self.graph = graph
+        self.io_type = io_type
+        self.stream = io_type == "io_stream"
         last = graph.layers[-1].name
         self._types = {INPUT: "input_t", **{l.name: f"{l.name}_result_t" for l in graph.layers}}
         self._sizes = {INPUT: graph.input_size, **{l.name: l.out_size for l in graph.layers}}
@@ -93,8 +109,11 @@ class Wiring:
             if name not in (INPUT, last):
                 self.buffers.append(self.all[self._own[name]])
             self.buffers.extend(self._extra.get(name, []))
-        for buffer in self.all.values():
-            self._partition(buffer)
+        if self.stream:
+            self._stream_widths()
+        else:
+            for buffer in self.all.values():
+                self._partition(buffer)
 
     def _add(self, name: str, producer: str, writer: str | None) -> Buffer:
         buffer = Buffer(name, self._types[producer], self._sizes[producer], self._shapes[producer], writer=writer)
@@ -153,7 +172,49 @@ class Wiring:
             raise IKRHLSError(f"{self.graph.source}: {buffer.what}: its buffer {buffer.name} of {buffer.size} values "
                               f"would be as many registers, over io_parallel's limit of {COMPLETE_PARTITION_LIMIT} "
                               "(a layer that reads or writes a buffer whole needs it completely partitioned); "
-                              "such a model needs io_stream, which ikr-hls does not have yet")
+                              "convert it with io_type='io_stream' (--io-type io_stream)")
+
+    def _stream_widths(self) -> None:
+        """io_stream: each buffer's element width and FIFO depth; readers that cannot take
+        their input's elements are refused, naming the layer."""
+        graph = self.graph
+        width = {INPUT: pixel_lanes(graph.input_shape)}
+        for layer in graph.layers:
+            vector = layer.kind == "activation" and layer.activation == "softmax"
+            width[layer.name] = (width[layer.inputs[0]] if layer.kind in ELEMENTWISE and not vector
+                                 else pixel_lanes(layer.out_shape))
+            widths = {width[name] for name in layer.inputs}
+            where = f"{graph.source}: layer '{layer.keras_name}'"
+            if len(widths) > 1:
+                raise IKRHLSError(f"{where}: its inputs arrive as stream elements of different widths "
+                                  f"{sorted(widths)}; io_stream adds streams of one width (use io_parallel)")
+            (w,) = widths
+            if layer.kind in WINDOW_KINDS and (len(layer.in_shape) != 3 or w != layer.in_shape[-1]):
+                raise IKRHLSError(f"{where}: io_stream needs its input as pixels of {layer.in_shape[-1]} channels, "
+                                  f"its producer writes elements of {w} values (a Reshape of a vector into an image "
+                                  "is io_parallel only)")
+            if layer.kind == "scale_shift" and w % layer.in_shape[-1] != 0:
+                raise IKRHLSError(f"{where}: io_stream scales whole channel groups, its input's elements hold "
+                                  f"{w} values for {layer.in_shape[-1]} channels (use io_parallel)")
+        self.widths = width
+        for producer in [INPUT] + [l.name for l in graph.layers]:
+            for name in [self._own[producer]] + [b.name for b in self._extra.get(producer, [])]:
+                buffer = self.all[name]
+                buffer.width = width[producer]
+                if producer in self.clones and name != self._own[producer]:
+                    buffer.depth = max(STREAM_DEPTH, buffer.size // buffer.width)   # a fork's copies
+        layers = {layer.name: layer for layer in graph.layers}
+        for buffer in self.all.values():
+            reader = layers.get(buffer.reader or "") or layers.get(buffer.writer or "")
+            buffer.what = f"layer '{reader.keras_name}'" if reader is not None else buffer.name
+
+    def width_of(self, name: str) -> int:
+        """io_stream: the element width of the stream `name` (a producer) writes."""
+        return self.widths[name]
+
+    def read_width(self, layer, position: int) -> int:
+        """io_stream: the element width of the stream a layer reads at input `position`."""
+        return self.all[self._read_buffer[(layer.name, position)]].width
 
     def clone_steps(self) -> dict:
         """{producer: [(elements, lanes) of each copy process]} of the buffers read twice."""
@@ -163,14 +224,22 @@ class Wiring:
     def calls(self, views: list) -> list:
         """The statements of the top function, in order, each with a comment (views: the
         layers' render views, in graph order)."""
-        out = [dict(c, comment=f"the input is read {len(self.clones[INPUT])} times")
+        out = [dict(self._clone_form(c), comment=f"the input is read {len(self.clones[INPUT])} times")
                for c in self._clone_calls.get(INPUT, [])]
         for layer, view in zip(self.graph.layers, views, strict=True):
             args = [self._read_buffer[(layer.name, i)] for i in range(len(layer.inputs))]
             out.append(dict(_call(layer.name, [*args, self._own[layer.name]]), comment=view["summary"]))
-            out.extend(dict(c, comment=f"{layer.name}'s output is read {len(self.clones[layer.name])} times")
-                       for c in self._clone_calls.get(layer.name, []))
+            out.extend(dict(self._clone_form(c), comment=f"{layer.name}'s output is read "
+                            f"{len(self.clones[layer.name])} times") for c in self._clone_calls.get(layer.name, []))
         return out
+
+    def _clone_form(self, call: dict) -> dict:
+        """io_stream copies elements of a stream (cpp/ikr_clone_stream.h): <type, width, elements>."""
+        if not self.stream:
+            return call
+        source = self.all[call["args"][0]]
+        return _call(call["function"].replace("ikr::clone", "ikr::clone_stream"), call["args"],
+                     [source.type, source.width, source.size // source.width])
 
 
 def _call(function: str, args: list, template_args=()) -> dict:
