@@ -53,7 +53,8 @@ def _parser() -> argparse.ArgumentParser:
                          help="hls4ml-like config (.yml/.json): precision, reuse factor, strategy per layer")
     convert.add_argument("--strategy", default="unrolled", help="conv kernel strategy (default: unrolled)")
     convert.add_argument("--io-type", default="io_parallel",
-                         help="io_parallel (whole buffers between layers, default) or io_stream (hls::stream of pixels)")
+                         help="io_parallel (whole buffers between layers, default) or io_stream "
+                              "(hls::stream of pixels)")
     convert.add_argument("--reuse-factor", type=int, default=1, help="multiplier reuse factor (default: 1)")
     convert.add_argument("--part", default=None, help="FPGA part for Vitis HLS")
     convert.add_argument("--clock", type=float, default=5.0, help="clock period in ns (default: 5.0)")
@@ -98,6 +99,7 @@ def _parser() -> argparse.ArgumentParser:
     report.add_argument("--config", metavar="CFG", help="model file only: hls4ml-like config")
     report.add_argument("--strategy", help="model file only: conv strategy (default: unrolled)")
     report.add_argument("--reuse-factor", type=int, help="model file only: reuse factor (default: 1)")
+    report.add_argument("--io-type", help="model file only: io_parallel (default) or io_stream")
     return parser
 
 
@@ -247,7 +249,7 @@ def _report(args) -> int:
 
     target = Path(args.target)
     model_options = {"--precision": args.precision, "--config": args.config,
-                     "--strategy": args.strategy, "--reuse-factor": args.reuse_factor}
+                     "--strategy": args.strategy, "--reuse-factor": args.reuse_factor, "--io-type": args.io_type}
     if target.is_dir():
         given = [k for k, v in model_options.items() if v is not None]
         if given:
@@ -261,7 +263,7 @@ def _report(args) -> int:
         import_keras()
         hls = convert(target, output_dir=Path("unused"), precision=args.precision or "float",   # nothing is written
                       strategy=args.strategy or "unrolled", reuse_factor=args.reuse_factor or 1,
-                      config=args.config)
+                      config=args.config, io_type=args.io_type or "io_parallel")
         report = build_report(hls.graph, hls.config)
     if args.plot:
         plot_report(report, args.plot)

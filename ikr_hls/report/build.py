@@ -44,13 +44,14 @@ def build_report(graph, config, synthesis=None) -> dict:
         "precision": config.precision.cpp,
         "strategy": config.strategy,
         "reuse_factor": config.reuse_factor,
+        "io_type": getattr(config, "io_type", "io_parallel"),
         "layer_strategies": {l["name"]: l["strategy"] for l in layers
                              if l["strategy"] is not None and l["strategy"] != config.strategy},
         "input_shape": [int(d) for d in graph.input_shape],
         "output_shape": [int(d) for d in graph.output_shape],
         "removed": {str(k): str(v) for k, v in getattr(graph, "removed", {}).items()},
         "layers": layers,
-        "totals": _totals(layers, clock, graph),
+        "totals": _totals(layers, clock, graph, getattr(config, "io_type", "io_parallel")),
         "synthesis": _plain(synthesis) if synthesis else None,
         "notes": [],
     }
@@ -126,19 +127,23 @@ def _ratio(a, b):
     return float(a) / float(b) if b else None
 
 
-def _dataflow(graph, layers: list) -> dict:
-    """The DATAFLOW region as a whole: its buffers (ping-pong pairs: twice their bits), the
-    copies of buffers read twice, the latency of a frame along the longest path, and the
-    interval (the slowest process)."""
+def _dataflow(graph, layers: list, io_type: str = "io_parallel") -> dict:
+    """The DATAFLOW region as a whole: its buffers (io_parallel: ping-pong pairs, twice their
+    bits; io_stream: FIFOs of depth x element bits), the copies of buffers read twice, the
+    latency of a frame along the longest path, and the interval (the slowest process)."""
     from ..hardware import PIPELINE_DEPTH, Memory, bits
     from ..wiring import Wiring
 
-    wiring = Wiring(graph)
+    wiring = Wiring(graph, io_type)
     types = {"input_t": graph.input_type, **{f"{l.name}_result_t": l.precision["result"] for l in graph.layers}}
     registers = ram = 0
     memories = []
     for buffer in wiring.buffers:
         width = bits(types[buffer.type])
+        if wiring.stream:                       # a FIFO of `depth` elements of `width` values
+            ram += buffer.depth * buffer.width * width
+            memories.append(Memory(buffer.name, "RAM", 1, buffer.depth, buffer.width * width))
+            continue
         size = 2 * buffer.size * width
         if buffer.partition.scheme == "complete":
             registers += size
@@ -161,7 +166,7 @@ def _dataflow(graph, layers: list) -> dict:
             "latency": int(finish[graph.layers[-1].name]), "interval": int(max(processes))}
 
 
-def _totals(layers: list, clock: float, graph=None) -> dict:
+def _totals(layers: list, clock: float, graph=None, io_type: str = "io_parallel") -> dict:
     with_w = [l for l in layers if l["storage_bits"] is not None]
     counted = [l for l in layers if l["macs_dense"] is not None]
     storage = {k: int(sum(l["storage_bits"][k] for l in with_w)) for k in ("dense", "ikr", "csr")}
@@ -169,7 +174,7 @@ def _totals(layers: list, clock: float, graph=None) -> dict:
     params_nonzero = sum(l["params_nonzero"] for l in layers)
     macs_dense = sum(l["macs_dense"] for l in counted)
     macs_pruned = sum(l["macs_pruned"] for l in counted)
-    flow = _dataflow(graph, layers) if graph is not None else {}
+    flow = _dataflow(graph, layers, io_type) if graph is not None else {}
     latency = flow.get("latency", sum(l["latency_estimate_cycles"] for l in layers))
     interval = flow.get("interval", max(l["latency_estimate_cycles"] for l in layers))
     return {

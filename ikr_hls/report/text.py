@@ -44,7 +44,8 @@ def format_report(report: dict) -> str:
     overrides = report.get("layer_strategies") or {}          # layers whose config chose another strategy
     strategy = report["strategy"] + (f" ({', '.join(f'{n}: {s}' for n, s in overrides.items())})" if overrides else "")
     out = [f"ikr-hls report: {report['project']} (from {report['source']})",
-           f"default type {report['precision']}, strategy {strategy}, reuse factor "
+           f"{report.get('io_type', 'io_parallel')}, default type {report['precision']}, strategy {strategy}, "
+           "reuse factor "
            f"{report['reuse_factor']}, clock {report['clock_period_ns']:g} ns"
            + (f", part {report['part']}" if report.get("part") else ""), ""]
 

@@ -1,0 +1,221 @@
+"""io_stream: layers talk through hls::stream of pixels (cpp/ikr_stream.h), the top takes and
+returns AXI4-Streams. Every layer kind of the zoo, both strategies, float against Keras and
+fixed point bit for bit against the numpy reference; the synthesized line buffers
+(-DIKR_HLS_WINDOWS) read the streams too; the g++ testbench passes; and a stream read while
+empty, or left holding data, is an error, never a hang."""
+import re
+
+import numpy as np
+import pytest
+
+import ikr_hls
+from builds import run_two_at_a_time
+from ikr_hls.errors import IKRHLSError
+from ikr_hls.tbdata import FLOAT_ATOL, FLOAT_RTOL
+from ikr_hls.wiring import STREAM_DEPTH
+from zoo import build, build_dag, ikr_prune
+
+MODELS = {
+    "lenet_ikr": lambda: ikr_prune(build("lenet5", seed=3), keep=5, library_size=6, seed=3),
+    "same_stride2": lambda: ikr_prune(build("same_stride2", seed=3), keep=4, library_size=3, seed=3),
+    "nonsquare_bn": lambda: build("nonsquare_bn", seed=3, zeros=True),
+    "avgpool_same": lambda: build("avgpool_same", seed=3),
+    "mlp": lambda: build("mlp", seed=3, zeros=True),
+    "residual": lambda: build_dag("residual", seed=3, keep=4),
+    "depthwise_separable": lambda: build_dag("depthwise_separable", seed=3, keep=4),
+    "activations": lambda: build("activations", seed=3),
+}
+FIXED = "ap_fixed<16,6>"
+# (precision, strategy, reuse, host windows): float and fixed, both strategies, a pattern PE
+# over R cycles; the last builds the line buffers and registers that Vitis synthesizes
+VARIANTS = [("float", "unrolled", 1, False), (FIXED, "pattern", 2, False), (FIXED, "unrolled", 1, True)]
+CASES = [(m, *v) for m in MODELS for v in VARIANTS]
+
+
+def _id(case):
+    model, precision, strategy, reuse, synthesized = case
+    kind = "fixed" if precision != "float" else "float"
+    return f"{model}-{kind}-{strategy}-{reuse}" + ("-lines" if synthesized else "")
+
+
+@pytest.fixture(scope="module")
+def keras_models():
+    return {name: make() for name, make in MODELS.items()}
+
+
+@pytest.fixture(scope="module")
+def built(keras_models, tmp_path_factory):
+    """{case: (hls, module)}, compiled two at a time."""
+    out = {}
+    jobs = []
+    for case in CASES:
+        model, precision, strategy, reuse, synthesized = case
+        hls = ikr_hls.convert(keras_models[model], output_dir=tmp_path_factory.mktemp(_id(case)),
+                              precision=precision, strategy=strategy, reuse_factor=reuse, io_type="io_stream")
+        hls.write()
+        entry = out[case] = [hls, None]
+
+        def job(e=entry, flags=["-DIKR_HLS_WINDOWS"] if synthesized else []):
+            e[1] = e[0]._build(extra_flags=flags)
+        jobs.append(job)
+    run_two_at_a_time(jobs)
+    return out
+
+
+@pytest.mark.cpp
+@pytest.mark.parametrize("case", CASES, ids=[_id(c) for c in CASES])
+def test_stream_model_equals_keras_and_the_reference(built, keras_models, case):
+    hls, module = built[case]
+    hls._module = module
+    x = np.random.default_rng(7).normal(0, 1.5, (16, *hls.input_shape)).astype("float32")
+    y = hls.predict(x)
+    if case[1] == "float":
+        expected = keras_models[case[0]].predict(x, verbose=0)
+        np.testing.assert_allclose(y, expected.reshape(y.shape), rtol=FLOAT_RTOL, atol=FLOAT_ATOL)
+    else:
+        np.testing.assert_array_equal(y, hls.emulate(x))
+    np.testing.assert_array_equal(hls.predict(x, threads=1), y)     # one thread or many: the same
+
+
+@pytest.mark.cpp
+def test_every_kind_streams(built):
+    kinds = {layer.kind for hls, _ in built.values() for layer in hls.graph.layers}
+    from ikr_hls.ir import KINDS
+    assert kinds == set(KINDS) - {"flatten", "reshape"}, sorted(set(KINDS) - kinds)
+
+
+def _top(hls):
+    return hls.files[f"firmware/{hls.project_name}.cpp"]
+
+
+@pytest.mark.cpp
+@pytest.mark.parametrize("model", list(MODELS))
+def test_top_is_streams_and_calls(built, model):
+    """A DATAFLOW region of hls::stream declarations and calls: AXI-Stream ports; every stream
+    written by one call and read by one call; depths as wiring computes them (the copies of a
+    forked stream hold the whole tensor)."""
+    hls = built[(model, *VARIANTS[0])][0]
+    top = _top(hls)
+    assert "#pragma HLS INTERFACE mode=axis port=input" in top
+    assert "#pragma HLS INTERFACE mode=axis port=output" in top
+    assert "#pragma HLS DATAFLOW" in top
+    body = top.split("#pragma HLS DATAFLOW", 1)[1].split("#ifndef __SYNTHESIS__", 1)[0]
+    streams = {name: int(width) for width, name in re.findall(r"hls::stream<ikr::array<\w+, (\d+)> > (\w+)\(", body)}
+    depths = dict((name, int(d)) for name, d in re.findall(r"STREAM variable=(\w+) depth=(\d+)", body))
+    assert set(depths) == set(streams)
+    calls = re.findall(r"^\s+([\w:]+)(?:<([^>]*)>)?\(([^)]*)\);", body, re.M)
+    uses: dict = {}
+    for _, _, args in calls:
+        for arg in [a.strip() for a in args.split(",")]:
+            uses[arg] = uses.get(arg, 0) + 1
+    for name in streams:
+        assert uses.get(name) == 2, f"{model}: stream {name} is used by {uses.get(name)} calls"
+    assert uses.get("input") == 1 and uses.get("output") == 1
+    forked = {name for name in streams if "_to_" in name}
+    for name in streams:
+        if name in forked:
+            producer = name.split("_to_")[0]
+            sizes = {"input": hls.graph.input_size, **{f"{l.name}_out": l.out_size for l in hls.graph.layers}}
+            size = sizes[producer]
+            assert depths[name] == size // streams[name], name
+        elif "_spare" not in name:
+            assert depths[name] == STREAM_DEPTH, name
+
+
+@pytest.mark.cpp
+def test_csim_testbench_passes_on_streams(built):
+    hls = built[("residual", *VARIANTS[1])][0]
+    result = hls.csim()
+    assert result.passed, result.output[-2000:]
+    assert "PASS" in result.output and "bit-exact" in result.output
+
+
+def _tampered(hls, tmp_path, layer, old, new):
+    """A copy of the project with one text of a layer header changed, compiled."""
+    files = dict(hls.files)
+    path = f"firmware/layers/{layer}.h"
+    assert files[path].count(old) == 1, (path, old)
+    files[path] = files[path].replace(old, new)
+    from ikr_hls.backend import write_project
+    from ikr_hls.hostbuild import build_module
+    out = write_project(files, tmp_path / "tampered")
+    return build_module(out, f"{hls.project_name}.cpp", extra_flags=["-DIKR_HOST_INT"])
+
+
+def _pixels(hls, name):
+    layer = next(l for l in hls.graph.layers if l.name == name)
+    return layer.out_shape[0] * layer.out_shape[1]
+
+
+@pytest.mark.cpp
+def test_reading_an_empty_stream_is_an_error_not_a_hang(built, tmp_path):
+    """fc1 gathers one element more than pool2 writes: predict raises, naming the stream."""
+    hls = built[("lenet_ikr", *VARIANTS[1])][0]
+    steps = _pixels(hls, "pool2")
+    hls._module = _tampered(hls, tmp_path, "fc1", f"e < {steps};", f"e < {steps + 1};")
+    with pytest.raises(IKRHLSError, match=r"predict: ikr-hls: stream 'pool2_out' read while empty"):
+        hls.predict(np.zeros((3, *hls.input_shape)))
+
+
+@pytest.mark.cpp
+def test_data_left_in_a_stream_is_an_error(built, tmp_path):
+    """fc1 gathers one element less than pool2 writes: the top reports the stream it left."""
+    hls = built[("lenet_ikr", *VARIANTS[1])][0]
+    steps = _pixels(hls, "pool2")
+    hls._module = _tampered(hls, tmp_path, "fc1", f"e < {steps};", f"e < {steps - 1};")
+    with pytest.raises(IKRHLSError, match=r"stream 'pool2_out' still holds data at the end of the call"):
+        hls.predict(np.zeros((2, *hls.input_shape)), threads=2)
+
+
+@pytest.mark.cpp
+def test_trace_in_stream_form(built, keras_models):
+    """Every layer's output, recorded as its stream was written."""
+    case = ("lenet_ikr", *VARIANTS[1])
+    hls = built[case][0]
+    x = np.random.default_rng(1).normal(0, 1, (3, *hls.input_shape))
+    traced = hls.trace(x)
+    assert list(traced) == [layer.name for layer in hls.graph.layers]
+    for layer in hls.graph.layers:
+        assert traced[layer.name]["cpp"].shape == (3, *layer.out_shape), layer.name
+    np.testing.assert_array_equal(traced[hls.graph.layers[-1].name]["cpp"].reshape(3, -1),
+                                  hls.emulate(x).reshape(3, -1))
+
+
+# -- options -----------------------------------------------------------------------------------
+
+def test_io_type_keyword_config_and_unknown_value(tmp_path):
+    model = MODELS["mlp"]()
+    assert ikr_hls.convert(model, output_dir=tmp_path / "a").config.io_type == "io_parallel"
+    assert ikr_hls.convert(model, output_dir=tmp_path / "b", io_type="io_stream").config.io_type == "io_stream"
+    cfg = tmp_path / "c.yml"
+    cfg.write_text("IOType: io_stream\nModel: {Precision: 'ap_fixed<16,6>'}\n")
+    hls = ikr_hls.convert(model, output_dir=tmp_path / "c", config=str(cfg))
+    assert hls.config.io_type == "io_stream" and "hls::stream" in _top(hls)
+    with pytest.raises(IKRHLSError, match=r"^io_type: unknown value 'io_serial' \(valid: io_parallel, io_stream\)$"):
+        ikr_hls.convert(model, output_dir=tmp_path / "d", io_type="io_serial")
+    cfg.write_text("IOType: stream\n")
+    with pytest.raises(IKRHLSError, match=rf"^{re.escape(str(cfg))}: IOType: unknown value 'stream'"):
+        ikr_hls.convert(model, output_dir=tmp_path / "e", config=str(cfg))
+
+
+def test_cli_io_type(tmp_path):
+    from cli_helpers import run_cli
+    path = tmp_path / "mlp.keras"
+    MODELS["mlp"]().save(path)
+    proc = run_cli("convert", path, "-o", tmp_path / "p", "--io-type", "io_stream")
+    assert proc.returncode == 0, proc.stderr
+    assert "hls::stream<input_pixel_t> &input" in (tmp_path / "p" / "firmware" / "myproject.cpp").read_text()
+    proc = run_cli("convert", path, "-o", tmp_path / "q", "--io-type", "io_serial")
+    assert proc.returncode == 2 and "io_type: unknown value 'io_serial'" in proc.stderr
+    assert not (tmp_path / "q").exists()
+
+
+def test_the_vitis_flow_uses_vitis_streams(tmp_path):
+    """Vitis csim and synthesis compile with its own hls_stream.h: build_prj.tcl and the
+    Unified config pass -DIKR_VITIS_HLS_STREAM; io_parallel projects do not."""
+    model = MODELS["mlp"]()
+    stream = ikr_hls.convert(model, output_dir=tmp_path / "s", io_type="io_stream").files
+    parallel = ikr_hls.convert(model, output_dir=tmp_path / "p").files
+    for name in ("project.tcl", "hls_config.cfg"):
+        assert "-DIKR_VITIS_HLS_STREAM" in stream[name]
+        assert "IKR_VITIS_HLS_STREAM" not in parallel[name]
