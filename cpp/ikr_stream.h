@@ -17,7 +17,9 @@
 #include <string>
 #endif
 
-#if defined(__SYNTHESIS__) || defined(IKR_VITIS_HLS_STREAM)
+#ifdef __SYNTHESIS__
+#include "hls_stream.h"
+#elif defined(IKR_VITIS_HLS_STREAM)   // Vitis csim, or a host build with $XILINX_HLS
 #include "hls_stream.h"
 #else
 #include <deque>

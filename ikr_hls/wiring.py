@@ -32,8 +32,6 @@ from .kinds.base import pixel_lanes
 
 CLONE_WAYS = 3                              # widest clone in cpp/ikr_clone.h
 STREAM_DEPTH = 2                            # a FIFO between a producer and its only reader
-ELEMENTWISE = ("activation", "add", "scale_shift")   # kinds whose stream width follows their input
-WINDOW_KINDS = ("conv2d", "pool2d", "pad2d", "global_pool2d")   # read one pixel per stream element
 
 
 @dataclass(frozen=True)
@@ -180,8 +178,8 @@ class Wiring:
         graph = self.graph
         width = {INPUT: pixel_lanes(graph.input_shape)}
         for layer in graph.layers:
-            vector = layer.kind == "activation" and layer.activation == "softmax"
-            width[layer.name] = (width[layer.inputs[0]] if layer.kind in ELEMENTWISE and not vector
+            form = kind_of(layer).stream_form(layer)
+            width[layer.name] = (width[layer.inputs[0]] if form in ("elementwise", "channels")
                                  else pixel_lanes(layer.out_shape))
             widths = {width[name] for name in layer.inputs}
             where = f"{graph.source}: layer '{layer.keras_name}'"
@@ -189,11 +187,11 @@ class Wiring:
                 raise IKRHLSError(f"{where}: its inputs arrive as stream elements of different widths "
                                   f"{sorted(widths)}; io_stream adds streams of one width (use io_parallel)")
             (w,) = widths
-            if layer.kind in WINDOW_KINDS and (len(layer.in_shape) != 3 or w != layer.in_shape[-1]):
+            if form == "pixel" and (len(layer.in_shape) != 3 or w != layer.in_shape[-1]):
                 raise IKRHLSError(f"{where}: io_stream needs its input as pixels of {layer.in_shape[-1]} channels, "
                                   f"its producer writes elements of {w} values (a Reshape of a vector into an image "
                                   "is io_parallel only)")
-            if layer.kind == "scale_shift" and w % layer.in_shape[-1] != 0:
+            if form == "channels" and w % layer.in_shape[-1] != 0:
                 raise IKRHLSError(f"{where}: io_stream scales whole channel groups, its input's elements hold "
                                   f"{w} values for {layer.in_shape[-1]} channels (use io_parallel)")
         self.widths = width

@@ -77,15 +77,15 @@ def _difference(got, expected) -> str:
 # The properties
 
 
-def check_float(project_root, spec, strategy, reuse_factor, samples, input_seed):
+def check_float(project_root, spec, strategy, reuse_factor, samples, input_seed, io_type="io_parallel"):
     model = build_model(spec)
     x = _inputs(spec, samples, input_seed)
     expected = np.asarray(model(x.astype(np.float32), training=False), dtype=np.float64)
     context = _context(spec, precision="float", strategy=strategy, reuse_factor=reuse_factor,
-                       samples=samples, input_seed=input_seed)
+                       samples=samples, input_seed=input_seed, io_type=io_type)
     with tempfile.TemporaryDirectory(dir=project_root) as out:
         hls = ikr_hls.convert(model, output_dir=out, strategy=strategy, reuse_factor=reuse_factor,
-                              force=True)
+                              force=True, io_type=io_type)
         got = hls.compile().predict(x)
     assert got.shape == expected.shape, f"shape {got.shape} != Keras {expected.shape}{context}"
     if not np.allclose(got, expected, rtol=FLOAT_RTOL, atol=FLOAT_ATOL):
@@ -94,15 +94,15 @@ def check_float(project_root, spec, strategy, reuse_factor, samples, input_seed)
 
 
 def check_fixed(project_root, spec, precision, strategy, reuse_factor, samples, input_seed,
-                input_scale, ap_types=False):
+                input_scale, ap_types=False, io_type="io_parallel"):
     model = build_model(spec)
     x = _inputs(spec, samples, input_seed, input_scale)
     context = _context(spec, precision=precision, strategy=strategy, reuse_factor=reuse_factor,
                        samples=samples, input_seed=input_seed, input_scale=input_scale,
-                       ap_types=ap_types)
+                       ap_types=ap_types, io_type=io_type)
     with tempfile.TemporaryDirectory(dir=project_root) as out:
         hls = ikr_hls.convert(model, output_dir=out, precision=precision, strategy=strategy,
-                              reuse_factor=reuse_factor, force=True)
+                              reuse_factor=reuse_factor, force=True, io_type=io_type)
         expected = hls.emulate(x)
         for arithmetic in ("int", "ap_fixed") if ap_types else ("int",):
             got = hls.compile(arithmetic=arithmetic).predict(x)
@@ -130,6 +130,27 @@ def test_float_cpp_matches_keras(project_root, **options):
 def test_fixed_cpp_equals_emulate(project_root, **options):
     """The default host build (the integer model of ap_fixed)."""
     check_fixed(project_root, **options)
+
+
+@pytest.mark.cpp
+@given(**FIXED_OPTIONS)
+def test_stream_fixed_cpp_equals_emulate(project_root, **options):
+    """io_stream: the same random CNNs through hls::stream, bit for bit."""
+    check_fixed(project_root, io_type="io_stream", **options)
+
+
+@pytest.mark.cpp
+@given(**OPTIONS)
+def test_stream_float_cpp_matches_keras(project_root, **options):
+    check_float(project_root, io_type="io_stream", **options)
+
+
+@pytest.mark.slow
+@pytest.mark.cpp
+@settings(max_examples=SLOW_EXAMPLES)
+@given(**FIXED_OPTIONS)
+def test_stream_fixed_cpp_equals_emulate_many(project_root, **options):
+    check_fixed(project_root, io_type="io_stream", **options)
 
 
 @pytest.mark.cpp

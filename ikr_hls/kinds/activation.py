@@ -106,6 +106,7 @@ def default_accum(layer: Layer, in_types: list, types: dict):
 
 
 KIND = LayerKind(
+    stream_form=lambda layer: "vector" if layer.activation == "softmax" else "elementwise",
     name="activation",
     keras={"Activation": _activation, "ReLU": _relu, "LeakyReLU": _leaky_relu, "Softmax": _softmax},
     roles=ROLES, templates=("activation",), template=template, view=view, weights=weights,

@@ -9,7 +9,7 @@ from .. import codes as C
 from ..hardware import PIPELINE_DEPTH
 from ..ir import Layer
 from ..precision import requantize, sum_type
-from .base import SCALAR_ACTIVATIONS, Cost, LayerKind, Weights, pixel_lanes
+from .base import SCALAR_ACTIVATIONS, Cost, LayerKind, Weights, elementwise_stream, pixel_lanes
 from .keras_reading import unsupported
 
 ROLES = ("accum", "result")
@@ -74,6 +74,7 @@ def default_accum(layer: Layer, in_types: list, types: dict):
 
 
 KIND = LayerKind(
+    stream_form=elementwise_stream,
     name="add", keras={"Add": _add}, multi_input=frozenset({"Add"}),
     roles=ROLES, templates=("add",), template=template, view=view, weights=weights,
     reference=reference, cost=cost, default_accum=default_accum, activations=SCALAR_ACTIVATIONS)

@@ -65,6 +65,21 @@ def pixel_lanes(shape: tuple) -> int:
     return int(shape[-1]) if len(shape) == 3 else int(np.prod(shape))
 
 
+def pixel_stream(layer: Layer) -> str:
+    """io_stream: the layer reads one pixel (its channels) per stream element (wiring.py)."""
+    return "pixel"
+
+
+def elementwise_stream(layer: Layer) -> str:
+    """io_stream: any element width; the layer writes elements as wide as it reads."""
+    return "elementwise"
+
+
+def vector_stream(layer: Layer) -> str:
+    """io_stream: the layer gathers its whole input vector from the stream first."""
+    return "vector"
+
+
 def no_weights(layer: Layer) -> Weights | None:
     return None
 
@@ -101,6 +116,9 @@ class LayerKind:
     takes_padding: bool = False                 # a ZeroPadding2D before it becomes its own padding
     softmax_input: str = "accum"                # what its softmax reads: its accumulator, or its "input"
     lanes: Callable[[Layer], tuple] | None = None   # (input, output) elements per step; default: a pixel
+    # io_stream: how it reads its input stream: "pixel", "elementwise", "channels" (elementwise,
+    # whole channel groups per element) or "vector" (wiring.py)
+    stream_form: Callable[[Layer], str] = pixel_stream
 
 
     def lanes_of(self, layer: Layer) -> tuple:

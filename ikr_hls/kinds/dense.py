@@ -12,7 +12,7 @@ from ..constants import array, literal
 from ..hardware import PIPELINE_DEPTH
 from ..ir import ACTIVATIONS, Layer
 from ..precision import index_bits, requantize, to_codes, weight_bits, widen_for_sum
-from .base import Cost, LayerKind, Weights
+from .base import Cost, LayerKind, Weights, vector_stream
 from .keras_reading import activation_name, read_array, unsupported, with_activation
 
 ROLES = ("weight", "bias", "accum", "result")
@@ -161,6 +161,7 @@ def default_accum(layer: Layer, in_types: list, types: dict):
 
 
 KIND = LayerKind(
+    stream_form=vector_stream,
     name="dense", keras={"Dense": _dense},
     roles=ROLES, templates=("dense",), template=template, view=view, weights=weights,
     reference=reference, cost=cost, report=report, values=values, default_accum=default_accum, derive=derive,
