@@ -31,7 +31,7 @@ template <typename E>
 void trace_record(int layer, const std::vector<E> &written) {
     std::vector<std::vector<double> > &buffers = trace_buffers();
     if ((int)buffers.size() <= layer) buffers.resize(layer + 1);
-    for (size_t e = 0; e < written.size(); e++)
+    for (int e = 0; e < int(written.size()); e++)
         for (int i = 0; i < E::size; i++) buffers[layer].push_back(double(written[e][i]));
 }
 
