@@ -52,18 +52,18 @@ class _Renderer:
 
     def render(self) -> dict[str, str]:
         layer_views = []
-        wiring = Wiring(self.graph, self.config.io_type)
+        wiring = Wiring(self.graph)
         stream = wiring.stream
         for i, layer in enumerate(self.graph.layers):
             kind = kind_of(layer)
             in_types = [wiring.type_of(name) for name in layer.inputs]
-            io = dict(io=self.config.io_type,
+            io = dict(io=self.graph.io_type,
                       in_widths=[wiring.read_width(layer, k) for k in range(len(layer.inputs))] if stream else [],
                       out_width=wiring.width_of(layer.name) if stream else 0)
             view = dict(name=layer.name, guard=f"{self.project.upper()}_{layer.name.upper()}_H",
                         in_type=in_types[0], in_types=in_types, activation=layer.activation, **io,
                         version=__version__, types=[(role, t.cpp) for role, t in layer.precision.items()],
-                        **kind.view(layer))
+                        **kind.view(layer), hw=kind.cost_of(layer))   # the header's figures: its io form
             self.files[f"firmware/layers/{layer.name}.h"] = self.env.get_template(
                 f"firmware/layers/{kind.template(layer)}.h.j2").render(**view)
             weights = kind.weights(layer)
@@ -83,7 +83,7 @@ class _Renderer:
         buffers = [dict(type=b.type, name=b.name, size=b.size, pragma=b.partition.pragma(b.name),
                         width=b.width, depth=b.depth) for b in wiring.buffers]
         common = dict(project=self.project, version=__version__, source=self.graph.source, fixed_point=fixed_point,
-                      io=self.config.io_type, stream=stream, stream_depth=STREAM_DEPTH,
+                      io=self.graph.io_type, stream=stream, stream_depth=STREAM_DEPTH,
                       guard=self.project.upper(), layers=layer_views, buffers=buffers, ports=ports,
                       calls=wiring.calls(layer_views), has_clones=wiring.has_clones,
                       input_shape=list(self.graph.input_shape),

@@ -16,6 +16,10 @@ with these rules; tests/test_hardware.py checks every figure against the generat
   once. Buffers between layers are ping-pong pairs in the DATAFLOW region (twice their bits).
   A buffer that would be completely partitioned into more than COMPLETE_PARTITION_LIMIT
   registers is refused (hls4ml's guidance for io_parallel, not a documented Vitis limit).
+- io_stream (docs/io_stream.md): a stream gives one read and one write a cycle; a layer's
+  output element (ikr::array, AGGREGATEd) is a register of its width; a layer of the "vector"
+  form first gathers its input, one element a cycle, into registers (a pipelined loop of
+  `gather_steps` at II 1 before the layer's own, whose latency adds up: in_stream_form).
 - A table read by several lanes a step is copied, ceil(lanes / (2 x II)) copies, so that no
   copy is read more than twice a cycle.
 - Line buffers are RAMs, one per (row, channel), read and written once per step (their
@@ -82,3 +86,17 @@ class Mux:
     count: int
     ways: int
     width: int
+
+
+def in_stream_form(cost, layer):
+    """The cost of a layer's io_stream form (layer.stream, from the passes): its output element
+    register, and for a vector layer the gather loop and the registers it fills."""
+    from dataclasses import replace
+
+    io = layer.stream
+    registers = cost.registers_bits + io.out_width * bits(layer.precision["result"])
+    if io.form != "vector":
+        return replace(cost, registers_bits=registers)
+    steps = layer.in_size // io.in_widths[0]
+    return replace(cost, latency=cost.latency + steps + PIPELINE_DEPTH, gather_steps=steps,
+                   registers_bits=registers + layer.in_size * bits(layer.input_types[0]))

@@ -50,6 +50,14 @@ def c_identifier(name: str, taken: set[str]) -> str:
     return ident
 
 
+@dataclass(frozen=True)
+class StreamIO:
+    """io_stream: how a layer reads and writes its hls::stream elements (passes.plan_streams)."""
+    form: str                      # its kind's stream_form: pixel, elementwise, channels or vector
+    in_widths: tuple               # values per element of each stream it reads
+    out_width: int                 # values per element it writes
+
+
 @dataclass
 class Layer:
     name: str                      # C++ identifier, unique in the graph
@@ -64,6 +72,7 @@ class Layer:
     inputs: list = field(default_factory=list)     # names of the layers read (INPUT: the model input)
     facts: Any = None              # what the weights decide (kinds.<kind>.derive), set by the passes
     input_types: list = field(default_factory=list)   # the types of the buffers it reads, set by the passes
+    stream: StreamIO | None = None  # io_stream: how it meets its streams, set by the passes
 
     @property
     def in_size(self) -> int:
@@ -89,6 +98,7 @@ class Graph:
     input_precision: HLSTypeLike | None = None  # type of the input buffer (parsed), set by the passes
     removed: dict = field(default_factory=dict)   # Keras name -> why it has no hardware of its own
     output_reshape: tuple | None = None   # the model's output shape when a free Reshape/Flatten ends it
+    io_type: str = "io_parallel"   # set by the passes from the config
 
     @property
     def output_shape(self) -> tuple:

@@ -10,8 +10,10 @@ import logging
 
 from .config import LayerSettings, ProjectConfig
 from .errors import IKRHLSError
-from .ir import INPUT, Graph, Layer
+from .hardware import COMPLETE_PARTITION_LIMIT
+from .ir import INPUT, Graph, Layer, StreamIO
 from .kinds import FREE, hardware_kind, kind_of
+from .kinds.base import pixel_lanes
 from .precision_inference import ACT_RANGE, assign_types
 
 log = logging.getLogger(__name__)
@@ -143,8 +145,40 @@ def derive_facts(graph: Graph) -> Graph:
     return graph
 
 
+def plan_streams(graph: Graph, config: ProjectConfig) -> Graph:
+    """io_stream: every layer's element widths (StreamIO). An element is a pixel (its channels)
+    or a whole vector; a layer of the "elementwise" or "channels" form passes on its input's
+    width. Readers that cannot take their input's elements are refused, naming the layer."""
+    graph.io_type = config.io_type
+    if config.io_type != "io_stream":
+        return graph
+    width = {INPUT: pixel_lanes(graph.input_shape)}
+    for layer in graph.layers:
+        form = kind_of(layer).stream_form(layer)
+        widths = tuple(width[name] for name in layer.inputs)
+        where = f"{graph.source}: layer '{layer.keras_name}'"
+        if len(set(widths)) > 1:
+            raise IKRHLSError(f"{where}: its inputs arrive as stream elements of different widths "
+                              f"{sorted(set(widths))}; io_stream adds streams of one width (use io_parallel)")
+        w = widths[0]
+        if form == "pixel" and (len(layer.in_shape) != 3 or w != layer.in_shape[-1]):
+            raise IKRHLSError(f"{where}: io_stream needs its input as pixels of {layer.in_shape[-1]} channels, "
+                              f"its producer writes elements of {w} values (a Reshape of a vector into an image "
+                              "is io_parallel only)")
+        if form == "channels" and w % layer.in_shape[-1] != 0:
+            raise IKRHLSError(f"{where}: io_stream scales whole channel groups, its input's elements hold "
+                              f"{w} values for {layer.in_shape[-1]} channels (use io_parallel)")
+        if form == "vector" and layer.in_size > COMPLETE_PARTITION_LIMIT:
+            raise IKRHLSError(f"{where}: it gathers its input of {layer.in_size} values into as many registers, "
+                              f"over the limit of {COMPLETE_PARTITION_LIMIT} (a Dense or softmax reads its input "
+                              "whole, in io_stream as in io_parallel); reduce it first (pooling)")
+        width[layer.name] = w if form in ("elementwise", "channels") else pixel_lanes(layer.out_shape)
+        layer.stream = StreamIO(form, widths, width[layer.name])
+    return graph
+
+
 def run_passes(graph: Graph, config: ProjectConfig) -> Graph:
     for step in (fold_batchnorm, fuse_activations, drop_free_layers, merge_zero_padding):
         graph = step(graph)
     graph = derive_facts(apply_settings(graph, config))
-    return assign_types(graph, config)
+    return plan_streams(assign_types(graph, config), config)

@@ -9,12 +9,11 @@ Partitions (hardware.py): a layer reads and writes `lanes` elements per step (a 
 channels, or a whole vector). A buffer is partitioned cyclically into as many banks as the
 larger side's lanes when one side's lanes divide the other's (each bank is then accessed once
 a step by each side), otherwise completely; a complete partition of more than
-COMPLETE_PARTITION_LIMIT elements is refused: such layers need io_stream.
+COMPLETE_PARTITION_LIMIT elements is refused (io_stream refuses a gather of as many, passes.py).
 
-io_stream: every buffer is an hls::stream of ikr::array elements of `width` values: a pixel
-(its channels) for an image, the whole vector for a vector; an elementwise layer (activation,
-Add, scale-shift) passes on its input's width, whatever the shape. A window layer reads
-exactly one pixel per element; a vector layer (Dense, softmax) gathers its input's elements.
+io_stream: every buffer is an hls::stream of ikr::array elements, as wide as its producer's
+StreamIO says (passes.plan_streams: a pixel, a whole vector, or the input's width for an
+elementwise layer).
 FIFO depths: 2 (Vitis's default) between a producer and its only reader; the copies of a
 stream read by several layers (a fork that merges again, e.g. a residual Add) hold the whole
 tensor, so the fork never waits for the slower branch and the design cannot deadlock
@@ -66,10 +65,9 @@ class Buffer:
 
 
 class Wiring:
-    def __init__(self, graph: Graph, io_type: str = "io_parallel"):
+    def __init__(self, graph: Graph):
         self.graph = graph
-        self.io_type = io_type
-        self.stream = io_type == "io_stream"
+        self.stream = graph.io_type == "io_stream"
         last = graph.layers[-1].name
         self._types = {INPUT: "input_t", **{l.name: f"{l.name}_result_t" for l in graph.layers}}
         self._sizes = {INPUT: graph.input_size, **{l.name: l.out_size for l in graph.layers}}
@@ -164,47 +162,33 @@ class Wiring:
         factor = big if big % small == 0 else buffer.size
         buffer.partition = (Partition("complete", buffer.size) if factor >= buffer.size
                             else Partition("cyclic", factor))
-        reader = layers.get(buffer.reader or "") or layers.get(buffer.writer or "")
-        buffer.what = (f"layer '{reader.keras_name}'" if reader is not None else buffer.name)
+        self._describe(buffer)
         if buffer.partition.scheme == "complete" and buffer.size > COMPLETE_PARTITION_LIMIT:
             raise IKRHLSError(f"{self.graph.source}: {buffer.what}: its buffer {buffer.name} of {buffer.size} values "
                               f"would be as many registers, over io_parallel's limit of {COMPLETE_PARTITION_LIMIT} "
                               "(a layer that reads or writes a buffer whole needs it completely partitioned); "
-                              "convert it with io_type='io_stream' (--io-type io_stream)")
+                              "reduce it before that layer (pooling)")
 
     def _stream_widths(self) -> None:
-        """io_stream: each buffer's element width and FIFO depth; readers that cannot take
-        their input's elements are refused, naming the layer."""
+        """io_stream: each stream's element width (the layers' StreamIO, from the passes) and
+        FIFO depth."""
         graph = self.graph
-        width = {INPUT: pixel_lanes(graph.input_shape)}
-        for layer in graph.layers:
-            form = kind_of(layer).stream_form(layer)
-            width[layer.name] = (width[layer.inputs[0]] if form in ("elementwise", "channels")
-                                 else pixel_lanes(layer.out_shape))
-            widths = {width[name] for name in layer.inputs}
-            where = f"{graph.source}: layer '{layer.keras_name}'"
-            if len(widths) > 1:
-                raise IKRHLSError(f"{where}: its inputs arrive as stream elements of different widths "
-                                  f"{sorted(widths)}; io_stream adds streams of one width (use io_parallel)")
-            (w,) = widths
-            if form == "pixel" and (len(layer.in_shape) != 3 or w != layer.in_shape[-1]):
-                raise IKRHLSError(f"{where}: io_stream needs its input as pixels of {layer.in_shape[-1]} channels, "
-                                  f"its producer writes elements of {w} values (a Reshape of a vector into an image "
-                                  "is io_parallel only)")
-            if form == "channels" and w % layer.in_shape[-1] != 0:
-                raise IKRHLSError(f"{where}: io_stream scales whole channel groups, its input's elements hold "
-                                  f"{w} values for {layer.in_shape[-1]} channels (use io_parallel)")
-        self.widths = width
+        self.widths = {INPUT: pixel_lanes(graph.input_shape),
+                       **{layer.name: layer.stream.out_width for layer in graph.layers}}
         for producer in [INPUT] + [l.name for l in graph.layers]:
             for name in [self._own[producer]] + [b.name for b in self._extra.get(producer, [])]:
                 buffer = self.all[name]
-                buffer.width = width[producer]
+                buffer.width = self.widths[producer]
                 if producer in self.clones and name != self._own[producer]:
                     buffer.depth = max(STREAM_DEPTH, buffer.size // buffer.width)   # a fork's copies
-        layers = {layer.name: layer for layer in graph.layers}
         for buffer in self.all.values():
-            reader = layers.get(buffer.reader or "") or layers.get(buffer.writer or "")
-            buffer.what = f"layer '{reader.keras_name}'" if reader is not None else buffer.name
+            self._describe(buffer)
+
+    def _describe(self, buffer: Buffer) -> None:
+        """buffer.what, for messages: the layer that reads it (or writes it)."""
+        layers = {layer.name: layer for layer in self.graph.layers}
+        reader = layers.get(buffer.reader or "") or layers.get(buffer.writer or "")
+        buffer.what = f"layer '{reader.keras_name}'" if reader is not None else buffer.name
 
     def width_of(self, name: str) -> int:
         """io_stream: the element width of the stream `name` (a producer) writes."""

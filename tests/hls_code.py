@@ -317,6 +317,12 @@ def _substituted(text: str, alias: tuple) -> str:
 
 
 @functools.cache
+def _stream_operations(text: str) -> tuple:
+    """(stream, "read" | "write") of every hls::stream operation in a statement."""
+    return tuple((m[1], m[2]) for m in re.finditer(r"(?<![\w.])(\w+)\.(read|write)\(", text))
+
+
+@functools.cache
 def _const_int(text: str) -> tuple | None:
     """(name, value expression) of a `const int name = value` statement, else None."""
     match = re.fullmatch(r"\s*const\s+int\s+(\w+)\s*=\s*(.+)", text, re.S)
@@ -371,6 +377,7 @@ class Step:
     accesses: Any = field(default_factory=list)
     products: int = 0
     calls: dict = field(default_factory=dict)   # function name -> calls per step
+    streams: dict = field(default_factory=dict)  # (stream, "read" | "write") -> operations per step
 
 
 class Expander:
@@ -395,7 +402,7 @@ class Expander:
             runs.append(step)
         # every sample runs the same sites in the same order (an If's body always runs): the
         # k-th access of each run is one site of the code, seen at different steps
-        merged = Step(accesses=set(), products=runs[0].products, calls=runs[0].calls)
+        merged = Step(accesses=set(), products=runs[0].products, calls=runs[0].calls, streams=runs[0].streams)
         for site in zip(*(r.accesses for r in runs), strict=True):
             first = site[0]
             indices = tuple(a.index for a in site)
@@ -459,6 +466,8 @@ class Expander:
         self._expression(text, env, {}, step)
         for name in pes:
             step.calls[name] = step.calls.get(name, 0) + 1
+        for operation in _stream_operations(text):
+            step.streams[operation] = step.streams.get(operation, 0) + 1
 
     def _expression(self, text, env, alias, step):
         text = self._sub(text, alias)

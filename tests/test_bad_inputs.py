@@ -63,6 +63,11 @@ def _too_wide_for_io_parallel(tmp):
     return ["convert", "wide.keras", "-o", "prj"]
 
 
+def _too_wide_for_io_stream(tmp):
+    """The same Dense in io_stream gathers its 8192 inputs into as many registers."""
+    return [*_too_wide_for_io_parallel(tmp), "--io-type", "io_stream"]
+
+
 def _existing_directory(tmp):
     (tmp / "existing").mkdir()
     (tmp / "existing" / "notes.txt").write_text("mine\n")
@@ -135,9 +140,12 @@ CASES = {
                            "bad.yml: Model: unknown key(s) Precison (valid: Precision"),
     "too wide for io_parallel": (_too_wide_for_io_parallel,
                                  ["wide.keras: layer 'head': its buffer mix_out of 8192 values", "limit of 4096",
-                                  "io_stream"],
+                                  "reduce it before that layer (pooling)"],
                                  "wide.keras: layer 'head': its buffer mix_out of 8192 values would be as many "
                                  "registers, over io_parallel's limit of 4096"),
+    "too wide for io_stream": (_too_wide_for_io_stream,
+                               ["wide.keras: layer 'head': it gathers its input of 8192 values", "limit of 4096"],
+                               "wide.keras: layer 'head': it gathers its input of 8192 values into as many registers"),
     "existing directory": (_existing_directory, ["existing: directory exists and is not empty", "--force"],
                            "existing: directory exists and is not empty (use --force, convert(..., force=True) or write(force=True) to overwrite)"),
     "bad tb data": (_bad_tb_data, ["none.npy: no such file"], "none.npy: no such file (tb_data expects a .npy array)"),

@@ -42,20 +42,13 @@ from ikr_hls.frontend import keras_to_graph
 from ikr_hls.hardware import PIPELINE_DEPTH
 from ikr_hls.passes import run_passes
 from ikr_hls.report import build_report
-from zoo import build, build_dag, ikr_prune
+from zoo import EVERY_KIND
 
-MODELS = {
-    "lenet_ikr": lambda: ikr_prune(build("lenet5", seed=3), keep=5, library_size=6, seed=3),
-    "same_stride2": lambda: build("same_stride2", seed=3, zeros=True),
-    "nonsquare_bn": lambda: build("nonsquare_bn", seed=3, zeros=True),
-    "avgpool_same": lambda: build("avgpool_same", seed=3),
-    "mlp": lambda: build("mlp", seed=3, zeros=True),
-    "residual": lambda: build_dag("residual", seed=3, keep=4),
-    "depthwise_separable": lambda: build_dag("depthwise_separable", seed=3, keep=4),
-    "activations": lambda: build("activations", seed=3),
-}
+MODELS = EVERY_KIND
 STRATEGIES = ("unrolled", "pattern")
 REUSE = (1, 2, 4)
+# (io type, reuse factor): io_parallel at every reuse, io_stream at two
+FORMS = [("io_parallel", r) for r in REUSE] + [("io_stream", 1), ("io_stream", 2)]
 PRECISION = "ap_fixed<16,6>"
 
 
@@ -69,12 +62,13 @@ def ikr_library():
     return library()
 
 
-def project(model, strategy, reuse, precision=PRECISION):
-    config = make_config(precision=precision, strategy=strategy, reuse_factor=reuse)
+def project(model, strategy, reuse, precision=PRECISION, io_type="io_parallel"):
+    """(graph, files, {layer: report entry}, report totals)."""
+    config = make_config(precision=precision, strategy=strategy, reuse_factor=reuse, io_type=io_type)
     graph = run_passes(keras_to_graph(model)[0], config)
     files = render_project(graph, config)
-    report = {entry["name"]: entry for entry in build_report(graph, config)["layers"]}
-    return graph, files, report
+    report = build_report(graph, config)
+    return graph, files, {entry["name"]: entry for entry in report["layers"]}, report["totals"]
 
 
 # --- reading the firmware -------------------------------------------------------------------
@@ -126,14 +120,44 @@ def pipelined(function):
 
 
 def declared_arrays(function) -> dict:
-    """{name: (type, dims)} of the arrays the function declares (any scope)."""
+    """{name: (type, dims)} of the arrays the function declares (any scope), and its io_stream
+    elements: an `ikr::array<T, W> name;` it fills is W values of T (const ones are values)."""
     out = {}
+    aggregated = aggregated_elements(function)
     for node in walk(function.body):
         if isinstance(node, Statement):
             match = re.match(r"\s*(?:const\s+)?(\w+)\s+(\w+)((?:\[[^\]]+\])+)\s*(?:=|$)", node.text)
             if match:
                 out[match[2]] = (match[1], [int(d) for d in re.findall(r"\[(\d+)\]", match[3])])
+            element = re.fullmatch(r"\s*ikr::array<\s*(\w+)\s*,\s*(\d+)\s*>\s+(\w+)\s*", node.text)
+            if element:
+                assert element[3] in aggregated, f"{function.name}: element {element[3]} is not AGGREGATEd"
+                out[element[3]] = (element[1], [int(element[2])])
     return out
+
+
+def aggregated_elements(function) -> set:
+    """The variables an AGGREGATE pragma makes one wide register (io_stream elements)."""
+    return {p.option("variable") for n in [function, *walk(function.body)]
+            for p in getattr(n, "pragmas", []) if p.kind == "AGGREGATE"}
+
+
+def check_gather(function, functions, name, steps, where):
+    """An io_stream vector layer: a loop of `steps` at II 1 reading one element a step into
+    completely partitioned registers, then one call of <name>_compute (INLINE off), returned."""
+    loops = [n for n in function.body if isinstance(n, Loop)]
+    assert [loop.label for loop in loops] == [f"{name}_gather"], f"{where}: loops {[l.label for l in loops]}"
+    gather = loops[0]
+    assert gather.pragma("PIPELINE") and int(gather.pragma("PIPELINE").option("II") or 1) == 1, where
+    assert evaluate(gather.bound, {}) // evaluate(gather.step, {}) == steps, f"{where}: the gather takes {steps}?"
+    reads = Expander(functions, {}, {gather.var: 1}).run(gather.body).streams
+    assert reads == {("in", "read"): 1}, f"{where}: the gather's step does {reads}"
+    calls = [n for n in walk(function.body) if isinstance(n, Statement)
+             and re.fullmatch(rf"\s*{name}_compute\(x, res\.data\)\s*", n.text)]
+    assert len(calls) == 1, f"{where}: {len(calls)} calls of {name}_compute"
+    compute = functions[f"{name}_compute"]
+    assert compute.pragma("INLINE") and "off" in compute.pragma("INLINE").text, where
+    return compute
 
 
 def step_variables(function, path) -> dict:
@@ -210,6 +234,9 @@ def _check_layer(layer, header, weights, files, report, library_functions, top_p
     function = all_functions[layer.name]
     entry = report[layer.name]
     bits = type_bits(files)
+    wrapper = None
+    if entry["gather_steps"]:                 # io_stream vector layer: gather, then <name>_compute
+        wrapper, function = function, check_gather(function, all_functions, layer.name, entry["gather_steps"], where)
     scope, path = pipelined(function)
     pipeline = scope.pragma("PIPELINE")
     ii = int(pipeline.option("II") or 1)
@@ -218,7 +245,8 @@ def _check_layer(layer, header, weights, files, report, library_functions, top_p
     assert ii == entry["ii"], f"{where}: PIPELINE II={ii}, the report says {entry['ii']}"
     steps = math.prod(evaluate(loop.bound, {}) // evaluate(loop.step, {}) for loop in path) if path else 1
     assert steps == entry["iterations"], f"{where}: {steps} steps, the report says {entry['iterations']}"
-    assert entry["latency_estimate_cycles"] == steps * ii + PIPELINE_DEPTH, where
+    gathering = entry["gather_steps"] + PIPELINE_DEPTH if wrapper else 0
+    assert entry["latency_estimate_cycles"] == gathering + steps * ii + PIPELINE_DEPTH, where
     claim = re.search(r"II (\d+)\D.*?latency (\d+) cycles, (\d+) multipliers", " ".join(
         line for line in header.splitlines() if line.startswith("//")))
     assert claim, f"{where}: the header no longer states its II, latency and multipliers"
@@ -233,6 +261,12 @@ def _check_layer(layer, header, weights, files, report, library_functions, top_p
     params = function.param_names()
     partitions = layer_partitions(function, top_partitions, top_calls, layer.name)
     arrays = declared_arrays(function)
+    if wrapper:                                # the compute function works on the wrapper's registers
+        arrays.update(declared_arrays(wrapper))
+        partitions.update(partitions_of([p for n in [wrapper, *walk(wrapper.body)] for p in getattr(n, "pragmas", [])]))
+        partitions.update({"in": partitions["x"], "out": {0: "complete"}})   # x, res.data (AGGREGATE)
+    for element in aggregated_elements(function) | (aggregated_elements(wrapper) if wrapper else set()):
+        partitions[element] = {0: "complete"}                                # one wide register
     tables = set(re.findall(r"static const \w+ (\w+)\[", weights))
 
     # a perfect loop nest down to the pipelined loop, which Vitis flattens (UG1399, loop
@@ -270,6 +304,8 @@ def _check_layer(layer, header, weights, files, report, library_functions, top_p
     step = Expander(all_functions, env, variables).run(body)
     for port_step in (steps_by_cycle if cycle else [step]):
         check_ports(port_step, partitions, params, arrays, tables, ii, where)
+        for (stream, operation), count in port_step.streams.items():     # a FIFO: one of each a cycle
+            assert count <= ii, f"{where}: {count} {operation}s of stream {stream} a step at II {ii}"
 
     # multipliers
     pragmas = [p for n in [function, *walk(function.body)] for p in getattr(n, "pragmas", [])]
@@ -372,12 +408,14 @@ def add_memory(memories: dict, kind: str, dims: list, scheme: dict, width: int) 
     memories[key] = memories.get(key, 0) + banks
 
 
-def check_top(files):
-    """A canonical DATAFLOW region: only buffer declarations and calls; every callee INLINE off."""
+def check_top(files) -> dict:
+    """A canonical DATAFLOW region: only buffer (or stream) declarations and calls; every callee
+    INLINE off. Returns the streams: {name: (element type, width, depth)}."""
     top = parse_functions(files["firmware/myproject.cpp"])["myproject"]
     assert top.pragma("DATAFLOW"), "the top function is not a DATAFLOW region"
     headers = "\n".join(text for path, text in files.items() if path.startswith("firmware/layers/"))
     functions = {**parse_functions(headers), **library()}
+    fifos: dict = {}
     for node in top.body:
         if isinstance(node, Call):                             # an ikr library template (a clone)
             callee = functions[node.name]
@@ -386,28 +424,42 @@ def check_top(files):
         assert isinstance(node, Statement), f"not a declaration or call: {node}"
         text = node.text.strip()
         declared = re.fullmatch(r"\w+ \w+\[\d+\]", text)
+        streamed = re.fullmatch(r"hls::stream<ikr::array<(\w+), (\d+)> > (\w+)\(\s*\)", text)
+        if streamed:                                           # a FIFO: STREAM gives its depth
+            depth = next((p.option("depth") for p in top.pragmas
+                          if p.kind == "STREAM" and p.option("variable") == streamed[3]), None)
+            assert depth is not None, f"stream {streamed[3]} has no STREAM depth"
+            fifos[streamed[3]] = (streamed[1], int(streamed[2]), int(depth))
+            continue
         called = re.fullmatch(r"(?:ikr::)?(\w+)(?:<[^>]*>)?\((.*)\)", text, re.S)
         assert declared or called, f"the DATAFLOW region holds '{text}'"
         if called:
             callee = functions[called[1]]
             inline = callee.pragma("INLINE")
             assert inline is not None and "off" in inline.text, f"{called[1]} is not INLINE off"
+    return fifos
 
 
-@pytest.mark.parametrize("reuse", REUSE)
+@pytest.mark.parametrize("io_type, reuse", FORMS, ids=[f"{io}-{r}" for io, r in FORMS])
 @pytest.mark.parametrize("strategy", STRATEGIES)
 @pytest.mark.parametrize("model_name", list(MODELS))
-def test_the_code_has_the_hardware_the_report_claims(keras_models, ikr_library, model_name, strategy, reuse):
-    check_project(keras_models[model_name], model_name, strategy, reuse, ikr_library)
+def test_the_code_has_the_hardware_the_report_claims(keras_models, ikr_library, model_name, strategy, io_type, reuse):
+    check_project(keras_models[model_name], model_name, strategy, reuse, ikr_library, io_type=io_type)
 
 
-def check_project(model, model_name, strategy, reuse, ikr_library, precision=PRECISION):
-    graph, files, report = project(model, strategy, reuse, precision)
+def check_project(model, model_name, strategy, reuse, ikr_library, precision=PRECISION, io_type="io_parallel"):
+    graph, files, report, totals = project(model, strategy, reuse, precision, io_type)
     top_partitions, top_calls = top_buffers(files)
     for layer in graph.layers:
         check_layer(layer, files, report, None, ikr_library, top_partitions, top_calls,
-                    f"{model_name}/{layer.name} ({layer.kind}, {strategy}, reuse {reuse})")
-    check_top(files)
+                    f"{model_name}/{layer.name} ({layer.kind}, {strategy}, reuse {reuse}, {io_type})")
+    fifos = check_top(files)
+    if io_type == "io_stream":                 # the report's FIFO bits: depth x element, from the code
+        bits = type_bits(files)
+        assert totals["buffer_ram_bits"] == sum(depth * width * bits[t] for t, width, depth in fifos.values())
+        assert totals["buffer_registers_bits"] == 0
+    else:
+        assert not fifos
 
 
 def test_every_kind_is_covered(keras_models):

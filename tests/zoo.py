@@ -190,3 +190,17 @@ def build_dag(name, seed=0, keep=None):
     1x1 (depthwise ones included) to `keep` positions from a random 4-pattern library."""
     model = randomize(DAG_MODELS[name](), seed)
     return model if keep is None else ikr_prune(model, keep, library_size=4, seed=seed)
+
+
+# One model per geometry, together every hardware kind: the hardware checks
+# (test_hardware.py) and the io_stream equivalence tests (test_io_stream.py) run on these.
+EVERY_KIND = {
+    "lenet_ikr": lambda: ikr_prune(build("lenet5", seed=3), keep=5, library_size=6, seed=3),
+    "same_stride2": lambda: build("same_stride2", seed=3, zeros=True),
+    "nonsquare_bn": lambda: build("nonsquare_bn", seed=3, zeros=True),
+    "avgpool_same": lambda: build("avgpool_same", seed=3),
+    "mlp": lambda: build("mlp", seed=3, zeros=True),
+    "residual": lambda: build_dag("residual", seed=3, keep=4),
+    "depthwise_separable": lambda: build_dag("depthwise_separable", seed=3, keep=4),
+    "activations": lambda: build("activations", seed=3),
+}

@@ -64,8 +64,7 @@ def table_copies(layer: Layer) -> int:
 
 def view(layer: Layer) -> dict:
     return dict(**activations.softmax_view(layer), has_tables=bool(activations.arrays(layer)), n=layer.out_size,
-                lanes=_lanes(layer), exp_copies=table_copies(layer), hw=cost(layer),
-                table_pragmas=activations.partition_pragmas(layer),
+                lanes=_lanes(layer), exp_copies=table_copies(layer), table_pragmas=activations.partition_pragmas(layer),
                 act=activations.call_view(layer), keras_class="Activation",
                 summary=f"activation {layer.activation}")
 

@@ -33,8 +33,7 @@ def table_copies(layer: Layer) -> int:
 
 def view(layer: Layer) -> dict:
     return dict(n=layer.out_size, n_inputs=len(layer.inputs), has_tables=bool(activations.arrays(layer)),
-                lanes=pixel_lanes(layer.out_shape), hw=cost(layer),
-                table_pragmas=activations.partition_pragmas(layer),
+                lanes=pixel_lanes(layer.out_shape), table_pragmas=activations.partition_pragmas(layer),
                 act=activations.call_view(layer), keras_class="Add",
                 summary=f"Add of {len(layer.inputs)} inputs")
 

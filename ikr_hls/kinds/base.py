@@ -14,6 +14,7 @@ from typing import Any
 
 import numpy as np
 
+from .. import hardware
 from ..ir import Layer
 from ..precision import HLSTypeLike
 
@@ -50,6 +51,7 @@ class Cost:
     product_bits: tuple = (0, 0)   # widths of a product's two operands (weight or constant, data)
     macs_dense: int | None = None
     macs: int | None = None
+    gather_steps: int = 0          # io_stream, a vector layer: the elements it gathers first (hardware.py)
 
     @property
     def ram_bits(self) -> int:
@@ -125,6 +127,12 @@ class LayerKind:
         """Elements the layer reads and writes per step of its pipelined loop: a pixel's
         channels for an image, the whole vector for a vector (hardware.pixel_lanes)."""
         return self.lanes(layer) if self.lanes else (pixel_lanes(layer.in_shape), pixel_lanes(layer.out_shape))
+
+    def cost_of(self, layer: Layer) -> Cost:
+        """What the layer's code costs in its io form (io_parallel: the kind's cost; io_stream:
+        hardware.in_stream_form of it)."""
+        cost = self.cost(layer)
+        return hardware.in_stream_form(cost, layer) if layer.stream is not None else cost
 
     def roles_of(self, layer: Layer) -> tuple:
         """The precision roles `layer` declares (without its activation's)."""

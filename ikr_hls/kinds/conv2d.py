@@ -254,7 +254,7 @@ def view(layer: Layer) -> dict:
                pad_left=a["pad_left"], pad_right=a["pad_right"], padded=padded, ph=ph, pw=pw,
                inside=inside, valid=valid, nnz=nnz, dense_weights=kernel.size,
                reuse_factor=a["reuse_factor"], multipliers=facts.multipliers, keras_class="Conv2D",
-               depthwise=a.get("depthwise"), act=activations.call_view(layer), hw=cost_,
+               depthwise=a.get("depthwise"), act=activations.call_view(layer),
                table_pragmas=activations.partition_pragmas(layer),
                summary=f"Conv2D {a['kh']}x{a['kw']} {c}->{f}, {nnz}/{kernel.size} weights")
     if a.get("depthwise"):

@@ -70,7 +70,7 @@ def view(layer: Layer) -> dict:
     rf = layer.attrs["reuse_factor"]
     cost_ = cost(layer)
     return dict(**activations.softmax_view(layer), n_in=n_in, n_out=n_out, nnz=nnz, dense_weights=size,
-                reuse_factor=rf, multipliers=cost_.multipliers, hw=cost_,
+                reuse_factor=rf, multipliers=cost_.multipliers,
                 allocation=cost_.multipliers if rf > 1 else 0, per_copy=_per_copy(layer),
                 exp_copies=table_copies(layer),
                 table_pragmas=activations.partition_pragmas(layer),

@@ -33,7 +33,7 @@ def view(layer: Layer) -> dict:
     h, w, c = layer.in_shape
     op = layer.attrs["op"]
     cls = "GlobalMaxPooling2D" if op == "max" else "GlobalAveragePooling2D"
-    return dict(h=h, w=w, c=c, op=op, keras_class=cls, hw=cost(layer), summary=f"{cls} over {h}x{w}")
+    return dict(h=h, w=w, c=c, op=op, keras_class=cls, summary=f"{cls} over {h}x{w}")
 
 
 def weights(layer: Layer) -> Weights | None:

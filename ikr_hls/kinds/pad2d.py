@@ -32,7 +32,7 @@ def view(layer: Layer) -> dict:
     a = layer.attrs
     inside = [f"y >= {a['pad_top']}" if a["pad_top"] else "", f"y < {a['pad_top'] + h}" if a["pad_bottom"] else "",
               f"x >= {a['pad_left']}" if a["pad_left"] else "", f"x < {a['pad_left'] + w}" if a["pad_right"] else ""]
-    return dict(h=h, w=w, c=c, oh=layer.out_shape[0], ow=layer.out_shape[1], hw=cost(layer),
+    return dict(h=h, w=w, c=c, oh=layer.out_shape[0], ow=layer.out_shape[1],
                 inside=" && ".join(t for t in inside if t) or "true",
                 pad_top=a["pad_top"], pad_bottom=a["pad_bottom"], pad_left=a["pad_left"],
                 pad_right=a["pad_right"], keras_class="ZeroPadding2D",

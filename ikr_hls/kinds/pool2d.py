@@ -66,7 +66,7 @@ def view(layer: Layer) -> dict:
                 sw=a["sw"], padding=a["padding"], grid_h=grid_h, grid_w=grid_w, padded=padded,
                 valid=_terms(f"y >= {a['ph'] - 1}" if a["ph"] > 1 else "", f"x >= {a['pw'] - 1}" if a["pw"] > 1 else "",
                              "row_phase == 0" if a["sh"] > 1 else "", "col_phase == 0" if a["sw"] > 1 else ""),
-                row_in=row_in, col_in=col_in, hw=cost(layer), keras_class=cls, summary=f"{cls} {a['ph']}x{a['pw']}")
+                row_in=row_in, col_in=col_in, keras_class=cls, summary=f"{cls} {a['ph']}x{a['pw']}")
 
 
 def weights(layer: Layer) -> Weights | None:

@@ -42,7 +42,7 @@ def table_copies(layer: Layer) -> int:
 def view(layer: Layer) -> dict:
     c = layer.in_shape[-1]
     return dict(n=layer.out_size, c=c, act=activations.call_view(layer), keras_class="BatchNormalization",
-                hw=cost(layer), table_pragmas=activations.partition_pragmas(layer),
+                table_pragmas=activations.partition_pragmas(layer),
                 summary=f"scale and shift over {c} channels")
 
 

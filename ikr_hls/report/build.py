@@ -44,14 +44,14 @@ def build_report(graph, config, synthesis=None) -> dict:
         "precision": config.precision.cpp,
         "strategy": config.strategy,
         "reuse_factor": config.reuse_factor,
-        "io_type": getattr(config, "io_type", "io_parallel"),
+        "io_type": graph.io_type,
         "layer_strategies": {l["name"]: l["strategy"] for l in layers
                              if l["strategy"] is not None and l["strategy"] != config.strategy},
         "input_shape": [int(d) for d in graph.input_shape],
         "output_shape": [int(d) for d in graph.output_shape],
         "removed": {str(k): str(v) for k, v in getattr(graph, "removed", {}).items()},
         "layers": layers,
-        "totals": _totals(layers, clock, graph, getattr(config, "io_type", "io_parallel")),
+        "totals": _totals(layers, clock, graph),
         "synthesis": _plain(synthesis) if synthesis else None,
         "notes": [],
     }
@@ -62,7 +62,7 @@ def build_report(graph, config, synthesis=None) -> dict:
 def _layer_report(layer, config) -> dict:
     kind = kind_of(layer)
     a = layer.attrs
-    cost = kind.cost(layer)
+    cost = kind.cost_of(layer)
     entry = {
         "name": layer.name,
         "keras_name": layer.keras_name,
@@ -82,6 +82,7 @@ def _layer_report(layer, config) -> dict:
         "latency_estimate_cycles": int(cost.latency),
         "ii": int(cost.ii),
         "iterations": int(cost.iterations),
+        "gather_steps": int(cost.gather_steps),
         "sharing": cost.sharing,
         "registers_bits": int(cost.registers_bits),
         "ram_bits": int(cost.ram_bits),
@@ -100,7 +101,8 @@ def _layer_report(layer, config) -> dict:
 _FIELDS = ("name", "keras_name", "kind", "depthwise_multiplier", "activation", "in_shape", "out_shape",
            "strategy", "reuse_factor", "weight_type", "weight_bits", "bias_type", "bias_bits",
            "params_dense", "params_nonzero", "macs_dense", "macs_pruned", "storage_bits", "multipliers",
-           "latency_estimate_cycles", "ii", "iterations", "sharing", "registers_bits", "ram_bits", "rom_bits",
+           "latency_estimate_cycles", "ii", "iterations", "gather_steps", "sharing", "registers_bits", "ram_bits",
+           "rom_bits",
            "memories", "muxes", "resources_estimate",
            "kernel_size", "kernels", "kernels_removed", "kernel_nonzero", "keep",
            "regular", "library_size", "index_bits", "weight_slots", "support_groups", "patterns")
@@ -127,14 +129,14 @@ def _ratio(a, b):
     return float(a) / float(b) if b else None
 
 
-def _dataflow(graph, layers: list, io_type: str = "io_parallel") -> dict:
+def _dataflow(graph, layers: list) -> dict:
     """The DATAFLOW region as a whole: its buffers (io_parallel: ping-pong pairs, twice their
     bits; io_stream: FIFOs of depth x element bits), the copies of buffers read twice, the
     latency of a frame along the longest path, and the interval (the slowest process)."""
     from ..hardware import PIPELINE_DEPTH, Memory, bits
     from ..wiring import Wiring
 
-    wiring = Wiring(graph, io_type)
+    wiring = Wiring(graph)
     types = {"input_t": graph.input_type, **{f"{l.name}_result_t": l.precision["result"] for l in graph.layers}}
     registers = ram = 0
     memories = []
@@ -166,7 +168,7 @@ def _dataflow(graph, layers: list, io_type: str = "io_parallel") -> dict:
             "latency": int(finish[graph.layers[-1].name]), "interval": int(max(processes))}
 
 
-def _totals(layers: list, clock: float, graph=None, io_type: str = "io_parallel") -> dict:
+def _totals(layers: list, clock: float, graph=None) -> dict:
     with_w = [l for l in layers if l["storage_bits"] is not None]
     counted = [l for l in layers if l["macs_dense"] is not None]
     storage = {k: int(sum(l["storage_bits"][k] for l in with_w)) for k in ("dense", "ikr", "csr")}
@@ -174,7 +176,7 @@ def _totals(layers: list, clock: float, graph=None, io_type: str = "io_parallel"
     params_nonzero = sum(l["params_nonzero"] for l in layers)
     macs_dense = sum(l["macs_dense"] for l in counted)
     macs_pruned = sum(l["macs_pruned"] for l in counted)
-    flow = _dataflow(graph, layers, io_type) if graph is not None else {}
+    flow = _dataflow(graph, layers) if graph is not None else {}
     latency = flow.get("latency", sum(l["latency_estimate_cycles"] for l in layers))
     interval = flow.get("interval", max(l["latency_estimate_cycles"] for l in layers))
     return {
