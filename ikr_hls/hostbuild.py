@@ -82,15 +82,30 @@ def _include_flags(project_dir: Path) -> list[str]:
             *_ap_types_flags(project_dir), *_stream_flags(project_dir)]
 
 
+def _vitis_include() -> Path | None:
+    """$XILINX_HLS/include when it holds Vitis's hls_stream.h."""
+    xilinx = os.environ.get("XILINX_HLS")
+    if xilinx and (Path(xilinx) / "include" / "hls_stream.h").is_file():
+        return Path(xilinx) / "include"
+    return None
+
+
 def _stream_flags(project_dir: Path) -> list[str]:
     """An io_stream project uses Vitis's hls_stream.h when $XILINX_HLS has it (as csim in
     Vitis does), else ikr-hls's host stream (cpp/ikr_stream.h), which reports misuse."""
     if '#include "ikr/ikr_stream.h"' not in (project_dir / "firmware" / "defines.h").read_text():
         return []
-    xilinx = os.environ.get("XILINX_HLS")
-    if xilinx and (Path(xilinx) / "include" / "hls_stream.h").is_file():
-        return ["-DIKR_VITIS_HLS_STREAM", "-isystem", str(Path(xilinx) / "include")]
-    return []
+    vitis = _vitis_include()
+    return ["-DIKR_VITIS_HLS_STREAM", "-isystem", str(vitis)] if vitis else []
+
+
+def _host_stream(flags: str) -> str:
+    """hls_config.cfg's cflags for a g++ csim: without Vitis, -DIKR_VITIS_HLS_STREAM is dropped
+    so that ikr-hls's stream (which throws on misuse) is used, not the hls_stream.h copy next to
+    hls4ml's ap_types, whose read of an empty stream never returns."""
+    if _vitis_include() is not None:
+        return flags
+    return " ".join(f for f in flags.split() if f != "-DIKR_VITIS_HLS_STREAM")
 
 
 def _ap_types_flags(project_dir: Path) -> list[str]:
@@ -235,6 +250,7 @@ def build_csim(project_dir) -> Path:
     cached by content like the host model."""
     project_dir = Path(project_dir).resolve()
     sources, _, optimise = csim_sources(project_dir)
+    sources = {source: _host_stream(flags) for source, flags in sources.items()}
     cxx = find_compiler()
     opt = ["-O2"] if optimise else ["-O0", "-g"]
     include = _ap_types_flags(project_dir)

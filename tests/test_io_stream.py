@@ -13,18 +13,9 @@ from builds import run_two_at_a_time
 from ikr_hls.errors import IKRHLSError
 from ikr_hls.tbdata import FLOAT_ATOL, FLOAT_RTOL
 from ikr_hls.wiring import STREAM_DEPTH
-from zoo import build, build_dag, ikr_prune
+from zoo import EVERY_KIND
 
-MODELS = {
-    "lenet_ikr": lambda: ikr_prune(build("lenet5", seed=3), keep=5, library_size=6, seed=3),
-    "same_stride2": lambda: ikr_prune(build("same_stride2", seed=3), keep=4, library_size=3, seed=3),
-    "nonsquare_bn": lambda: build("nonsquare_bn", seed=3, zeros=True),
-    "avgpool_same": lambda: build("avgpool_same", seed=3),
-    "mlp": lambda: build("mlp", seed=3, zeros=True),
-    "residual": lambda: build_dag("residual", seed=3, keep=4),
-    "depthwise_separable": lambda: build_dag("depthwise_separable", seed=3, keep=4),
-    "activations": lambda: build("activations", seed=3),
-}
+MODELS = EVERY_KIND
 FIXED = "ap_fixed<16,6>"
 # (precision, strategy, reuse, host windows): float and fixed, both strategies, a pattern PE
 # over R cycles; the last builds the line buffers and registers that Vitis synthesizes
@@ -131,15 +122,13 @@ def test_csim_testbench_passes_on_streams(built):
 
 
 def _tampered(hls, tmp_path, layer, old, new):
-    """A copy of the project with one text of a layer header changed, compiled."""
+    """A copy of the project, written, with one text of a layer header changed."""
     files = dict(hls.files)
     path = f"firmware/layers/{layer}.h"
     assert files[path].count(old) == 1, (path, old)
     files[path] = files[path].replace(old, new)
     from ikr_hls.backend import write_project
-    from ikr_hls.hostbuild import build_module
-    out = write_project(files, tmp_path / "tampered")
-    return build_module(out, f"{hls.project_name}.cpp", extra_flags=["-DIKR_HOST_INT"])
+    return write_project(files, tmp_path / "tampered")
 
 
 def _pixels(hls, name):
@@ -147,24 +136,26 @@ def _pixels(hls, name):
     return layer.out_shape[0] * layer.out_shape[1]
 
 
-@pytest.mark.cpp
-def test_reading_an_empty_stream_is_an_error_not_a_hang(built, tmp_path):
-    """fc1 gathers one element more than pool2 writes: predict raises, naming the stream."""
-    hls = built[("lenet_ikr", *VARIANTS[1])][0]
-    steps = _pixels(hls, "pool2")
-    hls._module = _tampered(hls, tmp_path, "fc1", f"e < {steps};", f"e < {steps + 1};")
-    with pytest.raises(IKRHLSError, match=r"predict: ikr-hls: stream 'pool2_out' read while empty"):
-        hls.predict(np.zeros((3, *hls.input_shape)))
+# fc1 gathers one element more, or one less, than pool2 writes
+MISCOUNTS = [(+1, r"predict: ikr-hls: stream 'pool2_out' read while empty"),
+             (-1, r"predict: ikr-hls: stream 'pool2_out' still holds data at the end of the call")]
 
 
 @pytest.mark.cpp
-def test_data_left_in_a_stream_is_an_error(built, tmp_path):
-    """fc1 gathers one element less than pool2 writes: the top reports the stream it left."""
+@pytest.mark.parametrize("extra, message", MISCOUNTS, ids=["read-while-empty", "data-left"])
+def test_a_miscounted_stream_is_an_error_not_a_hang(built, tmp_path, extra, message):
+    """predict raises naming the stream (with one thread or several), and the testbench fails."""
     hls = built[("lenet_ikr", *VARIANTS[1])][0]
     steps = _pixels(hls, "pool2")
-    hls._module = _tampered(hls, tmp_path, "fc1", f"e < {steps};", f"e < {steps - 1};")
-    with pytest.raises(IKRHLSError, match=r"stream 'pool2_out' still holds data at the end of the call"):
-        hls.predict(np.zeros((2, *hls.input_shape)), threads=2)
+    out = _tampered(hls, tmp_path, "fc1", f"e < {steps};", f"e < {steps + extra};")
+    from ikr_hls.hostbuild import build_module, run_csim
+    hls._module = build_module(out, f"{hls.project_name}.cpp", extra_flags=["-DIKR_HOST_INT"])
+    for threads in (1, 2):
+        with pytest.raises(IKRHLSError, match=message):
+            hls.predict(np.zeros((3, *hls.input_shape)), threads=threads)
+    if extra > 0:                                     # the testbench (g++ csim) reports it too
+        result = run_csim(out)
+        assert not result.passed and "FAIL: sample 0: ikr-hls: stream 'pool2_out' read while empty" in result.output
 
 
 @pytest.mark.cpp
