@@ -200,7 +200,7 @@ class Wiring:
 
     def clone_steps(self) -> dict:
         """{producer: [(elements, lanes) of each copy process]} of the buffers read twice."""
-        return {p: [(self._sizes[p], pixel_lanes(self._shapes[p]))] * len(calls)
+        return {p: [(self._sizes[p], self.widths[p] if self.stream else pixel_lanes(self._shapes[p]))] * len(calls)
                 for p, calls in self._clone_calls.items()}
 
     def calls(self, views: list) -> list:

@@ -102,14 +102,12 @@ def test_top_is_streams_and_calls(built, model):
     for name in streams:
         assert uses.get(name) == 2, f"{model}: stream {name} is used by {uses.get(name)} calls"
     assert uses.get("input") == 1 and uses.get("output") == 1
-    forked = {name for name in streams if "_to_" in name}
+    sizes = {"input": hls.graph.input_size, **{f"{l.name}_out": l.out_size for l in hls.graph.layers}}
     for name in streams:
-        if name in forked:
-            producer = name.split("_to_")[0]
-            sizes = {"input": hls.graph.input_size, **{f"{l.name}_out": l.out_size for l in hls.graph.layers}}
-            size = sizes[producer]
-            assert depths[name] == size // streams[name], name
-        elif "_spare" not in name:
+        copy = re.match(r"(\w+?)_(?:to_\w+|spare\d+)$", name)      # a copy of a forked stream, or a spare
+        if copy:
+            assert depths[name] == sizes[copy[1]] // streams[name], name
+        else:
             assert depths[name] == STREAM_DEPTH, name
 
 
