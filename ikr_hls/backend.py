@@ -81,7 +81,8 @@ class _Renderer:
                       ap_vld=wiring.all[name].partition.scheme == "complete", width=wiring.all[name].width)
                  for name in ("input", "output")]
         buffers = [dict(type=b.type, name=b.name, size=b.size, pragma=b.partition.pragma(b.name),
-                        width=b.width, depth=b.depth) for b in wiring.buffers]
+                        width=b.width, depth=b.depth, why=b.why, elements=b.size // b.width if b.width else b.size)
+                   for b in wiring.buffers]
         common = dict(project=self.project, version=__version__, source=self.graph.source, fixed_point=fixed_point,
                       io=self.graph.io_type, stream=stream, stream_depth=STREAM_DEPTH,
                       guard=self.project.upper(), layers=layer_views, buffers=buffers, ports=ports,

@@ -14,10 +14,10 @@ COMPLETE_PARTITION_LIMIT elements is refused (io_stream refuses a gather of as m
 io_stream: every buffer is an hls::stream of ikr::array elements, as wide as its producer's
 StreamIO says (passes.plan_streams: a pixel, a whole vector, or the input's width for an
 elementwise layer).
-FIFO depths: 2 (Vitis's default) between a producer and its only reader; the copies of a
-stream read by several layers (a fork that merges again, e.g. a residual Add) hold the whole
-tensor, so the fork never waits for the slower branch and the design cannot deadlock
-(a conservative bound: the copies of a branch that merges cost as many elements of FIFO).
+FIFO depths (stream_depths.py): 2 (Vitis's default) between a producer and its only reader;
+the copies of a stream read by several layers (a fork that merges again, e.g. a residual Add)
+as deep as the lag of the other branches needs, from a simulation of the processes' reads and
+writes that then proves, with those depths, that every process finishes.
 """
 from __future__ import annotations
 
@@ -28,9 +28,9 @@ from .hardware import COMPLETE_PARTITION_LIMIT
 from .ir import INPUT, Graph
 from .kinds import kind_of
 from .kinds.base import pixel_lanes
+from .stream_depths import DEFAULT, STREAM_DEPTH, Process, plan_depths
 
 CLONE_WAYS = 3                              # widest clone in cpp/ikr_clone.h
-STREAM_DEPTH = 2                            # a FIFO between a producer and its only reader
 
 
 @dataclass(frozen=True)
@@ -62,6 +62,7 @@ class Buffer:
     what: str = ""                          # for messages: which layer's input or output it is
     width: int = 0                          # io_stream: values per stream element
     depth: int = STREAM_DEPTH               # io_stream: FIFO depth in elements
+    why: str = DEFAULT                      # io_stream: "default", or "branch lag" (a fork's copy)
 
 
 class Wiring:
@@ -177,12 +178,30 @@ class Wiring:
                        **{layer.name: layer.stream.out_width for layer in graph.layers}}
         for producer in [INPUT] + [l.name for l in graph.layers]:
             for name in [self._own[producer]] + [b.name for b in self._extra.get(producer, [])]:
-                buffer = self.all[name]
-                buffer.width = self.widths[producer]
-                if producer in self.clones and name != self._own[producer]:
-                    buffer.depth = max(STREAM_DEPTH, buffer.size // buffer.width)   # a fork's copies
+                self.all[name].width = self.widths[producer]
+        fifos = plan_depths(graph, self.processes(), self.stream_elements(), "input", self._own[graph.layers[-1].name])
+        for name, fifo in fifos.items():
+            self.all[name].depth, self.all[name].why = fifo.depth, fifo.why
         for buffer in self.all.values():
             self._describe(buffer)
+
+    def stream_elements(self) -> dict:
+        """io_stream: {stream: elements per inference} of every stream, the top's ports included."""
+        return {name: buffer.size // buffer.width for name, buffer in self.all.items()}
+
+    def processes(self) -> list:
+        """io_stream: the processes of the DATAFLOW region in call order (stream_depths.Process):
+        every layer, and every clone with the stream it copies and its copies."""
+        out = []
+        for layer in [None, *self.graph.layers]:
+            producer = INPUT if layer is None else layer.name
+            if layer is not None:
+                reads = tuple(self._read_buffer[(producer, i)] for i in range(len(layer.inputs)))
+                out.append(Process(producer, reads, (self._own[producer],), layer))
+            for call in self._clone_calls.get(producer, []):
+                source, *copies = call["args"]
+                out.append(Process(str(self.all[copies[0]].writer), (source,), tuple(copies)))
+        return out
 
     def _describe(self, buffer: Buffer) -> None:
         """buffer.what, for messages: the layer that reads it (or writes it)."""

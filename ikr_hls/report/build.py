@@ -35,6 +35,7 @@ def build_report(graph, config, synthesis=None) -> dict:
         raise IKRHLSError(f"report: {getattr(graph, 'source', 'graph')} has no layers")
     layers = [_layer_report(layer, config) for layer in graph.layers]
     clock = float(getattr(config, "clock_period", 0.0) or 0.0)
+    flow = _dataflow(graph, layers)
     report = {
         "report_version": REPORT_VERSION,
         "project": config.project_name,
@@ -51,7 +52,8 @@ def build_report(graph, config, synthesis=None) -> dict:
         "output_shape": [int(d) for d in graph.output_shape],
         "removed": {str(k): str(v) for k, v in getattr(graph, "removed", {}).items()},
         "layers": layers,
-        "totals": _totals(layers, clock, graph),
+        "totals": _totals(layers, clock, flow),
+        "fifos": flow["fifos"],
         "synthesis": _plain(synthesis) if synthesis else None,
         "notes": [],
     }
@@ -131,8 +133,9 @@ def _ratio(a, b):
 
 def _dataflow(graph, layers: list) -> dict:
     """The DATAFLOW region as a whole: its buffers (io_parallel: ping-pong pairs, twice their
-    bits; io_stream: FIFOs of depth x element bits), the copies of buffers read twice, the
-    latency of a frame along the longest path, and the interval (the slowest process)."""
+    bits; io_stream: FIFOs of depth x element bits, each listed with its depth and why), the
+    copies of buffers read twice, the latency of a frame along the longest path, and the
+    interval (the slowest process)."""
     from ..hardware import PIPELINE_DEPTH, Memory, bits
     from ..wiring import Wiring
 
@@ -140,11 +143,14 @@ def _dataflow(graph, layers: list) -> dict:
     types = {"input_t": graph.input_type, **{f"{l.name}_result_t": l.precision["result"] for l in graph.layers}}
     registers = ram = 0
     memories = []
+    fifos: list | None = [] if wiring.stream else None
     for buffer in wiring.buffers:
         width = bits(types[buffer.type])
-        if wiring.stream:                       # a FIFO of `depth` elements of `width` values
+        if fifos is not None:                   # a FIFO of `depth` elements of `width` values
             ram += buffer.depth * buffer.width * width
             memories.append(Memory(buffer.name, "RAM", 1, buffer.depth, buffer.width * width))
+            fifos.append({"name": buffer.name, "depth": buffer.depth, "elements": buffer.size // buffer.width,
+                          "width": buffer.width, "bits": buffer.depth * buffer.width * width, "why": buffer.why})
             continue
         size = 2 * buffer.size * width
         if buffer.partition.scheme == "complete":
@@ -165,10 +171,10 @@ def _dataflow(graph, layers: list) -> dict:
     return {"buffer_registers_bits": int(registers), "buffer_ram_bits": int(ram),
             "buffer_resources": {"lut": sum(p["lut"] for p in priced), "ff": int(registers), "dsp": 0,
                                  "bram_18k": sum(p["bram_18k"] for p in priced)},
-            "latency": int(finish[graph.layers[-1].name]), "interval": int(max(processes))}
+            "latency": int(finish[graph.layers[-1].name]), "interval": int(max(processes)), "fifos": fifos}
 
 
-def _totals(layers: list, clock: float, graph=None) -> dict:
+def _totals(layers: list, clock: float, flow: dict) -> dict:
     with_w = [l for l in layers if l["storage_bits"] is not None]
     counted = [l for l in layers if l["macs_dense"] is not None]
     storage = {k: int(sum(l["storage_bits"][k] for l in with_w)) for k in ("dense", "ikr", "csr")}
@@ -176,7 +182,6 @@ def _totals(layers: list, clock: float, graph=None) -> dict:
     params_nonzero = sum(l["params_nonzero"] for l in layers)
     macs_dense = sum(l["macs_dense"] for l in counted)
     macs_pruned = sum(l["macs_pruned"] for l in counted)
-    flow = _dataflow(graph, layers) if graph is not None else {}
     latency = flow.get("latency", sum(l["latency_estimate_cycles"] for l in layers))
     interval = flow.get("interval", max(l["latency_estimate_cycles"] for l in layers))
     return {

@@ -91,7 +91,10 @@ def format_report(report: dict) -> str:
              _n(t.get("registers_bits")), _n(t.get("ram_bits")), _n(t.get("rom_bits")))
     out += _table(("layer", "kind", "II", "steps", "latency", "multipliers", "registers", "RAM", "ROM"),
                   rows, total)
-    if t.get("buffer_registers_bits") is not None:
+    if report.get("fifos") is not None:
+        out.append(f"  totals include the DATAFLOW FIFOs: {_n(t['buffer_ram_bits'])} RAM bits")
+        out += _format_fifos(report["fifos"])
+    elif t.get("buffer_registers_bits") is not None:
         out.append(f"  totals include the DATAFLOW buffers (ping-pong: twice each): "
                    f"{_n(t['buffer_registers_bits'])} register bits, {_n(t['buffer_ram_bits'])} RAM bits")
 
@@ -130,6 +133,15 @@ def format_report(report: dict) -> str:
     if report.get("notes"):
         out += ["", "Notes"] + [f"  - {n}" for n in report["notes"]]
     return "\n".join(out) + "\n"
+
+
+def _format_fifos(fifos: list) -> list:
+    """io_stream: every FIFO between the processes, its depth and why."""
+    out = ["", "FIFOs (io_stream; depth in elements: 2 by default, a fork's copy as deep as the lag of the",
+           "fork's other branches needs where they merge, proven free of deadlock by ikr_hls/stream_depths.py)"]
+    rows = [(f["name"], f["why"], _n(f["depth"]), _n(f["elements"]), _n(f["width"]), _n(f["bits"])) for f in fifos]
+    return out + _table(("stream", "why", "depth", "of elements", "width", "bits"), rows,
+                        ("total", "", "", "", "", _n(sum(f["bits"] for f in fifos))))
 
 
 def _format_resources(report: dict) -> list:
