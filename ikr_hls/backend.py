@@ -75,7 +75,8 @@ class _Renderer:
             layer_views.append(dict(name=layer.name, index=i, out_shape=list(layer.out_shape),
                                     out_size=layer.out_size, summary=view["summary"],
                                     output_buffer=wiring.output_of(layer.name),
-                                    keras_class=view["keras_class"], types=view["types"]))
+                                    keras_class=view["keras_class"],
+                                    types=view["types"] + view.get("index_types", [])))
         fixed_point = self.graph.fixed_point
         ports = [dict(name=name, pragma=wiring.all[name].partition.pragma(name, "ARRAY_RESHAPE"),
                       ap_vld=wiring.all[name].partition.scheme == "complete", width=wiring.all[name].width)
@@ -87,6 +88,7 @@ class _Renderer:
                       io=self.graph.io_type, stream=stream, stream_depth=STREAM_DEPTH,
                       guard=self.project.upper(), layers=layer_views, buffers=buffers, ports=ports,
                       calls=wiring.calls(layer_views), has_clones=wiring.has_clones,
+                      index_fields=any("ikr::uint_t" in cpp for view in layer_views for _, cpp in view["types"]),
                       input_shape=list(self.graph.input_shape),
                       output_shape=list(self.graph.output_shape))
         last = self.graph.layers[-1]

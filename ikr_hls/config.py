@@ -26,7 +26,7 @@ import yaml
 from .errors import IKRHLSError
 from .precision import HLSTypeLike, parse_type
 
-STRATEGIES = ("unrolled", "pattern")
+STRATEGIES = ("unrolled", "pattern", "pe")
 IO_TYPES = ("io_parallel", "io_stream")  # hls4ml's names: whole buffers, or hls::stream between layers
 DEFAULT_PART = "xcvu13p-flga2577-2-e"   # hls4ml's default part, so projects compare
 PRECISION_ROLES = ("weight", "bias", "accum", "result", "exp_table", "inv_table", "act_table", "recip", "alpha")

@@ -23,6 +23,7 @@ class Array:
     comment: str
     format: Callable[[Any], str] = str
     copies: int = 0                         # > 0: that many identical copies, as array[copies][size]
+    integers: bool = False                  # integer values of an index type: written as they are
 
     @property
     def rows(self) -> list[str]:
@@ -36,7 +37,7 @@ class Array:
     def converted(self) -> bool:
         """Values of a layer type (not `int`): written once, as a ROM for synthesis and as
         doubles that the host converts at load time (cpp/ikr_table.h)."""
-        return self.cpp_type != "int"
+        return self.cpp_type != "int" and not self.integers
 
     @property
     def macro(self) -> str:
@@ -49,8 +50,8 @@ class Array:
 
 
 def array(name: str, cpp_type: str, values, comment: str, fmt: Callable[[Any], str] = str,
-          copies: int = 0) -> Array:
-    return Array(name, cpp_type, tuple(values), comment, fmt, copies)
+          copies: int = 0, integers: bool = False) -> Array:
+    return Array(name, cpp_type, tuple(values), comment, fmt, copies, integers)
 
 
 class _Literal:

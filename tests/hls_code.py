@@ -337,7 +337,7 @@ def _statement_parts(text: str) -> tuple:
     for call in _INLINE_CALL.finditer(text):
         close = _close(text, call.end() - 1, "()")
         calls.append((call[1], tuple(_split_top(call[2] or "")), tuple(_split_top(text[call.end():close]))))
-    return tuple(calls), products(text), tuple(re.findall(r"(?<![\w:])(\w+_pe\d+)\s*\(", text))
+    return tuple(calls), products(text), tuple(re.findall(r"(?<![\w:])(\w+_pe\d*)\s*\(", text))
 
 
 @functools.cache

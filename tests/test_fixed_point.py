@@ -7,8 +7,8 @@ import numpy as np
 import pytest
 
 import ikr_hls
-from ikr_hls.datasets import mnist_split
 from builds import run_two_at_a_time, selected_params
+from ikr_hls.datasets import mnist_split
 from zoo import build, ikr_prune
 
 pytestmark = pytest.mark.cpp                  # every test here builds C++
@@ -58,6 +58,8 @@ def _cases():
     for name in PATTERN_GEOMETRY:
         cases[(name, "16_6", "pattern")] = dict(precision="ap_fixed<16,6>")
         cases[(name, "mixed", "pattern")] = dict(mixed=True)
+        # the pe strategy over 3 cycles: the PEs' sums reach the accumulators cycle by cycle
+        cases[(name, "mixed", "pe")] = dict(mixed=True, reuse=3)
     for strategy in ("unrolled", "pattern"):
         cases[("lenet_ikr", "mixed", strategy)] = dict(mixed=True)
     for name in ZOO:
@@ -77,7 +79,7 @@ class FixedModels(dict):
             name, key, strategy = case
             opts = _cases()[case]
             model = (SHIPPED_IKR if name == "lenet_ikr"
-                 else ikr_prune(build(name, seed=5), keep=4, library_size=2, seed=5) if strategy == "pattern"
+                 else ikr_prune(build(name, seed=5), keep=4, library_size=2, seed=5) if strategy in ("pattern", "pe")
                  else build(name, seed=5, zeros=True))
             kwargs = dict(strategy=strategy, output_dir=self._tmp.mktemp(f"fx_{name}_{key}_{strategy}"))
             if opts.get("mixed"):
@@ -85,6 +87,9 @@ class FixedModels(dict):
                 keras_model = load_keras_model(model) if isinstance(model, Path) else model
                 kwargs["config"] = mixed_config(keras_model)
                 kwargs["config"]["Model"]["Strategy"] = strategy    # a config's Model keys win over keywords
+                for entry in [kwargs["config"]["Model"], *kwargs["config"]["LayerName"].values()]:
+                    if "ReuseFactor" in entry:                   # per layer too: a layer's key wins
+                        entry["ReuseFactor"] = opts.get("reuse", entry["ReuseFactor"])
             else:
                 kwargs["precision"] = opts["precision"]
             self[case] = ikr_hls.convert(model, **kwargs)
@@ -191,14 +196,16 @@ def test_trace_shows_every_layer_beside_keras(fixed_models):
         assert np.abs(pair["cpp"] - pair["keras"]).max() < 0.05 * scale, name
 
 
+@pytest.mark.parametrize("strategy", ["pattern", "pe"])
 @pytest.mark.parametrize("name", PATTERN_GEOMETRY)
-def test_every_layer_bit_exact_in_the_pattern_strategy_with_a_saturating_accumulator(fixed_models, name):
+def test_every_layer_bit_exact_in_the_pe_strategies_with_a_saturating_accumulator(fixed_models, name, strategy):
     """Layer by layer (a later ReLU or saturation can hide a difference in the output): the
-    pattern strategy sums each PE's kernels in the order the reference does, which matters
-    with the mixed config's accumulator that saturates part-way through a sum."""
+    pattern strategy sums each PE's kernels, the pe strategy each PE's partial sums, in the
+    order the reference does, which matters with the mixed config's accumulator that saturates
+    part-way through a sum."""
     from ikr_hls.emulate import emulate_trace
 
-    hls = fixed_models[(name, "mixed", "pattern")]
+    hls = fixed_models[(name, "mixed", strategy)]
     x = _inputs(hls, n=40)
     reference = emulate_trace(hls.graph, x)
     for layer, pair in hls.trace(x).items():

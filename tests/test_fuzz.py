@@ -15,14 +15,16 @@ import keras
 import numpy as np
 import pytest
 import yaml
-from hypothesis import given, settings, strategies as st
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 import ikr_hls
+from cli_helpers import assert_one_line_error, run_cli
 from ikr_hls import IKRHLSError
 from ikr_hls.cli import main as cli_main
+from ikr_hls.config import STRATEGIES
 from ikr_hls.hostbuild import ap_types_dir
 from ikr_hls.precision import parse_fixed, quantize
-from cli_helpers import assert_one_line_error, run_cli
 
 CPP = Path(__file__).resolve().parent.parent / "cpp"
 FIXED = "ap_fixed<16,6>"
@@ -240,7 +242,7 @@ def _valid(kind, value, hls, slot) -> bool:
             return layer.attrs["reuse_factor"] == hls.config.reuse_factor
         return isinstance(value, int) and not isinstance(value, bool) and layer.attrs["reuse_factor"] == value >= 1
     if kind == "strategy":
-        return value in ("unrolled", "pattern")
+        return value in STRATEGIES
     if kind in ("table", "range"):
         return isinstance(value, int) and not isinstance(value, bool) and value > 0 and value & (value - 1) == 0
     if kind == "part":

@@ -26,6 +26,7 @@ from hls_code import (
     If,
     Loop,
     Statement,
+    Step,
     bank_of_access,
     clean,
     evaluate,
@@ -45,7 +46,7 @@ from ikr_hls.report import build_report
 from zoo import EVERY_KIND
 
 MODELS = EVERY_KIND
-STRATEGIES = ("unrolled", "pattern")
+STRATEGIES = ("unrolled", "pattern", "pe")
 REUSE = (1, 2, 4)
 # (io type, reuse factor): io_parallel at every reuse, io_stream at two
 FORMS = [("io_parallel", r) for r in REUSE] + [("io_stream", 1), ("io_stream", 2)]
@@ -74,10 +75,10 @@ def project(model, strategy, reuse, precision=PRECISION, io_type="io_parallel"):
 # --- reading the firmware -------------------------------------------------------------------
 
 def type_bits(files) -> dict:
-    """{type name: bits} from defines.h's typedefs (ap_fixed<W,..>: W; float: 32)."""
+    """{type name: bits} from defines.h's typedefs (ap_fixed<W,..>, ikr::uint_t<W>: W; float: 32)."""
     bits = {"bool": 1, "float": 32, "double": 64, "int": 32}
     for spelled, name in re.findall(r"typedef\s+(.+?)\s+(\w+);", clean(files["firmware/defines.h"])):
-        fixed = re.search(r"ap_u?(?:fixed|int)\s*<\s*(\d+)", spelled)
+        fixed = re.search(r"(?:ap_u?(?:fixed|int)|ikr::uint_t)\s*<\s*(\d+)", spelled)
         counted = re.search(r"Counted<\s*(.+?),\s*\d+\s*>", spelled)
         bits[name] = int(fixed[1]) if fixed else bits.get((counted[1] if counted else spelled).strip(), 32)
     return bits
@@ -293,7 +294,8 @@ def _check_layer(layer, header, weights, files, report, library_functions, top_p
     # the step, unrolled: once per cycle of a pixel when the pipelined loop is a pixel's cycles
     # (its variable decides which branches run), and once with every branch for the operators
     body = scope.body
-    env = local_constants(function.body, {})
+    # a completely partitioned constant table read at a constant index is a constant (wiring)
+    env = dict(local_constants(function.body, {}), **constant_tables(weights, partitions))
     variables = step_variables(function, path)
     cycle = scope.var if isinstance(scope, Loop) and any(
         re.search(rf"\b{scope.var}\b", n.condition) for n in walk(body) if isinstance(n, If)) else None
@@ -338,13 +340,31 @@ def _check_layer(layer, header, weights, files, report, library_functions, top_p
         for operand in ("data", "weight"):
             key = (f"shared multiplier {operand}", math.ceil(step.products / limit))
             choices[key] = choices.get(key, 0) + limit
-    for call in re.finditer(r"= (\w+_pe\d+)\((.*)\);", header):
+    for call in re.finditer(r"= (\w+_pe\d*)\((.*)\);", header):
         pe_params = all_functions[call[1]].param_names()
         inputs = [arg for arg, param in zip(_split_args(call[2]), pe_params, strict=True) if param.startswith("x")]
         for arg in inputs:
             if "?" in arg:
                 key = ("PE inputs", arg.count("?") + 1)
                 choices[key] = choices.get(key, 0) + 1
+    # inside a PE function, a value written `pattern == 0 ? a : b ...` is a choice, in each instance
+    for pe, calls in step.calls.items():
+        for node in walk(all_functions[pe].body):
+            if isinstance(node, Statement) and "?" in node.text:
+                key = ("PE pattern", node.text.count("?") + 1)
+                choices[key] = choices.get(key, 0) + calls
+    # a read of registers at an index the step computes at run time (from a ROM) would be a
+    # choice the model does not count: every choice must be written out (`r == 0 ? a : b`).
+    # Every read site, unrolled (one step, its variables at 0, so that only the indices read
+    # from memories stay unknown)
+    sites = Step()
+    Expander(all_functions, env, variables)._nodes(body, dict(env, **dict.fromkeys(variables, 0)), {}, sites)
+    for access in sites.accesses:
+        scheme = partitions.get(access.array, {})
+        registers_read = access.array in arrays and not access.write and (
+            scheme.get(0) == "complete" or all(scheme.get(d) == "complete" for d in range(1, len(access.index) + 1)))
+        assert not (registers_read and None in access.index), (
+            f"{where}: {access.array} read at a run-time index {access.index}: a multiplexer the model does not count")
     claimed_choices: dict = {}
     for m in entry["muxes"]:
         claimed_choices[(m["what"], m["ways"])] = claimed_choices.get((m["what"], m["ways"]), 0) + m["count"]
@@ -383,6 +403,20 @@ def _check_layer(layer, header, weights, files, report, library_functions, top_p
         claimed[key] = claimed.get(key, 0) + m["count"]
     assert memories == claimed, (
         f"{where}: memories (kind, depth, width): count {memories} in the code, the report says {claimed}")
+
+
+def constant_tables(weights: str, partitions: dict) -> dict:
+    """{table: values} of the integer tables of a weights header that are completely partitioned
+    (written out, or through their <NAME>_VALUES macro)."""
+    texts = dict(re.findall(r"static const \w+ (\w+)\[\d+\] = \{([^{}]*)\};", weights))
+    macros = dict(re.findall(r"#define (\w+)_VALUES \\\n((?:.*\\\n)*.*)", weights))
+    out = {}
+    for name, text in texts.items():
+        scheme = partitions.get(name, {})
+        values = macros.get(name.upper(), "").replace("\\", "") if text.strip().endswith("_VALUES") else text
+        if (scheme.get(0) == "complete" or scheme.get(1) == "complete") and re.fullmatch(r"[\s\d,-]*", values):
+            out[name] = [int(v) for v in values.replace(",", " ").split()]
+    return out
 
 
 def _split_args(text: str) -> list:

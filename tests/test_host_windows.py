@@ -14,7 +14,7 @@ pytestmark = pytest.mark.cpp                  # every test here builds C++
 
 # (model, strategy, reuse): every geometry of the zoo, both strategies, a pattern PE over R cycles
 CASES = [("same_stride2", "unrolled", 1), ("nonsquare_bn", "pattern", 2), ("avgpool_same", "pattern", 1),
-         ("residual", "unrolled", 2), ("depthwise_separable", "pattern", 3)]
+         ("residual", "unrolled", 2), ("depthwise_separable", "pattern", 3), ("same_stride2", "pe", 2)]
 
 
 def _model(name):

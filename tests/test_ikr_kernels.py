@@ -83,6 +83,25 @@ def test_pattern_strategy_counts_the_same(pruned_models):
     assert unrolled.count_ops(x) == pattern.count_ops(x)
 
 
+def test_pe_strategy_counts_keep_taps_of_every_live_kernel(pruned_models, tmp_path):
+    """The pe strategy multiplies `keep` taps of every live kernel at every output pixel (a kept
+    weight that is exactly 0 too), and the report's MACs say so."""
+    model, _ = pruned_models[("lenet", "unrolled")]
+    hls = ikr_hls.convert(model, output_dir=tmp_path / "pe", strategy="pe", reuse_factor=2)
+    counted = hls.count_ops(_x(hls.input_shape, n=2))
+    macs = {layer["name"]: layer["macs_pruned"] for layer in hls.report()["layers"]}
+    for layer in model.layers:
+        if isinstance(layer, L.Conv2D):
+            kernel = layer.kernel.numpy()
+            live = int(np.count_nonzero(np.abs(kernel).sum(axis=(0, 1))))
+            keep = int((kernel != 0).sum(axis=(0, 1)).max())
+            oh, ow = layer.output.shape[1:3]
+            name = next(l.name for l in hls.graph.layers if l.keras_name == layer.name)
+            assert counted[name] == macs[name] == live * keep * oh * ow, layer.name
+    x = _x(hls.input_shape)
+    np.testing.assert_allclose(hls.predict(x), model.predict(x, verbose=0), rtol=1e-4, atol=1e-5)
+
+
 def test_pruning_lowers_the_count_exactly(pruned_models):
     dense_model, dense_hls = pruned_models[("dense_lenet", "unrolled")]
     pruned_model, pruned_hls = pruned_models[("lenet", "unrolled")]

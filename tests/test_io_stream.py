@@ -17,9 +17,10 @@ from zoo import EVERY_KIND
 
 MODELS = EVERY_KIND
 FIXED = "ap_fixed<16,6>"
-# (precision, strategy, reuse, host windows): float and fixed, both strategies, a pattern PE
-# over R cycles; the last builds the line buffers and registers that Vitis synthesizes
-VARIANTS = [("float", "unrolled", 1, False), (FIXED, "pattern", 2, False), (FIXED, "unrolled", 1, True)]
+# (precision, strategy, reuse, host windows): float and fixed, every strategy, the PEs over R
+# cycles; "True" builds the line buffers and registers that Vitis synthesizes
+VARIANTS = [("float", "unrolled", 1, False), (FIXED, "pattern", 2, False), (FIXED, "unrolled", 1, True),
+            (FIXED, "pe", 3, True)]
 CASES = [(m, *v) for m in MODELS for v in VARIANTS]
 
 

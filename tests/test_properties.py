@@ -18,6 +18,7 @@ from hypothesis import example, given, settings
 from hypothesis import strategies as st
 
 import ikr_hls
+from ikr_hls.config import STRATEGIES
 from ikr_hls.patterns import patterns_from_kernel
 from ikr_hls.tbdata import FLOAT_ATOL, FLOAT_RTOL
 from random_cnn import CNNSpec, build_model, cnn_specs, named_entries
@@ -32,7 +33,7 @@ SLOW_EXAMPLES = settings.get_profile("slow").max_examples
 AP_TYPES_EXAMPLES = max(1, settings.default.max_examples // 5)
 
 OPTIONS = dict(spec=cnn_specs(),
-               strategy=st.sampled_from(["unrolled", "pattern"]),
+               strategy=st.sampled_from(list(STRATEGIES)),
                reuse_factor=st.sampled_from([1, 2, 3]),
                samples=st.integers(4, 8),
                input_seed=st.integers(0, 2**16))
@@ -119,6 +120,7 @@ def check_fixed(project_root, spec, precision, strategy, reuse_factor, samples, 
 @pytest.mark.cpp
 @given(**OPTIONS)
 @example(spec=ALL_KERNELS_REMOVED, strategy="pattern", reuse_factor=1, samples=4, input_seed=0)
+@example(spec=ALL_KERNELS_REMOVED, strategy="pe", reuse_factor=2, samples=4, input_seed=0)
 def test_float_cpp_matches_keras(project_root, **options):
     check_float(project_root, **options)
 

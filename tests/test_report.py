@@ -194,6 +194,26 @@ def test_multipliers_by_strategy_and_reuse_factor(rf):
     assert pattern["rom_bits"] == (instances * rf * 3 * W_BITS if rf > 1 else 0)
 
 
+@pytest.mark.parametrize("rf", [1, 2, 3, 4])
+def test_pe_strategy_by_hand(rf):
+    """The pe strategy on the tiny conv: 5 live kernels of 3 taps (ci0: co0 DIAG, co1 COLUMN,
+    co2 DIAG; ci1: co0 COLUMN, co1 DIAG). Each input channel's kernels fill PEs R at a time, the
+    remainders share the last ones: ceil(5 / R) PEs of 3 multipliers."""
+    c = by_name(build(tiny_graph("pe", rf), tiny_config("pe", rf)), "c1")
+    pes = math.ceil(5 / rf)
+    assert c["multipliers"] == pes * 3
+    assert (c["ii"], c["iterations"]) == (1, 36 * rf)
+    assert c["macs_pruned"] == 16 * 5 * 3
+    # per PE, ROMs of depth R: 3 weights and a 1-bit pattern id (2 patterns); constants at R = 1
+    assert c["rom_bits"] == (pes * rf * (3 * W_BITS + 1) if rf > 1 else 0)
+    # DIAG and COLUMN use 5 positions; taps 0 and 2 differ between them (0/1, 8/7), tap 1 not (4)
+    muxes = {(m["what"], m["ways"]): m["count"] for m in c["muxes"]}
+    expected = {("PE pattern", 2): 2 * pes}
+    if rf == 4:           # PE 0: ci0's 3 kernels and one of ci1's: its 5 inputs choose the channel
+        expected[("PE inputs", 2)] = 5
+    assert muxes == expected
+
+
 def test_one_pattern_needs_no_index_and_padding_adds_cycles():
     graph = tiny_graph(assign=[[DIAG, DIAG, DIAG], [DIAG, DIAG, DIAG]])
     conv = graph.layers[0]

@@ -1,7 +1,8 @@
 """conv2d: Conv2D, DepthwiseConv2D (a conv whose kernel is zero between channels) and the two
-halves of a SeparableConv2D. Only nonzero weights are multiplied, in two strategies:
-`unrolled` (every filter's taps written out with constant offsets) and `pattern` (one
-processing element per IKR pattern, serving the kernels that use it)."""
+halves of a SeparableConv2D. Only nonzero weights are multiplied, in three strategies:
+`unrolled` (every filter's taps written out with constant offsets), `pattern` (one
+processing element per IKR pattern, serving the kernels that use it) and `pe` (one PE design
+for every kernel: `keep` multipliers behind pattern multiplexers, a ROM of R kernels each)."""
 from __future__ import annotations
 
 from dataclasses import dataclass
@@ -15,7 +16,11 @@ from ..hardware import PIPELINE_DEPTH
 from ..ir import Layer, depthwise_as_conv, layer_kernel
 from ..patterns import LayerPatterns, patterns_from_kernel
 from ..precision import index_bits, requantize, to_codes, weight_bits, widen_for_sum
+from . import conv_pe
 from .base import SCALAR_ACTIVATIONS, Cost, LayerKind, Weights
+from .conv_pe import PEPlan
+from .conv_pe import drawing as _drawing
+from .conv_pe import select as _select
 from .keras_reading import activation_name, read_array, unsupported, window_geometry, with_activation
 
 ROLES = ("weight", "bias", "accum", "result")
@@ -36,6 +41,7 @@ class ConvFacts:
     multipliers: the multipliers the generated code asks for at the layer's reuse factor.
     slots:       the pattern strategy's schedule: slots[r] lists the kernels the PE instances
                  serve in cycle r of an input pixel (`Slot`s, PE by PE, instance by instance).
+    pe:          the pe strategy's plan (`PEPlan`), None in the other strategies.
     """
     nnz: int
     groups: list
@@ -44,6 +50,7 @@ class ConvFacts:
     patterns: LayerPatterns
     multipliers: int
     slots: list
+    pe: PEPlan | None = None
 
 
 @dataclass(frozen=True)
@@ -94,9 +101,18 @@ def derive(layer: Layer) -> ConvFacts:
     rf = layer.attrs["reuse_factor"]
     nnz = int(np.count_nonzero(kernel))
     slots: list = []
-    if layer.attrs["strategy"] == "pattern":                 # cycle by cycle, PE by PE, tap by tap
+    orders: list
+    pe = None
+    if layer.attrs["strategy"] == "pe":                      # PE by PE, cycle by cycle, tap by tap
+        pe = conv_pe.plan(kernel, rf)
+        orders = [[] for _ in range(f)]
+        for r in range(rf):
+            for ci, co, pattern in (slots[r] for slots in pe.pes if slots[r] is not None):
+                orders[co].extend(ci * kh * kw + pos for pos in pe.library[pattern])
+        multipliers = len(pe.pes) * pe.keep
+    elif layer.attrs["strategy"] == "pattern":               # cycle by cycle, PE by PE, tap by tap
         slots = _slot_schedule(groups, rf)
-        orders: list = [[] for _ in range(f)]
+        orders = [[] for _ in range(f)]
         for slot in (slot for cycle in slots for slot in cycle):
             orders[slot.co].extend(slot.ci * kh * kw + pos for pos in groups[slot.g]["positions"])
         multipliers = sum(-(-len(g["kernels"]) // rf) * len(g["positions"]) for g in groups)
@@ -104,7 +120,7 @@ def derive(layer: Layer) -> ConvFacts:
         orders = [[(ci * kh + i) * kw + j for ci, i, j in taps] for taps in filter_taps]
         multipliers = -(-nnz // rf)
     return ConvFacts(nnz, groups, filter_taps, orders, patterns_from_kernel(layer_kernel(layer)), multipliers,
-                     slots)
+                     slots, pe)
 
 
 # --- frontend ----------------------------------------------------------------------------------
@@ -179,7 +195,7 @@ def _separable_conv2d(klayer, shape, source):
 # --- the generated code ------------------------------------------------------------------------
 
 def template(layer: Layer) -> str:
-    return "conv2d_pattern" if layer.attrs["strategy"] == "pattern" else "conv2d"
+    return {"pattern": "conv2d_pattern", "pe": "conv2d_pe"}.get(layer.attrs["strategy"], "conv2d")
 
 
 def _padded(layer: Layer) -> tuple[int, int]:
@@ -229,9 +245,9 @@ def table_copies(layer: Layer) -> int:
 
 
 def _slots(layer: Layer) -> int:
-    """Cycles a pixel step is split into: the pattern strategy's R cycles (R > 1), else one
+    """Cycles a pixel step is split into: the PE strategies' R cycles (pattern, pe), else one
     step at II = R."""
-    return layer.attrs["reuse_factor"] if layer.attrs["strategy"] == "pattern" else 1
+    return layer.attrs["reuse_factor"] if layer.attrs["strategy"] in ("pattern", "pe") else 1
 
 
 def _copy_of(layer: Layer, co: int) -> int:
@@ -272,6 +288,9 @@ def view(layer: Layer) -> dict:
     if a["strategy"] == "pattern":
         out.update(_pattern_view(layer))
         out["allocation"] = 0
+    elif a["strategy"] == "pe":
+        out.update(conv_pe.view(layer, lambda co: _copy_of(layer, co)))
+        out["allocation"] = 0
     else:
         filters, k = [], 0
         for co, taps in enumerate(facts.filter_taps):
@@ -281,12 +300,6 @@ def view(layer: Layer) -> dict:
         out["filters"] = filters
         out["allocation"] = cost_.multipliers if a["reuse_factor"] > 1 else 0
     return out
-
-
-def _drawing(positions, kh, kw) -> str:
-    grid = np.zeros(kh * kw, dtype=bool)
-    grid[positions] = True
-    return "/".join("".join("#" if v else "." for v in row) for row in grid.reshape(kh, kw))
 
 
 def _pattern_view(layer: Layer) -> dict:
@@ -334,19 +347,6 @@ def _pattern_view(layer: Layer) -> dict:
                 index_bits=max(1, int(np.ceil(np.log2(max(len(layer.facts.groups), 2))))))
 
 
-def _select(choices: list) -> str:
-    """The C++ choice between values by cycle r: [(r, value)] -> `r == 0 ? a : b` (one value:
-    no choice; the last value serves every cycle not listed)."""
-    values: dict = {}
-    for r, value in choices:
-        values.setdefault(value, []).append(r)
-    *chosen, (default, _) = values.items()
-    text = default
-    for value, cycles in reversed(chosen):
-        text = f"({' || '.join(f'r == {r}' for r in cycles)}) ? {value} : {text}"
-    return text
-
-
 def _pe_weights_partition(name: str, g: int, banks: int, rf: int) -> str:
     """Each (instance, tap) of a PE is its own memory: a constant with R = 1 (and so are the
     kernels' channels), a ROM of depth R (cyclic partition: bank = instance * keep + tap,
@@ -363,6 +363,9 @@ def weights(layer: Layer) -> Weights:
     bias = array(f"{layer.name}_b", f"{layer.name}_bias_t", layer.weights["bias"], "bias per filter",
                  literal(layer, "bias"))
     tables = activations.arrays(layer, table_copies(layer))
+    if layer.attrs["strategy"] == "pe":
+        return Weights(f"Conv2D on one PE design, {len(conv_pe.plan_of(layer).library)} pattern(s)",
+                       conv_pe.roms(layer, array, literal) + [bias] + tables)
     if layer.attrs["strategy"] == "unrolled":
         values = [kernel[i, j, ci, co] for co, taps in enumerate(layer.facts.filter_taps) for ci, i, j in taps]
         return Weights(f"Conv2D, {layer.facts.nnz} nonzero of {kernel.size}, ordered by filter, input channel, "
@@ -414,6 +417,9 @@ def reference(layer: Layer, ins: list) -> np.ndarray:
     acc_t = p["accum"]
     acc = np.broadcast_to(requantize(to_codes(layer.weights["bias"], p["bias"]), p["bias"].fractional, acc_t),
                           (n, oh, ow, f)).copy()
+    if a["strategy"] == "pe":
+        return activations.activate(layer, conv_pe.sums(layer, windows, w_codes, product_frac, acc, acc_t, C.add,
+                                                        requantize), acc_t)
     if a["strategy"] == "pattern":
         for slot in (slot for cycle in layer.facts.slots for slot in cycle):
             taps = [slot.ci * kh * kw + pos for pos in layer.facts.groups[slot.g]["positions"]]
@@ -449,7 +455,12 @@ def cost(layer: Layer) -> Cost:
     w_bits = hardware.bits(layer.precision["weight"])
     memories = [hardware.Memory("line buffers", "RAM", (a["kh"] - 1) * c, pw, in_bits)] if a["kh"] > 1 else []
     muxes = []
-    if a["strategy"] == "pattern":
+    if a["strategy"] == "pe":
+        pe = conv_pe.hardware(layer, in_bits, w_bits, hardware.Memory, hardware.Mux)
+        multipliers, sharing = pe["multipliers"] + act, pe["sharing"]
+        memories += pe["memories"]
+        muxes += pe["muxes"]
+    elif a["strategy"] == "pattern":
         multipliers = facts.multipliers + act
         sharing = (f"{sum(-(-len(g['kernels']) // rf) for g in facts.groups)} PE instance(s) for "
                    f"{sum(len(g['kernels']) for g in facts.groups)} kernel(s)")
@@ -463,14 +474,18 @@ def cost(layer: Layer) -> Cost:
         muxes += hardware.shared_operand_muxes(facts.nnz + act, multipliers, in_bits, w_bits)
     acc_bits = hardware.bits(layer.precision["accum"])
     # the layer's own registers: window, the step's pixel and column, the pattern PEs' accumulators
-    registers = (a["kh"] * a["kw"] + a["kh"] + 1) * c * in_bits + (f * acc_bits if a["strategy"] == "pattern" else 0)
+    accumulators = f * acc_bits if a["strategy"] in ("pattern", "pe") else 0
+    registers = (a["kh"] * a["kw"] + a["kh"] + 1) * c * in_bits + accumulators
     if _table_lookups(layer):
         memories += activations.table_memories(layer, table_copies(layer))
     slots = _slots(layer)                                   # R cycles at II 1, or one step at II R
     ii, steps = rf // slots, ph * pw * slots
+    # the pe strategy multiplies every live kernel's `keep` taps (a kept weight that is 0 too)
+    macs = conv_pe.plan_of(layer).kernels * conv_pe.plan_of(layer).keep if a["strategy"] == "pe" else facts.nnz
     return Cost(latency=steps * ii + PIPELINE_DEPTH, ii=ii, iterations=steps, multipliers=int(multipliers),
                 sharing=sharing, registers_bits=registers, memories=tuple(memories), muxes=tuple(muxes),
-                product_bits=(w_bits, in_bits), macs_dense=oh * ow * int(kernel.size), macs=oh * ow * facts.nnz)
+                product_bits=(w_bits, in_bits), macs_dense=oh * ow * int(kernel.size), macs=oh * ow * macs)
+
 
 
 def _pe_input_muxes(layer: Layer, in_bits: int) -> list:
@@ -547,7 +562,7 @@ def default_accum(layer: Layer, in_types: list, types: dict):
 KIND = LayerKind(
     name="conv2d",
     keras={"Conv2D": _conv2d, "DepthwiseConv2D": _depthwise_conv2d, "SeparableConv2D": _separable_conv2d},
-    roles=ROLES, templates=("conv2d", "conv2d_pattern"), template=template, view=view, weights=weights,
+    roles=ROLES, templates=("conv2d", "conv2d_pattern", "conv2d_pe"), template=template, view=view, weights=weights,
     reference=reference, cost=cost, report=report, values=values, default_accum=default_accum, derive=derive,
-    reuses=True, strategies=("unrolled", "pattern"), activations=SCALAR_ACTIVATIONS, folds_scale_shift=True,
+    reuses=True, strategies=("unrolled", "pattern", "pe"), activations=SCALAR_ACTIVATIONS, folds_scale_shift=True,
     takes_padding=True)

@@ -1,0 +1,227 @@
+"""The `pe` strategy of a conv layer: one IKR processing element design for every kernel.
+
+Every kernel of an IKR layer keeps `keep` taps, so one PE serves any of them: `keep`
+multipliers, each fed by a multiplexer over the positions the layer's patterns give that tap
+(at most library-size inputs), selected by the kernel's pattern id. A layer has P PEs; each
+serves R kernels per input pixel, one per cycle (reuse factor R), from ROMs of depth R read at
+the cycle: the kernel's `keep` weights and its pattern id (ceil(log2 L) bits). Its channels
+are not stored: the schedule fixes them by cycle.
+
+Schedule (input-channel stationary): each input channel's live kernels, by output channel,
+fill PEs R at a time, so most PEs read one input channel in every cycle and need no choice of
+channel; the remainders (fewer than R kernels of a channel) share PEs, which then choose their
+input channel by cycle (an R:1 choice at most). In cycle r each output channel receives the
+sums of the PEs whose slot r serves it: a constant adder per (cycle, output channel), so no
+two PEs ever write one register, and no write conflict can occur.
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+
+from ..ir import Layer
+from ..patterns import patterns_from_kernel
+from ..precision import index_bits
+
+
+@dataclass(frozen=True)
+class PEPlan:
+    """keep:    taps per kernel (the layer's largest support).
+    library:  per pattern id, its `keep` window positions (i * KW + j), ascending: tap t of a
+              kernel reads its pattern's t-th position. A pattern of fewer positions (a layer
+              that is not regular) is filled up with unused positions, whose weights are 0.
+    pes:      per PE, its R slots: (ci, co, pattern id) of the kernel it runs in that cycle,
+              or None (the PE idles).
+    """
+    keep: int
+    library: list
+    pes: list
+    rf: int
+
+    @property
+    def kernels(self) -> int:
+        return sum(slot is not None for slots in self.pes for slot in slots)
+
+    @property
+    def positions(self) -> list:
+        """The window positions some pattern uses: the PE's inputs."""
+        return sorted({pos for pattern in self.library for pos in pattern})
+
+    def choices(self, t: int) -> list:
+        """Tap t's position for each pattern id: what its multiplexer chooses among."""
+        return [pattern[t] for pattern in self.library]
+
+    def ways(self, t: int) -> int:
+        return len(set(self.choices(t)))
+
+    def channels(self, p: int) -> list:
+        """The input channels PE p reads, in order of first use."""
+        return list(dict.fromkeys(slot[0] for slot in self.pes[p] if slot is not None))
+
+    @property
+    def pattern_bits(self) -> int:
+        return index_bits(len(self.library))
+
+
+def plan(kernel: np.ndarray, rf: int) -> PEPlan:
+    """The PEs of a conv kernel (KH, KW, CI, CO) at reuse factor `rf`."""
+    kh, kw, c, f = kernel.shape
+    found = patterns_from_kernel(kernel)       # of the conv's own kernel: a depthwise conv's zeros are not live
+    masks = found.library.reshape(len(found.library), kh * kw)
+    keep = int(masks.sum(axis=1).max()) if len(masks) else 0
+    library = []
+    for mask in masks:
+        own = [int(p) for p in np.flatnonzero(mask)]
+        spare = [p for p in range(kh * kw) if p not in own]
+        library.append(sorted(own + spare[:keep - len(own)]))
+    pes, rests = [], []
+    for ci in range(c):
+        live = [(ci, co, int(found.assignment[ci, co])) for co in range(f) if found.assignment[ci, co] >= 0]
+        whole = len(live) - len(live) % rf
+        pes += [live[k:k + rf] for k in range(0, whole, rf)]
+        rests += live[whole:]
+    pes += [rests[k:k + rf] for k in range(0, len(rests), rf)]   # these choose their channel by cycle
+    return PEPlan(keep, library, [pe + [None] * (rf - len(pe)) for pe in pes], rf)
+
+
+def plan_of(layer: Layer) -> PEPlan:
+    """The plan of a conv layer in the pe strategy (passes.derive_facts made it)."""
+    found = layer.facts.pe
+    if found is None:
+        raise ValueError(f"{layer.name}: strategy {layer.attrs['strategy']}, not pe")
+    return found
+
+
+def select(choices: list, by: str = "r") -> str:
+    """The C++ choice between values by a variable (the cycle r, a pattern id): [(key, value)] ->
+    `(r == 0) ? a : b` (one value: no choice; the last value serves every key not listed)."""
+    values: dict = {}
+    for key, value in choices:
+        values.setdefault(value, []).append(key)
+    *chosen, (default, _) = values.items()
+    text = default
+    for value, keys in reversed(chosen):
+        text = f"({' || '.join(f'{by} == {key}' for key in keys)}) ? {value} : {text}"
+    return text
+
+
+def drawing(positions, kh: int, kw: int) -> str:
+    grid = np.zeros(kh * kw, dtype=bool)
+    grid[positions] = True
+    return "/".join("".join("#" if v else "." for v in row) for row in grid.reshape(kh, kw))
+
+
+def view(layer: Layer, copy_of) -> dict:
+    """The template's variables. R = 1: the PEs are a loop whose channels and pattern ids come
+    from completely partitioned tables (constants once unrolled). R > 1: each PE is written
+    out: its inputs chosen by cycle when it reads several channels, its ROMs read at r, its sum
+    added to the output channel of each cycle's kernel."""
+    p_ = plan_of(layer)
+    kh, kw = layer.weights["kernel"].shape[:2]
+    rf, name = p_.rf, layer.name
+    count = len(p_.pes)
+    taps = [dict(index=t, select=select([(pid, f"x{pos}") for pid, pos in enumerate(p_.choices(t))], "pattern"),
+                 ways=p_.ways(t)) for t in range(p_.keep)]
+    instances = []
+    for p, slots in enumerate(p_.pes if rf > 1 else []):
+        live = [(r, slot) for r, slot in enumerate(slots) if slot is not None]
+        inputs = [select([(r, f"window[{pos // kw}][{pos % kw}][{ci}]") for r, (ci, _, _) in live])
+                  for pos in p_.positions]
+        targets: dict = {}
+        for r, (_, co, _) in live:
+            targets.setdefault(co, []).append(r)
+        updates = [(None if len(cycles) == rf else " || ".join(f"r == {r}" for r in cycles), co)
+                   for co, cycles in targets.items()]
+        # an idle cycle does not call the PE (the counting build counts the products that are
+        # used, and so does the report)
+        guard = " || ".join(f"r == {r}" for r, _ in live) if len(live) < rf else None
+        instances.append(dict(index=p, inputs=inputs, updates=updates, guard=guard,
+                              kernels=", ".join(f"{ci}->{co}" for _, (ci, co, _) in live),
+                              pattern=f"{name}_pe_pattern[r * {count} + {p}]",
+                              weights=[f"{name}_pe_w[r * {count * p_.keep} + {p * p_.keep + t}]"
+                                       for t in range(p_.keep)]))
+    return dict(
+        pe=dict(keep=p_.keep, count=count, kernels=p_.kernels, library=len(p_.library), pattern_bits=p_.pattern_bits,
+                inputs=[dict(pos=pos, i=pos // kw, j=pos % kw) for pos in p_.positions], taps=taps,
+                instances=instances, shared=sum(len(p_.channels(p)) > 1 for p in range(count)),
+                drawings=[drawing(pattern, kh, kw) for pattern in p_.library]),
+        result_copies=[dict(co=co, table_copy=copy_of(co)) for co in range(layer.out_shape[-1])],
+        index_types=[("pattern", f"ikr::uint_t<{p_.pattern_bits}>")] if p_.pattern_bits else [])
+
+
+def roms(layer: Layer, array, literal) -> list:
+    """The PEs' ROMs, read at the pixel's cycle r: `keep` weights and a pattern id per kernel,
+    at [r * PEs + PE] (weights: times keep, plus the tap), so that a cyclic partition by PEs
+    (x keep) gives every PE (and tap) its own ROM of depth R. Idle cycles hold zeros. With R = 1
+    also each kernel's channels (constants once the loop over PEs is unrolled)."""
+    p_ = plan_of(layer)
+    kernel = layer.weights["kernel"]
+    kw = kernel.shape[1]
+    rf, count, keep = p_.rf, len(p_.pes), p_.keep
+    w = np.zeros((rf, count, keep))
+    pattern = np.zeros((rf, count), dtype=np.int64)
+    for p, slots in enumerate(p_.pes):
+        for r, slot in enumerate(slots):
+            if slot is not None:
+                ci, co, pid = slot
+                w[r, p] = [kernel[pos // kw, pos % kw, ci, co] for pos in p_.library[pid]]
+                pattern[r, p] = pid
+    name = layer.name
+    where = f"[(cycle * {count} + PE) * {keep} + tap]" if rf > 1 else f"[PE * {keep} + tap]"
+    out = [array(f"{name}_pe_w", f"{name}_weight_t", w.reshape(-1), f"the PEs' weights, {keep} per kernel, at {where}",
+                 literal(layer, "weight"))]
+    if p_.pattern_bits:
+        out.append(array(f"{name}_pe_pattern", f"{name}_pattern_t", pattern.reshape(-1),
+                         f"each kernel's pattern id, at [{'cycle * ' + str(count) + ' + ' if rf > 1 else ''}PE]",
+                         integers=True))
+    if rf == 1:
+        out += [array(f"{name}_pe_{field}", "int", [slots[0][k] for slots in p_.pes],
+                      f"each PE's {what}") for k, (field, what) in enumerate((("ci", "input channel"),
+                                                                                ("co", "output channel")))]
+    return out
+
+
+def sums(layer: Layer, windows, w_codes, product_frac, acc, acc_t, codes_add, requantize) -> np.ndarray:
+    """The arithmetic: a PE sums its kernel's products in tap order; cycle by cycle, PE by PE,
+    that sum is added into the output channel's accumulator (acc, which holds the biases)."""
+    p_ = plan_of(layer)
+    kh, kw = layer.weights["kernel"].shape[:2]
+    for r in range(p_.rf):
+        for slots in p_.pes:
+            if slots[r] is None:
+                continue
+            ci, co, pid = slots[r]
+            products = [windows[..., ci * kh * kw + pos] * w_codes[ci * kh * kw + pos, co] for pos in p_.library[pid]]
+            pe_sum = requantize(products[0], product_frac, acc_t)
+            for product in products[1:]:
+                pe_sum = codes_add(pe_sum, acc_t, product, product_frac)
+            acc[..., co] = codes_add(acc[..., co], acc_t, pe_sum, acc_t.fractional)
+    return acc
+
+
+def hardware(layer: Layer, in_bits: int, w_bits: int, memory, mux) -> dict:
+    """multipliers, sharing, ROMs and operand choices of the PEs."""
+    p_ = plan_of(layer)
+    rf, count = p_.rf, len(p_.pes)
+    memories, muxes = [], []
+    if rf > 1 and count:                       # per PE, ROMs of depth R
+        memories.append(memory("PE weights", "ROM", count * p_.keep, rf, w_bits))
+        if p_.pattern_bits:
+            memories.append(memory("PE pattern ids", "ROM", count, rf, p_.pattern_bits))
+    by_ways: dict = {}
+    for p in range(count if rf > 1 else 0):      # a PE reading several channels chooses by cycle
+        ways = len(p_.channels(p))
+        if ways > 1:
+            by_ways[ways] = by_ways.get(ways, 0) + len(p_.positions)
+    muxes += [mux("PE inputs", n, ways, in_bits) for ways, n in sorted(by_ways.items())]
+    by_ways = {}
+    for t in range(p_.keep):                    # each PE's tap multiplexers, by pattern id
+        if p_.ways(t) > 1:
+            by_ways[p_.ways(t)] = by_ways.get(p_.ways(t), 0) + count
+    muxes += [mux("PE pattern", n, ways, in_bits) for ways, n in sorted(by_ways.items())]
+    shared = sum(len(p_.channels(p)) > 1 for p in range(count))
+    sharing = (f"{count} PE(s) of {p_.keep} multipliers for {p_.kernels} kernel(s), {rf} cycle(s) each"
+               + (f"; {shared} choose their input channel by cycle" if shared else ""))
+    return dict(multipliers=count * p_.keep, sharing=sharing, memories=memories, muxes=muxes,
+                macs=p_.kernels * p_.keep)
