@@ -194,6 +194,12 @@ def test_multipliers_by_strategy_and_reuse_factor(rf):
     assert pattern["rom_bits"] == (instances * rf * 3 * W_BITS if rf > 1 else 0)
 
 
+def test_pe_strategy_at_reuse_1_says_its_multiplexers_buy_nothing():
+    noted = [n for n in build(tiny_graph("pe", 1), tiny_config("pe", 1))["notes"] if "buy nothing" in n]
+    assert len(noted) == 1 and noted[0].startswith("c1: at reuse factor 1")
+    assert not any("buy nothing" in n for n in build(tiny_graph("pe", 2), tiny_config("pe", 2))["notes"])
+
+
 @pytest.mark.parametrize("rf", [1, 2, 3, 4])
 def test_pe_strategy_by_hand(rf):
     """The pe strategy on the tiny conv: 5 live kernels of 3 taps (ci0: co0 DIAG, co1 COLUMN,
@@ -386,6 +392,40 @@ def test_lenet_text_and_plot(lenet, tmp_path):
     assert path.read_bytes()[:4] == b"\x89PNG"
     h, w = matplotlib.image.imread(str(path)).shape[:2]
     assert h >= 600 and w >= 1000
+
+
+def test_plot_hardware_row_is_the_reports_figures(tmp_path):
+    """The plot's hardware row draws the report's own per-layer figures (multipliers labelled
+    with the layer's strategy and reuse factor, cycles with II x steps, memory bits) and, in
+    io_stream, every FIFO's depth."""
+    import keras
+    import matplotlib.image
+
+    from ikr_hls import convert
+    from ikr_hls.report.plot import hardware_panels
+
+    inp = keras.Input((8, 8, 2))
+    x = keras.layers.Conv2D(4, 3, padding="same", name="c")(inp)
+    y = keras.layers.Conv2D(4, 3, padding="same", name="d")(x)
+    model = keras.Model(inp, keras.layers.Add(name="a")([x, y]))
+    for io_type in ("io_parallel", "io_stream"):
+        r = convert(model, output_dir=str(tmp_path / io_type), strategy="pe", reuse_factor=2, io_type=io_type,
+                    precision="ap_fixed<16,6>").report()
+        panels = {title.split()[0]: bars for title, bars, _ in hardware_panels(r)}
+        layers = r["layers"]
+        assert [v for _, v in panels["multipliers"]] == [l["multipliers"] or 0 for l in layers]
+        assert panels["multipliers"][0][0] == "c\npe R2"
+        assert [v for _, v in panels["cycles"]] == [l["latency_estimate_cycles"] for l in layers]
+        assert [v for _, v in panels["memory"]] == [(l["registers_bits"], l["ram_bits"], l["rom_bits"])
+                                                    for l in layers]
+        if io_type == "io_stream":
+            assert [v for _, v in panels["io_stream"]] == [f["depth"] for f in r["fifos"]]
+            assert max(f["depth"] for f in r["fifos"]) > 2           # the skip copy waits for conv d
+        else:
+            assert "io_stream" not in panels
+        R.plot_report(r, tmp_path / f"{io_type}.png")
+        h, w = matplotlib.image.imread(str(tmp_path / f"{io_type}.png")).shape[:2]
+        assert h >= 800 and w >= 1000
 
 
 def test_strategy_overrides_in_the_header_and_only_where_a_kind_has_a_choice():

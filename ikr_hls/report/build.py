@@ -241,6 +241,10 @@ def _notes(report: dict) -> list:
                              f"rounded up per pattern ({l['kernels'] - l['kernels_removed']} kernel(s) in all); a "
                              "smaller library (IKRPruning library_size), a reuse factor that divides each pattern's "
                              "kernels, or the unrolled strategy costs less here.")
+        if l.get("strategy") == "pe" and l.get("reuse_factor") == 1 and l.get("kernel_nonzero"):
+            notes.append(f"{l['name']}: at reuse factor 1 each PE of the pe strategy serves one kernel, so its "
+                         "pattern multiplexers buy nothing: the unrolled or pattern strategy has the same "
+                         "multipliers with constant taps (docs/hardware.md).")
         if "regular" not in l:                           # layers without a pattern library
             continue
         if not l["regular"]:

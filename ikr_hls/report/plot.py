@@ -1,6 +1,8 @@
 """The report as a PNG: a header with the totals, each conv layer's pattern library (KxK
-grids with the number of kernels using each), then per layer, on log scales, MACs and
-parameters dense vs IKR-pruned, and weight storage in the three schemes."""
+grids with the number of kernels using each), per layer, on log scales, MACs and parameters
+dense vs IKR-pruned and weight storage in the three schemes, then the hardware the code
+describes: per layer multipliers (with its strategy and reuse factor), cycles (II x steps,
+and the design's interval), memory bits, and in io_stream every FIFO's depth."""
 from __future__ import annotations
 
 from pathlib import Path
@@ -10,6 +12,8 @@ import numpy as np
 from ..errors import IKRHLSError
 from .text import MAX_DRAWN_PATTERNS, _n, _x
 from .text import _compact_number as _compact
+
+HEADROOM = 60      # a log axis ends this many times above its largest bar: labels, ratios, legend
 
 
 def plot_report(report: dict, path) -> None:
@@ -26,14 +30,15 @@ def plot_report(report: dict, path) -> None:
     convs = [l for l in report["layers"] if l.get("patterns")]
     cols = 8                                   # grids per row: left-aligned, one size in every row
     pattern_rows = [-(-min(len(l["patterns"]), MAX_DRAWN_PATTERNS) // cols) for l in convs]
-    heights = [0.75] + [1.5 * r + 0.45 for r in pattern_rows] + [4.4]
+    heights = [0.75] + [1.5 * r + 0.45 for r in pattern_rows] + [4.4, 4.4]
     fig = Figure(figsize=(15.0, sum(heights)), dpi=100, layout="constrained")
     FigureCanvasAgg(fig)
     subfigs = np.atleast_1d(fig.subfigures(len(heights), 1, height_ratios=heights))  # type: ignore[arg-type]
     _plot_header(subfigs[0], report)
-    for sub, l, n_rows in zip(subfigs[1:-1], convs, pattern_rows, strict=True):
+    for sub, l, n_rows in zip(subfigs[1:-2], convs, pattern_rows, strict=True):
         _plot_library(sub, l, n_rows, cols)
-    _plot_bars(subfigs[-1], report)
+    _plot_bars(subfigs[-2], report)
+    _plot_hardware(subfigs[-1], report)
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
     fig.savefig(path, format="png", facecolor="white")
@@ -42,7 +47,8 @@ def plot_report(report: dict, path) -> None:
 def _plot_header(sub, report: dict) -> None:
     t = report["totals"]
     sub.text(0.5, 0.68, f"ikr-hls report: {report['project']}  ({report['source']}, "
-                        f"{report['precision']}, strategy {report['strategy']})",
+                        f"{report['precision']}, {report.get('io_type', 'io_parallel')}, strategy "
+                        f"{report['strategy']}, reuse factor {report['reuse_factor']})",
              ha="center", va="center", fontsize=13, fontweight="bold")
     sub.text(0.5, 0.22, f"parameters {_x(t['params_reduction'])} fewer, MACs {_x(t['macs_reduction'])} "
                         f"fewer; weight storage dense/IKR {_x(t['storage_reduction']['ikr'])}, "
@@ -114,10 +120,10 @@ def _plot_bars(sub, report: dict) -> None:
             ax.bar(xs, np.maximum(v, floor), width, label=label, color=color)
             _bar_labels(ax, xs, v, floor, vertical=len(series) > 2)
         ax.set_yscale("log")
-        ax.set_ylim(floor, top * 2000)          # headroom: value labels, ratios, legend
+        ax.set_ylim(floor, top * HEADROOM)      # headroom: value labels, ratios, legend
         for xi, d, p in zip(x, values[0], values[1], strict=True):          # reduction: dense / pruned
             if p:
-                ax.text(xi, top * 25, f"{d / p:.1f}x", ha="center", va="bottom", fontsize=9,
+                ax.text(xi, top * 6, f"{d / p:.1f}x", ha="center", va="bottom", fontsize=9,
                         fontweight="bold")
         ax.set_xticks(x)
         rotate = len(rows) > 6
@@ -128,3 +134,59 @@ def _plot_bars(sub, report: dict) -> None:
         ax.set_title(f"{what}\n(bold: dense / {series[1][0]})", fontsize=10.5)
         ax.legend(loc="upper center", ncol=len(series), fontsize=8.5, frameon=False)
         ax.grid(axis="y", which="major", alpha=0.3)
+
+
+def hardware_panels(report: dict) -> list:
+    """What the hardware row draws, from the report alone: [(title, [(label, value)], note)]
+    per panel; bars by layer (or by FIFO), the note under the title."""
+    layers = report["layers"]
+
+    def label(l):
+        form = f"{l['strategy']} " if l.get("strategy") else ""
+        return f"{l['name']}\n{form}R{l['reuse_factor']}" if l.get("reuse_factor") else l["name"]
+
+    t = report["totals"]
+    panels = [
+        ("multipliers", [(label(l), l["multipliers"] or 0) for l in layers],
+         f"{_n(t['multipliers'])} in total"),
+        ("cycles per frame (II x steps + pipeline)",
+         [(f"{l['name']}\nII {l['ii']} x {_compact(l['iterations'])}", l["latency_estimate_cycles"]) for l in layers],
+         f"interval {_n(t['interval_estimate_cycles'])}, frame latency {_n(t['latency_estimate_cycles'])}"),
+        ("memory bits: registers / RAM (line buffers) / ROM",
+         [(l["name"], (l["registers_bits"], l["ram_bits"], l["rom_bits"])) for l in layers],
+         "each layer's own; not the buffers between layers"),
+    ]
+    if report.get("fifos"):
+        panels.append(("io_stream FIFO depths (elements)",
+                       [(f["name"].replace("_to_", "\nto "), f["depth"]) for f in report["fifos"]],
+                       f"{sum(f['why'] == 'branch lag' for f in report['fifos'])} sized by the branches' lag"))
+    return panels
+
+
+def _plot_hardware(sub, report: dict) -> None:
+    panels = hardware_panels(report)
+    axes = np.atleast_1d(sub.subplots(1, len(panels)))
+    colors = ("tab:green", "tab:purple", "tab:brown")
+    for ax, (title, bars, note) in zip(axes, panels, strict=True):
+        x = np.arange(len(bars))
+        stacked = bars and isinstance(bars[0][1], tuple)
+        series = list(zip(*[b[1] for b in bars], strict=True)) if stacked else [[b[1] for b in bars]]
+        every = np.array([v for s in series for v in s], dtype=float)
+        positive = every[every > 0]
+        floor = 10.0 ** np.floor(np.log10(positive.min())) / 2 if len(positive) else 0.5
+        width = 0.8 / len(series)
+        for k, values in enumerate(series):
+            v = np.array(values, dtype=float)
+            xs = x + (k - (len(series) - 1) / 2) * width
+            name = ("registers", "RAM", "ROM")[k] if stacked else None
+            ax.bar(xs, np.maximum(v, floor), width, color=colors[k % 3] if stacked else "tab:blue", label=name)
+            _bar_labels(ax, xs, v, floor, vertical=stacked)
+        ax.set_yscale("log")
+        ax.set_ylim(floor, max(every.max(initial=1.0), 1.0) * HEADROOM)
+        ax.set_xticks(x)
+        ax.set_xticklabels([b[0] for b in bars], rotation=30 if len(bars) > 6 else 0,
+                           ha="right" if len(bars) > 6 else "center", fontsize=8)
+        ax.set_title(f"{title}\n({note})", fontsize=10)
+        ax.grid(axis="y", which="major", alpha=0.3)
+        if stacked:
+            ax.legend(loc="upper center", ncol=3, fontsize=8.5, frameon=False)
