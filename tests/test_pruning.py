@@ -302,6 +302,33 @@ def test_steps_per_execution_catches_up(digits):
     assert_ikr(kernel(model, "c5"), 2, 2)
 
 
+def test_a_reloaded_optimizer_past_begin_step_warns_and_relative_steps_count_from_fit(digits, caplog):
+    """An optimizer already at step 189 (a reloaded model): steps are the optimizer's, so the
+    whole 0..20 schedule happens at once; the callback says so, and relative_steps=True counts
+    from the start of the fit instead."""
+    x, y = digits
+    seen = {}
+    for relative in (False, True):
+        model = compiled(small_cnn())
+        model.optimizer.build(model.trainable_variables)
+        model.optimizer.iterations.assign(189)
+        cb = IKRPruning(keep=2, library_size=2, begin_step=0, end_step=20, frequency=5, layers=["c5"],
+                        relative_steps=relative)
+        caplog.clear()
+        with caplog.at_level("WARNING", logger="ikr_hls.pruning"):
+            model.fit(x[:210], y[:210], batch_size=10, epochs=1, verbose=0, callbacks=[cb])   # steps 0..20
+        seen[relative] = ([step for step, _ in cb.history], [r.getMessage() for r in caplog.records])
+        assert_ikr(kernel(model, "c5"), 2, 2)
+    steps, messages = seen[False]
+    assert steps == [20]                                   # everything at once, as tfmot would
+    assert any("already at step 189, past begin_step=0 and end_step=20" in m and "relative_steps=True" in m
+               for m in messages), messages
+    steps, messages = seen[True]
+    assert steps == [0, 5, 10, 15, 20] and not any("already at step" in m for m in messages)
+    with pytest.raises(IKRHLSError, match="relative_steps: expected True or False"):
+        IKRPruning(keep=2, relative_steps="yes")
+
+
 @pytest.mark.process
 def test_mirrored_strategy_two_cpus(tmp_path):
     """Logical devices must exist before TensorFlow starts, so this runs in a fresh process."""

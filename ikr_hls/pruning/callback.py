@@ -31,8 +31,12 @@ class IKRPruning(keras.callbacks.Callback):
                      the output layer included.
     library:         "refine" (default), "all", a list of patterns, or a dict of these by layer.
     force_center:    every pattern keeps the kernel centre (odd kernel sizes only).
+    relative_steps:  False (default, like tfmot): steps are the optimizer's; True: steps count
+                     from the optimizer's step when this callback's first fit begins.
 
-    Steps are counted by `model.optimizer.iterations`, like tfmot. Masks are recomputed at each
+    Steps are counted by `model.optimizer.iterations`, like tfmot (unless relative_steps): a
+    reloaded or already trained model starts past 0, and on_train_begin warns when that is
+    past the schedule's begin_step (its updates up to there would happen at once). Masks are recomputed at each
     schedule update (on_train_batch_begin) and re-applied after every batch and at the end of
     training, by `variable.assign(kernel * mask)`, which also works under tf.distribute.
     `history` lists (step, {layer: info}) for each update.
@@ -40,8 +44,12 @@ class IKRPruning(keras.callbacks.Callback):
 
     def __init__(self, keep=None, library_size=8, dense_sparsity=0.0, kernel_sparsity=0.0,
                  begin_step=None, end_step=None, frequency=None, layers=None, library="refine",
-                 force_center=False, schedule=None):
+                 force_center=False, schedule=None, relative_steps=False):
         super().__init__()
+        if not isinstance(relative_steps, bool):
+            raise IKRHLSError(f"relative_steps: expected True or False, got {relative_steps!r}")
+        self.relative_steps = relative_steps
+        self._origin = 0                        # the optimizer's step that is step 0 of the schedule
         self.options = PruningOptions(keep, library_size, dense_sparsity, kernel_sparsity, layers,
                                       library, force_center)
         if schedule is None:
@@ -66,6 +74,8 @@ class IKRPruning(keras.callbacks.Callback):
             self._planned_for = self.model
             self._masks, self._last_update, self.history = {}, None, []
             log.info("IKR pruning %s: %s", self.model.name, ", ".join(_describe(p) for p in self.plans))
+            self._origin = self._optimizer_step() if self.relative_steps else 0
+            self._warn_if_started()
 
     def on_train_batch_begin(self, batch, logs=None):
         update = self.schedule.last_update(self._step())
@@ -107,8 +117,22 @@ class IKRPruning(keras.callbacks.Callback):
             if mask is not None:
                 plan.variable.assign(plan.variable * mask)
 
-    def _step(self) -> int:
+    def _optimizer_step(self) -> int:
         return int(keras.ops.convert_to_numpy(self.model.optimizer.iterations))
+
+    def _step(self) -> int:
+        return self._optimizer_step() - self._origin
+
+    def _warn_if_started(self) -> None:
+        """A model whose optimizer already took steps (reloaded, or trained before) starts the
+        schedule late: every update up to its step happens at once, at the first batch."""
+        step, begin, end = self._step(), self.schedule.begin_step, self.schedule.end_step
+        if step > begin:
+            past = f"begin_step={begin}" + (f" and end_step={end}" if end is not None and 0 <= end < step else "")
+            log.warning("IKRPruning: the optimizer is already at step %d, past %s: steps are the optimizer's "
+                        "(model.optimizer.iterations, as in tfmot), so the schedule's updates up to step %d "
+                        "happen at once at the first batch; pass steps from %d on, or relative_steps=True "
+                        "to count from the start of this fit", step, past, step, step)
 
     def _check_regular(self) -> None:
         for plan in self.plans:
