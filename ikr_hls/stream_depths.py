@@ -134,20 +134,13 @@ def _steps(layer: Layer) -> tuple:
     if io.form in ("elementwise", "channels"):
         steps = layer.in_size // io.in_widths[0]
         return np.ones(steps, dtype=bool), np.ones(steps, dtype=bool), _lag(cost.ii)
-    view = kind.view(layer)
-    if "grid" in view and "valid" in view:
-        read, write = _window_steps(view)
-    elif layer.kind == "pad2d":             # every output pixel is written, inside ones read
-        oh, ow = view["oh"], view["ow"]
-        values = dict(y=np.arange(oh)[:, None], x=np.arange(ow)[None, :])
-        read = _condition(view["inside"], values, (oh, ow)).ravel()
-        write = np.ones(oh * ow, dtype=bool)
-    elif layer.kind == "global_pool2d":     # every pixel read, the result written at the last
-        read = np.ones(layer.in_size // io.in_widths[0], dtype=bool)
-        write = np.zeros_like(read)
-        write[-1] = True
+    if kind.stream_steps is not None:       # its own schedule (pad2d, global pooling)
+        read, write = kind.stream_steps(layer)
     else:
-        raise AssertionError(f"stream depths: no stream schedule for layer kind {layer.kind}")
+        view = kind.view(layer)
+        if "grid" not in view or "valid" not in view:
+            raise AssertionError(f"stream depths: no stream schedule for layer kind {layer.kind}")
+        read, write = _window_steps(view)
     if len(read) != cost.iterations:
         raise AssertionError(f"stream depths: {layer.name}: {len(read)} steps, the cost model says {cost.iterations}")
     return read, write, _lag(cost.ii)

@@ -121,6 +121,9 @@ class LayerKind:
     # io_stream: how it reads its input stream: "pixel", "elementwise", "channels" (elementwise,
     # whole channel groups per element) or "vector" (wiring.py)
     stream_form: Callable[[Layer], str] = pixel_stream
+    # io_stream, a pixel-form layer without a window grid: (read, write) bool arrays, per step of
+    # its pipelined loop, whether it reads its input stream and writes its output (stream_depths.py)
+    stream_steps: Callable[[Layer], tuple] | None = None
 
 
     def lanes_of(self, layer: Layer) -> tuple:

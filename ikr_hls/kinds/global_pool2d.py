@@ -74,8 +74,17 @@ def cost(layer: Layer) -> Cost:
                 sharing="one per channel" if avg else "none", registers_bits=c * acc_bits, product_bits=product_bits)
 
 
+def stream_steps(layer: Layer) -> tuple:
+    """Every input element read, the result written at the last step."""
+    width = layer.stream.in_widths[0] if layer.stream is not None else layer.in_shape[-1]
+    read = np.ones(layer.in_size // width, dtype=bool)
+    write = np.zeros_like(read)
+    write[-1] = True
+    return read, write
+
+
 KIND = LayerKind(
     name="global_pool2d",
     keras={"GlobalMaxPooling2D": _handler("max"), "GlobalAveragePooling2D": _handler("avg")},
     roles=ROLES, declared_roles=declared_roles, templates=("global_pool2d",), template=template, view=view,
-    weights=weights, reference=reference, cost=cost, default_accum=default_accum)
+    weights=weights, reference=reference, cost=cost, default_accum=default_accum, stream_steps=stream_steps)

@@ -39,6 +39,16 @@ def view(layer: Layer) -> dict:
                 summary=f"ZeroPadding2D {a['pad_top']},{a['pad_bottom']} x {a['pad_left']},{a['pad_right']}")
 
 
+def stream_steps(layer: Layer) -> tuple:
+    """One step per output pixel, raster order: each writes, the ones inside the image read."""
+    a = layer.attrs
+    h, w, _ = layer.in_shape
+    oh, ow = layer.out_shape[:2]
+    y, x = np.arange(oh)[:, None], np.arange(ow)[None, :]
+    read = (y >= a["pad_top"]) & (y < a["pad_top"] + h) & (x >= a["pad_left"]) & (x < a["pad_left"] + w)
+    return read.ravel(), np.ones(oh * ow, dtype=bool)
+
+
 def reference(layer: Layer, ins: list) -> np.ndarray:
     (codes, in_t), = ins
     a = layer.attrs
@@ -59,4 +69,4 @@ def default_accum(layer: Layer, in_types: list, types: dict):
 KIND = LayerKind(
     name="pad2d", keras={"ZeroPadding2D": _zero_padding2d},
     roles=ROLES, templates=("pad2d",), template=template, view=view,
-    reference=reference, cost=cost, default_accum=default_accum)
+    reference=reference, cost=cost, default_accum=default_accum, stream_steps=stream_steps)
