@@ -10,8 +10,10 @@ values raise IKRHLSError listing the valid ones (hls4ml silently falls back; we 
      "ClockUncertainty": "12.5%"}
 
 Per-layer keys apply to layers by their Keras name (the input layer's name sets the input
-type). A layer's unset types default to the model's precision, except accumulators, which
-default to a type wide enough that the layer's sum cannot overflow or round.
+type), or by their Keras class under LayerType (a layer's LayerName entry wins over its
+class's). hls4ml's own spellings are read too (hls4ml_config.py). A layer's unset types
+default to the model's precision, except accumulators, which default to a type wide enough
+that the layer's sum cannot overflow or round.
 """
 from __future__ import annotations
 
@@ -23,6 +25,7 @@ from pathlib import Path
 
 import yaml
 
+from . import hls4ml_config
 from .errors import IKRHLSError
 from .precision import HLSTypeLike, parse_type
 
@@ -33,7 +36,7 @@ PRECISION_ROLES = ("weight", "bias", "accum", "result", "exp_table", "inv_table"
 MODEL_KEYS = ("Precision", "ReuseFactor", "Strategy", "TableSize", "ExpRange")
 LAYER_KEYS = MODEL_KEYS
 HARDWARE_KEYS = {"Part": "part", "ClockPeriod": "clock_period", "ClockUncertainty": "clock_uncertainty"}
-TOP_KEYS = ("Model", "LayerName", "IOType", *HARDWARE_KEYS)
+TOP_KEYS = ("Model", "LayerName", "LayerType", "IOType", *HARDWARE_KEYS)
 DEFAULT_CLOCK_UNCERTAINTY = "12.5%"     # hls4ml's default, as a share of the clock period
 _IDENT = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*$")
 _PART = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.:-]*$")     # written into Tcl and cfg files as is
@@ -62,10 +65,23 @@ class ProjectConfig:
     table_size: int = 1024                             # softmax lookup tables, fixed point
     exp_range: int = 16                                # exp table covers x - max in (-range, 0]
     layers: dict = field(default_factory=dict)         # keras layer name -> LayerSettings
+    layer_types: dict = field(default_factory=dict)    # Keras class name -> LayerSettings (LayerName wins)
     part: str = DEFAULT_PART
     clock_period: float = 5.0
     clock_uncertainty: str = DEFAULT_CLOCK_UNCERTAINTY   # "12.5%" of the period, or "0.6" ns
     project_name: str = "myproject"
+
+    def settings_for(self, keras_name: str, keras_class: str | None) -> LayerSettings:
+        """A layer's settings: its LayerName entry over its Keras class's LayerType entry."""
+        by_name = self.layers.get(keras_name, LayerSettings())
+        by_class = self.layer_types.get(keras_class) if keras_class else None
+        if by_class is None:
+            return by_name
+        return LayerSettings(
+            precision={**by_class.precision, **by_name.precision},
+            **{key: getattr(by_name, key) if getattr(by_name, key) is not None else getattr(by_class, key)
+               for key in ("reuse_factor", "strategy", "table_size", "exp_range")},
+            where=by_name.where or by_class.where, keys=tuple(dict.fromkeys(by_class.keys + by_name.keys)))
 
     @property
     def layer_reuse(self) -> tuple:
@@ -90,6 +106,7 @@ def make_config(precision="float", strategy="unrolled", reuse_factor=1, part=DEF
     origin = f"{config}: " if isinstance(config, (str, Path)) else ""     # errors name the file
     hardware = dict(Part=part, ClockPeriod=clock_period, ClockUncertainty=clock_uncertainty)
     io_key = "io_type"                                 # where the io type came from, for messages
+    layer_types: dict = {}
     if config is not None:
         cfg = load_config(config)
         model.update(cfg.get("Model", {}))
@@ -98,6 +115,8 @@ def make_config(precision="float", strategy="unrolled", reuse_factor=1, part=DEF
             io_type, io_key = cfg["IOType"], origin + "IOType"
         for name, entry in cfg.get("LayerName", {}).items():
             layers[name] = _layer_settings(name, entry, layers.get(name), origin)
+        for name, entry in cfg.get("LayerType", {}).items():
+            layer_types[name] = _layer_settings(name, entry, None, origin, group="LayerType")
     io_type = validate_io_type(io_type, io_key)
     names = {k: origin + k if config is not None and k in cfg else HARDWARE_KEYS[k] for k in HARDWARE_KEYS}
     part = hardware["Part"]
@@ -118,7 +137,7 @@ def make_config(precision="float", strategy="unrolled", reuse_factor=1, part=DEF
         reuse_factor=validate_reuse(model["ReuseFactor"], _key(where, "ReuseFactor", "reuse_factor")),
         table_size=_table_size(model.get("TableSize", 1024), _key(where, "TableSize", "TableSize")),
         exp_range=_exp_range(model.get("ExpRange", 16), _key(where, "ExpRange", "ExpRange")),
-        layers=layers, part=part.strip(), clock_period=clock, clock_uncertainty=uncertainty,
+        layers=layers, layer_types=layer_types, part=part.strip(), clock_period=clock, clock_uncertainty=uncertainty,
         project_name=project_name, io_type=io_type)
 
 
@@ -143,26 +162,29 @@ def load_config(config) -> dict:
         source = "config"
     if not isinstance(config, dict):
         raise IKRHLSError(f"{source}: expected a mapping with keys {', '.join(TOP_KEYS)}")
+    config = hls4ml_config.translate(config, source)
     _known(config, TOP_KEYS, source)
     model = config.get("Model", {})
     if not isinstance(model, dict):
         raise IKRHLSError(f"{source}: Model must be a mapping of {', '.join(MODEL_KEYS)}")
     origin = f"{source}: " if source != "config" else ""
     _known(model, MODEL_KEYS, origin + "Model")
-    layers = config.get("LayerName", {})
-    if not isinstance(layers, dict):
-        raise IKRHLSError(f"{source}: LayerName must map layer names to settings")
-    for name, entry in layers.items():
-        if not isinstance(name, str):
-            raise IKRHLSError(f"{origin}LayerName: layer names are strings, got {_show(name)}")
-        if not isinstance(entry, dict):
-            raise IKRHLSError(f"{origin}LayerName.{_label(name)}: expected a mapping of {', '.join(LAYER_KEYS)}")
-        _known(entry, LAYER_KEYS, f"{origin}LayerName.{_label(name)}")
+    for group, what in (("LayerName", "layer names"), ("LayerType", "Keras class names")):
+        layers = config.get(group, {})
+        if not isinstance(layers, dict):
+            raise IKRHLSError(f"{source}: {group} must map {what} to settings")
+        for name, entry in layers.items():
+            if not isinstance(name, str):
+                raise IKRHLSError(f"{origin}{group}: {what} are strings, got {_show(name)}")
+            if not isinstance(entry, dict):
+                raise IKRHLSError(f"{origin}{group}.{_label(name)}: expected a mapping of {', '.join(LAYER_KEYS)}")
+            _known(entry, LAYER_KEYS, f"{origin}{group}.{_label(name)}")
     return config
 
 
-def _layer_settings(name, entry: dict, previous: LayerSettings | None, origin: str = "") -> LayerSettings:
-    where = f"{origin}LayerName.{_label(name)}"
+def _layer_settings(name, entry: dict, previous: LayerSettings | None, origin: str = "",
+                    group: str = "LayerName") -> LayerSettings:
+    where = f"{origin}{group}.{_label(name)}"
     precision = {}
     value = entry.get("Precision")
     if isinstance(value, str):

@@ -82,6 +82,7 @@ def _build_graph(model, source: str) -> Graph:
             _check_finite(layer, source)
             layer.name = c_identifier(layer.keras_name, taken)   # 'sep/depthwise' -> sep_depthwise
             layer.inputs = names
+            graph.keras_classes[layer.keras_name] = cls          # for a config's LayerType
             graph.layers.append(layer)
             shapes[layer.name] = layer.out_shape
             names = [layer.name]

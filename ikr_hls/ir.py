@@ -99,6 +99,7 @@ class Graph:
     removed: dict = field(default_factory=dict)   # Keras name -> why it has no hardware of its own
     output_reshape: tuple | None = None   # the model's output shape when a free Reshape/Flatten ends it
     io_type: str = "io_parallel"   # set by the passes from the config
+    keras_classes: dict = field(default_factory=dict)   # Keras name of a layer -> its Keras class name
 
     @property
     def output_shape(self) -> tuple:

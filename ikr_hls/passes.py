@@ -8,11 +8,11 @@ from __future__ import annotations
 
 import logging
 
-from .config import LayerSettings, ProjectConfig
+from .config import ProjectConfig
 from .errors import IKRHLSError
 from .hardware import COMPLETE_PARTITION_LIMIT
 from .ir import INPUT, Graph, Layer, StreamIO
-from .kinds import FREE, hardware_kind, kind_of
+from .kinds import FREE, KERAS_HANDLERS, hardware_kind, kind_of
 from .kinds.base import pixel_lanes
 from .precision_inference import ACT_RANGE, assign_types
 
@@ -114,8 +114,16 @@ def apply_settings(graph: Graph, config: ProjectConfig) -> Graph:
         if name not in known:
             raise IKRHLSError(f"{where}: the model has no layer '{name}'{_fused_activation_hint(graph, name)} "
                               f"(layers: {', '.join(sorted(known))})")
+    classes = set(graph.keras_classes.values())
+    for cls, settings in config.layer_types.items():
+        if cls not in classes:
+            if cls not in KERAS_HANDLERS and cls != "InputLayer":
+                raise IKRHLSError(f"{settings.where}: '{cls}' is not a Keras layer class ikr-hls converts "
+                                  f"(classes in this model: {', '.join(sorted(classes))})")
+            log.warning("%s: no layer of class %s has hardware of its own in this model (fused or removed)",
+                        settings.where, cls)
     for layer in graph.layers:
-        settings = config.layers.get(layer.keras_name, LayerSettings())
+        settings = config.settings_for(layer.keras_name, graph.keras_classes.get(layer.keras_name))
         layer.attrs["reuse_factor"] = settings.reuse_factor or config.reuse_factor
         layer.attrs["strategy"] = settings.strategy or config.strategy
         layer.attrs["table_size"] = settings.table_size or config.table_size

@@ -35,13 +35,28 @@ def parse_type(text, where: str = "precision"):
     """Parse 'float', 'double' or an ap_fixed-family string; `where` names the config key."""
     if not isinstance(text, str):
         raise IKRHLSError(f"{where}: expected a type string such as 'ap_fixed<16,6>', got {text!r}")
-    spelled = text.strip()
+    spelled = _from_hls4ml(text.strip())
     if spelled in FLOAT_TYPES:
         return HLSType(spelled)
     if _FIXED.match(spelled):
         return parse_fixed(spelled, where)
     raise IKRHLSError(f"{where}: unknown type '{spelled}' (valid: {', '.join(FLOAT_TYPES)}, "
                       "ap_fixed<W,I[,Q[,O]]>, ap_ufixed<...>, ap_int<W>, ap_uint<W>)")
+
+
+_HLS4ML_TYPE = re.compile(r"^(u?fixed|u?int)\s*<(.*)>$")
+
+
+def _from_hls4ml(spelled: str) -> str:
+    """hls4ml's spellings of the same types: fixed<16,6> is ap_fixed<16,6>, ufixed, int and
+    uint likewise, and its modes may leave out the AP_ prefix (fixed<8,3,RND,SAT>)."""
+    match = _HLS4ML_TYPE.match(spelled)
+    if not match:
+        return spelled
+    args = [a.strip() for a in match.group(2).split(",")]
+    modes = [a if a.upper().startswith("AP_") or not a.isidentifier() else "AP_" + a.upper() for a in args[2:]]
+    args = args[:2] + modes
+    return f"ap_{match.group(1)}<{','.join(args)}>"
 
 
 def format_literal(value: float, hls_type) -> str:

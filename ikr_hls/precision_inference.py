@@ -11,7 +11,7 @@ import logging
 import numpy as np
 
 from . import activations
-from .config import LayerSettings, ProjectConfig
+from .config import ProjectConfig
 from .errors import IKRHLSError
 from .ir import INPUT, Graph, Layer
 from .kinds import kind_of
@@ -28,12 +28,12 @@ MAX_EMULATED_WIDTH = 62    # int64 codes in the numpy reference
 
 
 def assign_types(graph: Graph, config: ProjectConfig) -> Graph:
-    input_settings = config.layers.get(graph.input_name, LayerSettings())
+    input_settings = config.settings_for(graph.input_name, "InputLayer")
     graph.input_precision = input_settings.precision.get("result", config.precision)
     result_types: dict = {INPUT: graph.input_precision}
     for layer in graph.layers:
         in_types = [result_types[name] for name in layer.inputs]
-        layer.precision = _layer_types(layer, in_types, config)
+        layer.precision = _layer_types(layer, in_types, config, graph.keras_classes.get(layer.keras_name))
         layer.input_types = in_types
         for t in in_types:
             _check_types(layer, t)
@@ -57,9 +57,9 @@ def _warn_unusual_types(graph: Graph) -> None:
                     t.cpp, t.integer, t.width, t.integer - t.width, shown)
 
 
-def _layer_types(layer: Layer, in_types: list, config: ProjectConfig) -> dict:
+def _layer_types(layer: Layer, in_types: list, config: ProjectConfig, keras_class: str | None = None) -> dict:
     kind = kind_of(layer)
-    chosen = config.layers.get(layer.keras_name, LayerSettings()).precision
+    chosen = config.settings_for(layer.keras_name, keras_class).precision
     valid = kind.roles + tuple(sorted(activations.roles(layer)))
     extra = sorted(set(chosen) - set(valid))
     if extra:

@@ -131,8 +131,10 @@ def test_no_import_cycles():
 
 
 def test_config_is_a_leaf():
-    """config parses and validates; it imports nothing of ikr_hls but errors and precision."""
-    assert _graph()["ikr_hls.config"] <= {"ikr_hls.errors", "ikr_hls.precision"}
+    """config parses and validates; it imports nothing of ikr_hls but errors, precision and
+    hls4ml_config (hls4ml's spellings), which imports nothing of ikr_hls."""
+    assert _graph()["ikr_hls.config"] <= {"ikr_hls.errors", "ikr_hls.precision", "ikr_hls.hls4ml_config"}
+    assert not _graph()["ikr_hls.hls4ml_config"]
 
 
 def test_the_version_is_written_once():
