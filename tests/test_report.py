@@ -194,6 +194,14 @@ def test_multipliers_by_strategy_and_reuse_factor(rf):
     assert pattern["rom_bits"] == (instances * rf * 3 * W_BITS if rf > 1 else 0)
 
 
+def test_a_library_as_large_as_its_kernels_is_noted():
+    """The tiny conv has 2 patterns for 5 kernels: shared enough; one pattern per kernel is not."""
+    assert not any("hardly shared" in n for n in build(tiny_graph(), tiny_config())["notes"])
+    r = build(tiny_graph(assign=[[[0, 4, 8], [1, 4, 7], [2, 4, 6]], [[3, 4, 5], [0, 1, 2], []]]), tiny_config())
+    (note,) = [n for n in r["notes"] if "hardly shared" in n]
+    assert note.startswith("c1: 5 pattern(s) for 5 kernel(s), 1.0 kernel(s) per pattern")
+
+
 def test_pe_strategy_at_reuse_1_says_its_multiplexers_buy_nothing():
     noted = [n for n in build(tiny_graph("pe", 1), tiny_config("pe", 1))["notes"] if "buy nothing" in n]
     assert len(noted) == 1 and noted[0].startswith("c1: at reuse factor 1")
@@ -418,6 +426,7 @@ def test_plot_hardware_row_is_the_reports_figures(tmp_path):
         assert [v for _, v in panels["cycles"]] == [l["latency_estimate_cycles"] for l in layers]
         assert [v for _, v in panels["memory"]] == [(l["registers_bits"], l["ram_bits"], l["rom_bits"])
                                                     for l in layers]
+        assert panels["memory"][0][0] == "c\nw<16,6> r<16,6>"                      # the types a config sets
         if io_type == "io_stream":
             assert [v for _, v in panels["io_stream"]] == [f["depth"] for f in r["fifos"]]
             assert max(f["depth"] for f in r["fifos"]) > 2           # the skip copy waits for conv d

@@ -77,6 +77,7 @@ def _layer_report(layer, config) -> dict:
         "strategy": a.get("strategy", config.strategy) if kind.reuses and len(kind.strategies) > 1 else None,
         "reuse_factor": int(a.get("reuse_factor", config.reuse_factor)) if kind.reuses else None,
         "weight_type": None, "weight_bits": None, "bias_type": None, "bias_bits": 0,
+        "result_type": layer.precision["result"].cpp if "result" in layer.precision else None,
         "params_dense": 0, "params_nonzero": 0,
         "macs_dense": cost.macs_dense, "macs_pruned": cost.macs,
         "storage_bits": None,
@@ -101,7 +102,7 @@ def _layer_report(layer, config) -> dict:
 
 # Field order of a layer entry in the JSON (kept stable for readers of older reports).
 _FIELDS = ("name", "keras_name", "kind", "depthwise_multiplier", "activation", "in_shape", "out_shape",
-           "strategy", "reuse_factor", "weight_type", "weight_bits", "bias_type", "bias_bits",
+           "strategy", "reuse_factor", "weight_type", "weight_bits", "bias_type", "bias_bits", "result_type",
            "params_dense", "params_nonzero", "macs_dense", "macs_pruned", "storage_bits", "multipliers",
            "latency_estimate_cycles", "ii", "iterations", "gather_steps", "sharing", "registers_bits", "ram_bits",
            "rom_bits",
@@ -247,6 +248,12 @@ def _notes(report: dict) -> list:
                          "multipliers with constant taps (docs/hardware.md).")
         if "regular" not in l:                           # layers without a pattern library
             continue
+        live = l["kernels"] - l["kernels_removed"]
+        if live >= 2 and l["library_size"] * 2 >= live:
+            notes.append(f"{l['name']}: {l['library_size']} pattern(s) for {live} kernel(s), "
+                         f"{live / l['library_size']:.1f} kernel(s) per pattern: patterns are hardly shared, so "
+                         "the pattern strategy cannot share a PE among kernels and each pattern id buys little; "
+                         "a smaller library (IKRPruning library_size) shares more.")
         if not l["regular"]:
             notes.append(f"{l['name']}: not IKR-regular (its kernels' supports have different "
                          f"sizes); the library lists all {l['library_size']} distinct supports.")

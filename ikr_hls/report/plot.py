@@ -153,7 +153,7 @@ def hardware_panels(report: dict) -> list:
          [(f"{l['name']}\nII {l['ii']} x {_compact(l['iterations'])}", l["latency_estimate_cycles"]) for l in layers],
          f"interval {_n(t['interval_estimate_cycles'])}, frame latency {_n(t['latency_estimate_cycles'])}"),
         ("memory bits: registers / RAM (line buffers) / ROM",
-         [(l["name"], (l["registers_bits"], l["ram_bits"], l["rom_bits"])) for l in layers],
+         [(f"{l['name']}\n{_types(l)}", (l["registers_bits"], l["ram_bits"], l["rom_bits"])) for l in layers],
          "each layer's own; not the buffers between layers"),
     ]
     if report.get("fifos"):
@@ -161,6 +161,14 @@ def hardware_panels(report: dict) -> list:
                        [(f["name"].replace("_to_", "\nto "), f["depth"]) for f in report["fifos"]],
                        f"{sum(f['why'] == 'branch lag' for f in report['fifos'])} sized by the branches' lag"))
     return panels
+
+
+def _types(layer: dict) -> str:
+    """A layer's weight and result types, short: w<8,3> r<16,6> (u: unsigned)."""
+    def short(cpp):
+        return cpp.replace("ap_ufixed", "u").replace("ap_fixed", "").replace(", ", ",") if cpp else "-"
+    weight = f"w{short(layer['weight_type'])} " if layer.get("weight_type") else ""
+    return f"{weight}r{short(layer.get('result_type'))}"
 
 
 def _plot_hardware(sub, report: dict) -> None:
