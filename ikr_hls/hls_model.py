@@ -18,6 +18,7 @@ from .ir import Graph
 from .pipeline import convert_graph, float_graph
 from .profile import auto_config, profile_graph
 from .report import REPORT_FILE, build_report
+from .trace import Trace
 from .vitis import DEFAULT_STEPS, find_csynth_report, read_csynth_report, run_build
 
 log = logging.getLogger(__name__)
@@ -199,17 +200,18 @@ class HLSModel:
         y = emulate(self.graph, self._batch(x, "emulate"))
         return y[0] if x.shape == tuple(self.input_shape) else y
 
-    def trace(self, x) -> dict:
+    def trace(self, x) -> Trace:
         """Every layer's output, from the C++ model (a tracing build, -DIKR_TRACE) beside Keras's
         output of the same layer (after any activation or BatchNormalization merged into it):
-        {layer name: {"cpp": (N, *shape), "keras": (N, *shape)}}."""
+        {layer name: {"cpp": (N, *shape), "keras": (N, *shape)}}, a `Trace` (ikr_hls/trace.py)
+        whose table() (and repr) compares them per layer, and plot(path) draws it."""
         x = self._batch(x, "trace")
         self._ensure_written()
         module = self._build(["-DIKR_TRACE"])
         cpp = module.trace(x)
         keras_outputs = self._keras_trace(x)
-        return {layer.name: {"cpp": cpp[layer.name], "keras": keras_outputs.get(layer.name)}
-                for layer in self.graph.layers}
+        return Trace({layer.name: {"cpp": cpp[layer.name], "keras": keras_outputs.get(layer.name)}
+                      for layer in self.graph.layers}, self.graph)
 
     def _keras_trace(self, x) -> dict:
         from .profile import keras_layer_outputs

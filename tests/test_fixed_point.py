@@ -196,6 +196,34 @@ def test_trace_shows_every_layer_beside_keras(fixed_models):
         assert np.abs(pair["cpp"] - pair["keras"]).max() < 0.05 * scale, name
 
 
+def test_trace_table_and_plot_compare_every_layer_with_keras(tmp_path):
+    """hls.trace(x) tabulates and plots the per-layer comparison: the errors are the arrays'
+    own, and a result type with too few integer bits shows as values at its bounds and a large
+    relative error on that layer only."""
+    import keras
+    import matplotlib.image
+
+    keras.utils.set_random_seed(3)
+    model = keras.Sequential([keras.Input((6,)), keras.layers.Dense(8, activation="relu", name="wide"),
+                              keras.layers.Dense(4, name="narrow")])
+    model.get_layer("narrow").kernel.assign(np.full((8, 4), 2.0, np.float32))   # outputs far above 2
+    config = {"Model": {"Precision": "ap_fixed<16,6>"},
+              "LayerName": {"narrow": {"Precision": {"result": "ap_fixed<8,2,AP_TRN,AP_SAT>"}}}}
+    hls = ikr_hls.convert(model, output_dir=tmp_path / "p", config=config)
+    x = np.random.default_rng(0).uniform(0, 1, (20, 6)).astype(np.float32)
+    traced = hls.trace(x)
+    rows = {r["layer"]: r for r in traced.rows()}
+    for name, pair in traced.items():
+        assert rows[name]["max_abs_error"] == np.abs(pair["cpp"] - pair["keras"]).max()
+    assert rows["wide"]["at_bounds"] == 0 and rows["wide"]["relative_error"] < 0.01
+    assert rows["narrow"]["at_bounds"] > 0.5 and rows["narrow"]["relative_error"] > 0.5
+    assert rows["narrow"]["representable"] == (2.0 ** -6, 2 - 2.0 ** -6)
+    text = repr(traced)
+    assert text == traced.table() and "narrow" in text and "ap_fixed<8, 2, AP_TRN, AP_SAT>" in text
+    traced.plot(tmp_path / "trace.png")
+    assert matplotlib.image.imread(str(tmp_path / "trace.png")).shape[0] >= 300
+
+
 @pytest.mark.parametrize("strategy", ["pattern", "pe"])
 @pytest.mark.parametrize("name", PATTERN_GEOMETRY)
 def test_every_layer_bit_exact_in_the_pe_strategies_with_a_saturating_accumulator(fixed_models, name, strategy):
