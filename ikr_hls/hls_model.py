@@ -17,6 +17,7 @@ from .hostbuild import build_module, run_csim
 from .ir import Graph
 from .pipeline import convert_graph, float_graph
 from .profile import auto_config, profile_graph
+from .range_check import range_warnings
 from .report import REPORT_FILE, build_report
 from .trace import Trace
 from .vitis import DEFAULT_STEPS, find_csynth_report, read_csynth_report, run_build
@@ -259,4 +260,18 @@ def convert(model, output_dir="ikr_prj", precision="float", strategy="unrolled",
                          part=part, clock_period=clock_period, project_name=project_name,
                          config=config, clock_uncertainty=clock_uncertainty, io_type=io_type)
     graph, keras_model = convert_graph(model, config)
+    _warn_about_ranges(graph, keras_model, calibration, tb_data)
     return HLSModel(graph, config, output_dir, keras_model=keras_model, force=force, tb_data=tb_data)
+
+
+def _warn_about_ranges(graph, keras_model, calibration, tb_data) -> None:
+    """A type that cannot hold its layer's weights, or the values the calibration data (else
+    the testbench data) give: one warning line each (range_check.py)."""
+    if not graph.fixed_point:
+        return
+    data, what = (calibration, "calibration data") if calibration is not None else (tb_data, "testbench data")
+    profile = None
+    if data is not None and keras_model is not None:
+        profile = profile_graph(graph, keras_model, tbdata.load_inputs(data, graph.input_shape))
+    for line in range_warnings(graph, profile, what):
+        log.warning("%s", line)

@@ -249,3 +249,40 @@ def test_zoo_lenet_bit_exact(tmp_path, key):
     hls = ikr_hls.convert(model, output_dir=tmp_path / "p", precision=PRECISIONS[key]).compile()
     x = mnist_split()[2][::50]
     np.testing.assert_array_equal(hls.predict(x), hls.emulate(x))
+
+
+def test_types_that_cannot_hold_their_values_are_warned_naming_the_layer(tmp_path, caplog):
+    """Weights outside their type, always; a result outside its type, measured on the
+    calibration data or else the testbench data; nothing for float, nor for types that fit."""
+    import logging
+
+    import keras
+
+    keras.utils.set_random_seed(5)
+    model = keras.Sequential([keras.Input((6,)), keras.layers.Dense(8, activation="relu", name="small"),
+                              keras.layers.Dense(4, name="big")])
+    model.get_layer("big").kernel.assign(np.full((8, 4), 3.0, np.float32))      # 3.0 > ap_fixed<8,2>'s 1.98
+    x = np.random.default_rng(0).uniform(0, 1, (30, 6)).astype(np.float32)
+    config = {"Model": {"Precision": "ap_fixed<16,6>"},
+              "LayerName": {"big": {"Precision": {"weight": "ap_fixed<8,2>", "result": "ap_fixed<8,2,AP_TRN,AP_SAT>"}}}}
+
+    def warned(**kwargs):
+        caplog.clear()
+        with caplog.at_level(logging.WARNING, logger="ikr_hls"):
+            ikr_hls.convert(model, output_dir=tmp_path / "p", config=config, **kwargs)
+        return [r.getMessage() for r in caplog.records if r.levelno == logging.WARNING]
+
+    (weights,) = warned()                                   # no data: the weights only
+    assert weights.startswith("big: weight type ap_fixed<8, 2> holds [-2, 1.984], its values give [3, 3]")
+    assert "wrapped; 3 integer bits would hold them" in weights
+    lines = warned(calibration=x)
+    assert len(lines) == 2 and lines[1].startswith("big: result type ap_fixed<8, 2, AP_TRN, AP_SAT> holds")
+    assert "the calibration data give" in lines[1] and "saturated" in lines[1]
+    tb = tmp_path / "tb.npy"
+    np.save(tb, x)
+    assert "the testbench data give" in warned(tb_data=str(tb))[1]
+    assert not any("small" in line for line in lines)
+    caplog.clear()
+    with caplog.at_level(logging.WARNING, logger="ikr_hls"):
+        ikr_hls.convert(model, output_dir=tmp_path / "f", calibration=x)                 # float
+    assert not caplog.records
