@@ -14,6 +14,7 @@ $(STAMP): pyproject.toml setup.py
 	test -x $(PY) || $(PYTHON) -m venv $(VENV)
 	$(PY) -m pip install --quiet --upgrade pip
 	$(PY) -m pip install --quiet -e ".[cpu,test,lint]"
+	$(VENV)/bin/ikr-hls prebuild --quiet
 	touch $(STAMP)
 
 demo: $(STAMP)

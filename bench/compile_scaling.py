@@ -1,10 +1,12 @@
 """Convert + compile time and generated source size of single 3x3 conv layers, dense and
-IKR-pruned (keep 4 of 9, library of 8 patterns), in both conv strategies.
+IKR-pruned (keep 4 of 9, library of 8 patterns), in every conv strategy.
 
     python bench/compile_scaling.py [--markdown] [--precision "ap_fixed<16,6>"] [--shapes 16x16x8x16,...]
 
-Each build uses an empty cache, so every compile is cold. Compile time is g++ on the
-generated project plus the pybind11 bridge (the bridge alone: see the 'bridge only' row).
+Each build uses an empty build cache, so every compile is cold: g++ on the generated project,
+with the pybind11 bridge that `ikr-hls prebuild` compiled once per install (run first, timed
+apart; the 'bridge only' row is an almost empty model). Per strategy, a least-squares line
+through (nonzero taps, compile time) gives the slope: seconds per 1,000 taps.
 """
 import argparse
 import os
@@ -20,6 +22,7 @@ import numpy as np  # noqa: E402
 
 import ikr_hls  # noqa: E402
 from ikr_hls import hostbuild  # noqa: E402
+from ikr_hls.config import STRATEGIES  # noqa: E402
 
 SHAPES = [(16, 16, 8, 16), (32, 32, 16, 32), (64, 64, 16, 32)]
 KEEP = 4
@@ -87,12 +90,15 @@ def main():
     except ValueError:
         parser.error(f"--shapes: expected HxWxCxF[,HxWxCxF...], got {args.shapes!r}")
     rows = []
+    start = time.perf_counter()
+    hostbuild.prebuild_bridge()
+    prebuild_s = time.perf_counter() - start
     with tempfile.TemporaryDirectory() as tmp:
         base = bridge_only(Path(tmp) / "bridge")
         for h, w, c, f in shapes:
             for keep in (9, KEEP):
                 model = conv_model(h, w, c, f, keep)
-                for strategy in ("unrolled", "pattern"):
+                for strategy in STRATEGIES:
                     r = measure(model, strategy, Path(tmp) / f"{h}_{c}_{f}_{keep}_{strategy}", args.precision)
                     r.update(layer=f"{h}x{w}x{c}->{f}", kind="dense" if keep == 9 else f"IKR keep {keep}/9",
                              strategy=strategy)
@@ -101,13 +107,23 @@ def main():
                           f"compile {r['compile_s']:5.1f} s, {r['lines']:6d} lines, {r['kib']:7.1f} KiB, "
                           f"nnz {r['nnz']}, max err {r['max_err']:.1e}", file=sys.stderr)
     if args.markdown:
-        print(f"Bridge only (pybind11 + a 4->2 dense model): {base:.1f} s of g++.\n")
+        print(f"`ikr-hls prebuild` (once per install; 0 if it was already built): {prebuild_s:.1f} s. "
+              f"Bridge only (an almost empty 4->2 dense model, prebuilt bridge): {base:.1f} s of g++.\n")
         print(f"Precision {args.precision}.\n")
         print("| layer | weights | strategy | nonzero weights | convert (s) | compile, cold (s) | firmware lines | firmware KiB | max abs err vs Keras |")
         print("|---|---|---|---:|---:|---:|---:|---:|---:|")
         for r in rows:
             print(f"| {r['layer']} | {r['kind']} | {r['strategy']} | {r['nnz']} | {r['convert_s']:.2f} | "
                   f"{r['compile_s']:.1f} | {r['lines']} | {r['kib']:.1f} | {r['max_err']:.1e} |")
+        print("\n| strategy | slope (s per 1,000 taps) | intercept (s) | largest residual (s) | slowest (s) |")
+        print("|---|---:|---:|---:|---:|")
+        for strategy in STRATEGIES:
+            mine = [r for r in rows if r["strategy"] == strategy]
+            taps = np.array([r["nnz"] for r in mine], float)
+            secs = np.array([r["compile_s"] for r in mine])
+            slope, intercept = np.polyfit(taps, secs, 1) if len(set(taps)) > 1 else (0.0, float(secs.mean()))
+            residual = np.max(np.abs(secs - (slope * taps + intercept)))
+            print(f"| {strategy} | {1000 * slope:.2f} | {intercept:.1f} | {residual:.1f} | {secs.max():.1f} |")
 
 
 if __name__ == "__main__":

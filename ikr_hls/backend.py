@@ -99,7 +99,7 @@ class _Renderer:
             **common)
         self.files[f"firmware/{self.project}.h"] = self.env.get_template("firmware/top.h.j2").render(**common)
         self.files[f"firmware/{self.project}.cpp"] = self.env.get_template("firmware/top.cpp.j2").render(**common)
-        self.files["bridge.cpp"] = self.env.get_template("bridge.cpp.j2").render(version=__version__)
+        self.files["bridge.cpp"] = render_bridge()
         self.files["host_api.cpp"] = self.env.get_template("host_api.cpp.j2").render(**common)
         for header in sorted(cpp_dir().glob("*.h")):
             self.files[f"firmware/ikr/{header.name}"] = header.read_text()
@@ -175,3 +175,8 @@ def _replace_owned_files(staging: Path, out: Path, files: dict[str, str]):
         target = out / rel
         target.parent.mkdir(parents=True, exist_ok=True)
         os.replace(staging / rel, target)
+
+
+def render_bridge() -> str:
+    """bridge.cpp: the pybind11 bridge, the same for every project (hostbuild compiles it once)."""
+    return _environment().get_template("bridge.cpp.j2").render(version=__version__)

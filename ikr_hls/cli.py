@@ -14,6 +14,7 @@ EPILOG = """examples:
   ikr-hls build prj --steps csim,synth   # Vitis HLS (vitis-run or vitis_hls must be installed)
   ikr-hls report prj --plot report.png   # parameters, MACs, patterns, storage bits, cost
   ikr-hls report model.h5 --precision "ap_fixed<8,3>" --json
+  ikr-hls prebuild                       # once per install: every later host build skips the bridge
 """
 
 
@@ -89,6 +90,9 @@ def _parser() -> argparse.ArgumentParser:
     build.add_argument("--steps", default="csim,synth",
                        help="comma-separated: csim, synth, cosim, export, vsynth (default: csim,synth)")
     build.add_argument("--reset", action="store_true", help="start the Vitis project and solution afresh")
+
+    sub.add_parser("prebuild", parents=[_verbosity()],
+                   help="compile the host model's pybind11 bridge once, into the installed package", **_HELP)
 
     report = sub.add_parser("report", parents=[_verbosity()],
                             help="compression, storage and hardware-cost report of a model or project", **_HELP)
@@ -360,7 +364,20 @@ def _log_to_stderr(level: int) -> None:
     root.setLevel(level)
 
 
-COMMANDS = {"convert": _convert, "csim": _csim, "build": _build, "report": _report}
+def _prebuild(args) -> int:
+    import time
+
+    from .hostbuild import prebuild_bridge
+
+    start = time.perf_counter()
+    path = prebuild_bridge()
+    if not args.quiet:
+        print(f"bridge ready: {path} ({time.perf_counter() - start:.1f} s); a project's first host build "
+              "now compiles only its own firmware")
+    return 0
+
+
+COMMANDS = {"convert": _convert, "csim": _csim, "build": _build, "report": _report, "prebuild": _prebuild}
 NEEDS_KERAS = {"convert"}
 
 

@@ -167,20 +167,64 @@ def build_module(project_dir, top_source: str, extra_flags: list[str] | None = N
     return module
 
 
-def _compile(cxx, flags, project_dir: Path, top_source: str, name: str, target: Path):
-    """The firmware and host_api.cpp compile with the build's flags; the bridge, the same for
-    every project, compiles once per machine (cached object); all of them in parallel. A
-    one-line stub names the module's init function after the module."""
+PREBUILT_DIR = Path(__file__).resolve().parent / "_prebuilt"     # `ikr-hls prebuild` puts the bridge here
+
+
+def _python_includes() -> list[str]:
     import pybind11
 
-    target.parent.mkdir(parents=True, exist_ok=True)
-    python = ["-isystem", pybind11.get_include(), "-isystem", sysconfig.get_paths()["include"]]
-    bridge = project_dir / "bridge.cpp"
-    base_flags = [f for f in flags if not f.startswith("-D")]
-    api = project_dir / "firmware" / "ikr" / "ikr_host_api.h"       # the interface it is built against
-    digest = hashlib.sha256("\0".join([*_abi_parts(cxx), " ".join(base_flags + python)]).encode()
+    return ["-isystem", pybind11.get_include(), "-isystem", sysconfig.get_paths()["include"]]
+
+
+def _bridge_object(cxx, base_flags: list[str], bridge: Path, api: Path) -> Path:
+    """The bridge's object for this compiler, flags, Python and pybind11 and these sources:
+    the prebuilt one of the installed package (`ikr-hls prebuild`) when it matches, else the
+    build cache's (which may not exist yet)."""
+    digest = hashlib.sha256("\0".join([*_abi_parts(cxx), " ".join(base_flags + _python_includes())]).encode()
                             + bridge.read_bytes() + b"\0" + api.read_bytes()).hexdigest()[:20]
-    bridge_obj = cache_dir() / f"bridge_{digest}.o"
+    prebuilt = PREBUILT_DIR / f"bridge_{digest}.o"
+    return prebuilt if prebuilt.is_file() else cache_dir() / f"bridge_{digest}.o"
+
+
+def _bridge_job(cxx, base_flags: list[str], project_dir: Path, out: Path) -> list[str]:
+    return [cxx, *base_flags, "-c", "-I", str(project_dir), *_python_includes(), str(project_dir / "bridge.cpp"),
+            "-o", str(out)]
+
+
+def prebuild_bridge() -> Path:
+    """Compile the pybind11 bridge (the same object for every project) into the installed
+    package, once per install, so that a project's first build, even with an empty build
+    cache, compiles only its own firmware. Returns the object's path."""
+    from .backend import render_bridge
+    from .resources import cpp_dir
+
+    cxx = find_compiler()
+    base_flags = [f for f in CXXFLAGS if not f.startswith("-D")]
+    with tempfile.TemporaryDirectory(prefix="ikr-bridge-") as scratch:
+        tmp = Path(scratch)
+        (tmp / "firmware" / "ikr").mkdir(parents=True)
+        (tmp / "bridge.cpp").write_text(render_bridge())
+        shutil.copyfile(Path(cpp_dir()) / "ikr_host_api.h", tmp / "firmware" / "ikr" / "ikr_host_api.h")
+        obj = _bridge_object(cxx, base_flags, tmp / "bridge.cpp", tmp / "firmware" / "ikr" / "ikr_host_api.h")
+        target = PREBUILT_DIR / obj.name
+        if not target.is_file():
+            PREBUILT_DIR.mkdir(parents=True, exist_ok=True)
+            partial = PREBUILT_DIR / f".{obj.name}.{os.getpid()}"
+            _run_compilers([_bridge_job(cxx, base_flags, tmp, partial)], tmp, "C++")
+            os.replace(partial, target)                   # atomic: a concurrent prebuild is harmless
+    return target
+
+
+def _compile(cxx, flags, project_dir: Path, top_source: str, name: str, target: Path):
+    """The firmware and host_api.cpp compile with the build's flags; the bridge, the same for
+    every project, compiles once per install (`ikr-hls prebuild`) or else once per machine
+    (cached object); all of them in parallel. A one-line stub names the module's init function
+    after the module."""
+    target.parent.mkdir(parents=True, exist_ok=True)
+    python = _python_includes()
+    base_flags = [f for f in flags if not f.startswith("-D")]
+    bridge = project_dir / "bridge.cpp"
+    bridge_obj = _bridge_object(cxx, base_flags, bridge, project_dir / "firmware" / "ikr" / "ikr_host_api.h")
     log.info("compiling host model %s (g++ %s)", name, " ".join(flags))
     start = time.perf_counter()
     # built inside the cache directory, so that finished files move into place atomically
@@ -198,7 +242,7 @@ def _compile(cxx, flags, project_dir: Path, top_source: str, name: str, target: 
                 [cxx, *base_flags, "-c", *python, str(stub), "-o", str(tmp / "module.o")]]
         bridge_tmp = tmp / "bridge.o"
         if not bridge_obj.is_file():
-            jobs.append([cxx, *base_flags, "-c", "-I", str(project_dir), *python, str(bridge), "-o", str(bridge_tmp)])
+            jobs.append(_bridge_job(cxx, base_flags, project_dir, bridge_tmp))
         _run_compilers(jobs, project_dir, "C++")
         if bridge_tmp.is_file():
             os.replace(bridge_tmp, bridge_obj)   # atomic: a concurrent build is harmless

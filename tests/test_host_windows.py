@@ -1,8 +1,10 @@
 """The host reads a conv's or pool's window from a zero-padded copy of its input (HostWindow in
-cpp/ikr_window.h); Vitis synthesizes line buffers and shifting registers. Built on the host
-with -DIKR_HLS_WINDOWS, the synthesized form runs too: both must give the same outputs, bit for
-bit, on every geometry (padding, strides, non-square, pooling, depthwise, the pattern PEs'
-cycles), and equal the numpy reference."""
+cpp/ikr_window.h), and in fixed point runs an unrolled conv's taps as a loop over tap tables
+(IKR_HOST_TAPS, defines.h); Vitis synthesizes line buffers, shifting registers and the
+written-out taps. Built on the host with -DIKR_HLS_WINDOWS -DIKR_HLS_TAPS, the synthesized form
+runs too: both must give the same outputs, bit for bit, on every geometry (padding, strides,
+non-square, pooling, depthwise, the PEs' cycles, a table activation), and equal the numpy
+reference."""
 import numpy as np
 import pytest
 
@@ -14,7 +16,8 @@ pytestmark = pytest.mark.cpp                  # every test here builds C++
 
 # (model, strategy, reuse): every geometry of the zoo, both strategies, a pattern PE over R cycles
 CASES = [("same_stride2", "unrolled", 1), ("nonsquare_bn", "pattern", 2), ("avgpool_same", "pattern", 1),
-         ("residual", "unrolled", 2), ("depthwise_separable", "pattern", 3), ("same_stride2", "pe", 2)]
+         ("residual", "unrolled", 2), ("depthwise_separable", "pattern", 3), ("same_stride2", "pe", 2),
+         ("activations", "unrolled", 2)]
 
 
 def _model(name):
@@ -37,7 +40,7 @@ def built(tmp_path_factory):
         def host(e=entry):
             e[1] = e[0]._build()
         def synthesized(e=entry):
-            e[2] = e[0]._build(extra_flags=["-DIKR_HLS_WINDOWS"])
+            e[2] = e[0]._build(extra_flags=["-DIKR_HLS_WINDOWS", "-DIKR_HLS_TAPS"])
         jobs += [host, synthesized]
     run_two_at_a_time(jobs)
     return out
@@ -55,9 +58,9 @@ def test_host_window_equals_the_synthesized_window(built, case):
     np.testing.assert_array_equal(from_copy, hls.emulate(x))
 
 
-def test_the_two_builds_differ_in_their_window_code(built):
-    """The flag reaches the firmware: the synthesized build is not the host build again."""
+def test_the_two_builds_differ_in_their_window_and_tap_code(built):
+    """The flags reach the firmware: the synthesized build is not the host build again."""
     hls, host, synthesized = built[CASES[0]]
     assert host.__name__ != synthesized.__name__                 # two builds (flags are in the cache key)
-    text = (hls.output_dir / "firmware" / "layers").glob("*.h")
-    assert any("IKR_HOST_WINDOWS" in p.read_text() for p in text)
+    text = " ".join(p.read_text() for p in (hls.output_dir / "firmware" / "layers").glob("*.h"))
+    assert "IKR_HOST_WINDOWS" in text and "#ifdef IKR_HOST_TAPS" in text
