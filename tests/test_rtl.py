@@ -1,5 +1,7 @@
 """Gate-level evidence for the IKR PE (issue 17): the Verilog of each PE form, simulated with
-Icarus Verilog, matches the numpy reference bit for bit; yosys synthesizes it.
+Icarus Verilog, matches the numpy reference bit for bit; yosys synthesizes it. The `rom` form
+(the pe strategy's PE with its ROM of R kernels) also matches the HLS reference of
+ikr_hls/kinds/conv_pe.py on the shipped LeNet-5's conv2.
 
 Tests that need iverilog or yosys skip with a one-line reason when the tools are missing,
 except under CI=true, where a missing tool fails: CI must run them (.ci/run installs them).
@@ -10,9 +12,27 @@ import numpy as np
 import pytest
 
 from ikr_hls import IKRHLSError
-from ikr_hls.rtl import (dense_pe, find_tool, ikr_pe, library_from_positions, load_measured_table, pe_output,
-                         random_library, random_vectors, render_pe, simulate_pe, sparse_pe, synthesize_pe)
+from ikr_hls.rtl import (
+    FORMS,
+    dense_pe,
+    find_tool,
+    ikr_pe,
+    library_from_positions,
+    load_measured_table,
+    pe_output,
+    random_library,
+    random_rom,
+    random_vectors,
+    render_pe,
+    rom_pe,
+    rom_pe_of_plan,
+    simulate_pe,
+    sparse_pe,
+    synthesize_pe,
+)
 from ikr_hls.rtl.spec import default_acc_bits
+
+LENET = os.path.join(os.path.dirname(__file__), "..", "examples", "models", "lenet5_ikr.h5")
 
 
 def require_tools(*names):
@@ -150,6 +170,7 @@ def test_yosys_synthesizes_a_tiny_pe():
     result = synthesize_pe(spec, dsp=False)
     assert result.lut > 0 and result.depth > 0 and result.dsp == 0
     assert result.ff == 4 * 4 + 2 * 4 + 2 + spec.acc_bits                # input and output registers
+    assert result.ff_by_register == {"window_q": 4 * 4, "weights_q": 2 * 4, "pattern_q": 2, "result": spec.acc_bits}
     assert result.lut == sum(result.cells.get(f"LUT{n}", 0) for n in range(1, 7))
 
 
@@ -157,7 +178,7 @@ def test_shipped_table_records_its_command_version_and_every_form():
     table = load_measured_table()
     assert table["command"].startswith("python bench/pe_synthesis.py") and table["yosys"].startswith("Yosys ")
     rows = table["rows"]
-    assert {r["form"] for r in rows} == {"ikr", "sparse", "dense"}
+    assert {"ikr", "sparse", "dense"} <= {r["form"] for r in rows} <= set(FORMS)
     assert {r["dsp_mapping"] for r in rows} == {True, False}
     for r in rows:
         assert {"kh", "keep", "weight_bits", "lut", "ff", "carry", "dsp", "depth"} <= set(r)
@@ -173,7 +194,7 @@ def test_shipped_lenet5_libraries_simulate_bit_for_bit(tmp_path):
     from ikr_hls.modelfile import load_keras_model
     from ikr_hls.patterns import patterns_from_kernel
 
-    model = load_keras_model(os.path.join(os.path.dirname(__file__), "..", "examples", "models", "lenet5_ikr.h5"))
+    model = load_keras_model(LENET)
     convs = [layer for layer in model.layers if type(layer).__name__ == "Conv2D"]
     assert convs
     for layer in convs:
@@ -183,3 +204,182 @@ def test_shipped_lenet5_libraries_simulate_bit_for_bit(tmp_path):
         vectors = random_vectors(spec, 200, seed=5)
         got = simulate_pe(spec, *vectors, workdir=tmp_path / layer.name)
         assert (got == pe_output(spec, *vectors)).all(), layer.name
+
+
+# --- the rom form: the pe strategy's PE with its ROM of R kernels ---------------------------
+
+def _rom_case(library, depth, idle=(), **widths):
+    spec = ikr_pe(library, **widths)
+    slots = random_rom(len(spec.library), spec.keep, depth, spec.weight_bits, seed=depth + len(spec.library))
+    for r in idle:
+        slots[r] = None
+    return rom_pe(library, slots, **widths)
+
+
+ROM_CASES = {
+    "3x3-keep4-L8-R4-8bit": _rom_case(random_library(3, 3, 4, 8, seed=1), 4),
+    "5x5-keep3-L4-R8-16bit": _rom_case(random_library(5, 5, 3, 4, seed=2), 8, weight_bits=16, act_bits=16),
+    "3x3-keep3-L5-shared-R3-idle-6x5bit": _rom_case(SHARED, 3, idle=(1,), weight_bits=6, act_bits=5),
+    "3x3-keep4-L8-R2-acc10-wraps": _rom_case(random_library(3, 3, 4, 8, seed=3), 2, acc_bits=10),
+    "1x3-keep2-L1-R1": _rom_case(library_from_positions(1, 3, [[0, 2]]), 1, weight_bits=4, act_bits=3),
+    "3x3-keep2-L8-R16-8bit": _rom_case(random_library(3, 3, 2, 8, seed=4), 16),
+}
+
+
+@pytest.mark.parametrize("case", list(ROM_CASES))
+def test_rom_pe_simulation_matches_reference_bit_for_bit_at_every_cycle(case, tmp_path):
+    require_tools("iverilog", "vvp")
+    spec = ROM_CASES[case]
+    window, weights, cycles = random_vectors(spec, 400, seed=len(case))
+    assert weights is None and set(cycles.tolist()) == set(range(spec.depth))      # every ROM address
+    expected = pe_output(spec, window, None, cycles)
+    got = simulate_pe(spec, window, None, cycles, workdir=tmp_path)
+    bad = np.flatnonzero(got != expected)
+    assert bad.size == 0, (f"{spec.describe()}: {bad.size} of {len(got)} results differ; first at vector {bad[0]} "
+                           f"(cycle {cycles[bad[0]]}): Verilog {got[bad[0]]}, reference {expected[bad[0]]}")
+
+
+def test_rom_reference_is_the_ikr_pe_fed_from_the_rom():
+    """The rom PE at cycle r computes what the ikr PE computes with the ROM's word r as inputs."""
+    spec = ROM_CASES["3x3-keep3-L5-shared-R3-idle-6x5bit"]
+    ikr = ikr_pe(SHARED, weight_bits=6, act_bits=5)
+    window, _, cycles = random_vectors(spec, 300, seed=9)
+    pattern_ids, weights = spec.rom_arrays()
+    assert (pe_output(spec, window, None, cycles)
+            == pe_output(ikr, window, weights[cycles], pattern_ids[cycles])).all()
+    assert spec.rom[1] is None and (pe_output(spec, window, None, np.ones(len(window), int)) == 0).all()
+    wraps = ROM_CASES["3x3-keep4-L8-R2-acc10-wraps"]
+    window, _, cycles = random_vectors(wraps, 400, seed=0)
+    wrapped = pe_output(wraps, window, None, cycles)
+    exact = (window[np.arange(len(window))[:, None], wraps.library_array()[wraps.rom_arrays()[0][cycles]]]
+             * wraps.rom_arrays()[1][cycles]).sum(axis=1)
+    assert (wrapped != exact).any() and ((wrapped - exact) % (1 << 10) == 0).all()
+
+
+def test_rom_verilog_holds_the_rom_words():
+    # weights (-1, 2) of 4 bits: weight 0 at bits 0..3 (-1 = 0xf), weight 1 at bits 4..7 (2): word 0x2f
+    library = library_from_positions(1, 3, [[0, 2], [0, 1]])
+    spec = rom_pe(library, [(1, [-1, 2]), None, (0, [3, -8])], weight_bits=4, act_bits=3)
+    text = render_pe(spec)
+    assert "2'd0: begin pattern_rom = 1'd1; weights_rom = 8'h2f; end" in text
+    assert "2'd1: begin pattern_rom = 1'd0; weights_rom = 8'h00; end" in text          # idle: zeros
+    assert "2'd2: begin pattern_rom = 1'd0; weights_rom = 8'h83; end" in text           # 3, -8 = 0x8
+    assert "default: begin pattern_rom = {1{1'bx}}; weights_rom = {8{1'bx}}; end" in text   # cycle 3
+    assert "input  wire [1:0] cycle," in text and "weights," not in text
+    assert "cycle 1: idle" in text and "weights_q <= weights_rom;" in text
+    full = rom_pe(library, [(1, [0, 0])] * 4, weight_bits=4, act_bits=3)
+    assert "default" not in render_pe(full).split("case (cycle)")[1].split("endcase")[0]
+
+
+@pytest.mark.parametrize("make, message", [
+    (lambda: rom_pe(SHARED, []), "at least one kernel"),
+    (lambda: rom_pe(SHARED, [(5, [1, 2, 3])]), "pattern id 5 not in 0..4"),
+    (lambda: rom_pe(SHARED, [(0, [1, 2])]), "2 weights"),
+    (lambda: rom_pe(SHARED, [(0, [1, 2, 128])]), "-128..127"),
+    (lambda: rom_pe(SHARED, [7]), "expected None or"),
+])
+def test_bad_rom_raises_one_line_errors(make, message):
+    with pytest.raises(IKRHLSError, match=message) as info:
+        make()
+    assert "\n" not in str(info.value)
+
+
+def test_rom_reference_checks_its_inputs():
+    spec = ROM_CASES["3x3-keep4-L8-R4-8bit"]
+    window, _, cycles = random_vectors(spec, 5, seed=0)
+    with pytest.raises(IKRHLSError, match="weights=None"):
+        pe_output(spec, window, np.zeros((5, 4), int), cycles)
+    with pytest.raises(IKRHLSError, match=r"0\.\.3"):
+        pe_output(spec, window, None, cycles + 4)
+
+
+def test_yosys_keeps_the_rom_in_luts_and_counts_every_cell():
+    """No memory primitive that `stat`'s LUT count would miss, with the ROM as logic (R < 8)
+    and as an inferred memory (yosys's proc_rom turns a case of 8 or more constants into one)."""
+    require_tools("yosys")
+    counted = {"CARRY4", "DSP48E1", "FDRE", "FDSE", "INV", "MUXF7", "MUXF8"} | {f"LUT{n}" for n in range(1, 7)}
+    library = random_library(3, 3, 2, 4, seed=7)
+    for depth, dsp in ((4, False), (8, False), (8, True)):
+        spec = rom_pe(library, random_rom(4, 2, depth, 8, seed=depth), weight_bits=8, act_bits=8)
+        result = synthesize_pe(spec, dsp=dsp)
+        assert set(result.cells) <= counted, f"R={depth}: uncounted cells {set(result.cells) - counted}"
+        assert result.lut > 0 and result.dsp == (2 if dsp else 0)
+        assert sum(result.ff_by_register.values()) == result.ff
+        assert set(result.ff_by_register) <= {"window_q", "weights_q", "pattern_q", "result"}
+        # the ROM word: at most keep x W weight bits and 2 pattern-id bits stay registered
+        assert result.ff_by_register.get("weights_q", 0) <= 2 * 8
+        assert result.ff_by_register.get("pattern_q", 0) <= 2
+
+
+def _lenet_conv2_pe_layer(tmp_path):
+    """The shipped LeNet-5 converted with strategy pe, R=4, ap_fixed<16,6>: its conv2 layer and
+    the type of conv2's input."""
+    import ikr_hls
+    from ikr_hls.modelfile import load_keras_model
+
+    hls = ikr_hls.convert(load_keras_model(LENET), output_dir=str(tmp_path / "prj"), precision="ap_fixed<16,6>",
+                          strategy="pe", reuse_factor=4)
+    layers = {layer.name: layer for layer in hls.graph.layers}
+    conv2 = layers["conv2"]
+    return conv2, layers[conv2.inputs[0]].precision["result"]
+
+
+def test_lenet5_conv2_rom_pes_match_rtl_reference_and_hls_reference(tmp_path):
+    """conv_pe.plan(kernel, 4) of the shipped LeNet-5's conv2, kernel in ap_fixed<16,6>: for a few
+    PEs, the Verilog (iverilog), the RTL reference (pe_output) and the HLS reference of the pe
+    strategy (conv_pe.sums) give the same sums, cycle by cycle. Windows are random in conv2's
+    input type on the PE's input channel and zero elsewhere, the accumulators start at zero, so
+    conv_pe.sums leaves in acc[co] exactly the sum of the kernel (ci, co) that the PE runs."""
+    require_tools("iverilog", "vvp")
+    from ikr_hls import codes as C
+    from ikr_hls.kinds import conv_pe
+    from ikr_hls.precision import requantize, to_codes
+
+    conv2, in_t = _lenet_conv2_pe_layer(tmp_path)
+    kernel = conv2.weights["kernel"]
+    kh, kw, c, f = kernel.shape
+    plan = conv_pe.plan(kernel, 4)
+    assert plan == conv_pe.plan_of(conv2)                      # the converter's plan is this one
+    weight_t, acc_t = C.fixed_types(conv2)["weight"], C.fixed_types(conv2)["accum"]
+    product_frac = in_t.fractional + weight_t.fractional
+    # the RTL sums integer codes at the products' binary point; the HLS accumulator keeps them
+    assert acc_t.fractional == product_frac and acc_t.overflow == "AP_WRAP"
+    codes = to_codes(kernel, weight_t)
+    w_codes = codes.transpose(2, 0, 1, 3).reshape(c * kh * kw, f)     # as conv2d.reference
+    rng = np.random.default_rng(4)
+    own = [p for p in range(len(plan.pes)) if len(plan.channels(p)) == 1]
+    checked = 0
+    for pe in (own[0], own[len(own) // 2], own[-1]):
+        spec = rom_pe_of_plan(plan, pe, codes, weight_bits=weight_t.width, act_bits=in_t.width)
+        assert spec.depth == 4 and spec.keep == plan.keep and spec.acc_bits <= acc_t.width
+        (ci,) = plan.channels(pe)
+        n = 150
+        windows = np.zeros((n, c * kh * kw), dtype=np.int64)
+        windows[:, ci * kh * kw:(ci + 1) * kh * kw] = rng.integers(in_t.min_code, in_t.max_code + 1, (n, kh * kw))
+        acc = conv_pe.sums(conv2, windows, w_codes, product_frac, np.zeros((n, f), np.int64), acc_t, C.add,
+                           requantize)
+        window = windows[:, ci * kh * kw:(ci + 1) * kh * kw]
+        cycles = np.repeat(np.arange(spec.depth), n)
+        hls = np.concatenate([acc[:, slot[1]] if slot else np.zeros(n, np.int64) for slot in plan.pes[pe]])
+        rtl = pe_output(spec, np.tile(window, (spec.depth, 1)), None, cycles)
+        assert (rtl == hls).all(), f"PE {pe}: the RTL reference and conv_pe.sums differ"
+        got = simulate_pe(spec, np.tile(window, (spec.depth, 1)), None, cycles, workdir=tmp_path / f"pe{pe}")
+        assert (got == hls).all(), f"PE {pe}: the Verilog and conv_pe.sums differ"
+        checked += int((hls != 0).sum())
+    assert checked > 0.9 * 3 * 4 * 150                        # real sums, not zeros
+
+
+def test_a_shared_pe_of_the_plan_is_refused():
+    from ikr_hls.kinds import conv_pe
+    from ikr_hls.patterns import patterns_from_kernel
+
+    kernel = np.zeros((3, 3, 2, 3))
+    kernel[0, 0] = kernel[1, 1] = 1.0                           # every kernel: positions 0 and 4
+    plan = conv_pe.plan(kernel, 2)                              # 3 kernels a channel: one PE each, 1 left
+    shared = [p for p in range(len(plan.pes)) if len(plan.channels(p)) > 1]
+    assert shared and len(patterns_from_kernel(kernel).library) == 1
+    codes = np.ones(kernel.shape, dtype=np.int64)
+    with pytest.raises(IKRHLSError, match="shared PE"):
+        rom_pe_of_plan(plan, shared[0], codes)
+    spec = rom_pe_of_plan(plan, 0, codes)
+    assert spec.rom == ((0, (1, 1)), (0, (1, 1)))

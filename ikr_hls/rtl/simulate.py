@@ -15,13 +15,13 @@ import numpy as np
 
 from .._version import __version__
 from ..errors import IKRHLSError
-from .reference import operand_positions
+from .reference import operand_positions, rom_weights
 from .spec import LATENCY, PESpec
 from .tools import find_tool
 from .verilog import environment, module_name, render_pe
 
 log = logging.getLogger(__name__)
-SELECT_PORT = {"ikr": "pattern", "sparse": "index", "dense": ""}
+SELECT_PORT = {"ikr": "pattern", "sparse": "index", "dense": "", "rom": "cycle"}
 _TIMEOUT = 120          # seconds for each tool run; a PE simulation takes well under one
 
 
@@ -43,11 +43,16 @@ def _pack(fields: list[tuple[np.ndarray, int]]) -> list[int]:
 
 
 def vector_words(spec: PESpec, window, weights, select=None) -> tuple[list[int], int]:
-    """The testbench's input words ({select, weights, window}) and their width in bits."""
-    window, weights = np.asarray(window, np.int64), np.asarray(weights, np.int64)
+    """The testbench's input words ({select, weights, window}; a rom PE's {cycle, window})
+    and their width in bits."""
+    window = np.asarray(window, np.int64)
     operand_positions(spec, select, len(window))            # same checks as the reference
-    fields = [(window, spec.act_bits), (weights, spec.weight_bits)]
-    if spec.form == "ikr":
+    fields = [(window, spec.act_bits)]
+    if spec.form == "rom":
+        rom_weights(spec, weights, select, len(window))       # weights=None: the ROM holds them
+    else:
+        fields.append((np.asarray(weights, np.int64), spec.weight_bits))
+    if spec.form in ("ikr", "rom"):
         fields.append((np.asarray(select, np.int64).reshape(-1, 1), spec.select_bits))
     elif spec.form == "sparse":
         fields.append((np.asarray(select, np.int64), spec.index_bits))
@@ -82,7 +87,8 @@ def simulate_pe(spec: PESpec, window, weights, select=None, workdir: Path | None
         (work / "tb.v").write_text(environment().get_template("rtl/tb_pe.v.j2").render(
             module=module, version=__version__, count=len(words), latency=LATENCY,
             vectors="vectors.hex", results="results.txt", vector_bits=width,
-            window_bits=spec.positions * spec.act_bits, weight_bits=spec.keep * spec.weight_bits,
+            window_bits=spec.positions * spec.act_bits,
+            weight_bits=0 if spec.form == "rom" else spec.keep * spec.weight_bits,
             select_bits=spec.select_bits if spec.form != "dense" else 0,
             select_port=SELECT_PORT[spec.form], acc=spec.acc_bits))
         _run([iverilog, "-g2005", "-Wall", "-Wno-timescale", "-o", "sim.vvp", "-s", f"{module}_tb",
@@ -102,7 +108,9 @@ def simulate_pe(spec: PESpec, window, weights, select=None, workdir: Path | None
 def random_vectors(spec: PESpec, count: int, seed: int):
     """(window, weights, select) of `count` vectors: the extreme corners first (every operand
     at its most negative or most positive code, which give the largest sums of either sign),
-    then random codes with a fifth of them at the extremes. Select values are valid ones."""
+    then random codes with a fifth of them at the extremes. Select values are valid ones.
+    A rom PE's weights are its ROM's (weights None) and its select is the cycle: every cycle
+    0..R-1 with each extreme window first, then random cycles."""
     rng = np.random.default_rng(seed)
     a, w = spec.act_type, spec.weight_type
 
@@ -117,6 +125,8 @@ def random_vectors(spec: PESpec, count: int, seed: int):
                (a.max_code, w.min_code)]
     for row, (act, weight) in enumerate(corners[:count]):
         window[row], weights[row] = act, weight
+    if spec.form == "rom":
+        return window.astype(np.int64), None, rom_cycles(spec, window, a, rng)
     if spec.form == "ikr":
         select = rng.integers(0, len(spec.library), size=count)
     elif spec.form == "sparse":
@@ -124,3 +134,15 @@ def random_vectors(spec: PESpec, count: int, seed: int):
     else:
         select = None
     return window.astype(np.int64), weights.astype(np.int64), select
+
+
+def rom_cycles(spec: PESpec, window: np.ndarray, a, rng) -> np.ndarray:
+    """A rom PE's cycles for `window` (changed in place): the first 2R vectors give every
+    cycle the all-most-negative and the all-most-positive window (its weights are the ROM's:
+    these are the largest sums of each sign where the weights are extreme), then random cycles."""
+    count, depth = len(window), spec.depth
+    cycles = rng.integers(0, depth, size=count)
+    for row in range(min(count, 2 * depth)):
+        cycles[row] = row % depth
+        window[row] = a.min_code if row < depth else a.max_code
+    return cycles

@@ -1,4 +1,4 @@
-"""What one conv processing element (PE) computes, in each of its three hardware forms.
+"""What one conv processing element (PE) computes, in each of its four hardware forms.
 
 A PE takes one KH x KW window of signed activations and returns the sum of products of its
 weights with some of the window's positions:
@@ -8,7 +8,11 @@ weights with some of the window's positions:
              generated hardware;
 - ``sparse`` `keep` multipliers; multiplier i reads the position its own index selects
              (unstructured sparsity: any position, a KH*KW-to-1 multiplexer per multiplier);
-- ``dense``  KH*KW multipliers, multiplier j reads position j; no index.
+- ``dense``  KH*KW multipliers, multiplier j reads position j; no index;
+- ``rom``    the PE of the conv strategy `pe` (ikr_hls/kinds/conv_pe.py): the ``ikr`` datapath
+             serving R kernels, one per cycle of a pixel, from its own ROM of depth R, read at
+             the cycle r (an input): per kernel its `keep` weights and its pattern id. Weights
+             and pattern ids are constants of the netlist, not inputs.
 
 Positions are flat, row-major: ``row * KW + col``, as in ikr_hls.patterns.
 """
@@ -16,14 +20,14 @@ from __future__ import annotations
 
 import math
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 import numpy as np
 
 from ..errors import IKRHLSError
 from ..precision import FixedType
 
-FORMS = ("ikr", "sparse", "dense")
+FORMS = ("ikr", "sparse", "dense", "rom")
 LATENCY = 2                 # cycles: input registers, then the output register
 MAX_ACC_BITS = 52           # the widest fixed-point type the package models
 MAX_OPERAND_BITS = 24       # keeps every product and sum exact in int64
@@ -43,7 +47,9 @@ class PESpec:
     weight_bits: int
     act_bits: int
     acc_bits: int
-    library: tuple = ()                         # ikr only: per pattern, its positions ascending
+    library: tuple = ()                         # ikr, rom: per pattern, its positions ascending
+    rom: tuple = ()                             # rom only: per cycle r, (pattern id, keep weight
+                                                # codes), or None for a cycle the PE idles
 
     @property
     def positions(self) -> int:
@@ -51,9 +57,12 @@ class PESpec:
 
     @property
     def select_bits(self) -> int:
-        """Width of the select input: pattern id (ikr), per-multiplier index (sparse), 0 (dense)."""
+        """Width of the select input: pattern id (ikr), per-multiplier index (sparse), the cycle
+        (rom: the ROM address), 0 (dense)."""
         if self.form == "ikr":
             return bits_for(len(self.library))
+        if self.form == "rom":
+            return bits_for(self.depth)
         if self.form == "sparse":
             return self.keep * self.index_bits
         return 0
@@ -61,6 +70,16 @@ class PESpec:
     @property
     def index_bits(self) -> int:
         return bits_for(self.positions)
+
+    @property
+    def pattern_bits(self) -> int:
+        """Width of a pattern id (ikr: the select input; rom: a field of each ROM word)."""
+        return bits_for(len(self.library))
+
+    @property
+    def depth(self) -> int:
+        """ROM depth R: the kernels a rom PE serves (0 for the other forms)."""
+        return len(self.rom)
 
     @property
     def weight_type(self) -> FixedType:
@@ -87,10 +106,23 @@ class PESpec:
         """(L, keep) int array: row p lists pattern p's positions, ascending."""
         return np.array(self.library, dtype=np.int64).reshape(len(self.library), self.keep)
 
+    def rom_arrays(self) -> tuple[np.ndarray, np.ndarray]:
+        """The ROM as ((R,) pattern ids, (R, keep) weight codes); an idle cycle holds zeros,
+        as the pe strategy's ROMs do (conv_pe.roms), so the PE sums zero in it."""
+        patterns = np.zeros(self.depth, dtype=np.int64)
+        weights = np.zeros((self.depth, self.keep), dtype=np.int64)
+        for r, slot in enumerate(self.rom):
+            if slot is not None:
+                patterns[r], weights[r] = slot[0], slot[1]
+        return patterns, weights
+
     def describe(self) -> str:
         size = f"{self.kh}x{self.kw}"
         if self.form == "ikr":
             shape = f"IKR PE {size}, keep {self.keep}, {len(self.library)}-pattern library"
+        elif self.form == "rom":
+            shape = (f"IKR ROM PE {size}, keep {self.keep}, {len(self.library)}-pattern library, "
+                     f"ROM of {self.depth} kernels")
         elif self.form == "sparse":
             shape = f"unstructured sparse PE {size}, keep {self.keep}"
         else:
@@ -167,6 +199,74 @@ def ikr_pe(library, keep: int | None = None, kh: int | None = None, kw: int | No
     return _make("ikr", kh, kw, keep, weight_bits, act_bits, acc_bits, patterns)
 
 
+def _rom_slot(slot, r: int, library_size: int, keep: int, t: FixedType):
+    """One ROM word, checked: None (idle) or (pattern id, `keep` weight codes of type t)."""
+    if slot is None:
+        return None
+    try:
+        pattern_id, weights = slot
+        weights = tuple(int(w) for w in weights)
+        pattern_id = int(pattern_id)
+    except (TypeError, ValueError):
+        raise IKRHLSError(f"ROM cycle {r}: expected None or (pattern id, {keep} weight codes), "
+                          f"got {slot!r}") from None
+    if not 0 <= pattern_id < library_size:
+        raise IKRHLSError(f"ROM cycle {r}: pattern id {pattern_id} not in 0..{library_size - 1}")
+    if len(weights) != keep:
+        raise IKRHLSError(f"ROM cycle {r}: {len(weights)} weights, the PE has keep={keep} multipliers")
+    if any(not t.min_code <= w <= t.max_code for w in weights):
+        raise IKRHLSError(f"ROM cycle {r}: weight codes must lie in {t.min_code}..{t.max_code} "
+                          f"({t.width}-bit signed), got {list(weights)}")
+    return pattern_id, weights
+
+
+def rom_pe(library, slots: Sequence, keep: int | None = None, kh: int | None = None,
+           kw: int | None = None, weight_bits: int = 8, act_bits: int = 8,
+           acc_bits: int | None = None) -> PESpec:
+    """The PE of the conv strategy `pe`: the IKR PE of `library` (as ikr_pe) with a ROM of
+    depth R = len(slots). slots[r] is the kernel it runs in cycle r of a pixel, (pattern id,
+    `keep` weight codes, tap t's weight first), or None when it idles in that cycle."""
+    ikr = ikr_pe(library, keep, kh, kw, weight_bits, act_bits, acc_bits)
+    if len(slots) < 1:
+        raise IKRHLSError("a ROM PE needs a ROM of at least one kernel (reuse factor R >= 1)")
+    rom = tuple(_rom_slot(slot, r, len(ikr.library), ikr.keep, ikr.weight_type) for r, slot in enumerate(slots))
+    return replace(ikr, form="rom", rom=rom)
+
+
+def plan_slots(plan, pe: int, kernel_codes) -> list:
+    """The ROM of PE `pe` of a conv_pe.PEPlan: per cycle, (pattern id, its `keep` weight codes
+    read from kernel_codes (KH, KW, CI, CO) integers at the pattern's positions, in tap order,
+    as conv_pe.roms does) or None. A PE that reads several input channels (it chooses one by
+    cycle: the plan's shared remainders) has no RTL form here."""
+    if not 0 <= pe < len(plan.pes):
+        raise IKRHLSError(f"the plan has PEs 0..{len(plan.pes) - 1}, not {pe}")
+    codes = np.asarray(kernel_codes)
+    if codes.ndim != 4 or not np.issubdtype(codes.dtype, np.integer):
+        raise IKRHLSError(f"kernel codes: expected integers of shape (KH, KW, CI, CO), got {codes.dtype} {codes.shape}")
+    channels = plan.channels(pe)
+    if len(channels) > 1:
+        raise IKRHLSError(f"PE {pe} reads input channels {channels}, one chosen by cycle (a shared PE): "
+                          "its channel multiplexer is not part of the ROM PE's RTL")
+    kw = codes.shape[1]
+    return [None if slot is None else
+            (slot[2], [int(codes[pos // kw, pos % kw, slot[0], slot[1]]) for pos in plan.library[slot[2]]])
+            for slot in plan.pes[pe]]
+
+
+def plan_library(plan, kh: int, kw: int) -> np.ndarray:
+    """A conv_pe.PEPlan's library (position lists, ids in order) as bool (L, KH, KW) masks."""
+    return library_from_positions(kh, kw, plan.library)
+
+
+def rom_pe_of_plan(plan, pe: int, kernel_codes, weight_bits: int = 8, act_bits: int = 8,
+                   acc_bits: int | None = None) -> PESpec:
+    """The ROM PE `pe` of a conv_pe.PEPlan (conv_pe.plan(kernel, R)), with the weight codes
+    kernel_codes (KH, KW, CI, CO) integers, e.g. the kernel quantised to the layer's weight type."""
+    kh, kw = np.asarray(kernel_codes).shape[:2]
+    return rom_pe(plan_library(plan, kh, kw), plan_slots(plan, pe, kernel_codes), plan.keep,
+                  weight_bits=weight_bits, act_bits=act_bits, acc_bits=acc_bits)
+
+
 def sparse_pe(kh: int, kw: int, keep: int, weight_bits: int = 8, act_bits: int = 8,
               acc_bits: int | None = None) -> PESpec:
     """Unstructured sparse PE: `keep` multipliers, each with a free position index."""
@@ -199,6 +299,18 @@ def random_library(kh: int, kw: int, keep: int, size: int, seed: int) -> np.ndar
     for row, pattern in enumerate(chosen):
         masks[row, list(pattern)] = True
     return masks.reshape(size, kh, kw)
+
+
+def random_rom(library_size: int, keep: int, depth: int, weight_bits: int, seed: int) -> list:
+    """`depth` ROM words (pattern id, keep weight codes) for rom_pe, reproducible: uniform
+    pattern ids and weight codes, a fifth of the weights at the extreme codes."""
+    rng = np.random.default_rng(seed)
+    t = FixedType(True, weight_bits, weight_bits)
+    patterns = rng.integers(0, library_size, size=depth)
+    codes = rng.integers(t.min_code, t.max_code + 1, size=(depth, keep))
+    edge = rng.random((depth, keep)) < 0.2
+    codes = np.where(edge, rng.choice([t.min_code, t.max_code], size=(depth, keep)), codes)
+    return [(int(p), [int(w) for w in row]) for p, row in zip(patterns, codes, strict=True)]
 
 
 def library_from_positions(kh: int, kw: int, patterns: Sequence[Sequence[int]]) -> np.ndarray:

@@ -5,6 +5,7 @@ Flow (out of context: a PE is a block inside a design, so no I/O or clock buffer
     read_verilog pe.v
     synth_xilinx -family xc7 -top <module> -noiopad -noclkbuf [-nodsp]
     stat -json                      -> LUT1..LUT6, FD* flip-flops, CARRY4, DSP48E1, MUXF7/8
+    write_verilog -noattr           -> flip-flops by the register they hold (the net on their Q)
     delete t:FD*; ltp -noff         -> logic depth
 
 Logic depth is yosys's longest topological path once the flip-flops are deleted: the most
@@ -44,6 +45,7 @@ class SynthesisResult:
     dsp: int                # DSP48E1
     muxf: int               # MUXF7 + MUXF8: wide-function muxes beside the LUTs they combine
     depth: int              # see the module docstring
+    ff_by_register: dict    # flip-flops by the Verilog register on their Q (window_q, result, ...)
     seconds: float
     cells: dict = field(default_factory=dict)
 
@@ -56,6 +58,7 @@ def yosys_script(module: str, dsp: bool) -> str:
         "read_verilog pe.v",
         f"{SYNTH_COMMAND} -top {module}" + ("" if dsp else " -nodsp"),
         "tee -q -o stat.json stat -json",
+        "write_verilog -noattr netlist.v",
         "delete t:FD*",
         "tee -q -o ltp.txt ltp -noff",
         "",
@@ -78,13 +81,29 @@ def longest_path(ltp_text: str) -> int:
     return max(0, int(match.group(1)))
 
 
-def summarize(cells: dict, depth: int, seconds: float) -> SynthesisResult:
+_FF_CELL = re.compile(r"^\s*FD\w*\s.*?\);", re.MULTILINE | re.DOTALL)
+_Q_NET = re.compile(r"\.Q\(\s*\\?([^\s\[)]+)")
+
+
+def flip_flops_by_register(netlist: str) -> dict:
+    """{register: flip-flops} of a mapped netlist from write_verilog: each FD* cell counted
+    under the net on its Q pin without its bit index (window_q[3] -> window_q)."""
+    counts: dict = {}
+    for cell in _FF_CELL.finditer(netlist):
+        match = _Q_NET.search(cell.group(0))
+        name = match.group(1) if match else "?"
+        counts[name] = counts.get(name, 0) + 1
+    return dict(sorted(counts.items()))
+
+
+def summarize(cells: dict, depth: int, seconds: float, ff_by_register: dict | None = None) -> SynthesisResult:
     return SynthesisResult(
         lut=sum(cells.get(name, 0) for name in _LUTS),
         ff=sum(count for name, count in cells.items() if name.startswith("FD")),
         carry=cells.get("CARRY4", 0), dsp=cells.get("DSP48E1", 0),
         muxf=cells.get("MUXF7", 0) + cells.get("MUXF8", 0),
-        depth=depth, seconds=round(seconds, 2), cells=dict(sorted(cells.items())))
+        depth=depth, ff_by_register=ff_by_register or {}, seconds=round(seconds, 2),
+        cells=dict(sorted(cells.items())))
 
 
 def synthesize_pe(spec: PESpec, dsp: bool = True, workdir: Path | None = None,
@@ -110,7 +129,8 @@ def synthesize_pe(spec: PESpec, dsp: bool = True, workdir: Path | None = None,
                               f"{lines[-1] if lines else 'no output'}")
         cells = cell_counts((work / "stat.json").read_text(), module)
         depth = longest_path((work / "ltp.txt").read_text())
-    result = summarize(cells, depth, seconds)
+        registers = flip_flops_by_register((work / "netlist.v").read_text())
+    result = summarize(cells, depth, seconds, registers)
     log.info("synthesized %s (%s): %d LUT, %d FF, %d CARRY4, %d DSP, depth %d, %.1f s", spec.describe(),
              "DSP" if dsp else "no DSP", result.lut, result.ff, result.carry, result.dsp, depth, seconds)
     return result
