@@ -24,7 +24,6 @@ class Array:
     format: Callable[[Any], str] = str
     copies: int = 0                         # > 0: that many identical copies, as array[copies][size]
     integers: bool = False                  # integer values of an index type: written as they are
-    host_only: str = ""                     # a macro: the array exists only where it is defined
 
     @property
     def rows(self) -> list[str]:
@@ -51,8 +50,8 @@ class Array:
 
 
 def array(name: str, cpp_type: str, values, comment: str, fmt: Callable[[Any], str] = str,
-          copies: int = 0, integers: bool = False, host_only: str = "") -> Array:
-    return Array(name, cpp_type, tuple(values), comment, fmt, copies, integers, host_only)
+          copies: int = 0, integers: bool = False) -> Array:
+    return Array(name, cpp_type, tuple(values), comment, fmt, copies, integers)
 
 
 class _Literal:

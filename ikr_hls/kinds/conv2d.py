@@ -367,19 +367,11 @@ def weights(layer: Layer) -> Weights:
         return Weights(f"Conv2D on one PE design, {len(conv_pe.plan_of(layer).library)} pattern(s)",
                        conv_pe.roms(layer, array, literal) + [bias] + tables)
     if layer.attrs["strategy"] == "unrolled":
-        taps = [tap for filter_taps in layer.facts.filter_taps for tap in filter_taps]
-        values = [kernel[i, j, ci, co] for co, filter_taps in enumerate(layer.facts.filter_taps)
-                  for ci, i, j in filter_taps]
-        ends = np.cumsum([len(filter_taps) for filter_taps in layer.facts.filter_taps])
-        host = [array(f"{layer.name}_tap_{axis}", "int", [tap[k] for tap in taps],
-                      f"host: each weight's window {what}", host_only="IKR_HOST_TAPS")
-                for axis, k, what in (("i", 1, "row"), ("j", 2, "column"), ("c", 0, "channel"))]
-        host.append(array(f"{layer.name}_tap_end", "int", ends, "host: where each filter's weights end",
-                          host_only="IKR_HOST_TAPS"))
+        values = [kernel[i, j, ci, co] for co, taps in enumerate(layer.facts.filter_taps) for ci, i, j in taps]
         return Weights(f"Conv2D, {layer.facts.nnz} nonzero of {kernel.size}, ordered by filter, input channel, "
                        "row, column",
                        [array(f"{layer.name}_w", f"{layer.name}_weight_t", values, "nonzero kernel weights only",
-                              literal(layer, "weight")), bias] + tables + host)
+                              literal(layer, "weight")), bias] + tables)
     rf = layer.attrs["reuse_factor"]
     arrays = []
     for g, group in enumerate(layer.facts.groups):
