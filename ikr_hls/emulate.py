@@ -37,8 +37,8 @@ def _run(graph: Graph, x, trace):
     x = np.asarray(x, dtype=np.float64)
     buffers = {INPUT: (to_codes(x, input_t), input_t)}
     for layer in graph.layers:
-        ins = [(codes.reshape(len(codes), *layer.in_shape), t)
-               for codes, t in (buffers[name] for name in layer.inputs)]
+        ins = [(codes.reshape(len(codes), *layer.input_shape(k)), t)
+               for k, (codes, t) in enumerate(buffers[name] for name in layer.inputs)]
         codes = kind_of(layer).reference(layer, ins)
         t = layer.precision["result"]
         buffers[layer.name] = (codes, t)

@@ -20,7 +20,7 @@ from .precision import HLSTypeLike
 
 # What each kind of layer means; the frontend maps Keras classes onto these.
 KINDS = ("conv2d", "dense", "pool2d", "global_pool2d", "pad2d", "add", "flatten", "reshape",
-         "activation", "scale_shift")
+         "activation", "scale_shift", "concatenate", "upsampling2d")
 ACTIVATIONS = ("linear", "relu", "relu6", "leaky_relu", "sigmoid", "tanh", "softmax")
 INPUT = "input"                    # the name layers use to read the model input
 
@@ -73,6 +73,11 @@ class Layer:
     facts: Any = None              # what the weights decide (kinds.<kind>.derive), set by the passes
     input_types: list = field(default_factory=list)   # the types of the buffers it reads, set by the passes
     stream: StreamIO | None = None  # io_stream: how it meets its streams, set by the passes
+    input_shapes: list = field(default_factory=list)  # each input's shape when they differ (a Concatenate)
+
+    def input_shape(self, position: int) -> tuple:
+        """The shape of the input at `position` (in_shape unless the inputs differ)."""
+        return tuple(self.input_shapes[position]) if self.input_shapes else tuple(self.in_shape)
 
     @property
     def in_size(self) -> int:

@@ -88,7 +88,8 @@ def merge_zero_padding(graph: Graph) -> Graph:
     part of that layer's padding; elsewhere it stays a layer of its own."""
     for layer in list(graph.layers):
         readers = graph.consumers(layer.name)
-        if layer.kind != "pad2d" or len(readers) != 1:
+        if layer.kind != "pad2d" or len(readers) != 1 or layer.attrs.get("dil_h", 1) > 1 \
+                or layer.attrs.get("dil_w", 1) > 1:         # a Conv2DTranspose's zero insertion stays
             continue
         kind = hardware_kind(readers[0])
         if kind is None or not kind.takes_padding:
@@ -165,14 +166,16 @@ def plan_streams(graph: Graph, config: ProjectConfig) -> Graph:
         form = kind_of(layer).stream_form(layer)
         widths = tuple(width[name] for name in layer.inputs)
         where = f"{graph.source}: layer '{layer.keras_name}'"
-        if len(set(widths)) > 1:
+        if len(set(widths)) > 1 and form != "pixel":
             raise IKRHLSError(f"{where}: its inputs arrive as stream elements of different widths "
                               f"{sorted(set(widths))}; io_stream adds streams of one width (use io_parallel)")
         w = widths[0]
-        if form == "pixel" and (len(layer.in_shape) != 3 or w != layer.in_shape[-1]):
-            raise IKRHLSError(f"{where}: io_stream needs its input as pixels of {layer.in_shape[-1]} channels, "
-                              f"its producer writes elements of {w} values (a Reshape of a vector into an image "
-                              "is io_parallel only)")
+        for position, wk in enumerate(widths):       # a pixel-form layer reads each input's pixels
+            shape = layer.input_shape(position)
+            if form == "pixel" and (len(shape) != 3 or wk != shape[-1]):
+                raise IKRHLSError(f"{where}: io_stream needs its input as pixels of {shape[-1]} channels, "
+                                  f"its producer writes elements of {wk} values (a Reshape of a vector into an "
+                                  "image is io_parallel only)")
         if form == "channels" and w % layer.in_shape[-1] != 0:
             raise IKRHLSError(f"{where}: io_stream scales whole channel groups, its input's elements hold "
                               f"{w} values for {layer.in_shape[-1]} channels (use io_parallel)")

@@ -38,7 +38,25 @@ def _keras_tensor(keras, keras_model, layer):
         sep = keras_model.get_layer(layer.keras_name.rsplit("/", 1)[0])
         return keras.ops.depthwise_conv(sep.input, sep.depthwise_kernel, strides=sep.strides,
                                         padding=sep.padding)
+    if layer.attrs.get("dil_h", 1) > 1 or layer.attrs.get("dil_w", 1) > 1:
+        transpose = keras_model.get_layer(layer.keras_name.rsplit("/", 1)[0])   # its zero insertion
+        x = transpose.input
+        for axis, d in ((1, layer.attrs.get("dil_h", 1)), (2, layer.attrs.get("dil_w", 1))):
+            x = _spread(keras, x, axis, d)
+        return x
     return keras_model.get_layer(layer.attrs.get("keras_output", layer.keras_name)).output
+
+
+def _spread(keras, x, axis: int, d: int):
+    """x with d - 1 zeros inserted between its elements along `axis` (1: rows, 2: columns)."""
+    if d == 1:
+        return x
+    shape = list(x.shape[1:])
+    pieces = [keras.ops.expand_dims(x, axis + 1)] + [keras.ops.expand_dims(keras.ops.zeros_like(x), axis + 1)] * (d - 1)
+    size = shape[axis - 1]
+    shape[axis - 1] = size * d
+    y = keras.ops.reshape(keras.ops.concatenate(pieces, axis=axis + 1), (-1, *shape))
+    return y[:, :(size - 1) * d + 1] if axis == 1 else y[:, :, :(size - 1) * d + 1]
 
 
 def profile_graph(graph, keras_model, x) -> dict:

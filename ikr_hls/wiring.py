@@ -56,6 +56,7 @@ class Buffer:
     shape: tuple
     writer: str | None = None               # layer or clone writing it (None: the caller, for `input`)
     reader: str | None = None               # layer or clone reading it (None: the caller, for `output`)
+    read_position: int = 0                  # the reader layer's input it is
     write_lanes: int | None = None
     read_lanes: int | None = None
     partition: Partition = field(default_factory=lambda: Partition("complete", 0))   # set by Wiring
@@ -101,6 +102,7 @@ class Wiring:
         for layer in graph.layers:
             for position in range(len(layer.inputs)):
                 self.all[self._read_buffer[(layer.name, position)]].reader = layer.name
+                self.all[self._read_buffer[(layer.name, position)]].read_position = position
         self.buffers = []                   # declared next to their producer, in graph order
         for name in [INPUT] + [l.name for l in graph.layers]:
             if name not in (INPUT, last):
@@ -157,7 +159,8 @@ class Wiring:
         if buffer.writer in layers and buffer.write_lanes is None:
             buffer.write_lanes = kind_of(layers[buffer.writer]).lanes_of(layers[buffer.writer])[1]
         if buffer.reader in layers and buffer.read_lanes is None:
-            buffer.read_lanes = kind_of(layers[buffer.reader]).lanes_of(layers[buffer.reader])[0]
+            reader = layers[buffer.reader]
+            buffer.read_lanes = kind_of(reader).read_lanes_of(reader, buffer.read_position)
         lanes = [n for n in (buffer.write_lanes, buffer.read_lanes) if n is not None]
         big, small = max(lanes), min(lanes)
         factor = big if big % small == 0 else buffer.size

@@ -17,7 +17,9 @@ so a new layer kind is one block function plus one entry in FEATURE_BLOCKS, EXTR
 TO_VECTOR_BLOCKS or HEAD_BLOCKS. Only valid architectures are constructed: sizes are drawn
 within what the current shape allows, never filtered afterwards. A layer entry whose class
 is "Residual" ({"class": "Residual", "body": [layers]}) builds x + body(x) with
-keras.layers.Add (a functional model).
+keras.layers.Add, one whose class is "Concat" ({"class": "Concat", "body": [layers],
+"config": {"axis": ...}}) the channels of x and body(x) side by side with
+keras.layers.Concatenate (functional models).
 """
 from __future__ import annotations
 
@@ -39,6 +41,9 @@ MAX_FILTERS = 8
 MAX_CONVS = 3
 MAX_DENSE = 2
 MAX_UNITS = 12
+MAX_UPSAMPLED = 24          # UpSampling2D keeps images within MAX_UPSAMPLED x MAX_UPSAMPLED
+# Entries that merge x with body(x): their Keras class
+MERGES = {"Residual": "Add", "Concat": "Concatenate"}
 # Nonzero Dense products per layer: the C++ writes one line per nonzero weight, so this
 # bounds the compile time of a wide Flatten (16x16x8 = 2048 inputs) followed by Dense.
 DENSE_NONZERO_BUDGET = 600
@@ -61,8 +66,9 @@ class CNNSpec:
 def _describe(layers, indent):
     lines = []
     for layer in layers:
-        if layer["class"] == "Residual":
-            lines.append(f"{indent}Residual  -> {layer['shape']}")
+        if layer["class"] in MERGES:
+            args = ", ".join(f"{k}={v!r}" for k, v in layer.get("config", {}).items())
+            lines.append(f"{indent}{layer['class']}({args})  -> {layer['shape']}")
             lines += _describe(layer["body"], indent + "  | ")
             continue
         args = ", ".join(f"{k}={v!r}" for k, v in layer["config"].items())
@@ -151,6 +157,57 @@ def residual_block(draw, shape):
     for block in draw(st.lists(st.sampled_from([batchnorm_block, activation_block]), max_size=2)):
         body += block(draw, shape)[0]
     return [{"class": "Residual", "body": body, "shape": tuple(shape)}], shape
+
+
+def concat_block(draw, shape):
+    """Concatenate([x, body(x)]) along the channels (axis -1 or 3): body is a stride-1
+    same-padded Conv2D of 1..8 filters, optionally followed by an activation."""
+    h, w, c = shape
+    config, prune, _ = _conv_geometry(draw, shape)
+    config.update(strides=(1, 1), padding="same")
+    filters = draw(st.integers(1, MAX_FILTERS))
+    body = [_layer("Conv2D", (h, w, filters), prune, filters=filters, **config)]
+    if draw(st.booleans()):
+        body += activation_block(draw, (h, w, filters))[0]
+    out = (h, w, c + filters)
+    return [{"class": "Concat", "body": body, "shape": out, "config": {"axis": draw(st.sampled_from([-1, 3]))}}], out
+
+
+def transpose_block(draw, shape):
+    """Conv2DTranspose (as _conv_geometry, strides 2 only where the output stays within
+    MAX_UPSAMPLED), output_padding below the stride with valid padding (TensorFlow cannot run
+    some same-padded ones), 1..8 filters; its (KH, KW, F, C) kernel gets an IKR mask."""
+    h, w, c = shape
+    config, prune, _ = _conv_geometry(draw, shape)
+    (kh, kw), (sh, sw) = config["kernel_size"], config["strides"]
+    sh, sw = (s if size * s + k <= MAX_UPSAMPLED else 1 for size, k, s in ((h, kh, sh), (w, kw, sw)))
+    config["strides"] = (sh, sw)
+    output_padding = None
+    if config["padding"] == "valid" and max(sh, sw) > 1 and draw(st.booleans()):
+        output_padding = (draw(st.integers(0, sh - 1)), draw(st.integers(0, sw - 1)))
+    out = [size * s + max(k - s, 0) if config["padding"] == "valid" else size * s
+           for size, k, s in ((h, kh, sh), (w, kw, sw))]
+    if output_padding is not None:
+        out = [(size - 1) * s + k + op
+               for size, k, s, op in ((h, kh, sh, output_padding[0]), (w, kw, sw, output_padding[1]))]
+    filters = draw(st.integers(1, MAX_FILTERS))
+    out_shape = (out[0], out[1], filters)
+    layer = _layer("Conv2DTranspose", out_shape, prune, filters=filters, output_padding=output_padding, **config)
+    return [layer], out_shape
+
+
+def upsample_block(draw, shape):
+    """UpSampling2D (nearest), 1..3 per axis (not both 1), within MAX_UPSAMPLED."""
+    h, w, c = shape
+    max_h, max_w = min(3, MAX_UPSAMPLED // h), min(3, MAX_UPSAMPLED // w)
+    if min(max_h, max_w) < 1 or max(max_h, max_w) < 2:
+        return None
+    sh = draw(st.integers(1, max_h))
+    sw = draw(st.integers(1, max_w)) if draw(st.booleans()) else min(sh, max_w)
+    if sh == sw == 1:
+        sh, sw = (2, 1) if max_h >= 2 else (1, 2)
+    out = (h * sh, w * sw, c)
+    return [_layer("UpSampling2D", out, size=(sh, sw))], out
 
 
 def pool_block(draw, shape):
@@ -256,9 +313,10 @@ def dense_head(draw, shape):
 # The stages of a network, in order. Each list is what a stage may choose from; blocks that
 # return None (do not fit the shape) are skipped.
 # A block listed twice is drawn twice as often.
-FEATURE_BLOCKS = [conv_block, conv_block, conv_block, depthwise_block, separable_block, residual_block]   # 1..MAX_CONVS
+FEATURE_BLOCKS = [conv_block, conv_block, depthwise_block, separable_block, residual_block,  # 1..MAX_CONVS
+                  concat_block, transpose_block]
 EXTRA_BLOCKS = [pool_block, pool_block, batchnorm_block, activation_block, zero_pad_block,  # 0..2 after each
-                dropout_block]
+                dropout_block, upsample_block, upsample_block]
 TO_VECTOR_BLOCKS = [flatten_block, flatten_block, flatten_block, reshape_block, global_pool_block]
 HEAD_BLOCKS = [dense_head]
 
@@ -326,8 +384,8 @@ def named_entries(spec: CNNSpec) -> list:
 
     def walk(entries):
         for entry in entries:
-            cls = "Add" if entry["class"] == "Residual" else entry["class"]
-            if entry["class"] == "Residual":
+            cls = keras_class(entry)
+            if entry["class"] in MERGES:
                 walk(entry["body"])
             counter[cls] = counter.get(cls, 0) + 1
             out.append((f"{cls.lower()}_{counter[cls]}", entry))
@@ -335,11 +393,17 @@ def named_entries(spec: CNNSpec) -> list:
     return out
 
 
+def keras_class(entry) -> str:
+    """The Keras class an entry builds (a merge entry: its Add or Concatenate)."""
+    return MERGES.get(entry["class"], entry["class"])
+
+
 def _apply(keras, entries, x, names, made):
     for entry in entries:
-        if entry["class"] == "Residual":
+        if entry["class"] in MERGES:
             branch = _apply(keras, entry["body"], x, names, made)
-            x = keras.layers.Add(name=next(names)[0])([x, branch])
+            merge = getattr(keras.layers, MERGES[entry["class"]])
+            x = merge(name=next(names)[0], **entry.get("config", {}))([x, branch])
             continue
         layer = getattr(keras.layers, entry["class"])(name=next(names)[0], **entry["config"])
         x = layer(x)
@@ -350,7 +414,7 @@ def _apply(keras, entries, x, names, made):
 def _set_weights(layer, entry, rng):
     cls = entry["class"]
     prune = entry.get("prune") or {}
-    if cls in ("Conv2D", "DepthwiseConv2D", "Dense"):
+    if cls in ("Conv2D", "DepthwiseConv2D", "Dense", "Conv2DTranspose"):
         kernel = layer.kernel.numpy()
         fan_in = int(np.prod(kernel.shape[:2 if cls == "DepthwiseConv2D" else -1]))
         kernel = rng.normal(0.0, 1.5 / math.sqrt(fan_in), kernel.shape)
@@ -378,8 +442,8 @@ def _set_weights(layer, entry, rng):
 
 
 def ikr_mask(shape, prune, rng) -> np.ndarray:
-    """An IKR mask for a (KH, KW, CI, CO) kernel (or depthwise (KH, KW, C, M)): a library of `library` random patterns of
-    `keep` positions, a random pattern per kernel, and a `dead` fraction of whole kernels
+    """An IKR mask for a (KH, KW, CI, CO) kernel (or depthwise (KH, KW, C, M)): a library of
+    `library` random patterns of `keep` positions, a random pattern per kernel, and a `dead` fraction of whole kernels
     removed. Without `keep` (1x1 kernels) only whole kernels are removed."""
     kh, kw, ci, co = shape
     size = kh * kw
@@ -463,6 +527,8 @@ _GLOBAL_POOL = dict(keepdims=_values(False, True), data_format=_CHANNELS_LAST, d
 OPTIONS = {
     "Conv2D": dict(_CONV_COMMON, filters=_COUNT, groups=_only(1, 2)),
     "DepthwiseConv2D": dict(_CONV_COMMON, depth_multiplier=_COUNT),
+    "Conv2DTranspose": dict(_CONV_COMMON, filters=_COUNT,
+                            output_padding=Option({"None": _is(None), "given": lambda v: v is not None})),
     "SeparableConv2D": dict(_CONV_COMMON, kernel_size=_SEPARABLE_KERNEL, filters=_COUNT, depth_multiplier=_COUNT),
     "Dense": dict(units=_COUNT, use_bias=_USE_BIAS, dtype=_FLOAT32,
                   activation=Option({repr(a): _is(a) for a in ACTIVATIONS + ("softmax",)}, ("elu",)),
@@ -481,6 +547,9 @@ OPTIONS = {
     "Reshape": dict(target_shape=Option({"given": lambda v: -1 not in v, "inferred": lambda v: -1 in v}),
                     dtype=_FLOAT32),
     "Add": dict(dtype=_FLOAT32),
+    "Concatenate": dict(axis=Option({"-1": _is(-1), "3": _is(3)}, (1, 2)), dtype=_FLOAT32),
+    "UpSampling2D": dict(size=Option({"2": _is((2, 2)), "3": lambda v: 3 in v, "non-square": lambda v: v[0] != v[1]}),
+                         interpolation=_only("nearest", "bilinear"), data_format=_CHANNELS_LAST, dtype=_FLOAT32),
     "Dropout": dict(dtype=_FLOAT32),
     "Activation": dict(activation=Option({repr(a): _is(a) for a in ACTIVATIONS + ("softmax",)}, ("elu",)),
                        dtype=_FLOAT32),
@@ -520,8 +589,8 @@ def covered_cases(spec: CNNSpec) -> set:
 
     found = set()
     for _, entry in named_entries(spec):
-        if entry["class"] == "Residual":                  # its Add
-            entry = {"class": "Add", "config": {}}
+        if entry["class"] in MERGES:                      # its Add or Concatenate
+            entry = {"class": keras_class(entry), "config": entry.get("config", {})}
         layer = getattr(keras.layers, entry["class"])(**entry["config"])
         for option, spec_option in OPTIONS[entry["class"]].items():
             value = option_value(layer, option)
@@ -539,19 +608,21 @@ def _activation_of(entry) -> str:
 
 
 def _contexts(entries, previous, in_shape) -> set:
-    """The CONTEXTS the layer sequence puts layers in (Dropout is transparent: it is removed);
+    """The CONTEXTS the layer sequence puts layers in (Dropout and a linear Activation are
+    transparent: they are removed);
     in_shape is the shape the first entry reads."""
     found = set()
     shapes = [in_shape] + [e["shape"] for e in entries]          # shapes[i]: what entry i reads
-    kept = [(e, shapes[i]) for i, e in enumerate(entries) if e["class"] != "Dropout"]
+    kept = [(e, shapes[i]) for i, e in enumerate(entries) if e["class"] != "Dropout" and not (   # both removed
+        e["class"] == "Activation" and e["config"].get("activation") == "linear")]
     for i, (entry, shape) in enumerate(kept):
         cls = entry["class"]
         prev = kept[i - 1][0] if i else previous
         prev_activation = _activation_of(prev)
-        if cls == "Residual":
+        if cls in MERGES:
             found |= _contexts(entry["body"], previous=None, in_shape=shape)
         elif cls == "BatchNormalization":
-            if prev is not None and prev["class"] in _CONVS and prev_activation == "linear":
+            if prev is not None and prev["class"] in _CONVS + ("Conv2DTranspose",) and prev_activation == "linear":
                 found.add("BatchNormalization folded into a conv")
             elif prev is not None and prev["class"] == "Dense" and prev_activation == "linear":
                 found.add("BatchNormalization folded into a Dense")
@@ -562,8 +633,10 @@ def _contexts(entries, previous, in_shape) -> set:
         elif cls in _ACTIVATION_LAYERS and prev is not None and prev_activation != "linear":
             found.add("an activation layer after a layer with its own activation")
         elif cls == "ZeroPadding2D":
-            following = kept[i + 1][0]["class"] if i + 1 < len(kept) else None
-            found.add("ZeroPadding2D merged into a conv" if following in _CONVS else "ZeroPadding2D on its own")
+            following = kept[i + 1][0] if i + 1 < len(kept) else {"class": None}
+            merged = following["class"] in _CONVS or (        # a strided transpose's zero insertion reads it
+                following["class"] == "Conv2DTranspose" and tuple(following["config"]["strides"]) == (1, 1))
+            found.add("ZeroPadding2D merged into a conv" if merged else "ZeroPadding2D on its own")
         elif cls in ("AveragePooling2D", "MaxPooling2D") and entry["config"]["padding"] == "same":
             (ph, pw), (sh, sw) = entry["config"]["pool_size"], entry["config"]["strides"]
             top = conv_output_size(shape[0], ph, sh, "same")[1]

@@ -9,7 +9,7 @@ import numpy as np
 import pytest
 
 import ikr_hls
-from builds import run_two_at_a_time
+from builds import run_two_at_a_time, selected_params
 from ikr_hls.errors import IKRHLSError
 from ikr_hls.tbdata import FLOAT_ATOL, FLOAT_RTOL
 from ikr_hls.wiring import STREAM_DEPTH, Wiring
@@ -35,23 +35,44 @@ def keras_models():
     return {name: make() for name, make in MODELS.items()}
 
 
-@pytest.fixture(scope="module")
-def built(keras_models, tmp_path_factory):
-    """{case: (hls, module)}, compiled two at a time."""
-    out = {}
-    jobs = []
-    for case in CASES:
-        model, precision, strategy, reuse, synthesized = case
-        hls = ikr_hls.convert(keras_models[model], output_dir=tmp_path_factory.mktemp(_id(case)),
-                              precision=precision, strategy=strategy, reuse_factor=reuse, io_type="io_stream")
-        hls.write()
-        entry = out[case] = [hls, None]
+class StreamBuilds(dict):
+    """{case: [hls, module]}, converted and compiled on first use (all of them for values())."""
 
-        def job(e=entry, flags=["-DIKR_HLS_WINDOWS"] if synthesized else []):
-            e[1] = e[0]._build(extra_flags=flags)
-        jobs.append(job)
-    run_two_at_a_time(jobs)
-    return out
+    def __init__(self, keras_models, tmp_path_factory):
+        super().__init__()
+        self._models, self._tmp = keras_models, tmp_path_factory
+
+    def prepare(self, cases) -> None:
+        """Compile the cases not built yet, two at a time."""
+        jobs = []
+        for case in (c for c in dict.fromkeys(cases) if c not in self):
+            model, precision, strategy, reuse, synthesized = case
+            hls = ikr_hls.convert(self._models[model], output_dir=self._tmp.mktemp(_id(case)), precision=precision,
+                                  strategy=strategy, reuse_factor=reuse, io_type="io_stream")
+            hls.write()
+            entry = self[case] = [hls, None]
+
+            def job(e=entry, flags=["-DIKR_HLS_WINDOWS"] if synthesized else []):
+                e[1] = e[0]._build(extra_flags=flags)
+            jobs.append(job)
+        run_two_at_a_time(jobs)
+
+    def __missing__(self, case):
+        self.prepare([case])
+        return self[case]
+
+    def values(self):
+        self.prepare(CASES)
+        return super().values()
+
+
+@pytest.fixture(scope="module")
+def built(keras_models, tmp_path_factory, request):
+    """The cases the selected tests use, compiled two at a time (others on first use)."""
+    builds = StreamBuilds(keras_models, tmp_path_factory)
+    builds.prepare([case for (case,) in selected_params(request, "case")]
+                   + [(model, *VARIANTS[0]) for (model,) in selected_params(request, "model")])
+    return builds
 
 
 @pytest.mark.cpp

@@ -53,6 +53,7 @@ SAMPLES = {
     "Conv2D": (lambda: L.Conv2D(2, 3), (6, 6, 2)),
     "DepthwiseConv2D": (lambda: L.DepthwiseConv2D(3), (6, 6, 2)),
     "SeparableConv2D": (lambda: L.SeparableConv2D(2, 3), (6, 6, 2)),
+    "Conv2DTranspose": (lambda: L.Conv2DTranspose(2, 3), (6, 6, 2)),
     "Dense": (lambda: L.Dense(3), (4,)),
     "BatchNormalization": (lambda: L.BatchNormalization(), (6, 6, 2)),
     "MaxPooling2D": (lambda: L.MaxPooling2D(2), (6, 6, 2)),
@@ -63,6 +64,8 @@ SAMPLES = {
     "Flatten": (lambda: L.Flatten(), (6, 6, 2)),
     "Reshape": (lambda: L.Reshape((72,)), (6, 6, 2)),
     "Add": (lambda: L.Add(), [(6, 6, 2), (6, 6, 2)]),
+    "Concatenate": (lambda: L.Concatenate(), [(6, 6, 2), (6, 6, 3)]),
+    "UpSampling2D": (lambda: L.UpSampling2D(2), (6, 6, 2)),
     "Dropout": (lambda: L.Dropout(0.5), (6, 6, 2)),
     "Activation": (lambda: L.Activation("relu"), (6, 6, 2)),
     "ReLU": (lambda: L.ReLU(), (6, 6, 2)),
@@ -183,7 +186,7 @@ def _graph_contexts(graph) -> set:
     kinds = {layer.kind for layer in graph.layers}
     removed = graph.removed
     found = set()
-    for keras_name, why in removed.items():
+    for why in removed.values():
         if why.startswith("folded into"):
             target = graph.layer(why.split("folded into ")[1])
             found.add("BatchNormalization folded into a Dense" if target.kind == "dense"
@@ -192,7 +195,8 @@ def _graph_contexts(graph) -> set:
             found.add("ZeroPadding2D merged into a conv")
     if "scale_shift" in kinds:
         found.add("BatchNormalization on its own")
-    if "pad2d" in kinds:
+    if any(layer.kind == "pad2d" and (layer.attrs.get("dil_h", 1), layer.attrs.get("dil_w", 1)) == (1, 1)
+           for layer in graph.layers):                 # not a Conv2DTranspose's zero insertion
         found.add("ZeroPadding2D on its own")
     if any(layer.kind == "add" and layer.activation != "linear" for layer in graph.layers):
         found.add("activation fused into an Add")

@@ -21,7 +21,7 @@ import ikr_hls
 from ikr_hls.config import STRATEGIES
 from ikr_hls.patterns import patterns_from_kernel
 from ikr_hls.tbdata import FLOAT_ATOL, FLOAT_RTOL
-from random_cnn import CNNSpec, build_model, cnn_specs, named_entries
+from random_cnn import CNNSpec, build_model, cnn_specs, keras_class, named_entries
 
 # Dense(1, activation="softmax") is generated on purpose (its output is always 1); Keras warns.
 pytestmark = pytest.mark.filterwarnings("ignore:You are using a softmax over axis")
@@ -189,7 +189,7 @@ def test_generated_models_are_what_the_spec_says(spec):
     model = build_model(spec)
     for name, entry in named_entries(spec):
         layer = model.get_layer(name)
-        assert layer.__class__.__name__ == ("Add" if entry["class"] == "Residual" else entry["class"])
+        assert layer.__class__.__name__ == keras_class(entry)
         assert tuple(layer.output.shape[1:]) == entry["shape"], f"{name}\n{spec.describe()}"
         prune = entry.get("prune", {})
         if entry["class"] in ("Conv2D", "DepthwiseConv2D", "SeparableConv2D"):

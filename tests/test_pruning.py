@@ -59,7 +59,7 @@ def nonzeros_per_kernel(w):
 def assert_ikr(w, keep, library_size):
     counts = nonzeros_per_kernel(w)
     assert set(np.unique(counts)) <= {0, keep}, np.unique(counts)
-    supports = {(w[:, :, ci, co] != 0).tobytes() for ci, co in zip(*np.nonzero(counts))}
+    supports = {(w[:, :, ci, co] != 0).tobytes() for ci, co in zip(*np.nonzero(counts), strict=True)}
     assert len(supports) <= library_size
 
 
@@ -79,7 +79,7 @@ def test_keep_steps_down_to_target_and_never_below():
     sched = PolynomialDecay(0, 100, 10)
     keeps = [keep_at(sched.fraction(s), 3, 25) for s in range(0, 130, 10)]
     assert keeps[0] == 25 and keeps[-1] == 3 and min(keeps) == 3
-    assert all(a >= b for a, b in zip(keeps, keeps[1:]))
+    assert all(a >= b for a, b in zip(keeps, keeps[1:], strict=False))
     for s in range(0, 101, 10):                            # round half up of KH*KW*(1 - sparsity)
         sparsity = sched.sparsity(s, 1 - 3 / 25)
         assert keeps[s // 10] == max(3, math.floor(25 * (1 - sparsity) + 0.5))
@@ -286,7 +286,7 @@ def test_saved_h5_and_keras_reload_with_the_same_zeros(digits, tmp_path):
         back = keras.models.load_model(path)
         assert type(back) is keras.Sequential           # a plain model: nothing to register
         for layer in model.layers:
-            for a, b in zip(layer.weights, back.get_layer(layer.name).weights):
+            for a, b in zip(layer.weights, back.get_layer(layer.name).weights, strict=True):
                 np.testing.assert_array_equal(keras.ops.convert_to_numpy(a), keras.ops.convert_to_numpy(b))
         assert patterns_from_kernel(kernel(back, "c5")).keep == 3
         np.testing.assert_allclose(back.predict(x[:20], verbose=0), model.predict(x[:20], verbose=0), atol=1e-6)
@@ -443,3 +443,35 @@ def test_summary_of_lenet_dense_macs():
     t = summary(str(path), print_fn=None).totals
     # LeNet-5 by hand: conv1 24*24*25*6, conv2 8*8*25*6*16, dense 256*120 + 120*84 + 84*10
     assert t["macs_dense"] == 24 * 24 * 25 * 6 + 8 * 8 * 150 * 16 + 256 * 120 + 120 * 84 + 84 * 10
+
+
+def test_summary_says_which_layers_will_not_convert():
+    """summary asks the converter's own registry and handlers: a class it has no kind for, or an
+    option a handler refuses, is listed; Concatenate, UpSampling2D (nearest) and
+    Conv2DTranspose convert."""
+    L = keras.layers
+    inp = keras.Input((8, 8, 3))
+    a = L.Conv2D(4, 3, padding="same", name="c")(inp)
+    up = L.UpSampling2D(2, name="up")(L.MaxPooling2D(2, name="pool")(a))
+    ok = L.Conv2DTranspose(3, 3, strides=2, name="tconv")(L.Concatenate(name="cat")([a, up]))
+    good = keras.Model(inp, ok)
+    result = summary(good, print_fn=None)
+    assert result.converts and result.unsupported == [] and "Will not convert" not in result.text()
+    bilinear = L.UpSampling2D(2, interpolation="bilinear", name="bilinear")(L.MaxPooling2D(2)(a))
+    cropped = L.Cropping2D(1, name="crop")(L.Concatenate(name="cat2")([a, bilinear]))
+    rows = L.Concatenate(axis=1, name="rows")([cropped, cropped])
+    bad = keras.Model(inp, rows)
+    result = summary(bad, print_fn=None)
+    assert not result.converts
+    why = dict(result.unsupported)
+    assert list(why) == ["bilinear", "crop", "rows"]
+    assert "interpolation='bilinear'" in why["bilinear"] and "Cropping2D" in why["crop"]
+    assert "axis=1" in why["rows"]
+    text = result.text()
+    assert "Will not convert" in text and all(name in text.split("Will not convert")[1] for name in why)
+    assert result.to_dict()["unsupported"][1] == {"name": "crop", "why": why["crop"]}
+    import ikr_hls
+    ikr_hls.convert(good, output_dir="unused")      # the converter agrees: the first converts,
+    with pytest.raises(IKRHLSError) as info:        # the second stops at its first refused layer
+        ikr_hls.convert(bad, output_dir="unused")
+    assert str(info.value).endswith(why["bilinear"])

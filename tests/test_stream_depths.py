@@ -38,7 +38,7 @@ def forked(tmp_path_factory):
     return out
 
 
-CASES = [(m, s, r) for m in ("residual", "depthwise_separable") for s, r in FORMS]
+CASES = [(m, s, r) for m in ("residual", "depthwise_separable", "unet") for s, r in FORMS]
 
 
 def _ids(case):
@@ -123,12 +123,20 @@ def _schedule(process, elements):
     if io.form in ("elementwise", "channels"):
         return [(True, True)] * (layer.in_size // io.in_widths[0]), lag
     h, w = layer.in_shape[:2]
+    if layer.kind == "concatenate":                    # a pixel of every input, one out, per pixel
+        return [(True, True)] * (h * w), lag
+    if layer.kind == "upsampling2d":                   # output raster order; the first copy reads
+        return [(ry == 0 and rx == 0, True) for _ in range(h) for ry in range(a["sh"])
+                for _ in range(w) for rx in range(a["sw"])], lag
     if layer.kind == "global_pool2d":
         return [(True, p == h * w - 1) for p in range(h * w)], lag
     pt, pb, pl, pr = a["pad_top"], a["pad_bottom"], a["pad_left"], a["pad_right"]
     gh, gw = h + pt + pb, w + pl + pr
-    if layer.kind == "pad2d":
-        return [(pt <= y < pt + h and pl <= x < pl + w, True) for y in range(gh) for x in range(gw)], lag
+    if layer.kind == "pad2d":                          # a Conv2DTranspose's zero insertion: pixels dil apart
+        dh, dw = a.get("dil_h", 1), a.get("dil_w", 1)
+        gh, gw = (h - 1) * dh + 1 + pt + pb, (w - 1) * dw + 1 + pl + pr
+        return [(pt <= y < gh - pb and pl <= x < gw - pr and (y - pt) % dh == 0 and (x - pl) % dw == 0, True)
+                for y in range(gh) for x in range(gw)], lag
     kh, kw = (a["kh"], a["kw"]) if layer.kind == "conv2d" else (a["ph"], a["pw"])
     cycles = cost.iterations // (gh * gw)
     steps = []

@@ -122,7 +122,8 @@ def ikr_prune(model, keep, library_size=8, seed=0):
     choice by energy)."""
     rng = np.random.default_rng(seed)
     for layer in model.layers:
-        if isinstance(layer, (L.Conv2D, L.DepthwiseConv2D, L.SeparableConv2D)) and np.prod(layer.kernel_size) > keep:
+        if isinstance(layer, (L.Conv2D, L.DepthwiseConv2D, L.SeparableConv2D, L.Conv2DTranspose)) \
+                and np.prod(layer.kernel_size) > keep:
             variable = layer.depthwise_kernel if isinstance(layer, L.SeparableConv2D) else layer.kernel
             kernel = np.array(variable.numpy())                 # (1x1 kernels: nothing to prune)
             kh, kw, ci, co = kernel.shape
@@ -182,7 +183,29 @@ def depthwise_separable():
     return keras.Model(inp, out, name="depthwise_separable")
 
 
-DAG_MODELS = {f.__name__: f for f in (residual, depthwise_separable)}
+def unet():
+    """A U-Net fragment: an encoder conv read by a pooling and by a skip Concatenate of three
+    inputs (the model input among them, so two forked streams merge there), UpSampling2D 2x2,
+    1x2 and 2x1, a Conv2DTranspose of stride 2x1 (zero insertion, then a conv of its flipped
+    kernel), and a Concatenate of one tensor with itself."""
+    inp = keras.Input((12, 12, 3))
+    enc = L.Conv2D(4, 3, padding="same", activation="relu", name="enc")(inp)
+    x = L.MaxPooling2D(2, name="down")(enc)
+    x = L.Conv2D(6, 3, padding="same", activation="relu", name="mid")(x)
+    x = L.UpSampling2D(2, name="up")(x)
+    x = L.Concatenate(name="skip_cat")([enc, x, inp])
+    x = L.Conv2D(5, 3, padding="same", activation="tanh", name="dec")(x)
+    x = L.UpSampling2D((1, 2), name="up_cols")(x)
+    x = L.MaxPooling2D(2, name="down2")(x)
+    x = L.UpSampling2D((2, 1), name="up_rows")(x)
+    x = L.Conv2DTranspose(3, (3, 2), strides=(2, 1), activation="relu", name="tconv")(x)
+    x = L.Concatenate(axis=3, name="self_cat")([x, x])
+    x = L.GlobalAveragePooling2D(name="gap")(x)
+    out = L.Dense(4, name="head")(x)
+    return keras.Model(inp, out, name="unet")
+
+
+DAG_MODELS = {f.__name__: f for f in (residual, depthwise_separable, unet)}
 
 
 def build_dag(name, seed=0, keep=None):
@@ -203,4 +226,5 @@ EVERY_KIND = {
     "residual": lambda: build_dag("residual", seed=3, keep=4),
     "depthwise_separable": lambda: build_dag("depthwise_separable", seed=3, keep=4),
     "activations": lambda: build("activations", seed=3),
+    "unet": lambda: build_dag("unet", seed=3, keep=4),
 }

@@ -10,11 +10,12 @@ from __future__ import annotations
 
 from ..hardware import PIPELINE_DEPTH
 from ..ir import KINDS, Layer
-from . import activation, add, conv2d, dense, free, global_pool2d, pad2d, pool2d, scale_shift
+from . import activation, add, concatenate, conv2d, dense, free, global_pool2d, pad2d, pool2d, scale_shift, upsampling2d
 from .base import Cost, FreeKind, LayerKind, Weights
 
 HARDWARE: dict = {k.name: k for k in (conv2d.KIND, dense.KIND, pool2d.KIND, global_pool2d.KIND, pad2d.KIND,
-                                      add.KIND, activation.KIND, scale_shift.KIND)}
+                                      add.KIND, activation.KIND, scale_shift.KIND, concatenate.KIND,
+                                      upsampling2d.KIND)}
 FREE: dict = {k.name: k for k in (free.FLATTEN, free.RESHAPE, free.DROPOUT)}
 
 KERAS_HANDLERS: dict = {cls: handler for kind in (*HARDWARE.values(), *FREE.values())

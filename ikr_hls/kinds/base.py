@@ -131,6 +131,11 @@ class LayerKind:
         channels for an image, the whole vector for a vector (hardware.pixel_lanes)."""
         return self.lanes(layer) if self.lanes else (pixel_lanes(layer.in_shape), pixel_lanes(layer.out_shape))
 
+    def read_lanes_of(self, layer: Layer, position: int) -> int:
+        """Elements the layer reads per step from its input at `position` (inputs of different
+        shapes, a Concatenate's, each give their own pixel)."""
+        return self.lanes(layer)[0] if self.lanes else pixel_lanes(layer.input_shape(position))
+
     def cost_of(self, layer: Layer) -> Cost:
         """What the layer's code costs in its io form (io_parallel: the kind's cost; io_stream:
         hardware.in_stream_form of it)."""

@@ -21,7 +21,15 @@ from .base import SCALAR_ACTIVATIONS, Cost, LayerKind, Weights
 from .conv_pe import PEPlan
 from .conv_pe import drawing as _drawing
 from .conv_pe import select as _select
-from .keras_reading import activation_name, read_array, unsupported, window_geometry, with_activation
+from .keras_reading import (
+    activation_name,
+    check_channels_last,
+    image_shape,
+    read_array,
+    unsupported,
+    window_geometry,
+    with_activation,
+)
 
 ROLES = ("weight", "bias", "accum", "result")
 
@@ -192,6 +200,48 @@ def _separable_conv2d(klayer, shape, source):
     return [first, with_activation(second, _activation(klayer, source))]
 
 
+def _conv2d_transpose(klayer, shape, source):
+    """A Conv2DTranspose of stride (SH, SW) is a stride-1 conv over its input with SH - 1 rows
+    and SW - 1 columns of zeros inserted between pixels (a pad2d layer '<name>/dilate', whose
+    zero insertion costs no multiplier), padded by the conv itself, with the kernel flipped
+    (and its channel axes swapped): IKR patterns apply to that flipped kernel."""
+    h, w, c = image_shape(klayer, shape, source)
+    check_channels_last(klayer, source)
+    if tuple(klayer.dilation_rate) != (1, 1):
+        raise unsupported(klayer, source, f"dilation {tuple(klayer.dilation_rate)} (only 1)")
+    if klayer.padding not in ("valid", "same"):
+        raise unsupported(klayer, source, f"padding='{klayer.padding}' (valid or same)")
+    kernel = read_array(klayer.kernel)                       # (KH, KW, F, C)
+    kh, kw = kernel.shape[:2]
+    sh, sw = klayer.strides
+    pads = []
+    extra = klayer.output_padding or (None, None)
+    for size, k, s, op in ((h, kh, sh, extra[0]), (w, kw, sw, extra[1])):
+        dilated = (size - 1) * s + 1
+        if op is None:                                        # Keras's deconv_output_length
+            out = size * s + (max(k - s, 0) if klayer.padding == "valid" else 0)
+        else:
+            out = (size - 1) * s + k - 2 * (k // 2 if klayer.padding == "same" else 0) + op
+        # the padding before of the conv whose gradient this is (TensorFlow's rule for `out`)
+        before = max((size - 1) * s + k - out, 0) // 2 if klayer.padding == "same" else 0
+        top = k - 1 - before
+        pads.append((top, out + k - 1 - top - dilated, dilated, out))
+    (pt, pb, dh_size, oh), (pl, pr, dw_size, ow) = pads
+    bias = read_array(klayer.bias) if klayer.use_bias else np.zeros(klayer.filters)
+    conv = Layer(name="", kind="conv2d", keras_name=klayer.name, in_shape=(dh_size, dw_size, c),
+                 out_shape=(oh, ow, klayer.filters),
+                 attrs=dict(kh=kh, kw=kw, sh=1, sw=1, padding=klayer.padding, pad_top=pt, pad_bottom=pb,
+                            pad_left=pl, pad_right=pr, transpose=(sh, sw)),
+                 weights=dict(kernel=np.ascontiguousarray(kernel[::-1, ::-1].transpose(0, 1, 3, 2)), bias=bias))
+    with_activation(conv, _activation(klayer, source))
+    if (sh, sw) == (1, 1):
+        return conv
+    dilate = Layer(name="", kind="pad2d", keras_name=f"{klayer.name}/dilate", in_shape=(h, w, c),
+                   out_shape=(dh_size, dw_size, c),
+                   attrs=dict(pad_top=0, pad_bottom=0, pad_left=0, pad_right=0, dil_h=sh, dil_w=sw))
+    return [dilate, conv]
+
+
 # --- the generated code ------------------------------------------------------------------------
 
 def template(layer: Layer) -> str:
@@ -281,6 +331,10 @@ def view(layer: Layer) -> dict:
     if a.get("separable"):
         out.update(keras_class=f"SeparableConv2D ({a['separable']} half)",
                    summary=f"SeparableConv2D, {a['separable']}: " + out["summary"])
+    if a.get("transpose"):
+        out.update(keras_class="Conv2DTranspose (a stride-1 conv of its flipped kernel)",
+                   summary=f"Conv2DTranspose stride {a['transpose'][0]}x{a['transpose'][1]} as a stride-1 conv of its "
+                           "flipped kernel: " + out["summary"])
     out["slots"] = _slots(layer)
     out["grid"] = dict(name=layer.name, c=c, kh=a["kh"], kw=a["kw"], gh=ph, gw=pw, h=h, w=w,
                        pad_top=a["pad_top"], pad_left=a["pad_left"],
@@ -298,6 +352,8 @@ def view(layer: Layer) -> dict:
                                 table_copy=_copy_of(layer, co)))
             k += len(taps)
         out["filters"] = filters
+        # fixed point: the host runs each filter's taps in a function (IKR_HOST_TAPS, defines.h)
+        out["host_taps"] = not layer.precision["weight"].is_float
         out["allocation"] = cost_.multipliers if a["reuse_factor"] > 1 else 0
     return out
 
@@ -561,7 +617,8 @@ def default_accum(layer: Layer, in_types: list, types: dict):
 
 KIND = LayerKind(
     name="conv2d",
-    keras={"Conv2D": _conv2d, "DepthwiseConv2D": _depthwise_conv2d, "SeparableConv2D": _separable_conv2d},
+    keras={"Conv2D": _conv2d, "DepthwiseConv2D": _depthwise_conv2d, "SeparableConv2D": _separable_conv2d,
+           "Conv2DTranspose": _conv2d_transpose},
     roles=ROLES, templates=("conv2d", "conv2d_pattern", "conv2d_pe"), template=template, view=view, weights=weights,
     reference=reference, cost=cost, report=report, values=values, default_accum=default_accum, derive=derive,
     reuses=True, strategies=("unrolled", "pattern", "pe"), activations=SCALAR_ACTIVATIONS, folds_scale_shift=True,

@@ -1,5 +1,7 @@
 """pad2d: a ZeroPadding2D that is not merged into the conv after it (it feeds a pooling, an
-Add, or several layers)."""
+Add, or several layers); and the zero insertion of a Conv2DTranspose (kinds/conv2d.py), which
+writes its input pixels DH rows and DW columns apart with zeros between them (attrs dil_h,
+dil_w; no border padding: its conv pads the borders)."""
 from __future__ import annotations
 
 import numpy as np
@@ -27,15 +29,26 @@ def template(layer: Layer) -> str:
     return "pad2d"
 
 
+def _dilation(layer: Layer) -> tuple[int, int]:
+    return layer.attrs.get("dil_h", 1), layer.attrs.get("dil_w", 1)
+
+
 def view(layer: Layer) -> dict:
     h, w, c = layer.in_shape
     a = layer.attrs
+    dh, dw = _dilation(layer)
+    if dh > 1 or dw > 1:            # zero insertion: phase counters say which steps carry a pixel
+        return dict(h=h, w=w, c=c, oh=layer.out_shape[0], ow=layer.out_shape[1], dil_h=dh, dil_w=dw,
+                    inside=" && ".join(t for t in ("row_phase == 0" if dh > 1 else "",
+                                                   "col_phase == 0" if dw > 1 else "") if t),
+                    pad_top=0, pad_bottom=0, pad_left=0, pad_right=0, keras_class="Conv2DTranspose",
+                    summary=f"zero insertion {dh}x{dw} of a Conv2DTranspose")
     inside = [f"y >= {a['pad_top']}" if a["pad_top"] else "", f"y < {a['pad_top'] + h}" if a["pad_bottom"] else "",
               f"x >= {a['pad_left']}" if a["pad_left"] else "", f"x < {a['pad_left'] + w}" if a["pad_right"] else ""]
     return dict(h=h, w=w, c=c, oh=layer.out_shape[0], ow=layer.out_shape[1],
                 inside=" && ".join(t for t in inside if t) or "true",
                 pad_top=a["pad_top"], pad_bottom=a["pad_bottom"], pad_left=a["pad_left"],
-                pad_right=a["pad_right"], keras_class="ZeroPadding2D",
+                pad_right=a["pad_right"], keras_class="ZeroPadding2D", dil_h=1, dil_w=1,
                 summary=f"ZeroPadding2D {a['pad_top']},{a['pad_bottom']} x {a['pad_left']},{a['pad_right']}")
 
 
@@ -45,13 +58,22 @@ def stream_steps(layer: Layer) -> tuple:
     h, w, _ = layer.in_shape
     oh, ow = layer.out_shape[:2]
     y, x = np.arange(oh)[:, None], np.arange(ow)[None, :]
+    dh, dw = _dilation(layer)
+    h, w = (h - 1) * dh + 1, (w - 1) * dw + 1                # the input's extent, zeros inserted
     read = (y >= a["pad_top"]) & (y < a["pad_top"] + h) & (x >= a["pad_left"]) & (x < a["pad_left"] + w)
+    read &= ((y - a["pad_top"]) % dh == 0) & ((x - a["pad_left"]) % dw == 0)
     return read.ravel(), np.ones(oh * ow, dtype=bool)
 
 
 def reference(layer: Layer, ins: list) -> np.ndarray:
     (codes, in_t), = ins
     a = layer.attrs
+    dh, dw = _dilation(layer)
+    if dh > 1 or dw > 1:
+        n, h, w, c = codes.shape
+        spread = np.zeros((n, (h - 1) * dh + 1, (w - 1) * dw + 1, c), dtype=np.int64)
+        spread[:, ::dh, ::dw] = codes
+        codes = spread
     padded = np.pad(codes, ((0, 0), (a["pad_top"], a["pad_bottom"]), (a["pad_left"], a["pad_right"]), (0, 0)))
     return requantize(padded, in_t.fractional, C.fixed_types(layer)["result"])
 

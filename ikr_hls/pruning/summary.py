@@ -43,6 +43,13 @@ class PruningSummary:
     model_name: str
     layers: list = field(default_factory=list)
     max_drawn: int = 16                         # patterns drawn per layer
+    # (layer name, why) of the layers ikr_hls.convert refuses (the frontend's registry and checks)
+    unsupported: list = field(default_factory=list)
+
+    @property
+    def converts(self) -> bool:
+        """Whether every layer is one the converter takes (with the options it has)."""
+        return not self.unsupported
 
     @property
     def totals(self) -> dict:
@@ -58,7 +65,7 @@ class PruningSummary:
 
     def to_dict(self) -> dict:
         return {"model": self.model_name, "layers": [l.to_dict() for l in self.layers],
-                "totals": self.totals}
+                "totals": self.totals, "unsupported": [{"name": n, "why": why} for n, why in self.unsupported]}
 
     def text(self) -> str:
         header = ("layer", "kind", "keep", "patterns", "kept energy", "params nonzero/total",
@@ -77,6 +84,9 @@ class PruningSummary:
         out += [line(r) for r in rows[:-1]] + [line(["-" * w for w in widths]), line(rows[-1])]
         if any(l.macs_dense is None for l in self.layers):
             out.append("MACs are counted for conv and Dense layers only.")
+        if self.unsupported:
+            out += ["", f"Will not convert (ikr_hls.convert refuses {len(self.unsupported)} layer(s)):"]
+            out += [f"  {name}: {why}" for name, why in self.unsupported]
         for l in self.layers:
             if l.library is not None and (l.keep is None or l.keep < np.prod(l.kernel_size)):
                 out += [""] + _draw_library(l, self.max_drawn)
@@ -121,6 +131,7 @@ def summary(model, reference=None, print_fn=print) -> PruningSummary:
                of a layer is then the share of the reference kernel's w**2 at the positions
                that are nonzero in `model`.
     print_fn:  called with the text (like keras's model.summary); None prints nothing.
+    The text ends with the layers ikr_hls.convert would refuse (`unsupported`, `converts`).
     MACs: output pixels x nonzero kernel weights for convs (both kernels of a SeparableConv2D);
     nonzero weights (per position of
     any leading axes) for Dense. Parameters count every weight, biases included.
@@ -128,10 +139,42 @@ def summary(model, reference=None, print_fn=print) -> PruningSummary:
     model = _load(model, "model")
     ref = _reference_kernels(reference)
     layers = [_layer_summary(layer, ref) for layer in _walk_layers(model) if layer.weights]
-    result = PruningSummary(model.name, layers)
+    result = PruningSummary(model.name, layers, unsupported=_unsupported(model))
     if print_fn is not None:
         print_fn(result.text())
     return result
+
+
+def _unsupported(model) -> list:
+    """(layer name, why) of the model's layers that the converter refuses, asked the way the
+    frontend asks: the layer kinds' registry (Keras class -> handler), then the handler itself,
+    which refuses the options it does not convert (an UpSampling2D's bilinear interpolation)."""
+    from ..kinds import KERAS_HANDLERS, MULTI_INPUT
+
+    out = []
+    for layer in model.layers:                  # as the frontend sees them: a nested model is one layer
+        cls = type(layer).__name__
+        if cls == "InputLayer":
+            continue
+        handler = KERAS_HANDLERS.get(cls)
+        if handler is None:
+            out.append((layer.name, f"{cls} is not a layer ikr-hls converts"))
+            continue
+        try:
+            inputs = layer.input if isinstance(layer.input, (list, tuple)) else [layer.input]
+            shapes = [tuple(int(d) for d in t.shape[1:]) for t in inputs]
+        except (AttributeError, ValueError, TypeError):     # not built on a fixed shape: the class is known
+            continue
+        quantized = getattr(getattr(layer, "dtype_policy", None), "quantization_mode", None)
+        if quantized:
+            out.append((layer.name, f"{cls} is quantized by Keras ({layer.dtype_policy.name})"))
+            continue
+        try:
+            handler(layer, shapes if cls in MULTI_INPUT else shapes[0], model.name)
+        except IKRHLSError as err:
+            message = str(err)
+            out.append((layer.name, message.split(": ", 1)[1] if message.startswith(f"{model.name}: ") else message))
+    return out
 
 
 def _load(model, what):

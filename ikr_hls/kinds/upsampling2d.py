@@ -1,0 +1,89 @@
+"""upsampling2d: UpSampling2D with interpolation "nearest" and integer factors (SH, SW):
+each input pixel is written SH x SW times. io_parallel reads it from the input buffer each
+time; io_stream reads it once from its stream, holds it in a register for the SW columns and
+in a line buffer of one input row for the SH - 1 rows that repeat it."""
+from __future__ import annotations
+
+import numpy as np
+
+from .. import codes as C
+from .. import hardware
+from ..hardware import PIPELINE_DEPTH
+from ..ir import Layer
+from ..precision import requantize
+from .base import Cost, LayerKind
+from .keras_reading import check_channels_last, image_shape, unsupported
+
+ROLES = ("result",)
+
+
+def _upsampling2d(klayer, shape, source):
+    h, w, c = image_shape(klayer, shape, source)
+    check_channels_last(klayer, source)
+    if klayer.interpolation != "nearest":
+        raise unsupported(klayer, source, f"interpolation='{klayer.interpolation}' (only nearest)")
+    sh, sw = (int(s) for s in klayer.size)
+    return Layer(name="", kind="upsampling2d", keras_name=klayer.name, in_shape=(h, w, c),
+                 out_shape=(h * sh, w * sw, c), attrs=dict(sh=sh, sw=sw))
+
+
+def template(layer: Layer) -> str:
+    return "upsampling2d"
+
+
+def _terms(*conditions) -> str:
+    return " && ".join(c for c in conditions if c) or "true"
+
+
+def view(layer: Layer) -> dict:
+    h, w, c = layer.in_shape
+    oh, ow = layer.out_shape[:2]
+    sh, sw = layer.attrs["sh"], layer.attrs["sw"]
+    return dict(h=h, w=w, c=c, oh=oh, ow=ow, sh=sh, sw=sw,
+                # io_stream: the steps that read a new input pixel (the first of its SH x SW copies)
+                first=_terms("ry == 0" if sh > 1 else "", "rx == 0" if sw > 1 else ""),
+                keras_class="UpSampling2D", summary=f"UpSampling2D {sh}x{sw}")
+
+
+def stream_steps(layer: Layer) -> tuple:
+    """One step per output pixel in raster order (loops: input row, its copy, input column, its
+    copy); the first copy of each input pixel reads it, every step writes."""
+    h, w, _ = layer.in_shape
+    sh, sw = layer.attrs["sh"], layer.attrs["sw"]
+    ry = np.arange(sh)[None, :, None, None]
+    rx = np.arange(sw)[None, None, None, :]
+    read = np.broadcast_to((ry == 0) & (rx == 0), (h, sh, w, sw))
+    return read.ravel().copy(), np.ones(h * sh * w * sw, dtype=bool)
+
+
+def reference(layer: Layer, ins: list) -> np.ndarray:
+    (codes, in_t), = ins
+    a = layer.attrs
+    repeated = np.repeat(np.repeat(codes, a["sh"], axis=1), a["sw"], axis=2)
+    return requantize(repeated, in_t.fractional, C.fixed_types(layer)["result"])
+
+
+def cost(layer: Layer) -> Cost:
+    """One output pixel per step at II 1, no multipliers. io_stream: a register of one input
+    pixel (SW > 1) and a line buffer of one input row, one RAM per channel of W words (SH > 1),
+    written by the first copy of each row and read by the others."""
+    steps = int(layer.out_shape[0] * layer.out_shape[1])
+    h, w, c = layer.in_shape
+    registers, memories = 0, []
+    if layer.stream is not None:
+        in_bits = hardware.bits(layer.input_types[0]) if layer.input_types else 0
+        registers = c * in_bits if layer.attrs["sw"] > 1 else 0
+        if layer.attrs["sh"] > 1:
+            memories.append(hardware.Memory("line buffer", "RAM", c, w, in_bits))
+    return Cost(latency=steps + PIPELINE_DEPTH, ii=1, iterations=steps, registers_bits=registers,
+                memories=tuple(memories))
+
+
+def default_accum(layer: Layer, in_types: list, types: dict):
+    raise AssertionError("an upsampling2d layer has no accumulator")
+
+
+KIND = LayerKind(
+    name="upsampling2d", keras={"UpSampling2D": _upsampling2d},
+    roles=ROLES, templates=("upsampling2d",), template=template, view=view,
+    reference=reference, cost=cost, default_accum=default_accum, stream_steps=stream_steps)
