@@ -82,6 +82,18 @@ def vector_stream(layer: Layer) -> str:
     return "vector"
 
 
+def pixel_steps_cost(layer: Layer, **figures) -> Cost:
+    """A layer that writes one output pixel per step of its pipelined loop, at II 1 (padding,
+    concatenation, upsampling): its loop, and whatever else it holds (`figures`)."""
+    steps = int(layer.out_shape[0] * layer.out_shape[1])
+    return Cost(latency=steps + hardware.PIPELINE_DEPTH, ii=1, iterations=steps, **figures)
+
+
+def no_accumulator(layer: Layer, in_types: list, types: dict):
+    """default_accum of a kind that adds nothing: never asked (it declares no accum role)."""
+    raise AssertionError(f"a {layer.kind} layer has no accumulator")
+
+
 def no_weights(layer: Layer) -> Weights | None:
     return None
 

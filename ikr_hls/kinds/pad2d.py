@@ -7,10 +7,9 @@ from __future__ import annotations
 import numpy as np
 
 from .. import codes as C
-from ..hardware import PIPELINE_DEPTH
 from ..ir import Layer
 from ..precision import requantize
-from .base import Cost, LayerKind
+from .base import Cost, LayerKind, no_accumulator, pixel_steps_cost
 from .keras_reading import check_channels_last, image_shape
 
 ROLES = ("result",)
@@ -80,15 +79,11 @@ def reference(layer: Layer, ins: list) -> np.ndarray:
 
 def cost(layer: Layer) -> Cost:
     """One output pixel per step, II 1."""
-    steps = int(layer.out_shape[0] * layer.out_shape[1])
-    return Cost(latency=steps + PIPELINE_DEPTH, ii=1, iterations=steps)
+    return pixel_steps_cost(layer)
 
-
-def default_accum(layer: Layer, in_types: list, types: dict):
-    raise AssertionError("a pad2d layer has no accumulator")
 
 
 KIND = LayerKind(
     name="pad2d", keras={"ZeroPadding2D": _zero_padding2d},
     roles=ROLES, templates=("pad2d",), template=template, view=view,
-    reference=reference, cost=cost, default_accum=default_accum, stream_steps=stream_steps)
+    reference=reference, cost=cost, default_accum=no_accumulator, stream_steps=stream_steps)

@@ -8,10 +8,9 @@ import numpy as np
 
 from .. import codes as C
 from .. import hardware
-from ..hardware import PIPELINE_DEPTH
 from ..ir import Layer
 from ..precision import requantize
-from .base import Cost, LayerKind
+from .base import Cost, LayerKind, no_accumulator, pixel_steps_cost
 from .keras_reading import check_channels_last, image_shape, unsupported
 
 ROLES = ("result",)
@@ -67,7 +66,6 @@ def cost(layer: Layer) -> Cost:
     """One output pixel per step at II 1, no multipliers. io_stream: a register of one input
     pixel (SW > 1) and a line buffer of one input row, one RAM per channel of W words (SH > 1),
     written by the first copy of each row and read by the others."""
-    steps = int(layer.out_shape[0] * layer.out_shape[1])
     h, w, c = layer.in_shape
     registers, memories = 0, []
     if layer.stream is not None:
@@ -75,15 +73,11 @@ def cost(layer: Layer) -> Cost:
         registers = c * in_bits if layer.attrs["sw"] > 1 else 0
         if layer.attrs["sh"] > 1:
             memories.append(hardware.Memory("line buffer", "RAM", c, w, in_bits))
-    return Cost(latency=steps + PIPELINE_DEPTH, ii=1, iterations=steps, registers_bits=registers,
-                memories=tuple(memories))
+    return pixel_steps_cost(layer, registers_bits=registers, memories=tuple(memories))
 
-
-def default_accum(layer: Layer, in_types: list, types: dict):
-    raise AssertionError("an upsampling2d layer has no accumulator")
 
 
 KIND = LayerKind(
     name="upsampling2d", keras={"UpSampling2D": _upsampling2d},
     roles=ROLES, templates=("upsampling2d",), template=template, view=view,
-    reference=reference, cost=cost, default_accum=default_accum, stream_steps=stream_steps)
+    reference=reference, cost=cost, default_accum=no_accumulator, stream_steps=stream_steps)
