@@ -208,8 +208,13 @@ def prebuild_bridge() -> Path:
         obj = _bridge_object(cxx, base_flags, tmp / "bridge.cpp", tmp / "firmware" / "ikr" / "ikr_host_api.h")
         target = PREBUILT_DIR / obj.name
         if not target.is_file():
-            PREBUILT_DIR.mkdir(parents=True, exist_ok=True)
             partial = PREBUILT_DIR / f".{obj.name}.{os.getpid()}"
+            try:                                      # before 6 s of g++: can the package hold it?
+                PREBUILT_DIR.mkdir(parents=True, exist_ok=True)
+                partial.touch()
+            except OSError as exc:
+                raise IKRHLSError(f"prebuild: cannot write into {PREBUILT_DIR} ({exc.strerror or exc}); without a "
+                                  "prebuilt bridge the first host build compiles it into the build cache") from None
             _run_compilers([_bridge_job(cxx, base_flags, tmp, partial)], tmp, "C++")
             os.replace(partial, target)                   # atomic: a concurrent prebuild is harmless
     return target

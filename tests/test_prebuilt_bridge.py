@@ -49,3 +49,13 @@ def test_the_bridge_object_is_the_prebuilt_one_only_when_it_matches(tmp_path, mo
     assert hostbuild._bridge_object(cxx, flags, *sources).parent == tmp_path / "cache"
     (tmp_path / "prebuilt" / wanted.name).write_bytes(b"")
     assert hostbuild._bridge_object(cxx, flags, *sources) == tmp_path / "prebuilt" / wanted.name
+
+
+def test_prebuild_where_the_package_cannot_be_written_is_one_line_and_exit_2(tmp_path, monkeypatch):
+    blocker = tmp_path / "site-packages"
+    blocker.write_text("a file where the package directory would be")
+    monkeypatch.setattr(hostbuild, "PREBUILT_DIR", blocker / "_prebuilt")
+    result = run_cli("prebuild")
+    assert result.returncode == 2 and result.stderr.count("\n") == 1, result.stderr
+    assert f"prebuild: cannot write into {blocker / '_prebuilt'}" in result.stderr
+    assert "compiles it into the build cache" in result.stderr
