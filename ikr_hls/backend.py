@@ -15,8 +15,9 @@ from pathlib import Path
 
 import jinja2
 
-from . import tbdata
+from . import expr, tbdata
 from ._version import __version__
+from .buildspec import SPEC_FILE, BuildSpec
 from .config import ProjectConfig
 from .errors import IKRHLSError
 from .ir import Graph
@@ -38,9 +39,11 @@ def _environment() -> jinja2.Environment:
 
 
 def _new_environment() -> jinja2.Environment:
-    return jinja2.Environment(loader=jinja2.FileSystemLoader(str(templates_dir())),
-                              undefined=jinja2.StrictUndefined, trim_blocks=True,
-                              lstrip_blocks=True, keep_trailing_newline=True)
+    env = jinja2.Environment(loader=jinja2.FileSystemLoader(str(templates_dir())),
+                             undefined=jinja2.StrictUndefined, trim_blocks=True,
+                             lstrip_blocks=True, keep_trailing_newline=True)
+    env.filters["cpp"] = expr.cpp          # the plan's expressions (ikr_hls/expr.py) as C++
+    return env
 
 
 class _Renderer:
@@ -56,7 +59,7 @@ class _Renderer:
         stream = wiring.stream
         for i, layer in enumerate(self.graph.layers):
             kind = kind_of(layer)
-            in_types = [wiring.type_of(name) for name in layer.inputs]
+            in_types = [wiring.type_of(name).typedef for name in layer.inputs]
             io = dict(io=self.graph.io_type,
                       in_widths=[wiring.read_width(layer, k) for k in range(len(layer.inputs))] if stream else [],
                       out_width=wiring.width_of(layer.name) if stream else 0)
@@ -76,19 +79,20 @@ class _Renderer:
                                     out_size=layer.out_size, summary=view["summary"],
                                     output_buffer=wiring.output_of(layer.name),
                                     keras_class=view["keras_class"],
-                                    types=view["types"] + view.get("index_types", [])))
+                                    types=view["types"] + [(role, t.cpp) for role, t in view.get("index_types", [])],
+                                    index_types=view.get("index_types", [])))
         fixed_point = self.graph.fixed_point
         ports = [dict(name=name, pragma=wiring.all[name].partition.pragma(name, "ARRAY_RESHAPE"),
                       ap_vld=wiring.all[name].partition.scheme == "complete", width=wiring.all[name].width)
                  for name in ("input", "output")]
-        buffers = [dict(type=b.type, name=b.name, size=b.size, pragma=b.partition.pragma(b.name),
+        buffers = [dict(type=b.type.typedef, name=b.name, size=b.size, pragma=b.partition.pragma(b.name),
                         width=b.width, depth=b.depth, why=b.why, elements=b.size // b.width if b.width else b.size)
                    for b in wiring.buffers]
         common = dict(project=self.project, version=__version__, source=self.graph.source, fixed_point=fixed_point,
                       io=self.graph.io_type, stream=stream, stream_depth=STREAM_DEPTH,
                       guard=self.project.upper(), layers=layer_views, buffers=buffers, ports=ports,
                       calls=wiring.calls(layer_views), has_clones=wiring.has_clones,
-                      index_fields=any("ikr::uint_t" in cpp for view in layer_views for _, cpp in view["types"]),
+                      index_fields=any(view["index_types"] for view in layer_views),
                       input_shape=list(self.graph.input_shape),
                       output_shape=list(self.graph.output_shape))
         last = self.graph.layers[-1]
@@ -104,6 +108,7 @@ class _Renderer:
         for header in sorted(cpp_dir().glob("*.h")):
             self.files[f"firmware/ikr/{header.name}"] = header.read_text()
         self._vitis_files(common)
+        self.files[SPEC_FILE] = build_spec(self.graph, self.project).to_json()
         return self.files
 
     def _vitis_files(self, common: dict):
@@ -118,6 +123,14 @@ class _Renderer:
                                ("hls_config.cfg.j2", "hls_config.cfg"), ("README.md.j2", "README.md"),
                                ("tb/test.cpp.j2", f"tb/{self.project}_test.cpp")):
             self.files[path] = self.env.get_template(template).render(**view)
+
+
+def build_spec(graph: Graph, project: str) -> BuildSpec:
+    """What a host build needs to know of the project (buildspec.py), from the graph."""
+    typedefs = [("input_t", graph.input_type)] + [(f"{layer.name}_{role}_t", t) for layer in graph.layers
+                                                  for role, t in layer.precision.items()]
+    return BuildSpec(project, graph.fixed_point, graph.io_type == "io_stream",
+                     tuple(name for name, t in typedefs if t.is_float))
 
 
 def render_project(graph: Graph, config: ProjectConfig) -> dict[str, str]:

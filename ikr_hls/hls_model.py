@@ -10,7 +10,7 @@ from typing import Any
 import numpy as np
 
 from . import tbdata
-from .backend import render_project, write_project
+from .backend import build_spec, render_project, write_project
 from .config import DEFAULT_CLOCK_UNCERTAINTY, DEFAULT_PART, HARDWARE_KEYS, ProjectConfig, load_config, make_config
 from .errors import IKRHLSError
 from .hostbuild import build_module, run_csim
@@ -124,7 +124,7 @@ class HLSModel:
         flags = list(extra_flags)
         if arithmetic == "int" and self.graph.fixed_point:
             flags.append("-DIKR_HOST_INT")
-        return build_module(self.output_dir, f"{self.project_name}.cpp", extra_flags=flags)
+        return build_module(self.output_dir, build_spec(self.graph, self.project_name), extra_flags=flags)
 
     def csim(self):
         """Build the generated testbench with g++ from the sources and flags of hls_config.cfg

@@ -21,6 +21,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from .backend import LANGUAGE_FLAGS
+from .buildspec import BuildSpec
 from .errors import IKRHLSError
 
 log = logging.getLogger(__name__)
@@ -70,16 +71,12 @@ def ap_types_dir() -> Path | None:
     return None
 
 
-def needs_ap_types(project_dir: Path) -> bool:
-    return '#include "ap_fixed.h"' in (project_dir / "firmware" / "defines.h").read_text()
-
-
-def _include_flags(project_dir: Path) -> list[str]:
+def _include_flags(project_dir: Path, spec: BuildSpec) -> list[str]:
     import pybind11
 
     return ["-I", str(project_dir), "-I", str(project_dir / "firmware"),
             "-isystem", pybind11.get_include(), "-isystem", sysconfig.get_paths()["include"],
-            *_ap_types_flags(project_dir), *_stream_flags(project_dir)]
+            *_ap_types_flags(spec), *_stream_flags(spec)]
 
 
 def _vitis_include() -> Path | None:
@@ -90,10 +87,10 @@ def _vitis_include() -> Path | None:
     return None
 
 
-def _stream_flags(project_dir: Path) -> list[str]:
+def _stream_flags(spec: BuildSpec) -> list[str]:
     """An io_stream project uses Vitis's hls_stream.h when $XILINX_HLS has it (as csim in
     Vitis does), else ikr-hls's host stream (cpp/ikr_stream.h), which reports misuse."""
-    if '#include "ikr/ikr_stream.h"' not in (project_dir / "firmware" / "defines.h").read_text():
+    if not spec.stream:
         return []
     vitis = _vitis_include()
     return ["-DIKR_VITIS_HLS_STREAM", "-isystem", str(vitis)] if vitis else []
@@ -108,9 +105,9 @@ def _host_stream(flags: str) -> str:
     return " ".join(f for f in flags.split() if f != "-DIKR_VITIS_HLS_STREAM")
 
 
-def _ap_types_flags(project_dir: Path) -> list[str]:
+def _ap_types_flags(spec: BuildSpec) -> list[str]:
     """-isystem <ap_types> for a fixed-point project; one clear line when there is none."""
-    if not needs_ap_types(project_dir):
+    if not spec.fixed_point:
         return []
     ap_dir = ap_types_dir()
     if ap_dir is None:
@@ -130,9 +127,9 @@ def _abi_parts(cxx: str) -> list[str]:
     return [_compiler_id(cxx), sys.implementation.cache_tag, sysconfig.get_config_var("EXT_SUFFIX") or ""]
 
 
-def content_hash(project_dir: Path, flags: list[str], cxx: str) -> str:
+def content_hash(project_dir: Path, spec: BuildSpec, flags: list[str], cxx: str) -> str:
     digest = hashlib.sha256()
-    ap_dir = ap_types_dir() if needs_ap_types(project_dir) else None
+    ap_dir = ap_types_dir() if spec.fixed_point else None
     for part in (*_abi_parts(cxx), str(ap_dir), " ".join(flags)):
         digest.update(part.encode() + b"\0")
     for path in project_sources(project_dir):
@@ -141,27 +138,28 @@ def content_hash(project_dir: Path, flags: list[str], cxx: str) -> str:
     return digest.hexdigest()[:20]
 
 
-def build_module(project_dir, top_source: str, extra_flags: list[str] | None = None):
-    """Compile (or take from the cache) and import the project's pybind11 module."""
+def build_module(project_dir, spec: BuildSpec, extra_flags: list[str] | None = None):
+    """Compile (or take from the cache) and import the project's pybind11 module (`spec`: what
+    the model it was written from says of it)."""
     project_dir = Path(project_dir).resolve()
     for needed in ("bridge.cpp", "host_api.cpp"):
         if not (project_dir / needed).is_file():
             raise IKRHLSError(f"{project_dir}: not an ikr-hls project (no {needed}); write it first")
     cxx = find_compiler()
     flags = CXXFLAGS + list(extra_flags or [])
-    name = "ikr_" + content_hash(project_dir, flags, cxx)
+    name = "ikr_" + content_hash(project_dir, spec, flags, cxx)
     if name in _LOADED:
         return _LOADED[name]
     target = cache_dir() / f"{name}{sysconfig.get_config_var('EXT_SUFFIX') or '.so'}"
     if target.is_file():
         log.info("host model %s taken from the cache", name)
     else:
-        _compile(cxx, flags, project_dir, top_source, name, target)
+        _compile(cxx, flags, project_dir, spec, name, target)
     loader = importlib.machinery.ExtensionFileLoader(name, str(target))
-    spec = importlib.util.spec_from_file_location(name, target, loader=loader)
-    if spec is None:
+    module_spec = importlib.util.spec_from_file_location(name, target, loader=loader)
+    if module_spec is None:
         raise IKRHLSError(f"{target}: cannot be loaded as a Python extension")
-    module = importlib.util.module_from_spec(spec)
+    module = importlib.util.module_from_spec(module_spec)
     loader.exec_module(module)
     _LOADED[name] = module
     return module
@@ -220,7 +218,7 @@ def prebuild_bridge() -> Path:
     return target
 
 
-def _compile(cxx, flags, project_dir: Path, top_source: str, name: str, target: Path):
+def _compile(cxx, flags, project_dir: Path, spec: BuildSpec, name: str, target: Path):
     """The firmware and host_api.cpp compile with the build's flags; the bridge, the same for
     every project, compiles once per install (`ikr-hls prebuild`) or else once per machine
     (cached object); all of them in parallel. A one-line stub names the module's init function
@@ -240,9 +238,9 @@ def _compile(cxx, flags, project_dir: Path, top_source: str, name: str, target: 
                         'extern "C" PyObject *PyInit_ikr_host_bridge();\n'
                         f'extern "C" __attribute__((visibility("default"))) PyObject *PyInit_{name}() '
                         "{ return PyInit_ikr_host_bridge(); }\n")
-        jobs = [[cxx, *flags, "-c", *_include_flags(project_dir), str(project_dir / "firmware" / top_source),
+        jobs = [[cxx, *flags, "-c", *_include_flags(project_dir, spec), str(project_dir / "firmware" / spec.top_source),
                  "-o", str(tmp / "top.o")],
-                [cxx, *flags, "-c", *_include_flags(project_dir), str(project_dir / "host_api.cpp"),
+                [cxx, *flags, "-c", *_include_flags(project_dir, spec), str(project_dir / "host_api.cpp"),
                  "-o", str(tmp / "host_api.o")],
                 [cxx, *base_flags, "-c", *python, str(stub), "-o", str(tmp / "module.o")]]
         bridge_tmp = tmp / "bridge.o"
@@ -302,7 +300,7 @@ def build_csim(project_dir) -> Path:
     sources = {source: _host_stream(flags) for source, flags in sources.items()}
     cxx = find_compiler()
     opt = ["-O2"] if optimise else ["-O0", "-g"]
-    include = _ap_types_flags(project_dir)
+    include = _ap_types_flags(BuildSpec.of_project(project_dir))
     digest = hashlib.sha256()
     for part in (_compiler_id(cxx), " ".join(opt + include), repr(sorted(sources.items()))):
         digest.update(part.encode() + b"\0")

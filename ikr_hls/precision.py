@@ -155,6 +155,16 @@ def parse_fixed(text: str, where: str = "precision") -> FixedType:
 HLSTypeLike = HLSType | FixedType      # what a parsed type string is
 
 
+@dataclass(frozen=True)
+class IndexType:
+    """An unsigned index of `bits` bits (a pattern id): ap_uint in synthesis (cpp/ikr_index.h)."""
+    bits: int
+
+    @property
+    def cpp(self) -> str:
+        return f"ikr::uint_t<{self.bits}>"
+
+
 def weight_bits(hls_type) -> int:
     """Bits of one value of an HLS type: W of ap_fixed<W,...>/ap_int<W>, 32 for float,
     64 for double. Accepts a type string or a parsed type."""

@@ -38,7 +38,6 @@ tensor, the conversion is refused with an IKRHLSError naming the streams.
 from __future__ import annotations
 
 import math
-import re
 from dataclasses import dataclass
 
 import numpy as np
@@ -71,53 +70,6 @@ class Fifo:
 
 # --- what each process reads and writes, step by step -------------------------------------------
 
-_TERM = re.compile(r"(\w+) (>=|<=|==|<|>) (\d+)")
-_COMPARE = {">=": np.greater_equal, "<=": np.less_equal, "==": np.equal, "<": np.less, ">": np.greater}
-
-
-def _condition(text: str, values: dict, shape: tuple) -> np.ndarray:
-    """A template's C++ condition ("y >= 1 && x < 13 && row_phase == 0", or "true") at every
-    grid step: values maps its variables to arrays that broadcast to `shape`."""
-    out = np.ones(shape, dtype=bool)
-    if text == "true":
-        return out
-    for term in text.split(" && "):
-        match = _TERM.fullmatch(term.strip())
-        if match is None or match[1] not in values:
-            raise AssertionError(f"stream depths: cannot read the condition term '{term}'")
-        out &= _COMPARE[match[2]](values[match[1]], int(match[3]))
-    return out
-
-
-def _phases(steps: int, first: int, stride: int, end_resets: bool) -> np.ndarray:
-    """The stride phase counter before each step, updated as window.j2's phase_updates: from
-    step `first` on it counts modulo the stride (a column phase also restarts at the row's end)."""
-    phase, out = 0, []
-    for i in range(steps):
-        out.append(phase)
-        if i >= first:
-            phase = 0 if (end_resets and i == steps - 1) or phase == stride - 1 else phase + 1
-    return np.array(out)
-
-
-def _window_steps(view: dict) -> tuple:
-    """conv2d and pool2d (window.j2): the (padded) grid in raster order, `cycles` steps a pixel;
-    the pixel's first cycle reads it when inside the image, its last writes the output when the
-    window is valid."""
-    g = view["grid"]
-    gh, gw, cycles = g["gh"], g["gw"], g["cycles"]
-    values = dict(y=np.arange(gh)[:, None], x=np.arange(gw)[None, :],
-                  row_phase=_phases(gh, g["kh"] - 1, g["sh"], False)[:, None],
-                  col_phase=_phases(gw, g["kw"] - 1, g["sw"], True)[None, :])
-    inside = _condition(g["inside"] if g["padded"] else "true", values, (gh, gw))
-    valid = _condition(view["valid"], values, (gh, gw))
-    read = np.zeros(gh * gw * cycles, dtype=bool)
-    write = np.zeros_like(read)
-    read[::cycles] = inside.ravel()
-    write[cycles - 1::cycles] = valid.ravel()
-    return read, write
-
-
 def _steps(layer: Layer) -> tuple:
     """(read, write, lag): per step of the layer's pipelined loop, whether it reads its inputs
     and writes its output; lag: the steps a write trails its step's reads (0 when the write
@@ -134,13 +86,9 @@ def _steps(layer: Layer) -> tuple:
     if io.form in ("elementwise", "channels"):
         steps = layer.in_size // io.in_widths[0]
         return np.ones(steps, dtype=bool), np.ones(steps, dtype=bool), _lag(cost.ii)
-    if kind.stream_steps is not None:       # its own schedule (pad2d, global pooling)
-        read, write = kind.stream_steps(layer)
-    else:
-        view = kind.view(layer)
-        if "grid" not in view or "valid" not in view:
-            raise AssertionError(f"stream depths: no stream schedule for layer kind {layer.kind}")
-        read, write = _window_steps(view)
+    if kind.loop_nest is None:
+        raise AssertionError(f"stream depths: layer kind {layer.kind} states no loop nest")
+    read, write = kind.loop_nest(layer).stream_steps()
     if len(read) != cost.iterations:
         raise AssertionError(f"stream depths: {layer.name}: {len(read)} steps, the cost model says {cost.iterations}")
     return read, write, _lag(cost.ii)

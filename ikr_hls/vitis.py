@@ -7,12 +7,12 @@ from __future__ import annotations
 
 import logging
 import os
-import re
 import shutil
 import subprocess
 import xml.etree.ElementTree as ET
 from pathlib import Path
 
+from .buildspec import BuildSpec
 from .errors import IKRHLSError
 
 log = logging.getLogger(__name__)
@@ -110,7 +110,7 @@ def run_build(project_dir, steps=DEFAULT_STEPS, reset: bool = False, echo=None) 
         raise IKRHLSError(f"{project_dir}: no build_prj.tcl (not an ikr-hls project?)")
     setting = steps_setting(steps) + f" reset={int(reset)}"
     tool, path = find_vitis()                 # no Vitis: the one-line error, before any warning
-    floating = floating_point_types(project_dir)
+    floating = BuildSpec.of_project(project_dir).float_types
     if floating:
         log.warning("%s: %d type(s) are floating point (%s, ...): Vitis HLS builds a floating-point core "
                     "for every product and sum of them, far more DSPs and LUTs than fixed point; float "
@@ -134,14 +134,6 @@ def run_build(project_dir, steps=DEFAULT_STEPS, reset: bool = False, echo=None) 
     if "synth" not in steps and "vsynth" not in steps:
         return {}
     return read_csynth_report(find_csynth_report(project_dir))
-
-
-def floating_point_types(project_dir) -> list[str]:
-    """The typedefs of firmware/defines.h that are float or double."""
-    defines = Path(project_dir) / "firmware" / "defines.h"
-    if not defines.is_file():
-        return []
-    return re.findall(r"^\s*typedef\s+(?:float|double)\s+(\w+)\s*;", defines.read_text(), re.M)
 
 
 # -- the synthesis report -------------------------------------------------------------------

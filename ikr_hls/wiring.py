@@ -28,6 +28,7 @@ from .hardware import COMPLETE_PARTITION_LIMIT
 from .ir import INPUT, Graph
 from .kinds import kind_of
 from .kinds.base import pixel_lanes
+from .precision import HLSTypeLike
 from .stream_depths import DEFAULT, STREAM_DEPTH, Process, plan_depths
 
 CLONE_WAYS = 3                              # widest clone in cpp/ikr_clone.h
@@ -48,10 +49,17 @@ class Partition:
         return f"#pragma HLS {directive} variable={variable} cyclic factor={self.factor} dim=1"
 
 
+@dataclass(frozen=True)
+class BufferType:
+    """The type of a buffer's values: the typedef the code names it by, and what it is."""
+    typedef: str
+    hls: HLSTypeLike
+
+
 @dataclass
 class Buffer:
     name: str
-    type: str
+    type: BufferType
     size: int
     shape: tuple
     writer: str | None = None               # layer or clone writing it (None: the caller, for `input`)
@@ -71,7 +79,8 @@ class Wiring:
         self.graph = graph
         self.stream = graph.io_type == "io_stream"
         last = graph.layers[-1].name
-        self._types = {INPUT: "input_t", **{l.name: f"{l.name}_result_t" for l in graph.layers}}
+        self._types = {INPUT: BufferType("input_t", graph.input_type),
+                       **{l.name: BufferType(f"{l.name}_result_t", l.precision["result"]) for l in graph.layers}}
         self._sizes = {INPUT: graph.input_size, **{l.name: l.out_size for l in graph.layers}}
         self._shapes = {INPUT: tuple(graph.input_shape), **{l.name: tuple(l.out_shape) for l in graph.layers}}
         self._own = {INPUT: "input", **{l.name: "output" if l.name == last else f"{l.name}_out"
@@ -119,7 +128,7 @@ class Wiring:
         self.all[name] = buffer
         return buffer
 
-    def type_of(self, name: str) -> str:
+    def type_of(self, name: str) -> BufferType:
         return self._types[name]
 
     def output_of(self, name: str) -> str:
@@ -138,11 +147,11 @@ class Wiring:
             spare = f"{self._own[producer]}_spare{len(calls) + 1}"
             extra.append(self._add(spare, producer, writer=clone))
             outs, pending = pending[:CLONE_WAYS - 1], pending[CLONE_WAYS - 1:]
-            calls.append(_call(f"ikr::clone{CLONE_WAYS}", [source, *outs, spare], [t, n, lanes]))
+            calls.append(_call(f"ikr::clone{CLONE_WAYS}", [source, *outs, spare], [t.typedef, n, lanes]))
             self._clone_io(clone, source, [*outs, spare], lanes)
             source = spare
         clone = f"clone{len(calls)}_of_{source}"
-        calls.append(_call(f"ikr::clone{len(pending)}", [source, *pending], [t, n, lanes]))
+        calls.append(_call(f"ikr::clone{len(pending)}", [source, *pending], [t.typedef, n, lanes]))
         extra.extend(copy_buffers)                  # declared after the spares, in reader order
         self._clone_io(clone, source, pending, lanes)
         return calls
@@ -243,7 +252,7 @@ class Wiring:
             return call
         source = self.all[call["args"][0]]
         return _call(call["function"].replace("ikr::clone", "ikr::clone_stream"), call["args"],
-                     [source.type, source.width, source.size // source.width])
+                     [source.type.typedef, source.width, source.size // source.width])
 
 
 def _call(function: str, args: list, template_args=()) -> dict:

@@ -169,8 +169,9 @@ def test_a_miscounted_stream_is_an_error_not_a_hang(built, tmp_path, extra, mess
     hls = built[("lenet_ikr", *VARIANTS[1])][0]
     steps = _pixels(hls, "pool2")
     out = _tampered(hls, tmp_path, "fc1", f"e < {steps};", f"e < {steps + extra};")
+    from ikr_hls.buildspec import BuildSpec
     from ikr_hls.hostbuild import build_module, run_csim
-    hls._module = build_module(out, f"{hls.project_name}.cpp", extra_flags=["-DIKR_HOST_INT"])
+    hls._module = build_module(out, BuildSpec.of_project(out), extra_flags=["-DIKR_HOST_INT"])
     for threads in (1, 2):
         with pytest.raises(IKRHLSError, match=message):
             hls.predict(np.zeros((3, *hls.input_shape)), threads=threads)

@@ -7,6 +7,7 @@ import pytest
 import ikr_hls
 from ikr_hls import hostbuild
 from ikr_hls.backend import MANIFEST
+from ikr_hls.buildspec import BuildSpec
 from zoo import build
 
 
@@ -52,8 +53,9 @@ def test_changed_weights_build_a_new_module(tmp_path):
     a = ikr_hls.convert(build("mlp", seed=1), output_dir=tmp_path / "a")
     b = ikr_hls.convert(build("mlp", seed=2), output_dir=tmp_path / "b")
     a.write(), b.write()
-    hash_a = hostbuild.content_hash(tmp_path / "a", hostbuild.CXXFLAGS, "g++")
-    hash_b = hostbuild.content_hash(tmp_path / "b", hostbuild.CXXFLAGS, "g++")
+    spec = BuildSpec.of_project(tmp_path / "a")
+    hash_a = hostbuild.content_hash(tmp_path / "a", spec, hostbuild.CXXFLAGS, "g++")
+    hash_b = hostbuild.content_hash(tmp_path / "b", spec, hostbuild.CXXFLAGS, "g++")
     assert hash_a != hash_b
 
 

@@ -16,6 +16,7 @@ import numpy as np
 
 from .. import hardware
 from ..ir import Layer
+from ..loops import LoopNest
 from ..precision import HLSTypeLike
 
 # The scalar activations (everything but softmax, which works on a vector).
@@ -133,9 +134,9 @@ class LayerKind:
     # io_stream: how it reads its input stream: "pixel", "elementwise", "channels" (elementwise,
     # whole channel groups per element) or "vector" (wiring.py)
     stream_form: Callable[[Layer], str] = pixel_stream
-    # io_stream, a pixel-form layer without a window grid: (read, write) bool arrays, per step of
-    # its pipelined loop, whether it reads its input stream and writes its output (stream_depths.py)
-    stream_steps: Callable[[Layer], tuple] | None = None
+    # a pixel-form layer: its pipelined loop nest, with the conditions on which a step reads its
+    # input stream and writes its output, as its template prints them (loops.py; stream_depths.py)
+    loop_nest: Callable[[Layer], LoopNest] | None = None
 
 
     def lanes_of(self, layer: Layer) -> tuple:

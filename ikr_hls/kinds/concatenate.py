@@ -6,6 +6,7 @@ import numpy as np
 
 from .. import codes as C
 from ..ir import Layer
+from ..loops import LoopNest
 from ..precision import requantize
 from .base import Cost, LayerKind, no_accumulator, pixel_steps_cost
 from .keras_reading import unsupported
@@ -45,10 +46,9 @@ def view(layer: Layer) -> dict:
                 summary=f"Concatenate of {len(cs)} inputs ({' + '.join(map(str, cs))} channels)")
 
 
-def stream_steps(layer: Layer) -> tuple:
+def loop_nest(layer: Layer) -> LoopNest:
     """One step per pixel: each reads a pixel of every input and writes one."""
-    steps = layer.out_shape[0] * layer.out_shape[1]
-    return np.ones(steps, dtype=bool), np.ones(steps, dtype=bool)
+    return LoopNest((("p", layer.out_shape[0] * layer.out_shape[1]),))
 
 
 def reference(layer: Layer, ins: list) -> np.ndarray:
@@ -65,4 +65,4 @@ def cost(layer: Layer) -> Cost:
 KIND = LayerKind(
     name="concatenate", keras={"Concatenate": _concatenate}, multi_input=frozenset({"Concatenate"}),
     roles=ROLES, templates=("concatenate",), template=template, view=view,
-    reference=reference, cost=cost, default_accum=no_accumulator, stream_steps=stream_steps)
+    reference=reference, cost=cost, default_accum=no_accumulator, loop_nest=loop_nest)

@@ -30,6 +30,7 @@ from .keras_reading import (
     window_geometry,
     with_activation,
 )
+from .window import Window
 
 ROLES = ("weight", "bias", "accum", "result")
 
@@ -254,30 +255,12 @@ def _padded(layer: Layer) -> tuple[int, int]:
     return h + a["pad_top"] + a["pad_bottom"], w + a["pad_left"] + a["pad_right"]
 
 
-def _conditions(layer: Layer) -> tuple[str, str]:
-    """C++ conditions on the grid step (y, x): the pixel is inside the image (not padding), and
-    the window is complete and on the stride grid (an output pixel)."""
+def window(layer: Layer) -> Window:
+    """The layer's sliding window over its zero-padded grid (kinds/window.py)."""
     a = layer.attrs
-    h, w, _ = layer.in_shape
-    inside = []
-    if a["pad_top"]:
-        inside.append(f"y >= {a['pad_top']}")
-    if a["pad_bottom"]:
-        inside.append(f"y < {a['pad_top'] + h}")
-    if a["pad_left"]:
-        inside.append(f"x >= {a['pad_left']}")
-    if a["pad_right"]:
-        inside.append(f"x < {a['pad_left'] + w}")
-    valid = []
-    if a["kh"] > 1:
-        valid.append(f"y >= {a['kh'] - 1}")
-    if a["kw"] > 1:
-        valid.append(f"x >= {a['kw'] - 1}")
-    if a["sh"] > 1:
-        valid.append("row_phase == 0")
-    if a["sw"] > 1:
-        valid.append("col_phase == 0")
-    return " && ".join(inside) or "true", " && ".join(valid) or "true"
+    h, w, c = layer.in_shape
+    return Window(layer.name, c, a["kh"], a["kw"], a["sh"], a["sw"], h, w, a["pad_top"], a["pad_bottom"],
+                  a["pad_left"], a["pad_right"], cycles=_slots(layer))
 
 
 def _activation_products(layer: Layer) -> int:
@@ -312,13 +295,13 @@ def view(layer: Layer) -> dict:
     kernel = layer.weights["kernel"]
     padded = any(a[k] for k in ("pad_top", "pad_bottom", "pad_left", "pad_right"))
     ph, pw = _padded(layer)
-    inside, valid = _conditions(layer)
+    grid = window(layer)
     nnz = facts.nnz
     cost_ = cost(layer)
     out = dict(h=h, w=w, c=c, oh=oh, ow=ow, f=f, kh=a["kh"], kw=a["kw"], sh=a["sh"], sw=a["sw"],
                padding=a["padding"], pad_top=a["pad_top"], pad_bottom=a["pad_bottom"],
                pad_left=a["pad_left"], pad_right=a["pad_right"], padded=padded, ph=ph, pw=pw,
-               inside=inside, valid=valid, nnz=nnz, dense_weights=kernel.size,
+               inside=grid.inside, valid=grid.valid, nnz=nnz, dense_weights=kernel.size,
                reuse_factor=a["reuse_factor"], multipliers=facts.multipliers, keras_class="Conv2D",
                depthwise=a.get("depthwise"), act=activations.call_view(layer),
                table_pragmas=activations.partition_pragmas(layer),
@@ -336,9 +319,7 @@ def view(layer: Layer) -> dict:
                    summary=f"Conv2DTranspose stride {a['transpose'][0]}x{a['transpose'][1]} as a stride-1 conv of its "
                            "flipped kernel: " + out["summary"])
     out["slots"] = _slots(layer)
-    out["grid"] = dict(name=layer.name, c=c, kh=a["kh"], kw=a["kw"], gh=ph, gw=pw, h=h, w=w,
-                       pad_top=a["pad_top"], pad_left=a["pad_left"],
-                       sh=a["sh"], sw=a["sw"], padded=padded, inside=inside, cycles=out["slots"])
+    out["grid"] = grid
     if a["strategy"] == "pattern":
         out.update(_pattern_view(layer))
         out["allocation"] = 0
@@ -622,4 +603,4 @@ KIND = LayerKind(
     roles=ROLES, templates=("conv2d", "conv2d_pattern", "conv2d_pe"), template=template, view=view, weights=weights,
     reference=reference, cost=cost, report=report, values=values, default_accum=default_accum, derive=derive,
     reuses=True, strategies=("unrolled", "pattern", "pe"), activations=SCALAR_ACTIVATIONS, folds_scale_shift=True,
-    takes_padding=True)
+    takes_padding=True, loop_nest=lambda layer: window(layer).nest())

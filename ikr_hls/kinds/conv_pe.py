@@ -22,7 +22,7 @@ import numpy as np
 
 from ..ir import Layer
 from ..patterns import patterns_from_kernel
-from ..precision import index_bits
+from ..precision import IndexType, index_bits
 
 
 @dataclass(frozen=True)
@@ -147,7 +147,7 @@ def view(layer: Layer, copy_of) -> dict:
                 instances=instances, shared=sum(len(p_.channels(p)) > 1 for p in range(count)),
                 drawings=[drawing(pattern, kh, kw) for pattern in p_.library]),
         result_copies=[dict(co=co, table_copy=copy_of(co)) for co in range(layer.out_shape[-1])],
-        index_types=[("pattern", f"ikr::uint_t<{p_.pattern_bits}>")] if p_.pattern_bits else [])
+        index_types=[("pattern", IndexType(p_.pattern_bits))] if p_.pattern_bits else [])
 
 
 def roms(layer: Layer, array, literal) -> list:

@@ -7,8 +7,10 @@ import numpy as np
 from .. import codes as C
 from .. import hardware
 from ..constants import array, literal
+from ..expr import Var
 from ..hardware import PIPELINE_DEPTH
 from ..ir import Layer
+from ..loops import LoopNest
 from ..precision import requantize, to_codes
 from .base import Cost, LayerKind, Weights
 from .keras_reading import check_channels_last, image_shape
@@ -74,17 +76,14 @@ def cost(layer: Layer) -> Cost:
                 sharing="one per channel" if avg else "none", registers_bits=c * acc_bits, product_bits=product_bits)
 
 
-def stream_steps(layer: Layer) -> tuple:
-    """Every input element read, the result written at the last step."""
-    width = layer.stream.in_widths[0] if layer.stream is not None else layer.in_shape[-1]
-    read = np.ones(layer.in_size // width, dtype=bool)
-    write = np.zeros_like(read)
-    write[-1] = True
-    return read, write
+def loop_nest(layer: Layer) -> LoopNest:
+    """One pixel a step: every step reads, the last one writes the result."""
+    h, w, _ = layer.in_shape
+    return LoopNest((("p", h * w),), writes=Var("p").eq(h * w - 1))
 
 
 KIND = LayerKind(
     name="global_pool2d",
     keras={"GlobalMaxPooling2D": _handler("max"), "GlobalAveragePooling2D": _handler("avg")},
     roles=ROLES, declared_roles=declared_roles, templates=("global_pool2d",), template=template, view=view,
-    weights=weights, reference=reference, cost=cost, default_accum=default_accum, stream_steps=stream_steps)
+    weights=weights, reference=reference, cost=cost, default_accum=default_accum, loop_nest=loop_nest)

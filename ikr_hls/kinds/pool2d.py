@@ -8,11 +8,13 @@ import numpy as np
 from .. import codes as C
 from .. import hardware, tables
 from ..constants import array, literal
+from ..expr import all_of
 from ..hardware import PIPELINE_DEPTH
 from ..ir import Layer
 from ..precision import requantize, to_codes, widen_for_sum
 from .base import Cost, LayerKind, Weights
 from .keras_reading import window_geometry
+from .window import Window, X, Y
 
 ROLES = ("accum", "recip", "result")
 
@@ -35,14 +37,12 @@ def template(layer: Layer) -> str:
     return "pool2d"
 
 
-def _grid(layer: Layer) -> tuple[int, int]:
+def window(layer: Layer) -> Window:
+    """The layer's sliding window over its (padded) grid (kinds/window.py)."""
     a = layer.attrs
-    h, w, _ = layer.in_shape
-    return h + a["pad_top"] + a["pad_bottom"], w + a["pad_left"] + a["pad_right"]
-
-
-def _terms(*conditions) -> str:
-    return " && ".join(c for c in conditions if c) or "true"
+    h, w, c = layer.in_shape
+    return Window(layer.name, c, a["ph"], a["pw"], a["sh"], a["sw"], h, w, a["pad_top"], a["pad_bottom"],
+                  a["pad_left"], a["pad_right"])
 
 
 def view(layer: Layer) -> dict:
@@ -50,23 +50,16 @@ def view(layer: Layer) -> dict:
     h, w, c = layer.in_shape
     oh, ow, _ = layer.out_shape
     cls = _keras_class(layer)
-    grid_h, grid_w = _grid(layer)
+    grid = window(layer)
     pt, pb, pl, pr = a["pad_top"], a["pad_bottom"], a["pad_left"], a["pad_right"]
     # window row i at step y holds grid row y - (PH-1) + i: an image row when pt <= it < pt + H
-    row_in = [_terms(f"y >= {pt + a['ph'] - 1 - i}" if pt + a["ph"] - 1 - i > 0 else "",
-                     f"y < {pt + h + a['ph'] - 1 - i}" if pb else "") for i in range(a["ph"])]
-    col_in = [_terms(f"x >= {pl + a['pw'] - 1 - j}" if pl + a["pw"] - 1 - j > 0 else "",
-                     f"x < {pl + w + a['pw'] - 1 - j}" if pr else "") for j in range(a["pw"])]
-    inside = _terms(f"y >= {pt}" if pt else "", f"y < {pt + h}" if pb else "",
-                    f"x >= {pl}" if pl else "", f"x < {pl + w}" if pr else "")
-    padded = bool(pt or pb or pl or pr)
-    grid = dict(name=layer.name, c=c, kh=a["ph"], kw=a["pw"], gh=grid_h, gw=grid_w, h=h, w=w, pad_top=pt,
-                pad_left=pl, sh=a["sh"], sw=a["sw"], padded=padded, inside=inside, cycles=1)
+    row_in = [all_of(Y >= pt + a["ph"] - 1 - i if pt + a["ph"] - 1 - i > 0 else None,
+                     Y < pt + h + a["ph"] - 1 - i if pb else None) for i in range(a["ph"])]
+    col_in = [all_of(X >= pl + a["pw"] - 1 - j if pl + a["pw"] - 1 - j > 0 else None,
+                     X < pl + w + a["pw"] - 1 - j if pr else None) for j in range(a["pw"])]
     return dict(h=h, w=w, c=c, oh=oh, ow=ow, op=a["op"], grid=grid, ph=a["ph"], pw=a["pw"], sh=a["sh"],
-                sw=a["sw"], padding=a["padding"], grid_h=grid_h, grid_w=grid_w, padded=padded,
-                valid=_terms(f"y >= {a['ph'] - 1}" if a["ph"] > 1 else "", f"x >= {a['pw'] - 1}" if a["pw"] > 1 else "",
-                             "row_phase == 0" if a["sh"] > 1 else "", "col_phase == 0" if a["sw"] > 1 else ""),
-                row_in=row_in, col_in=col_in, keras_class=cls, summary=f"{cls} {a['ph']}x{a['pw']}")
+                sw=a["sw"], padding=a["padding"], grid_h=grid.gh, grid_w=grid.gw, padded=grid.padded,
+                valid=grid.valid, row_in=row_in, col_in=col_in, keras_class=cls, summary=f"{cls} {a['ph']}x{a['pw']}")
 
 
 def weights(layer: Layer) -> Weights | None:
@@ -115,7 +108,8 @@ def cost(layer: Layer) -> Cost:
     """One step per pixel of the (padded) grid at II 1; an average multiplies each channel's
     sum by one reciprocal, read once a step."""
     a = layer.attrs
-    grid_h, grid_w = _grid(layer)
+    grid = window(layer)
+    grid_h, grid_w = grid.gh, grid.gw
     c = layer.in_shape[-1]
     in_bits = hardware.bits(layer.input_types[0]) if layer.input_types else 0
     avg = a["op"] == "avg"
@@ -150,4 +144,5 @@ def default_accum(layer: Layer, in_types: list, types: dict):
 KIND = LayerKind(
     name="pool2d", keras={"MaxPooling2D": _handler("max"), "AveragePooling2D": _handler("avg")},
     roles=ROLES, declared_roles=declared_roles, templates=("pool2d",), template=template, view=view,
-    weights=weights, reference=reference, cost=cost, default_accum=default_accum)
+    weights=weights, reference=reference, cost=cost, default_accum=default_accum,
+    loop_nest=lambda layer: window(layer).nest())

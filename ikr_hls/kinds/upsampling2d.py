@@ -8,7 +8,9 @@ import numpy as np
 
 from .. import codes as C
 from .. import hardware
+from ..expr import Expr, Var, all_of
 from ..ir import Layer
+from ..loops import LoopNest
 from ..precision import requantize
 from .base import Cost, LayerKind, no_accumulator, pixel_steps_cost
 from .keras_reading import check_channels_last, image_shape, unsupported
@@ -30,8 +32,10 @@ def template(layer: Layer) -> str:
     return "upsampling2d"
 
 
-def _terms(*conditions) -> str:
-    return " && ".join(c for c in conditions if c) or "true"
+def _first(layer: Layer) -> Expr:
+    """The step writes the first of an input pixel's SH x SW copies: it reads the pixel."""
+    sh, sw = layer.attrs["sh"], layer.attrs["sw"]
+    return all_of(Var("ry").eq(0) if sh > 1 else None, Var("rx").eq(0) if sw > 1 else None)
 
 
 def view(layer: Layer) -> dict:
@@ -40,19 +44,16 @@ def view(layer: Layer) -> dict:
     sh, sw = layer.attrs["sh"], layer.attrs["sw"]
     return dict(h=h, w=w, c=c, oh=oh, ow=ow, sh=sh, sw=sw,
                 # io_stream: the steps that read a new input pixel (the first of its SH x SW copies)
-                first=_terms("ry == 0" if sh > 1 else "", "rx == 0" if sw > 1 else ""),
-                keras_class="UpSampling2D", summary=f"UpSampling2D {sh}x{sw}")
+                first=_first(layer), keras_class="UpSampling2D", summary=f"UpSampling2D {sh}x{sw}")
 
 
-def stream_steps(layer: Layer) -> tuple:
+def loop_nest(layer: Layer) -> LoopNest:
     """One step per output pixel in raster order (loops: input row, its copy, input column, its
     copy); the first copy of each input pixel reads it, every step writes."""
     h, w, _ = layer.in_shape
     sh, sw = layer.attrs["sh"], layer.attrs["sw"]
-    ry = np.arange(sh)[None, :, None, None]
-    rx = np.arange(sw)[None, None, None, :]
-    read = np.broadcast_to((ry == 0) & (rx == 0), (h, sh, w, sw))
-    return read.ravel().copy(), np.ones(h * sh * w * sw, dtype=bool)
+    loops = (("iy", h),) + ((("ry", sh),) if sh > 1 else ()) + (("ix", w),) + ((("rx", sw),) if sw > 1 else ())
+    return LoopNest(loops, reads=_first(layer))
 
 
 def reference(layer: Layer, ins: list) -> np.ndarray:
@@ -80,4 +81,4 @@ def cost(layer: Layer) -> Cost:
 KIND = LayerKind(
     name="upsampling2d", keras={"UpSampling2D": _upsampling2d},
     roles=ROLES, templates=("upsampling2d",), template=template, view=view,
-    reference=reference, cost=cost, default_accum=no_accumulator, stream_steps=stream_steps)
+    reference=reference, cost=cost, default_accum=no_accumulator, loop_nest=loop_nest)

@@ -141,12 +141,11 @@ def _dataflow(graph, layers: list) -> dict:
     from ..wiring import Wiring
 
     wiring = Wiring(graph)
-    types = {"input_t": graph.input_type, **{f"{l.name}_result_t": l.precision["result"] for l in graph.layers}}
     registers = ram = 0
     memories = []
     fifos: list | None = [] if wiring.stream else None
     for buffer in wiring.buffers:
-        width = bits(types[buffer.type])
+        width = bits(buffer.type.hls)
         if fifos is not None:                   # a FIFO of `depth` elements of `width` values
             ram += buffer.depth * buffer.width * width
             memories.append(Memory(buffer.name, "RAM", 1, buffer.depth, buffer.width * width))
