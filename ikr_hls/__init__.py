@@ -15,10 +15,10 @@ def profile(model, x) -> dict:
     """Per layer (as converted: BatchNormalization folded, activations fused), the value ranges
     of weights, biases and outputs on the inputs x, and the integer bits each needs:
     {layer: {role: {"min", "max", "integer_bits"}}}."""
-    from .pipeline import float_graph
+    from .pipeline import structural_graph
     from .profile import profile_graph
 
-    graph, keras_model = float_graph(model)
+    graph, keras_model = structural_graph(model)
     return profile_graph(graph, keras_model, x)
 
 

@@ -23,7 +23,7 @@ from .errors import IKRHLSError
 from .ir import Graph
 from .kinds import kind_of
 from .resources import cpp_dir, templates_dir
-from .wiring import STREAM_DEPTH, Wiring
+from .wiring import STREAM_DEPTH
 
 log = logging.getLogger(__name__)
 
@@ -55,7 +55,7 @@ class _Renderer:
 
     def render(self) -> dict[str, str]:
         layer_views = []
-        wiring = Wiring(self.graph)
+        wiring = self.graph.plan.wiring
         stream = wiring.stream
         for i, layer in enumerate(self.graph.layers):
             kind = kind_of(layer)
@@ -66,7 +66,7 @@ class _Renderer:
             view = dict(name=layer.name, guard=f"{self.project.upper()}_{layer.name.upper()}_H",
                         in_type=in_types[0], in_types=in_types, activation=layer.activation, **io,
                         version=__version__, types=[(role, t.cpp) for role, t in layer.precision.items()],
-                        **kind.view(layer), hw=kind.cost_of(layer))   # the header's figures: its io form
+                        **kind.view(layer), hw=layer.cost)   # the header's figures: its io form
             self.files[f"firmware/layers/{layer.name}.h"] = self.env.get_template(
                 f"firmware/layers/{kind.template(layer)}.h.j2").render(**view)
             weights = kind.weights(layer)

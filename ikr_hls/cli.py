@@ -261,14 +261,14 @@ def _report(args) -> int:
                               "follows its conversion (convert again to change it)")
         report = _project_report(target)
     else:
-        from .hls_model import convert
+        from .hls_model import plan_model
         from .modelfile import import_keras
 
         import_keras()
-        hls = convert(target, output_dir=Path("unused"), precision=args.precision or "float",   # nothing is written
-                      strategy=args.strategy or "unrolled", reuse_factor=args.reuse_factor or 1,
-                      config=args.config, io_type=args.io_type or "io_parallel")
-        report = build_report(hls.graph, hls.config)
+        graph, config, _ = plan_model(target, precision=args.precision or "float",   # nothing is rendered
+                                      strategy=args.strategy or "unrolled", reuse_factor=args.reuse_factor or 1,
+                                      config=args.config, io_type=args.io_type or "io_parallel")
+        report = build_report(graph, config)
     if args.plot:
         plot_report(report, args.plot)
         logging.getLogger("ikr_hls").info("plot written to %s", args.plot)

@@ -88,6 +88,35 @@ class Mux:
     width: int
 
 
+@dataclass(frozen=True)
+class Cost:
+    """What one call of the layer costs in the hardware its code describes (ikr_hls/hardware.py
+    says how each figure follows from the code): its pipelined loop's II and iterations, the
+    latency in cycles, multipliers (None for kinds without one) and how reuse shares them,
+    the bits of its registers, RAMs and ROMs; MACs (dense and as generated; None for kinds
+    without them)."""
+    latency: int
+    ii: int = 1
+    iterations: int = 1
+    multipliers: int | None = None
+    sharing: str = "none"
+    registers_bits: int = 0
+    memories: tuple = ()           # hardware.Memory: RAMs and ROMs
+    muxes: tuple = ()              # hardware.Mux: the operand choices of shared operators
+    product_bits: tuple = (0, 0)   # widths of a product's two operands (weight or constant, data)
+    macs_dense: int | None = None
+    macs: int | None = None
+    gather_steps: int = 0          # io_stream, a vector layer: the elements it gathers first (hardware.py)
+
+    @property
+    def ram_bits(self) -> int:
+        return sum(m.bits for m in self.memories if m.kind == "RAM")
+
+    @property
+    def rom_bits(self) -> int:
+        return sum(m.bits for m in self.memories if m.kind == "ROM")
+
+
 def in_stream_form(cost, layer):
     """The cost of a layer's io_stream form (layer.stream, from the passes): its output element
     register, and for a vector layer the gather loop and the registers it fills."""

@@ -15,7 +15,7 @@ from .config import DEFAULT_CLOCK_UNCERTAINTY, DEFAULT_PART, HARDWARE_KEYS, Proj
 from .errors import IKRHLSError
 from .hostbuild import build_module, run_csim
 from .ir import Graph
-from .pipeline import convert_graph, float_graph
+from .pipeline import finish_graph, structural_graph
 from .profile import auto_config, profile_graph
 from .range_check import range_warnings
 from .report import REPORT_FILE, build_report
@@ -245,33 +245,51 @@ def convert(model, output_dir="ikr_prj", precision="float", strategy="unrolled",
     (N, *input_shape) or a .npy file) becomes the testbench's golden inputs; by default a
     few seeded random ones. io_type="io_stream" (or the config's IOType) makes layers talk
     through hls::stream of pixels, with line buffers instead of whole buffers (docs/io_stream.md)."""
+    graph, config, keras_model = plan_model(model, precision=precision, strategy=strategy,
+                                            reuse_factor=reuse_factor, part=part, clock_period=clock_period,
+                                            project_name=project_name, config=config, calibration=calibration,
+                                            auto_width=auto_width, clock_uncertainty=clock_uncertainty,
+                                            tb_data=tb_data, io_type=io_type)
+    return HLSModel(graph, config, output_dir, keras_model=keras_model, force=force, tb_data=tb_data)
+
+
+def plan_model(model, precision="float", strategy="unrolled", reuse_factor=1, part=DEFAULT_PART,
+               clock_period=5.0, project_name="myproject", config=None, calibration=None, auto_width=16,
+               clock_uncertainty=DEFAULT_CLOCK_UNCERTAINTY, tb_data=None, io_type="io_parallel"):
+    """convert() up to the frozen plan, rendering nothing: (graph, ProjectConfig, keras model).
+    The frontend, the passes and the profile of the calibration data run once each."""
+    options = dict(strategy=strategy, reuse_factor=reuse_factor, part=part, clock_period=clock_period,
+                   project_name=project_name, clock_uncertainty=clock_uncertainty, io_type=io_type)
+    profile = None
     if precision == "auto":
         if calibration is None:
             raise IKRHLSError("precision='auto' needs calibration data (calibration=x; on the command line, "
                               "--calibration X.npy)")
-        graph, keras_model = float_graph(model)
-        auto = auto_config(profile_graph(graph, keras_model, calibration), auto_width)
+        # the user's config shapes the graph (settings); the profile of that graph gives the types
+        graph, keras_model = structural_graph(model, make_config(precision="float", config=config, **options))
+        profile = profile_graph(graph, keras_model, calibration)
+        auto = auto_config(profile, auto_width)
         user = load_config(config) if config is not None else {}
         auto["LayerName"].update(user.get("LayerName", {}))
         auto["Model"].update(user.get("Model", {}))
         auto.update({k: v for k, v in user.items() if k in HARDWARE_KEYS or k == "IOType"})
-        model, config, precision = keras_model, auto, "float"
-    config = make_config(precision=precision, strategy=strategy, reuse_factor=reuse_factor,
-                         part=part, clock_period=clock_period, project_name=project_name,
-                         config=config, clock_uncertainty=clock_uncertainty, io_type=io_type)
-    graph, keras_model = convert_graph(model, config)
-    _warn_about_ranges(graph, keras_model, calibration, tb_data)
-    return HLSModel(graph, config, output_dir, keras_model=keras_model, force=force, tb_data=tb_data)
+        project_config = make_config(precision="float", config=auto, **options)
+    else:
+        project_config = make_config(precision=precision, config=config, **options)
+        graph, keras_model = structural_graph(model, project_config)
+    graph = finish_graph(graph, project_config)
+    _warn_about_ranges(graph, keras_model, calibration, tb_data, profile)
+    return graph, project_config, keras_model
 
 
-def _warn_about_ranges(graph, keras_model, calibration, tb_data) -> None:
+def _warn_about_ranges(graph, keras_model, calibration, tb_data, profile=None) -> None:
     """A type that cannot hold its layer's weights, or the values the calibration data (else
-    the testbench data) give: one warning line each (range_check.py)."""
+    the testbench data) give: one warning line each (range_check.py). `profile`: the
+    calibration data's, when precision="auto" measured it already."""
     if not graph.fixed_point:
         return
     data, what = (calibration, "calibration data") if calibration is not None else (tb_data, "testbench data")
-    profile = None
-    if data is not None and keras_model is not None:
+    if profile is None and data is not None and keras_model is not None:
         profile = profile_graph(graph, keras_model, tbdata.load_inputs(data, graph.input_shape))
     for line in range_warnings(graph, profile, what):
         log.warning("%s", line)

@@ -12,10 +12,13 @@ from __future__ import annotations
 import keyword
 import re
 from dataclasses import dataclass, field
+from types import MappingProxyType
 from typing import Any
 
 import numpy as np
 
+from .hardware import Cost
+from .loops import LoopNest
 from .precision import HLSTypeLike
 
 # What each kind of layer means; the frontend maps Keras classes onto these.
@@ -74,6 +77,25 @@ class Layer:
     input_types: list = field(default_factory=list)   # the types of the buffers it reads, set by the passes
     stream: StreamIO | None = None  # io_stream: how it meets its streams, set by the passes
     input_shapes: list = field(default_factory=list)  # each input's shape when they differ (a Concatenate)
+    cost: Cost | None = None       # what its code costs in its io form, set by the plan pass
+    nest: LoopNest | None = None   # its pipelined loop nest (a pixel-form kind's), set by the plan pass
+    frozen: bool = field(default=False, init=False, repr=False, compare=False)
+
+    def __setattr__(self, key, value):
+        if getattr(self, "frozen", False):
+            raise AttributeError(f"layer {self.name}: the plan is frozen, '{key}' cannot change "
+                                 "(passes.plan_hardware decided it; convert again to change it)")
+        super().__setattr__(key, value)
+
+    def freeze(self) -> None:
+        """Read-only from now on: its fields, attributes, types and weights."""
+        for array in self.weights.values():
+            array.flags.writeable = False
+        for name in ("attrs", "weights", "precision"):
+            super().__setattr__(name, MappingProxyType(dict(getattr(self, name))))
+        for name in ("inputs", "input_types", "input_shapes"):
+            super().__setattr__(name, tuple(getattr(self, name)))
+        super().__setattr__("frozen", True)
 
     def input_shape(self, position: int) -> tuple:
         """The shape of the input at `position` (in_shape unless the inputs differ)."""
@@ -105,6 +127,22 @@ class Graph:
     output_reshape: tuple | None = None   # the model's output shape when a free Reshape/Flatten ends it
     io_type: str = "io_parallel"   # set by the passes from the config
     keras_classes: dict = field(default_factory=dict)   # Keras name of a layer -> its Keras class name
+    plan: Any = None               # the frozen plan (plan.Plan), set by the last pass
+    frozen: bool = field(default=False, init=False, repr=False, compare=False)
+
+    def __setattr__(self, key, value):
+        if getattr(self, "frozen", False):
+            raise AttributeError(f"graph {self.source}: the plan is frozen, '{key}' cannot change")
+        super().__setattr__(key, value)
+
+    def freeze(self, plan) -> None:
+        """Store the plan; the graph and its layers are read-only from now on."""
+        self.plan = plan
+        for layer in self.layers:
+            layer.freeze()
+        super().__setattr__("layers", tuple(self.layers))
+        super().__setattr__("removed", MappingProxyType(dict(self.removed)))
+        super().__setattr__("frozen", True)
 
     @property
     def output_shape(self) -> tuple:

@@ -5,7 +5,7 @@ from __future__ import annotations
 from .config import make_config, validate_reuse, validate_strategy
 from .errors import IKRHLSError
 from .kinds import kind_of
-from .pipeline import convert_graph
+from .pipeline import structural_graph
 from .precision import parse_type
 
 # The roles a starting config spells out per layer (accumulators and tables stay automatic).
@@ -23,7 +23,7 @@ def config_from_keras_model(model, granularity="model", default_precision="ap_fi
                               "ReuseFactor": validate_reuse(default_reuse_factor, "default_reuse_factor"),
                               "Strategy": validate_strategy(default_strategy, "default_strategy")}}
     if granularity == "name":
-        graph, _ = convert_graph(model, make_config(precision=default_precision))   # the layers that stay
+        graph, _ = structural_graph(model, make_config(precision=default_precision))   # the layers that stay
         layers = {graph.input_name: {"Precision": {"result": default_precision}}}
         for layer in graph.layers:
             roles = [r for r in _SPELLED_OUT if r in kind_of(layer).roles]

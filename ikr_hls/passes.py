@@ -14,6 +14,7 @@ from .hardware import COMPLETE_PARTITION_LIMIT
 from .ir import INPUT, Graph, Layer, StreamIO
 from .kinds import FREE, KERAS_HANDLERS, hardware_kind, kind_of
 from .kinds.base import pixel_lanes
+from .plan import plan_hardware
 from .precision_inference import ACT_RANGE, assign_types
 
 log = logging.getLogger(__name__)
@@ -188,8 +189,18 @@ def plan_streams(graph: Graph, config: ProjectConfig) -> Graph:
     return graph
 
 
-def run_passes(graph: Graph, config: ProjectConfig) -> Graph:
+def structure(graph: Graph, config: ProjectConfig) -> Graph:
+    """The passes that shape the graph: merges and removals, per-layer settings, facts. What
+    they leave does not depend on types (precision="auto" profiles this graph)."""
     for step in (fold_batchnorm, fuse_activations, drop_free_layers, merge_zero_padding):
         graph = step(graph)
-    graph = derive_facts(apply_settings(graph, config))
-    return plan_streams(assign_types(graph, config), config)
+    return derive_facts(apply_settings(graph, config))
+
+
+def finish(graph: Graph, config: ProjectConfig) -> Graph:
+    """The passes after the structure: types, io_stream element widths, then the plan, frozen."""
+    return plan_hardware(plan_streams(assign_types(graph, config), config))
+
+
+def run_passes(graph: Graph, config: ProjectConfig) -> Graph:
+    return finish(structure(graph, config), config)

@@ -78,7 +78,7 @@ def _steps(layer: Layer) -> tuple:
     io = layer.stream
     if io is None:
         raise AssertionError(f"stream depths: layer {layer.name} has no stream plan")
-    cost = kind.cost_of(layer)
+    cost = layer.cost
     if io.form == "vector":                 # io.j2 gather: every element, then one write
         gather = layer.in_size // io.in_widths[0]
         read = np.r_[np.ones(gather, dtype=bool), False]
@@ -86,9 +86,9 @@ def _steps(layer: Layer) -> tuple:
     if io.form in ("elementwise", "channels"):
         steps = layer.in_size // io.in_widths[0]
         return np.ones(steps, dtype=bool), np.ones(steps, dtype=bool), _lag(cost.ii)
-    if kind.loop_nest is None:
+    if layer.nest is None:
         raise AssertionError(f"stream depths: layer kind {layer.kind} states no loop nest")
-    read, write = kind.loop_nest(layer).stream_steps()
+    read, write = layer.nest.stream_steps()
     if len(read) != cost.iterations:
         raise AssertionError(f"stream depths: {layer.name}: {len(read)} steps, the cost model says {cost.iterations}")
     return read, write, _lag(cost.ii)

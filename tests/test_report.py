@@ -13,6 +13,7 @@ from ikr_hls import report as R
 from ikr_hls.config import make_config
 from ikr_hls.ir import Graph, Layer
 from ikr_hls.passes import derive_facts
+from ikr_hls.plan import plan_hardware
 from ikr_hls.precision import parse_type
 from ikr_hls.precision_inference import _softmax_types
 
@@ -84,8 +85,9 @@ def tiny_config(strategy="unrolled", rf=2):
 
 
 def build(graph, config, **kwargs):
-    """The report of a hand-built graph, once the facts pass has read its weights."""
-    return R.build_report(derive_facts(graph), config, **kwargs)
+    """The report of a graph: a converted one as it is, a hand-built one once the facts pass has
+    read its weights and the plan pass has priced it."""
+    return R.build_report(graph if graph.frozen else plan_hardware(derive_facts(graph)), config, **kwargs)
 
 
 def by_name(report, name):

@@ -64,7 +64,7 @@ def build_report(graph, config, synthesis=None) -> dict:
 def _layer_report(layer, config) -> dict:
     kind = kind_of(layer)
     a = layer.attrs
-    cost = kind.cost_of(layer)
+    cost = layer.cost
     entry = {
         "name": layer.name,
         "keras_name": layer.keras_name,
@@ -138,9 +138,8 @@ def _dataflow(graph, layers: list) -> dict:
     copies of buffers read twice, the latency of a frame along the longest path, and the
     interval (the slowest process)."""
     from ..hardware import PIPELINE_DEPTH, Memory, bits
-    from ..wiring import Wiring
 
-    wiring = Wiring(graph)
+    wiring = graph.plan.wiring
     registers = ram = 0
     memories = []
     fifos: list | None = [] if wiring.stream else None
