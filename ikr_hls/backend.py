@@ -66,7 +66,7 @@ class _Renderer:
             view = dict(name=layer.name, guard=f"{self.project.upper()}_{layer.name.upper()}_H",
                         in_type=in_types[0], in_types=in_types, activation=layer.activation, **io,
                         version=__version__, types=[(role, t.cpp) for role, t in layer.precision.items()],
-                        **kind.view(layer), hw=layer.cost)   # the header's figures: its io form
+                        **kind.view(layer), hw=layer.plan_cost)   # the header's figures: its io form
             self.files[f"firmware/layers/{layer.name}.h"] = self.env.get_template(
                 f"firmware/layers/{kind.template(layer)}.h.j2").render(**view)
             weights = kind.weights(layer)

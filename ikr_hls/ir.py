@@ -87,6 +87,13 @@ class Layer:
                                  "(passes.plan_hardware decided it; convert again to change it)")
         super().__setattr__(key, value)
 
+    @property
+    def plan_cost(self) -> Cost:
+        """Its cost as the plan states it (the plan pass prices every layer)."""
+        if self.cost is None:
+            raise ValueError(f"layer {self.name}: not priced yet (passes.plan_hardware prices every layer)")
+        return self.cost
+
     def freeze(self) -> None:
         """Read-only from now on: its fields, attributes, types and weights."""
         for array in self.weights.values():

@@ -45,7 +45,6 @@ import numpy as np
 from .errors import IKRHLSError
 from .hardware import PIPELINE_DEPTH
 from .ir import Graph, Layer
-from .kinds import kind_of
 
 STREAM_DEPTH = 2                 # a FIFO between a producer and its only reader (Vitis's default)
 DEFAULT, BRANCH_LAG = "default", "branch lag"
@@ -74,11 +73,10 @@ def _steps(layer: Layer) -> tuple:
     """(read, write, lag): per step of the layer's pipelined loop, whether it reads its inputs
     and writes its output; lag: the steps a write trails its step's reads (0 when the write
     follows a loop that only reads)."""
-    kind = kind_of(layer)
     io = layer.stream
     if io is None:
         raise AssertionError(f"stream depths: layer {layer.name} has no stream plan")
-    cost = layer.cost
+    cost = layer.plan_cost
     if io.form == "vector":                 # io.j2 gather: every element, then one write
         gather = layer.in_size // io.in_widths[0]
         read = np.r_[np.ones(gather, dtype=bool), False]

@@ -100,7 +100,8 @@ def test_residual_graph_merges_what_it_can(dag_projects):
     assert removed["block1_relu"] == "fused into block1_add"
     assert {"reshape", "flatten"} <= set(removed)
     stem = graph.layer("stem")
-    assert (stem.attrs["pad_top"], stem.attrs["pad_bottom"], stem.attrs["pad_left"], stem.attrs["pad_right"]) == (1, 1, 2, 0)
+    a = stem.attrs
+    assert (a["pad_top"], a["pad_bottom"], a["pad_left"], a["pad_right"]) == (1, 1, 2, 0)
     assert stem.in_shape == (12, 10, 3) and stem.activation == "relu6"
     assert graph.layer("pad_pool").kind == "pad2d"          # before a max pool it cannot merge
     assert graph.layer("block2_add").inputs == ("block1_add", "block2_a", "block1_add")

@@ -297,7 +297,7 @@ def view(layer: Layer) -> dict:
     ph, pw = _padded(layer)
     grid = window(layer)
     nnz = facts.nnz
-    cost_ = layer.cost
+    cost_ = layer.plan_cost
     out = dict(h=h, w=w, c=c, oh=oh, ow=ow, f=f, kh=a["kh"], kw=a["kw"], sh=a["sh"], sw=a["sw"],
                padding=a["padding"], pad_top=a["pad_top"], pad_bottom=a["pad_bottom"],
                pad_left=a["pad_left"], pad_right=a["pad_right"], padded=padded, ph=ph, pw=pw,

@@ -68,7 +68,7 @@ def view(layer: Layer) -> dict:
     n_in, n_out = layer.weights["kernel"].shape
     nnz, size = layer.facts.nnz, layer.weights["kernel"].size
     rf = layer.attrs["reuse_factor"]
-    cost_ = layer.cost
+    cost_ = layer.plan_cost
     return dict(**activations.softmax_view(layer), n_in=n_in, n_out=n_out, nnz=nnz, dense_weights=size,
                 reuse_factor=rf, multipliers=cost_.multipliers,
                 allocation=cost_.multipliers if rf > 1 else 0, per_copy=_per_copy(layer),

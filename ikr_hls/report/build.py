@@ -64,7 +64,7 @@ def build_report(graph, config, synthesis=None) -> dict:
 def _layer_report(layer, config) -> dict:
     kind = kind_of(layer)
     a = layer.attrs
-    cost = layer.cost
+    cost = layer.plan_cost
     entry = {
         "name": layer.name,
         "keras_name": layer.keras_name,
