@@ -38,7 +38,7 @@ def main() -> None:
     assert Path(ikr_hls.__file__).resolve().is_relative_to(tree), f"ikr_hls imported from {ikr_hls.__file__}"
     x = mnist_split()[2][: args.images]
     model = tree / "examples" / "models" / "lenet5_ikr.h5"
-    print(f"| tree | precision | strategy | images/s | images/s, one thread |\n|---|---|---|---:|---:|")
+    print("| tree | precision | strategy | images/s | images/s, one thread |\n|---|---|---|---:|---:|")
     for precision in ("ap_fixed<16,6>", "float"):
         for strategy in ("unrolled", "pattern"):
             hls = ikr_hls.convert(str(model), output_dir=Path(tempfile.mkdtemp()) / "p",

@@ -149,7 +149,7 @@ def lenet_weight_type(kernel, width: int) -> FixedType:
 def lenet_rom_points(widths=WIDTHS, dsps=(False, True)) -> list[dict]:
     """PE LENET_ROM["pe"] of conv_pe.plan(kernel, R) of the shipped LeNet-5's conv2, its kernel
     quantised (lenet_weight_type), beside the IKR PE of the layer's library (lenet_points')."""
-    from ikr_hls.kinds import conv_pe
+    from ikr_hls.kinds.conv2d import pe as conv_pe
     from ikr_hls.modelfile import load_keras_model
     from ikr_hls.patterns import patterns_from_kernel
     from ikr_hls.precision import to_codes
@@ -479,7 +479,7 @@ def rom_ids(r: dict) -> list[int]:
 
 
 def priced_rom(r: dict) -> int:
-    """LUTs ikr_hls.fpga_estimate prices this PE's ROMs at (conv_pe.hardware's: `keep` weight ROMs
+    """LUTs ikr_hls.fpga_estimate prices this PE's ROMs at (conv_pe.cost's: `keep` weight ROMs
     and a pattern-id ROM, each of depth R)."""
     luts = memory_cost(Memory("PE weights", "ROM", r["keep"], r["rom_depth"], r["weight_bits"]))["lut"]
     if index_bits(r["library_size"]):
@@ -645,9 +645,9 @@ def rom_markdown(data: dict) -> str:
     pairs_ = rom_pairs(rows)
     twins = {id(t) for _, t in pairs_}
     doc = [SECTION_ROM, "",
-           "The PE of the conv strategy `pe` (ikr_hls/kinds/conv_pe.py) as the package writes it, form `rom` of "
+           "The PE of the conv strategy `pe` (ikr_hls/kinds/conv2d/pe.py) as the package writes it, form `rom` of "
            "`ikr_hls.rtl` (templates/rtl/pe_rom.v.j2), simulated bit for bit against the numpy reference and "
-           "against the pe strategy's own reference (conv_pe.sums, on the shipped LeNet-5's conv2) in "
+           "against the pe strategy's own reference (conv_pe.accumulate, on the shipped LeNet-5's conv2) in "
            "tests/test_rtl.py: the IKR PE's datapath (keep multipliers behind the pattern multiplexers, the "
            "adder, the output register; latency 2) whose weights and pattern id come from its own ROM of "
            "depth R, read at the pixel's cycle r (an input) into the stage-1 registers, like an HLS ROM read "

@@ -2,7 +2,6 @@
 import json
 
 import keras
-
 import pytest
 
 import ikr_hls

@@ -4,9 +4,9 @@ import numpy as np
 import pytest
 
 import ikr_hls
+from ikr_hls.config import make_config
 from ikr_hls.frontend import keras_to_graph
 from ikr_hls.passes import run_passes
-from ikr_hls.config import make_config
 from zoo import build
 
 L = keras.layers

@@ -21,7 +21,7 @@ def random_kernel(seed, shape=(3, 3, 4, 6)):
 
 
 def lenet_kernel(name):
-    import h5py                                   # Keras's own dependency
+    import h5py  # Keras's own dependency
 
     assert LENET.is_file(), f"{LENET} is shipped with the repository (examples/train_lenet5.py makes it)"
     with h5py.File(LENET, "r") as f:

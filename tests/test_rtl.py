@@ -1,7 +1,7 @@
 """Gate-level evidence for the IKR PE (issue 17): the Verilog of each PE form, simulated with
 Icarus Verilog, matches the numpy reference bit for bit; yosys synthesizes it. The `rom` form
 (the pe strategy's PE with its ROM of R kernels) also matches the HLS reference of
-ikr_hls/kinds/conv_pe.py on the shipped LeNet-5's conv2.
+ikr_hls/kinds/conv2d/pe.py on the shipped LeNet-5's conv2.
 
 Tests that need iverilog or yosys skip with a one-line reason when the tools are missing,
 except under CI=true, where a missing tool fails: CI must run them (.ci/run installs them).
@@ -327,13 +327,13 @@ def _lenet_conv2_pe_layer(tmp_path):
 def test_lenet5_conv2_rom_pes_match_rtl_reference_and_hls_reference(tmp_path):
     """conv_pe.plan(kernel, 4) of the shipped LeNet-5's conv2, kernel in ap_fixed<16,6>: for a few
     PEs, the Verilog (iverilog), the RTL reference (pe_output) and the HLS reference of the pe
-    strategy (conv_pe.sums) give the same sums, cycle by cycle. Windows are random in conv2's
+    strategy (conv_pe.accumulate) give the same sums, cycle by cycle. Windows are random in conv2's
     input type on the PE's input channel and zero elsewhere, the accumulators start at zero, so
-    conv_pe.sums leaves in acc[co] exactly the sum of the kernel (ci, co) that the PE runs."""
+    conv_pe.accumulate leaves in acc[co] exactly the sum of the kernel (ci, co) that the PE runs."""
     require_tools("iverilog", "vvp")
     from ikr_hls import codes as C
-    from ikr_hls.kinds import conv_pe
-    from ikr_hls.precision import requantize, to_codes
+    from ikr_hls.kinds.conv2d import pe as conv_pe
+    from ikr_hls.precision import to_codes
 
     conv2, in_t = _lenet_conv2_pe_layer(tmp_path)
     kernel = conv2.weights["kernel"]
@@ -356,21 +356,20 @@ def test_lenet5_conv2_rom_pes_match_rtl_reference_and_hls_reference(tmp_path):
         n = 150
         windows = np.zeros((n, c * kh * kw), dtype=np.int64)
         windows[:, ci * kh * kw:(ci + 1) * kh * kw] = rng.integers(in_t.min_code, in_t.max_code + 1, (n, kh * kw))
-        acc = conv_pe.sums(conv2, windows, w_codes, product_frac, np.zeros((n, f), np.int64), acc_t, C.add,
-                           requantize)
+        acc = conv_pe.accumulate(conv2, windows, w_codes, product_frac, np.zeros((n, f), np.int64), acc_t)
         window = windows[:, ci * kh * kw:(ci + 1) * kh * kw]
         cycles = np.repeat(np.arange(spec.depth), n)
         hls = np.concatenate([acc[:, slot[1]] if slot else np.zeros(n, np.int64) for slot in plan.pes[pe]])
         rtl = pe_output(spec, np.tile(window, (spec.depth, 1)), None, cycles)
-        assert (rtl == hls).all(), f"PE {pe}: the RTL reference and conv_pe.sums differ"
+        assert (rtl == hls).all(), f"PE {pe}: the RTL reference and conv_pe.accumulate differ"
         got = simulate_pe(spec, np.tile(window, (spec.depth, 1)), None, cycles, workdir=tmp_path / f"pe{pe}")
-        assert (got == hls).all(), f"PE {pe}: the Verilog and conv_pe.sums differ"
+        assert (got == hls).all(), f"PE {pe}: the Verilog and conv_pe.accumulate differ"
         checked += int((hls != 0).sum())
     assert checked > 0.9 * 3 * 4 * 150                        # real sums, not zeros
 
 
 def test_a_shared_pe_of_the_plan_is_refused():
-    from ikr_hls.kinds import conv_pe
+    from ikr_hls.kinds.conv2d import pe as conv_pe
     from ikr_hls.patterns import patterns_from_kernel
 
     kernel = np.zeros((3, 3, 2, 3))

@@ -158,7 +158,7 @@ def test_scan_project_reads_firmware_only(tmp_path):
 
 @pytest.mark.parametrize("strategy", ["unrolled", "pattern"])
 def test_rendered_project_is_clean(tmp_path, strategy):
-    from ikr_hls.hls_model import convert   # imports TensorFlow: only this test pays for it
+    from ikr_hls.hls_model import convert  # imports TensorFlow: only this test pays for it
     hls = convert(str(REPO / "examples" / "models" / "lenet5_ikr.h5"), output_dir=tmp_path / "p",
                   precision="ap_fixed<16,6>", strategy=strategy)
     firmware = {p: t for p, t in hls.files.items() if p.startswith("firmware/")}

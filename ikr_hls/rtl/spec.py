@@ -9,7 +9,7 @@ weights with some of the window's positions:
 - ``sparse`` `keep` multipliers; multiplier i reads the position its own index selects
              (unstructured sparsity: any position, a KH*KW-to-1 multiplexer per multiplier);
 - ``dense``  KH*KW multipliers, multiplier j reads position j; no index;
-- ``rom``    the PE of the conv strategy `pe` (ikr_hls/kinds/conv_pe.py): the ``ikr`` datapath
+- ``rom``    the PE of the conv strategy `pe` (ikr_hls/kinds/conv2d/pe.py): the ``ikr`` datapath
              serving R kernels, one per cycle of a pixel, from its own ROM of depth R, read at
              the cycle r (an input): per kernel its `keep` weights and its pattern id. Weights
              and pattern ids are constants of the netlist, not inputs.
@@ -108,7 +108,7 @@ class PESpec:
 
     def rom_arrays(self) -> tuple[np.ndarray, np.ndarray]:
         """The ROM as ((R,) pattern ids, (R, keep) weight codes); an idle cycle holds zeros,
-        as the pe strategy's ROMs do (conv_pe.roms), so the PE sums zero in it."""
+        as the pe strategy's ROMs do (conv_pe.arrays), so the PE sums zero in it."""
         patterns = np.zeros(self.depth, dtype=np.int64)
         weights = np.zeros((self.depth, self.keep), dtype=np.int64)
         for r, slot in enumerate(self.rom):
@@ -236,7 +236,7 @@ def rom_pe(library, slots: Sequence, keep: int | None = None, kh: int | None = N
 def plan_slots(plan, pe: int, kernel_codes) -> list:
     """The ROM of PE `pe` of a conv_pe.PEPlan: per cycle, (pattern id, its `keep` weight codes
     read from kernel_codes (KH, KW, CI, CO) integers at the pattern's positions, in tap order,
-    as conv_pe.roms does) or None. A PE that reads several input channels (it chooses one by
+    as conv_pe.arrays does) or None. A PE that reads several input channels (it chooses one by
     cycle: the plan's shared remainders) has no RTL form here."""
     if not 0 <= pe < len(plan.pes):
         raise IKRHLSError(f"the plan has PEs 0..{len(plan.pes) - 1}, not {pe}")

@@ -20,9 +20,14 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from ..ir import Layer
-from ..patterns import patterns_from_kernel
-from ..precision import IndexType, index_bits
+from ... import codes as C
+from ... import hardware
+from ...constants import array, literal
+from ...expr import Var, any_of, index
+from ...ir import Layer
+from ...patterns import patterns_from_kernel
+from ...precision import IndexType, index_bits, requantize
+from .common import ConvStrategy, R, StrategyCost, accumulator_bits, activation_products, choice, copy_of
 
 
 @dataclass(frozen=True)
@@ -63,6 +68,10 @@ class PEPlan:
     def pattern_bits(self) -> int:
         return index_bits(len(self.library))
 
+    @property
+    def multipliers(self) -> int:
+        return len(self.pes) * self.keep
+
 
 def plan(kernel: np.ndarray, rf: int) -> PEPlan:
     """The PEs of a conv kernel (KH, KW, CI, CO) at reuse factor `rf`."""
@@ -87,23 +96,14 @@ def plan(kernel: np.ndarray, rf: int) -> PEPlan:
 
 def plan_of(layer: Layer) -> PEPlan:
     """The plan of a conv layer in the pe strategy (passes.derive_facts made it)."""
-    found = layer.facts.pe
-    if found is None:
+    found = layer.facts.form
+    if not isinstance(found, PEPlan):
         raise ValueError(f"{layer.name}: strategy {layer.attrs['strategy']}, not pe")
     return found
 
 
-def select(choices: list, by: str = "r") -> str:
-    """The C++ choice between values by a variable (the cycle r, a pattern id): [(key, value)] ->
-    `(r == 0) ? a : b` (one value: no choice; the last value serves every key not listed)."""
-    values: dict = {}
-    for key, value in choices:
-        values.setdefault(value, []).append(key)
-    *chosen, (default, _) = values.items()
-    text = default
-    for value, keys in reversed(chosen):
-        text = f"({' || '.join(f'{by} == {key}' for key in keys)}) ? {value} : {text}"
-    return text
+def derive(layer: Layer, groups: list, filter_taps: list) -> PEPlan:
+    return plan(layer.weights["kernel"], layer.attrs["reuse_factor"])
 
 
 def drawing(positions, kh: int, kw: int) -> str:
@@ -112,7 +112,7 @@ def drawing(positions, kh: int, kw: int) -> str:
     return "/".join("".join("#" if v else "." for v in row) for row in grid.reshape(kh, kw))
 
 
-def view(layer: Layer, copy_of) -> dict:
+def view(layer: Layer) -> dict:
     """The template's variables. R = 1: the PEs are a loop whose channels and pattern ids come
     from completely partitioned tables (constants once unrolled). R > 1: each PE is written
     out: its inputs chosen by cycle when it reads several channels, its ROMs read at r, its sum
@@ -121,36 +121,37 @@ def view(layer: Layer, copy_of) -> dict:
     kh, kw = layer.weights["kernel"].shape[:2]
     rf, name = p_.rf, layer.name
     count = len(p_.pes)
-    taps = [dict(index=t, select=select([(pid, f"x{pos}") for pid, pos in enumerate(p_.choices(t))], "pattern"),
+    taps = [dict(index=t, select=choice([(pid, Var(f"x{pos}")) for pid, pos in enumerate(p_.choices(t))],
+                                        Var("pattern")),
                  ways=p_.ways(t)) for t in range(p_.keep)]
     instances = []
     for p, slots in enumerate(p_.pes if rf > 1 else []):
         live = [(r, slot) for r, slot in enumerate(slots) if slot is not None]
-        inputs = [select([(r, f"window[{pos // kw}][{pos % kw}][{ci}]") for r, (ci, _, _) in live])
+        inputs = [choice([(r, index("window", pos // kw, pos % kw, ci)) for r, (ci, _, _) in live])
                   for pos in p_.positions]
         targets: dict = {}
         for r, (_, co, _) in live:
             targets.setdefault(co, []).append(r)
-        updates = [(None if len(cycles) == rf else " || ".join(f"r == {r}" for r in cycles), co)
+        updates = [(None if len(cycles) == rf else any_of(*(R.eq(r) for r in cycles)), co)
                    for co, cycles in targets.items()]
         # an idle cycle does not call the PE (the counting build counts the products that are
         # used, and so does the report)
-        guard = " || ".join(f"r == {r}" for r, _ in live) if len(live) < rf else None
+        guard = any_of(*(R.eq(r) for r, _ in live)) if len(live) < rf else None
         instances.append(dict(index=p, inputs=inputs, updates=updates, guard=guard,
                               kernels=", ".join(f"{ci}->{co}" for _, (ci, co, _) in live),
-                              pattern=f"{name}_pe_pattern[r * {count} + {p}]",
-                              weights=[f"{name}_pe_w[r * {count * p_.keep} + {p * p_.keep + t}]"
+                              pattern=index(f"{name}_pe_pattern", R * count + p),
+                              weights=[index(f"{name}_pe_w", R * (count * p_.keep) + (p * p_.keep + t))
                                        for t in range(p_.keep)]))
     return dict(
         pe=dict(keep=p_.keep, count=count, kernels=p_.kernels, library=len(p_.library), pattern_bits=p_.pattern_bits,
                 inputs=[dict(pos=pos, i=pos // kw, j=pos % kw) for pos in p_.positions], taps=taps,
                 instances=instances, shared=sum(len(p_.channels(p)) > 1 for p in range(count)),
                 drawings=[drawing(pattern, kh, kw) for pattern in p_.library]),
-        result_copies=[dict(co=co, table_copy=copy_of(co)) for co in range(layer.out_shape[-1])],
-        index_types=[("pattern", IndexType(p_.pattern_bits))] if p_.pattern_bits else [])
+        result_copies=[dict(co=co, table_copy=copy_of(layer, co)) for co in range(layer.out_shape[-1])],
+        index_types=[("pattern", IndexType(p_.pattern_bits))] if p_.pattern_bits else [], allocation=0)
 
 
-def roms(layer: Layer, array, literal) -> list:
+def arrays(layer: Layer) -> tuple:
     """The PEs' ROMs, read at the pixel's cycle r: `keep` weights and a pattern id per kernel,
     at [r * PEs + PE] (weights: times keep, plus the tap), so that a cyclic partition by PEs
     (x keep) gives every PE (and tap) its own ROM of depth R. Idle cycles hold zeros. With R = 1
@@ -179,10 +180,10 @@ def roms(layer: Layer, array, literal) -> list:
         out += [array(f"{name}_pe_{field}", "int", [slots[0][k] for slots in p_.pes],
                       f"each PE's {what}") for k, (field, what) in enumerate((("ci", "input channel"),
                                                                                 ("co", "output channel")))]
-    return out
+    return f"Conv2D on one PE design, {len(p_.library)} pattern(s)", out
 
 
-def sums(layer: Layer, windows, w_codes, product_frac, acc, acc_t, codes_add, requantize) -> np.ndarray:
+def accumulate(layer: Layer, windows, w_codes, product_frac: int, acc, acc_t) -> np.ndarray:
     """The arithmetic: a PE sums its kernel's products in tap order; cycle by cycle, PE by PE,
     that sum is added into the output channel's accumulator (acc, which holds the biases)."""
     p_ = plan_of(layer)
@@ -195,33 +196,39 @@ def sums(layer: Layer, windows, w_codes, product_frac, acc, acc_t, codes_add, re
             products = [windows[..., ci * kh * kw + pos] * w_codes[ci * kh * kw + pos, co] for pos in p_.library[pid]]
             pe_sum = requantize(products[0], product_frac, acc_t)
             for product in products[1:]:
-                pe_sum = codes_add(pe_sum, acc_t, product, product_frac)
-            acc[..., co] = codes_add(acc[..., co], acc_t, pe_sum, acc_t.fractional)
+                pe_sum = C.add(pe_sum, acc_t, product, product_frac)
+            acc[..., co] = C.add(acc[..., co], acc_t, pe_sum, acc_t.fractional)
     return acc
 
 
-def hardware(layer: Layer, in_bits: int, w_bits: int, memory, mux) -> dict:
-    """multipliers, sharing, ROMs and operand choices of the PEs."""
+def cost(layer: Layer, in_bits: int, w_bits: int) -> StrategyCost:
+    """The PEs' multipliers, ROMs and operand choices; the pe strategy multiplies every live
+    kernel's `keep` taps (a kept weight that is 0 too)."""
     p_ = plan_of(layer)
     rf, count = p_.rf, len(p_.pes)
     memories, muxes = [], []
     if rf > 1 and count:                       # per PE, ROMs of depth R
-        memories.append(memory("PE weights", "ROM", count * p_.keep, rf, w_bits))
+        memories.append(hardware.Memory("PE weights", "ROM", count * p_.keep, rf, w_bits))
         if p_.pattern_bits:
-            memories.append(memory("PE pattern ids", "ROM", count, rf, p_.pattern_bits))
+            memories.append(hardware.Memory("PE pattern ids", "ROM", count, rf, p_.pattern_bits))
     by_ways: dict = {}
     for p in range(count if rf > 1 else 0):      # a PE reading several channels chooses by cycle
         ways = len(p_.channels(p))
         if ways > 1:
             by_ways[ways] = by_ways.get(ways, 0) + len(p_.positions)
-    muxes += [mux("PE inputs", n, ways, in_bits) for ways, n in sorted(by_ways.items())]
+    muxes += [hardware.Mux("PE inputs", n, ways, in_bits) for ways, n in sorted(by_ways.items())]
     by_ways = {}
     for t in range(p_.keep):                    # each PE's tap multiplexers, by pattern id
         if p_.ways(t) > 1:
             by_ways[p_.ways(t)] = by_ways.get(p_.ways(t), 0) + count
-    muxes += [mux("PE pattern", n, ways, in_bits) for ways, n in sorted(by_ways.items())]
+    muxes += [hardware.Mux("PE pattern", n, ways, in_bits) for ways, n in sorted(by_ways.items())]
     shared = sum(len(p_.channels(p)) > 1 for p in range(count))
     sharing = (f"{count} PE(s) of {p_.keep} multipliers for {p_.kernels} kernel(s), {rf} cycle(s) each"
                + (f"; {shared} choose their input channel by cycle" if shared else ""))
-    return dict(multipliers=count * p_.keep, sharing=sharing, memories=memories, muxes=muxes,
-                macs=p_.kernels * p_.keep)
+    return StrategyCost(multipliers=p_.multipliers + activation_products(layer), sharing=sharing,
+                        memories=tuple(memories), muxes=tuple(muxes), accumulator_bits=accumulator_bits(layer),
+                        macs=p_.kernels * p_.keep)
+
+
+STRATEGY = ConvStrategy("pe", "conv2d_pe", cycles=lambda rf: rf, derive=derive, view=view, arrays=arrays,
+                        accumulate=accumulate, cost=cost)

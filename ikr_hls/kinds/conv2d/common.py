@@ -1,0 +1,263 @@
+"""What every conv strategy shares: the facts its weights decide, the sliding window, the
+view, arrays, reference and cost parts that do not depend on the strategy, and the report."""
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import Any
+
+import numpy as np
+
+from ... import activations, hardware
+from ...expr import Expr, Var, any_of, cpp, select
+from ...ir import Layer, layer_kernel
+from ...patterns import LayerPatterns
+from ...precision import index_bits, weight_bits, widen_for_sum
+from ..window import Window
+
+
+@dataclass(frozen=True)
+class ConvFacts:
+    """What the weights of a conv layer decide, computed once for backend, emulate and report.
+
+    groups:      the exact-support groups ("positions", "kernels" as (ci, co)), most used first:
+                 the pattern strategy's processing elements; all-zero kernels belong to none.
+    filter_taps: per filter, its nonzero taps (ci, kh, kw) in the unrolled strategy's order.
+    patterns:    the IKR library of the layer's own kernels (a depthwise conv's compact ones).
+    cycles:      the pipelined steps a pixel takes in the layer's strategy (R for a PE strategy).
+    form:        the strategy's own facts (its module says what they are); form.multipliers:
+                 the multipliers the generated code asks for at the layer's reuse factor.
+    """
+    nnz: int
+    groups: list
+    filter_taps: list
+    patterns: LayerPatterns
+    cycles: int
+    form: Any
+
+    @property
+    def multipliers(self) -> int:
+        return self.form.multipliers
+
+
+@dataclass(frozen=True)
+class ConvStrategy:
+    """One form of the conv's generated code (a module of this package each): its template and
+    how it schedules, stores, computes and costs the layer's products."""
+    name: str
+    template: str                                   # under templates/firmware/layers/, no .h.j2
+    cycles: Callable[[int], int]                    # pipelined steps per pixel at reuse factor R
+    derive: Callable[[Layer, list, list], Any]      # (layer, support groups, filter taps) -> its facts
+    view: Callable[[Layer], dict]                   # its template's own variables
+    arrays: Callable[[Layer], tuple]                # (description, [weight arrays]) (bias, tables: common)
+    accumulate: Callable[..., np.ndarray]           # reference: (layer, windows, w_codes, product_frac,
+                                                    # acc, acc_t) -> acc with every product added
+    cost: Callable[[Layer, int, int], StrategyCost]  # (layer, input bits, weight bits)
+
+
+@dataclass(frozen=True)
+class StrategyCost:
+    """A strategy's share of a conv's Cost (common.cost adds the window, tables and steps)."""
+    multipliers: int
+    sharing: str
+    memories: tuple = ()
+    muxes: tuple = ()
+    accumulator_bits: int = 0      # registers of accumulators kept over a pixel's cycles
+    macs: int = 0                  # products per output pixel
+
+
+R = Var("r")                       # the cycle of a pixel, in the PE strategies
+
+
+def choice(choices: list, by: Var = R) -> Expr:
+    """The value for each key of a variable (the cycle r, a pattern id): [(key, value)] ->
+    `(r == 0 || r == 2) ? a : b`; the last value serves every key not listed before it, and
+    one value is no choice at all."""
+    values: dict = {}
+    for key, value in choices:
+        values.setdefault(cpp(value), (value, []))[1].append(key)
+    *chosen, (default, _) = values.values()
+    out = default
+    for value, keys in reversed(chosen):
+        out = select(any_of(*(by.eq(key) for key in keys)), value, out)
+    return out
+
+
+def support_groups(kernel: np.ndarray) -> list:
+    kh, kw, ci, co = kernel.shape
+    support = (kernel != 0).reshape(kh * kw, ci * co).T     # row = ci * CO + co
+    live = np.flatnonzero(support.any(axis=1))
+    groups = []
+    if len(live):
+        patterns, inverse = np.unique(support[live], axis=0, return_inverse=True)
+        inverse = inverse.reshape(-1)
+        for p in np.argsort(-np.bincount(inverse), kind="stable"):
+            members = live[inverse == p]
+            groups.append(dict(positions=[int(i) for i in np.flatnonzero(patterns[p])],
+                               kernels=[(int(m // co), int(m % co)) for m in members]))
+    return groups
+
+
+def filter_taps(kernel: np.ndarray) -> list:
+    """Per filter, its nonzero taps (ci, kh, kw): channel, row, column."""
+    kh, kw, c, f = kernel.shape
+    return [[(ci, i, j) for ci in range(c) for i in range(kh) for j in range(kw) if kernel[i, j, ci, co] != 0]
+            for co in range(f)]
+
+
+def padded_grid(layer: Layer) -> tuple[int, int]:
+    a = layer.attrs
+    h, w, _ = layer.in_shape
+    return h + a["pad_top"] + a["pad_bottom"], w + a["pad_left"] + a["pad_right"]
+
+
+def window(layer: Layer) -> Window:
+    """The layer's sliding window over its zero-padded grid (kinds/window.py), `cycles` steps
+    a pixel as its strategy decides."""
+    a = layer.attrs
+    h, w, c = layer.in_shape
+    return Window(layer.name, c, a["kh"], a["kw"], a["sh"], a["sw"], h, w, a["pad_top"], a["pad_bottom"],
+                  a["pad_left"], a["pad_right"], cycles=layer.facts.cycles)
+
+
+def activation_products(layer: Layer) -> int:
+    """Multiplications of the fused activation per output pixel (a leaky ReLU's slope)."""
+    return layer.out_shape[-1] if layer.activation == "leaky_relu" else 0
+
+
+def _table_lookups(layer: Layer) -> int:
+    return layer.out_shape[-1] if "act_table" in layer.precision else 0
+
+
+def table_copies(layer: Layer) -> int:
+    """Copies of the activation table: one output pixel a step reads it once per filter."""
+    return hardware.table_copies(_table_lookups(layer), layer.attrs["reuse_factor"]) if _table_lookups(layer) else 1
+
+
+def copy_of(layer: Layer, co: int) -> int:
+    """The activation table copy filter `co` reads."""
+    return co // (2 * layer.attrs["reuse_factor"])
+
+
+def view(layer: Layer) -> dict:
+    """The variables conv2d_base.h.j2 reads, whatever the strategy."""
+    a = layer.attrs
+    facts: ConvFacts = layer.facts
+    h, w, c = layer.in_shape
+    oh, ow, f = layer.out_shape
+    kernel = layer.weights["kernel"]
+    padded = any(a[k] for k in ("pad_top", "pad_bottom", "pad_left", "pad_right"))
+    ph, pw = padded_grid(layer)
+    grid = window(layer)
+    nnz = facts.nnz
+    out = dict(h=h, w=w, c=c, oh=oh, ow=ow, f=f, kh=a["kh"], kw=a["kw"], sh=a["sh"], sw=a["sw"],
+               padding=a["padding"], pad_top=a["pad_top"], pad_bottom=a["pad_bottom"],
+               pad_left=a["pad_left"], pad_right=a["pad_right"], padded=padded, ph=ph, pw=pw,
+               inside=grid.inside, valid=grid.valid, nnz=nnz, dense_weights=kernel.size,
+               reuse_factor=a["reuse_factor"], multipliers=facts.multipliers, keras_class="Conv2D",
+               depthwise=a.get("depthwise"), act=activations.call_view(layer),
+               table_pragmas=activations.partition_pragmas(layer),
+               summary=f"Conv2D {a['kh']}x{a['kw']} {c}->{f}, {nnz}/{kernel.size} weights")
+    if a.get("depthwise"):
+        dense = kernel.size // c                              # the depthwise kernel's own weights
+        out.update(keras_class="DepthwiseConv2D", dense_weights=dense,
+                   summary=f"DepthwiseConv2D {a['kh']}x{a['kw']} x{a['depthwise']} on {c} channels, "
+                           f"{nnz}/{dense} weights")
+    if a.get("separable"):
+        out.update(keras_class=f"SeparableConv2D ({a['separable']} half)",
+                   summary=f"SeparableConv2D, {a['separable']}: " + out["summary"])
+    if a.get("transpose"):
+        out.update(keras_class="Conv2DTranspose (a stride-1 conv of its flipped kernel)",
+                   summary=f"Conv2DTranspose stride {a['transpose'][0]}x{a['transpose'][1]} as a stride-1 conv of its "
+                           "flipped kernel: " + out["summary"])
+    out["slots"] = facts.cycles
+    out["grid"] = grid
+    return out
+
+
+def cost(layer: Layer, own: StrategyCost) -> hardware.Cost:
+    """R cycles per pixel of the padded grid (a PE strategy's R steps at II 1, or one step at
+    II R); the window's registers and line buffers, the activation tables; the strategy's
+    multipliers, memories, operand choices and accumulators."""
+    a = layer.attrs
+    rf = a["reuse_factor"]
+    kernel = layer_kernel(layer)                             # a depthwise conv's (KH, KW, C, M)
+    oh, ow, f = layer.out_shape
+    ph, pw = padded_grid(layer)
+    c = layer.in_shape[-1]
+    in_bits = hardware.bits(layer.input_types[0]) if layer.input_types else 0
+    w_bits = hardware.bits(layer.precision["weight"])
+    memories = [hardware.Memory("line buffers", "RAM", (a["kh"] - 1) * c, pw, in_bits)] if a["kh"] > 1 else []
+    memories += own.memories
+    # the layer's own registers: window, the step's pixel and column, the PE strategies' accumulators
+    registers = (a["kh"] * a["kw"] + a["kh"] + 1) * c * in_bits + own.accumulator_bits
+    if _table_lookups(layer):
+        memories += activations.table_memories(layer, table_copies(layer))
+    slots = layer.facts.cycles                              # R cycles at II 1, or one step at II R
+    ii, steps = rf // slots, ph * pw * slots
+    return hardware.Cost(latency=steps * ii + hardware.PIPELINE_DEPTH, ii=ii, iterations=steps,
+                         multipliers=int(own.multipliers), sharing=own.sharing, registers_bits=registers,
+                         memories=tuple(memories), muxes=tuple(own.muxes), product_bits=(w_bits, in_bits),
+                         macs_dense=oh * ow * int(kernel.size), macs=oh * ow * own.macs)
+
+
+def accumulator_bits(layer: Layer) -> int:
+    """The filters' accumulators a PE strategy keeps over a pixel's cycles."""
+    return layer.out_shape[-1] * hardware.bits(layer.precision["accum"])
+
+
+def values(layer: Layer) -> dict:
+    return {"weight": layer.weights["kernel"], "bias": layer.weights["bias"]}
+
+
+def report(layer: Layer) -> dict:
+    """Parameters, the IKR pattern library and the weight storage of the three schemes."""
+    kernel = np.asarray(layer_kernel(layer))
+    kh, kw, ci, co = kernel.shape
+    w_t, b_t = layer.precision["weight"], layer.precision["bias"]
+    bias = layer.weights["bias"]
+    own_bias = layer.attrs.get("separable") != "depthwise"     # a depthwise half's zeros are not Keras's
+    nnz = int(np.count_nonzero(kernel))
+    found = layer.facts.patterns
+    usage = found.usage()
+    assignment = found.assignment.reshape(-1)
+    live = assignment >= 0
+    n_kernels = ci * co
+    removed = int(n_kernels - np.count_nonzero(live))
+    taps = found.library.reshape(len(found.library), kh * kw).sum(axis=1)   # (0, P): no kernel left
+    slots = int(taps[assignment[live]].sum()) if live.any() else 0
+    idx = index_bits(len(found.library) + (1 if removed else 0))
+    wb = weight_bits(w_t)
+    ptr_bits = nnz.bit_length()                              # pointers hold 0 .. nnz
+    return {
+        "weight_type": w_t.cpp, "weight_bits": wb, "bias_type": b_t.cpp,
+        "params_dense": int(kernel.size + (bias.size if own_bias else 0)),
+        "params_nonzero": nnz + (int(np.count_nonzero(bias)) if own_bias else 0),
+        "kernel_size": [int(kh), int(kw)],
+        "kernels": int(n_kernels),
+        "kernels_removed": removed,
+        "kernel_nonzero": nnz,
+        "keep": found.keep,
+        "regular": found.regular,
+        "library_size": int(len(found.library)),
+        "index_bits": idx,
+        "weight_slots": slots,
+        "support_groups": len(layer.facts.groups),
+        "patterns": [{"grid": found.library[i].astype(int).tolist(), "kernels": int(usage[i]),
+                      "taps": int(taps[i])} for i in range(len(found.library))],
+        "storage_bits": {
+            "dense": int(kernel.size) * wb,
+            "ikr": slots * wb + n_kernels * idx,
+            "csr": nnz * (wb + index_bits(kh * kw)) + (n_kernels + 1) * ptr_bits,
+        },
+        "bias_bits": int(bias.size) * weight_bits(b_t) if own_bias else 0,
+    }
+
+
+def default_accum(layer: Layer, in_types: list, types: dict):
+    """An accumulator in which the layer's sum can neither overflow nor round."""
+    if in_types[0].is_float or types["result"].is_float:
+        return types["result"]
+    kernel = layer.weights["kernel"]
+    per_output = (kernel != 0).reshape(-1, kernel.shape[-1]).sum(axis=0)
+    return widen_for_sum(in_types[0], types["weight"], types["bias"], int(per_output.max(initial=0)))

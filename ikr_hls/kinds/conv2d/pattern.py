@@ -1,0 +1,188 @@
+"""The `pattern` conv strategy: one processing element per IKR pattern (exact support), whose
+taps are constant window positions. With R = 1 every kernel has its own instance; with R > 1
+instance i of a pattern's PE serves R of its kernels, one per cycle of the pixel: its inputs
+chosen among window registers by the cycle, its weights a ROM of depth R read at the cycle."""
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+
+from ... import codes as C
+from ... import hardware
+from ...constants import array, literal
+from ...expr import any_of, index
+from ...ir import Layer
+from ...precision import requantize
+from .common import ConvStrategy, R, StrategyCost, accumulator_bits, activation_products, choice, copy_of
+from .pe import drawing
+
+
+@dataclass(frozen=True)
+class Slot:
+    """Kernel `k` of PE `g` (input channel ci, output channel co) runs on instance `i` of the
+    PE in cycle `r` of each input pixel: kernel k = i * R + r."""
+    g: int
+    i: int
+    r: int
+    k: int
+    ci: int
+    co: int
+
+
+@dataclass(frozen=True)
+class PatternFacts:
+    """slots[r]: the kernels the PE instances serve in cycle r of an input pixel (Slots, PE by
+    PE, instance by instance); multipliers: every instance's taps."""
+    slots: list
+    multipliers: int
+
+
+def _slot_schedule(groups: list, rf: int) -> list:
+    """ceil(kernels / R) instances per PE; instance i serves kernels i*R .. i*R + R-1 of its PE,
+    one per cycle: the order in which the accumulators receive the PEs' sums."""
+    slots: list = [[] for _ in range(rf)]
+    for g, group in enumerate(groups):
+        for k, (ci, co) in enumerate(group["kernels"]):
+            slots[k % rf].append(Slot(g, k // rf, k % rf, k, ci, co))
+    for cycle in slots:
+        cycle.sort(key=lambda s: (s.g, s.i))
+    return slots
+
+
+def derive(layer: Layer, groups: list, filter_taps: list) -> PatternFacts:
+    rf = layer.attrs["reuse_factor"]
+    return PatternFacts(_slot_schedule(groups, rf),
+                        sum(-(-len(g["kernels"]) // rf) * len(g["positions"]) for g in groups))
+
+
+def view(layer: Layer) -> dict:
+    """One processing element per pattern: its taps are constant window positions.
+
+    R = 1: every kernel has its own instance. The kernels of a PE are a loop, which the
+    pipeline unrolls: its input and output channels come from completely partitioned tables
+    read at the loop's (constant once unrolled) index, so they are wiring, and the code stays
+    one loop per pattern however many kernels the layer has.
+    R > 1: instance i serves R kernels, one per cycle r of the pixel, written out: its inputs
+    are an R:1 choice between window registers, its weights a ROM of depth R read at r, its
+    sum goes to the kernel's filter."""
+    kh, kw = layer.weights["kernel"].shape[:2]
+    rf = layer.attrs["reuse_factor"]
+    name = layer.name
+    served: dict = {}
+    if rf > 1:
+        for slot in (slot for cycle in layer.facts.form.slots for slot in cycle):
+            served.setdefault((slot.g, slot.i), []).append(slot)
+    pes = []
+    for g, group in enumerate(layer.facts.groups):
+        taps = [(p // kw, p % kw) for p in group["positions"]]
+        keep, count = len(taps), -(-len(group["kernels"]) // rf)
+        instances = []
+        for i in range(count if rf > 1 else 0):
+            slots = served[(g, i)]
+            weights = [index(f"{name}_pe{g}_w", R * (count * keep) + (i * keep + t)) for t in range(keep)]
+            inputs = [choice([(s.r, index("window", ti, tj, s.ci)) for s in slots]) for ti, tj in taps]
+            targets: dict = {}
+            for s in slots:
+                targets.setdefault(s.co, []).append(s.r)
+            updates = [(None if len(cycles) == rf else choice_of_cycles(cycles), co) for co, cycles in targets.items()]
+            kernels = ", ".join(f"{s.ci}->{s.co}" for s in slots)
+            # an instance with fewer than R kernels idles in the last cycles: it is not called
+            # there (the counting build counts the products that are used, and so does the report)
+            idle = R < len(slots) if len(slots) < rf else None
+            instances.append(dict(index=i, inputs=inputs, weights=weights, updates=updates, kernels=kernels,
+                                  guard=idle))
+        pes.append(dict(taps=taps, keep=keep, kernels=len(group["kernels"]), count=count, instances=instances,
+                        drawing=drawing(group["positions"], kh, kw),
+                        partition=_weights_partition(name, g, count * keep, rf)))
+    copies = [dict(co=co, table_copy=copy_of(layer, co)) for co in range(layer.out_shape[-1])]
+    return dict(groups=pes, result_copies=copies, allocation=0,
+                index_bits=max(1, int(np.ceil(np.log2(max(len(layer.facts.groups), 2))))))
+
+
+def choice_of_cycles(cycles: list):
+    """r == c0 || r == c1 ...: the cycles in which an instance serves a filter."""
+    return any_of(*(R.eq(r) for r in cycles))
+
+
+def _weights_partition(name: str, g: int, banks: int, rf: int) -> str:
+    """Each (instance, tap) of a PE is its own memory: a constant with R = 1 (and so are the
+    kernels' channels), a ROM of depth R (cyclic partition: bank = instance * keep + tap,
+    address = cycle) otherwise."""
+    if rf == 1:
+        return "\n".join(f"#pragma HLS ARRAY_PARTITION variable={name}_pe{g}_{table} complete"
+                         for table in ("w", "ci", "co"))
+    return f"#pragma HLS ARRAY_PARTITION variable={name}_pe{g}_w cyclic factor={banks} dim=1" if banks > 1 else ""
+
+
+def arrays(layer: Layer) -> tuple:
+    kernel = layer.weights["kernel"]
+    kh, kw = kernel.shape[:2]
+    rf = layer.attrs["reuse_factor"]
+    out = []
+    for g, group in enumerate(layer.facts.groups):
+        positions, kernels = group["positions"], group["kernels"]
+        keep, count = len(positions), -(-len(kernels) // rf)
+        table = np.zeros((rf, count, keep))                   # [cycle][instance][tap]; unused cycles: 0
+        for k, (ci, co) in enumerate(kernels):
+            table[k % rf, k // rf] = [kernel[p // kw, p % kw, ci, co] for p in positions]
+        layout = ("kernel by kernel" if rf == 1 else
+                  f"at [(cycle * {count} + instance) * {keep} + tap]: {count * keep} ROMs of depth {rf}")
+        out.append(array(f"{layer.name}_pe{g}_w", f"{layer.name}_weight_t", table.reshape(-1),
+                         f"PE {g} ({drawing(positions, kh, kw)}): {keep} weights per kernel, {layout}",
+                         literal(layer, "weight")))
+        if rf == 1:                                         # the kernels' channels, constants once unrolled
+            out += [array(f"{layer.name}_pe{g}_ci", "int", [ci for ci, _ in kernels],
+                          f"PE {g}: input channel of each kernel"),
+                    array(f"{layer.name}_pe{g}_co", "int", [co for _, co in kernels],
+                          f"PE {g}: output channel (filter) of each kernel")]
+    return f"Conv2D grouped by pattern, {len(layer.facts.groups)} pattern(s)", out
+
+
+def accumulate(layer: Layer, windows, w_codes, product_frac: int, acc, acc_t) -> np.ndarray:
+    """Each kernel's products summed in its PE (sum = x0*w0; sum += x1*w1; ...), then the PE's
+    sum added into the filter's accumulator, in the order of the slot schedule (cycle by cycle,
+    PE by PE, instance by instance)."""
+    kh, kw = layer.weights["kernel"].shape[:2]
+    for slot in (slot for cycle in layer.facts.form.slots for slot in cycle):
+        taps = [slot.ci * kh * kw + pos for pos in layer.facts.groups[slot.g]["positions"]]
+        products = [windows[..., t] * w_codes[t, slot.co] for t in taps]
+        pe_sum = requantize(products[0], product_frac, acc_t)
+        for product in products[1:]:
+            pe_sum = C.add(pe_sum, acc_t, product, product_frac)
+        acc[..., slot.co] = C.add(acc[..., slot.co], acc_t, pe_sum, acc_t.fractional)
+    return acc
+
+
+def _input_muxes(layer: Layer, in_bits: int) -> list:
+    """R > 1: each tap of a PE instance chooses its window register by the cycle, among the
+    distinct input channels of the kernels it serves (as the view writes it)."""
+    served: dict = {}
+    for slot in (slot for cycle in layer.facts.form.slots for slot in cycle):
+        served.setdefault((slot.g, slot.i), set()).add(slot.ci)
+    by_ways: dict = {}
+    for (g, _), channels in served.items():
+        if len(channels) > 1:
+            taps = len(layer.facts.groups[g]["positions"])
+            by_ways[len(channels)] = by_ways.get(len(channels), 0) + taps
+    return [hardware.Mux("PE inputs", count, ways, in_bits) for ways, count in sorted(by_ways.items())]
+
+
+def cost(layer: Layer, in_bits: int, w_bits: int) -> StrategyCost:
+    """R steps at II 1 per pixel, ceil(kernels / R) instances of each pattern's PE, each with a
+    weight ROM of depth R when R > 1."""
+    rf, facts = layer.attrs["reuse_factor"], layer.facts
+    memories, muxes = [], []
+    if rf > 1:                  # each instance: a weight ROM of depth R per tap, inputs chosen by cycle
+        banks = sum(-(-len(g["kernels"]) // rf) * len(g["positions"]) for g in facts.groups)
+        memories.append(hardware.Memory("PE weights", "ROM", banks, rf, w_bits))
+        muxes += _input_muxes(layer, in_bits)
+    return StrategyCost(multipliers=facts.multipliers + activation_products(layer),
+                        sharing=(f"{sum(-(-len(g['kernels']) // rf) for g in facts.groups)} PE instance(s) for "
+                                 f"{sum(len(g['kernels']) for g in facts.groups)} kernel(s)"),
+                        memories=tuple(memories), muxes=tuple(muxes), accumulator_bits=accumulator_bits(layer),
+                        macs=facts.nnz)
+
+
+STRATEGY = ConvStrategy("pattern", "conv2d_pattern", cycles=lambda rf: rf, derive=derive, view=view,
+                        arrays=arrays, accumulate=accumulate, cost=cost)
