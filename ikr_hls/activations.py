@@ -14,11 +14,19 @@ from .errors import IKRHLSError
 from .hardware import Memory
 from .ir import Layer
 from .precision import requantize, to_codes, weight_bits
+from .tables import softmax_shifts
 
 # The precision roles an activation adds to its layer (in fixed point).
 ROLES = {"softmax": ("exp_table", "inv_table"), "sigmoid": ("act_table",), "tanh": ("act_table",),
          "leaky_relu": ("alpha",)}
 ALL_ROLES = tuple(sorted({role for roles in ROLES.values() for role in roles}))
+
+
+def slope(layer: Layer) -> float:
+    """A leaky ReLU's slope (the frontend gives every leaky ReLU one)."""
+    if layer.alpha is None:
+        raise ValueError(f"layer {layer.name}: a leaky ReLU without a slope")
+    return layer.alpha
 
 
 def roles(layer: Layer) -> tuple:
@@ -31,7 +39,7 @@ def call_view(layer: Layer) -> dict:
         return dict(kind="leaky", name=layer.name)
     if "act_table" in layer.precision:
         return dict(kind="table", name=layer.name, shift=tables.act_shift(layer),
-                    table_size=layer.attrs["table_size"], range=layer.attrs["act_range"])
+                    table_size=layer.settled.table_size, range=layer.settled.act_range)
     return dict(kind="function", name=layer.name, function=layer.activation)
 
 
@@ -39,15 +47,15 @@ def softmax_view(layer: Layer) -> dict:
     """Whether the layer's softmax uses lookup tables (fixed point), and their constants."""
     if not (layer.activation == "softmax" and "exp_table" in layer.precision):
         return dict(softmax_lut=False)
-    return dict(softmax_lut=True, table_size=layer.attrs["table_size"], exp_shift=tables.exp_shift(layer),
-                inv_shift=layer.attrs["softmax"]["inv_shift"])
+    return dict(softmax_lut=True, table_size=layer.settled.table_size, exp_shift=tables.exp_shift(layer),
+                inv_shift=softmax_shifts(layer).inv_shift)
 
 
 def arrays(layer: Layer, copies: int = 1) -> list[Array]:
     """Constants of the layer's activation: lookup tables (`copies` copies of a sigmoid/tanh
     table, or of the softmax exp table, read by several lanes a step), or a leaky ReLU's slope."""
     if layer.activation == "leaky_relu":
-        return [array(f"{layer.name}_alpha", f"{layer.name}_alpha_t", [layer.attrs["alpha"]],
+        return [array(f"{layer.name}_alpha", f"{layer.name}_alpha_t", [slope(layer)],
                       "negative slope of the leaky ReLU", literal(layer, "alpha"))]
     if "act_table" in layer.precision:
         return [array(f"{layer.name}_act_table", f"{layer.name}_act_table_t", tables.act_table(layer),
@@ -111,7 +119,7 @@ def _leaky_relu(layer: Layer, acc, acc_t):
     """ikr::leaky_relu: result_t(x) for x >= 0, else result_t(x * alpha) (exact product)."""
     p = C.fixed_types(layer)
     result_t, alpha_t = p["result"], p["alpha"]
-    alpha = to_codes(np.array(layer.attrs["alpha"]), alpha_t)
+    alpha = to_codes(np.array(slope(layer)), alpha_t)
     C.check_fits(acc_t.width + alpha_t.width, "product")
     negative = requantize(acc * alpha, acc_t.fractional + alpha_t.fractional, result_t)
     return np.where(acc >= 0, requantize(acc, acc_t.fractional, result_t), negative)
@@ -119,14 +127,14 @@ def _leaky_relu(layer: Layer, acc, acc_t):
 
 def softmax(layer: Layer, codes, in_t):
     p = C.fixed_types(layer)
-    size = layer.attrs["table_size"]
+    size = layer.settled.table_size
     diff_t, sum_t = p["diff"], p["exp_sum"]
     d = requantize(codes.max(axis=-1, keepdims=True) - codes, in_t.fractional, diff_t)
     e = to_codes(tables.exp_table(layer), p["exp_table"])[C.floor_index(d, diff_t, tables.exp_shift(layer), size)]
     total = np.zeros(codes.shape[:-1], dtype=np.int64)
     for i in range(codes.shape[-1]):
         total = C.add(total, sum_t, e[..., i], p["exp_table"].fractional)
-    inv_index = C.floor_index(total, sum_t, layer.attrs["softmax"]["inv_shift"], size)
+    inv_index = C.floor_index(total, sum_t, softmax_shifts(layer).inv_shift, size)
     inv = to_codes(tables.inv_table(layer), p["inv_table"])[inv_index][..., None]
     return requantize(e * inv, p["exp_table"].fractional + p["inv_table"].fractional, p["result"])
 
@@ -135,9 +143,9 @@ def _table_activation(layer: Layer, codes, in_t):
     """ikr::lut_lookup: table[min(floor((x + R) * 2**shift), T - 1)], table[0] below -R."""
     p = C.fixed_types(layer)
     shifted_t = p["act_in"]
-    r = layer.attrs["act_range"]
+    r = layer.settled.act_range
     s = requantize(codes + (np.int64(r) << in_t.fractional), in_t.fractional, shifted_t)
     idx = np.where(s < 0, 0, C.floor_index(np.maximum(s, 0), shifted_t, tables.act_shift(layer),
-                                           layer.attrs["table_size"]))
+                                           layer.settled.table_size))
     values = to_codes(tables.act_table(layer), p["act_table"])[idx]
     return requantize(values, p["act_table"].fractional, p["result"])

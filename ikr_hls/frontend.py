@@ -13,7 +13,7 @@ import numpy as np
 
 from .errors import IKRHLSError
 from .ir import INPUT, Graph, Layer, c_identifier
-from .kinds import KERAS_HANDLERS, MULTI_INPUT
+from .kinds import KERAS_HANDLERS, MULTI_INPUT, check_layer
 from .modelfile import import_keras, load_keras_model
 
 # Keras class name -> frontend handler(keras layer, input shape (or shapes), source)
@@ -79,6 +79,7 @@ def _build_graph(model, source: str) -> Graph:
             alias[id(klayer)] = names[0]
             continue
         for layer in made if isinstance(made, list) else [made]:    # a SeparableConv2D makes two
+            check_layer(layer)
             _check_finite(layer, source)
             layer.name = c_identifier(layer.keras_name, taken)   # 'sep/depthwise' -> sep_depthwise
             layer.inputs = names

@@ -17,13 +17,11 @@ from typing import Any
 
 import numpy as np
 
+from .attributes import Attributes, NoAttributes, Settings, SoftmaxShifts
 from .hardware import Cost
 from .loops import LoopNest
 from .precision import HLSTypeLike
 
-# What each kind of layer means; the frontend maps Keras classes onto these.
-KINDS = ("conv2d", "dense", "pool2d", "global_pool2d", "pad2d", "add", "flatten", "reshape",
-         "activation", "scale_shift", "concatenate", "upsampling2d")
 ACTIVATIONS = ("linear", "relu", "relu6", "leaky_relu", "sigmoid", "tanh", "softmax")
 INPUT = "input"                    # the name layers use to read the model input
 
@@ -64,19 +62,23 @@ class StreamIO:
 @dataclass
 class Layer:
     name: str                      # C++ identifier, unique in the graph
-    kind: str                      # one of KINDS
+    kind: str                      # a kind of the registry (kinds.HARDWARE or kinds.FREE)
     keras_name: str                # the Keras layer this came from (for errors and traces)
     in_shape: tuple
     out_shape: tuple
-    attrs: dict = field(default_factory=dict)
+    attrs: Attributes = field(default_factory=NoAttributes)   # its kind's typed attributes
     weights: dict = field(default_factory=dict)   # name -> np.ndarray (float64)
     activation: str = "linear"     # applied to the result (fused)
+    alpha: float | None = None     # a leaky ReLU's slope
     precision: dict[str, HLSTypeLike] = field(default_factory=dict)  # role -> parsed type, set by the passes
     inputs: list = field(default_factory=list)     # names of the layers read (INPUT: the model input)
     facts: Any = None              # what the weights decide (kinds.<kind>.derive), set by the passes
     input_types: list = field(default_factory=list)   # the types of the buffers it reads, set by the passes
     stream: StreamIO | None = None  # io_stream: how it meets its streams, set by the passes
     input_shapes: list = field(default_factory=list)  # each input's shape when they differ (a Concatenate)
+    settings: Settings | None = None   # strategy, reuse factor, table sizes: set by the passes from the config
+    keras_output: str | None = None    # the Keras layer whose output it computes, when a merge moved it
+    softmax: SoftmaxShifts | None = None   # a softmax's table addressing, set with the types
     cost: Cost | None = None       # what its code costs in its io form, set by the plan pass
     nest: LoopNest | None = None   # its pipelined loop nest (a pixel-form kind's), set by the plan pass
     frozen: bool = field(default=False, init=False, repr=False, compare=False)
@@ -86,6 +88,13 @@ class Layer:
             raise AttributeError(f"layer {self.name}: the plan is frozen, '{key}' cannot change "
                                  "(passes.plan_hardware decided it; convert again to change it)")
         super().__setattr__(key, value)
+
+    @property
+    def settled(self) -> Settings:
+        """Its settings (the settings pass gives every layer its own)."""
+        if self.settings is None:
+            raise ValueError(f"layer {self.name}: no settings yet (passes.apply_settings sets them)")
+        return self.settings
 
     @property
     def plan_cost(self) -> Cost:
@@ -98,7 +107,7 @@ class Layer:
         """Read-only from now on: its fields, attributes, types and weights."""
         for array in self.weights.values():
             array.flags.writeable = False
-        for name in ("attrs", "weights", "precision"):
+        for name in ("weights", "precision"):
             super().__setattr__(name, MappingProxyType(dict(getattr(self, name))))
         for name in ("inputs", "input_types", "input_shapes"):
             super().__setattr__(name, tuple(getattr(self, name)))
@@ -117,8 +126,8 @@ class Layer:
         return int(np.prod(self.out_shape))
 
     def __post_init__(self):
-        if self.kind not in KINDS:
-            raise ValueError(f"unknown layer kind {self.kind!r}")
+        if not isinstance(self.attrs, Attributes):
+            raise TypeError(f"layer {self.keras_name}: attrs must be its kind's Attributes, got {self.attrs!r}")
         if self.activation not in ACTIVATIONS:
             raise ValueError(f"unknown activation {self.activation!r}")
 
@@ -194,27 +203,6 @@ class Graph:
             if layer.name == name or layer.keras_name == name:
                 return layer
         raise KeyError(name)
-
-
-def depthwise_as_conv(depthwise: np.ndarray) -> np.ndarray:
-    """A (KH, KW, C, M) depthwise kernel as the (KH, KW, C, C*M) conv kernel the converter
-    uses: input channel c feeds only outputs c*M .. c*M+M-1 (Keras's order), zeros elsewhere."""
-    kh, kw, c, m = depthwise.shape
-    kernel = np.zeros((kh, kw, c, c * m))
-    for ci in range(c):
-        kernel[:, :, ci, ci * m:(ci + 1) * m] = depthwise[:, :, ci, :]
-    return kernel
-
-
-def layer_kernel(layer: Layer) -> np.ndarray:
-    """A conv layer's own kernels as (KH, KW, CI, CO): for a depthwise conv, (KH, KW, C, M),
-    without the zeros between channels of depthwise_as_conv's form."""
-    kernel = layer.weights["kernel"]
-    m = layer.attrs.get("depthwise")
-    if not m:
-        return kernel
-    kh, kw, c, _ = kernel.shape
-    return np.stack([kernel[:, :, ci, ci * m:(ci + 1) * m] for ci in range(c)], axis=2)
 
 
 def conv_output_size(size: int, kernel: int, stride: int, padding: str) -> tuple[int, int, int]:

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import logging
 
+from .attributes import Settings
 from .config import ProjectConfig
 from .errors import IKRHLSError
 from .hardware import COMPLETE_PARTITION_LIMIT
@@ -31,7 +32,7 @@ def _sole_producer(graph: Graph, layer: Layer) -> Layer | None:
 
 def _merge_into(graph: Graph, layer: Layer, producer: Layer, why: str) -> None:
     graph.removed[layer.keras_name] = f"{why} {producer.keras_name}"
-    producer.attrs["keras_output"] = layer.keras_name
+    producer.keras_output = layer.keras_name
     graph.bypass(layer)
 
 
@@ -64,8 +65,7 @@ def fuse_activations(graph: Graph) -> Graph:
         if prev is not None and kind is not None and prev.activation == "linear" \
                 and layer.activation in kind.activations:
             prev.activation = layer.activation
-            if "alpha" in layer.attrs:
-                prev.attrs["alpha"] = layer.attrs["alpha"]
+            prev.alpha = layer.alpha
             _merge_into(graph, layer, prev, "fused into")
         elif layer.activation == "linear":
             graph.removed[layer.keras_name] = "an identity"
@@ -89,15 +89,15 @@ def merge_zero_padding(graph: Graph) -> Graph:
     part of that layer's padding; elsewhere it stays a layer of its own."""
     for layer in list(graph.layers):
         readers = graph.consumers(layer.name)
-        if layer.kind != "pad2d" or len(readers) != 1 or layer.attrs.get("dil_h", 1) > 1 \
-                or layer.attrs.get("dil_w", 1) > 1:         # a Conv2DTranspose's zero insertion stays
+        if layer.kind != "pad2d" or len(readers) != 1 or layer.attrs.dil_h > 1 \
+                or layer.attrs.dil_w > 1:         # a Conv2DTranspose's zero insertion stays
             continue
         kind = hardware_kind(readers[0])
         if kind is None or not kind.takes_padding:
             continue
         conv = readers[0]
-        for side in ("pad_top", "pad_bottom", "pad_left", "pad_right"):
-            conv.attrs[side] += layer.attrs[side]
+        conv.attrs = conv.attrs.replace(**{side: getattr(conv.attrs, side) + getattr(layer.attrs, side)
+                                           for side in ("pad_top", "pad_bottom", "pad_left", "pad_right")})
         conv.in_shape = layer.in_shape
         graph.removed[layer.keras_name] = f"merged into the padding of {conv.keras_name}"
         graph.bypass(layer)
@@ -126,11 +126,10 @@ def apply_settings(graph: Graph, config: ProjectConfig) -> Graph:
                         settings.where, cls)
     for layer in graph.layers:
         settings = config.settings_for(layer.keras_name, graph.keras_classes.get(layer.keras_name))
-        layer.attrs["reuse_factor"] = settings.reuse_factor or config.reuse_factor
-        layer.attrs["strategy"] = settings.strategy or config.strategy
-        layer.attrs["table_size"] = settings.table_size or config.table_size
-        layer.attrs["exp_range"] = settings.exp_range or config.exp_range
-        layer.attrs["act_range"] = ACT_RANGE
+        layer.settings = Settings(strategy=settings.strategy or config.strategy,
+                                  reuse_factor=settings.reuse_factor or config.reuse_factor,
+                                  table_size=settings.table_size or config.table_size,
+                                  exp_range=settings.exp_range or config.exp_range, act_range=ACT_RANGE)
     return graph
 
 

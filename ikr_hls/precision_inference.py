@@ -11,6 +11,7 @@ import logging
 import numpy as np
 
 from . import activations
+from .attributes import SoftmaxShifts
 from .config import ProjectConfig
 from .errors import IKRHLSError
 from .ir import INPUT, Graph, Layer
@@ -85,14 +86,14 @@ def _alpha_type(layer: Layer, result_t: HLSTypeLike) -> HLSTypeLike:
     """The leaky ReLU slope as a constant: 16 fractional bits and room for its integer part."""
     if result_t.is_float:
         return result_t
-    integer = int(np.ceil(np.log2(abs(layer.attrs["alpha"]) + 1))) + 1
+    integer = int(np.ceil(np.log2(abs(activations.slope(layer)) + 1))) + 1
     return parse_type(f"ap_fixed<{integer + 16},{integer},AP_RND,AP_SAT>")
 
 
 def _table_activation_types(layer: Layer, acc_t: FixedType, chosen: dict) -> dict:
     """sigmoid/tanh by table over [-R, R): the table type and a type that holds acc + R."""
-    r = layer.attrs["act_range"]
-    if layer.attrs["table_size"] < 2 * r:
+    r = layer.settled.act_range
+    if layer.settled.table_size < 2 * r:
         raise IKRHLSError(f"LayerName.{layer.keras_name}.TableSize: must be at least {2 * r}")
     default = ACT_TABLE_T[layer.activation]
     table_t = chosen.get("act_table", parse_type(default))
@@ -108,9 +109,9 @@ def _softmax_types(layer: Layer, in_type: HLSTypeLike, chosen: dict) -> dict:
         return {}
     n = layer.out_size
     p = max(1, int(np.ceil(np.log2(n))))               # a sum of n values below 1 is below 2**p
-    inv_shift = int(np.log2(layer.attrs["table_size"])) - p
+    inv_shift = int(np.log2(layer.settled.table_size)) - p
     if inv_shift < 0:
-        raise IKRHLSError(f"LayerName.{layer.keras_name}.TableSize: {layer.attrs['table_size']} is too "
+        raise IKRHLSError(f"LayerName.{layer.keras_name}.TableSize: {layer.settled.table_size} is too "
                           f"small for a softmax over {n} values (needs at least {2 ** p})")
     exp_t = chosen.get("exp_table", parse_type(EXP_TABLE_T))
     inv_t = chosen.get("inv_table", parse_type(f"ap_ufixed<{inv_shift + 18},{inv_shift + 2},AP_RND,AP_SAT>"))
@@ -119,7 +120,7 @@ def _softmax_types(layer: Layer, in_type: HLSTypeLike, chosen: dict) -> dict:
             raise IKRHLSError(f"LayerName.{layer.keras_name}.Precision.{role}: expected an ap_ufixed type, got {t.cpp}")
     diff = parse_type(f"ap_fixed<{signed_width(in_type) + 1},{signed_integer(in_type) + 1}>")
     exp_sum = parse_type(f"ap_ufixed<{exp_t.width + p},{exp_t.integer + p}>")
-    layer.attrs["softmax"] = dict(inv_shift=inv_shift, sum_bits=p)
+    layer.softmax = SoftmaxShifts(inv_shift=inv_shift, sum_bits=p)
     return {"exp_table": exp_t, "inv_table": inv_t, "diff": diff, "exp_sum": exp_sum}
 
 

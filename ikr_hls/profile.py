@@ -32,31 +32,12 @@ def keras_layer_outputs(keras_model, graph, x) -> dict:
 
 
 def _keras_tensor(keras, keras_model, layer):
-    """Keras's tensor of the same values as an IR layer's output. The depthwise half of a
-    SeparableConv2D has no tensor of its own in Keras: it is computed from the layer's input."""
-    if layer.attrs.get("separable") == "depthwise":
-        sep = keras_model.get_layer(layer.keras_name.rsplit("/", 1)[0])
-        return keras.ops.depthwise_conv(sep.input, sep.depthwise_kernel, strides=sep.strides,
-                                        padding=sep.padding)
-    if layer.attrs.get("dil_h", 1) > 1 or layer.attrs.get("dil_w", 1) > 1:
-        transpose = keras_model.get_layer(layer.keras_name.rsplit("/", 1)[0])   # its zero insertion
-        x = transpose.input
-        for axis, d in ((1, layer.attrs.get("dil_h", 1)), (2, layer.attrs.get("dil_w", 1))):
-            x = _spread(keras, x, axis, d)
-        return x
-    return keras_model.get_layer(layer.attrs.get("keras_output", layer.keras_name)).output
-
-
-def _spread(keras, x, axis: int, d: int):
-    """x with d - 1 zeros inserted between its elements along `axis` (1: rows, 2: columns)."""
-    if d == 1:
-        return x
-    shape = list(x.shape[1:])
-    pieces = [keras.ops.expand_dims(x, axis + 1)] + [keras.ops.expand_dims(keras.ops.zeros_like(x), axis + 1)] * (d - 1)
-    size = shape[axis - 1]
-    shape[axis - 1] = size * d
-    y = keras.ops.reshape(keras.ops.concatenate(pieces, axis=axis + 1), (-1, *shape))
-    return y[:, :(size - 1) * d + 1] if axis == 1 else y[:, :, :(size - 1) * d + 1]
+    """Keras's tensor of the same values as an IR layer's output: its own hook where the kind
+    has one (a layer Keras does not have as such), else the output of its Keras layer (or of
+    the layer merged into it last)."""
+    hook = kind_of(layer).keras_tensor
+    tensor = hook(layer, keras_model, keras) if hook is not None else None
+    return tensor if tensor is not None else keras_model.get_layer(layer.keras_output or layer.keras_name).output
 
 
 def profile_graph(graph, keras_model, x) -> dict:

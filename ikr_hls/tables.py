@@ -16,26 +16,34 @@ import numpy as np
 from .precision import quantize
 
 
+def softmax_shifts(layer):
+    """A softmax layer's table addressing (set with its types, precision_inference)."""
+    if layer.softmax is None:
+        raise ValueError(f"layer {layer.name}: its softmax tables have no addressing yet (set with the types)")
+    return layer.softmax
+
+
 def exp_shift(layer) -> int:
     """log2(T / R): the index of d is floor(d * 2**exp_shift)."""
-    return int(np.log2(layer.attrs["table_size"] // layer.attrs["exp_range"]))
+    return int(np.log2(layer.settled.table_size // layer.settled.exp_range))
 
 
 def exp_table(layer) -> np.ndarray:
-    size = layer.attrs["table_size"]
+    size = layer.settled.table_size
     mid = (np.arange(size) + 0.5) / 2.0 ** exp_shift(layer)
     return quantize(np.exp(-mid), layer.precision["exp_table"])
 
 
 def inv_table(layer) -> np.ndarray:
-    size = layer.attrs["table_size"]
-    mid = (np.arange(size) + 0.5) / 2.0 ** layer.attrs["softmax"]["inv_shift"]
+    size = layer.settled.table_size
+    mid = (np.arange(size) + 0.5) / 2.0 ** softmax_shifts(layer).inv_shift
     return quantize(1.0 / mid, layer.precision["inv_table"])
 
 
-def recip_table(layer) -> np.ndarray:
-    """1/count for an average pool, count = 1 .. PH*PW (entry 0 unused)."""
-    counts = np.arange(layer.attrs["ph"] * layer.attrs["pw"] + 1, dtype=np.float64)
+def recip_table(layer, window: int) -> np.ndarray:
+    """1/count for an average pool of a `window` of PH*PW values, count = 1 .. PH*PW (entry 0
+    unused)."""
+    counts = np.arange(window + 1, dtype=np.float64)
     values = np.divide(1.0, counts, out=np.zeros_like(counts), where=counts > 0)
     t = layer.precision["recip"]
     return values.astype(np.float32).astype(np.float64) if t.is_float else quantize(values, t)
@@ -43,12 +51,12 @@ def recip_table(layer) -> np.ndarray:
 
 def act_shift(layer) -> int:
     """log2(T / 2R): a sigmoid/tanh table covers [-R, R) in T bins."""
-    return int(np.log2(layer.attrs["table_size"] // (2 * layer.attrs["act_range"])))
+    return int(np.log2(layer.settled.table_size // (2 * layer.settled.act_range)))
 
 
 def act_table(layer) -> np.ndarray:
     """sigmoid or tanh at the middle of each bin of [-R, R); index = floor((x + R) * 2**shift)."""
-    r = layer.attrs["act_range"]
-    mid = -r + (np.arange(layer.attrs["table_size"]) + 0.5) / 2.0 ** act_shift(layer)
+    r = layer.settled.act_range
+    mid = -r + (np.arange(layer.settled.table_size) + 0.5) / 2.0 ** act_shift(layer)
     values = 1.0 / (1.0 + np.exp(-mid)) if layer.activation == "sigmoid" else np.tanh(mid)
     return quantize(values, layer.precision["act_table"])

@@ -33,8 +33,8 @@ def test_per_layer_config_overrides_the_model():
     assert types[dense[0]]["weight"] == "ap_fixed<8, 3>"
     assert types[dense[0]]["accum"] == "ap_fixed<24, 10, AP_RND, AP_SAT>"
     assert types[dense[1]]["weight"] == "ap_fixed<16, 6>"
-    assert hls.graph.layer(dense[0]).attrs["reuse_factor"] == 4
-    assert hls.graph.layer(dense[1]).attrs["reuse_factor"] == 2
+    assert hls.graph.layer(dense[0]).settings.reuse_factor == 4
+    assert hls.graph.layer(dense[1]).settings.reuse_factor == 2
 
 
 @pytest.mark.parametrize("cfg,fragment", [

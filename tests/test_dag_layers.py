@@ -101,12 +101,12 @@ def test_residual_graph_merges_what_it_can(dag_projects):
     assert {"reshape", "flatten"} <= set(removed)
     stem = graph.layer("stem")
     a = stem.attrs
-    assert (a["pad_top"], a["pad_bottom"], a["pad_left"], a["pad_right"]) == (1, 1, 2, 0)
+    assert (a.pad_top, a.pad_bottom, a.pad_left, a.pad_right) == (1, 1, 2, 0)
     assert stem.in_shape == (12, 10, 3) and stem.activation == "relu6"
     assert graph.layer("pad_pool").kind == "pad2d"          # before a max pool it cannot merge
     assert graph.layer("block2_add").inputs == ("block1_add", "block2_a", "block1_add")
-    assert graph.layer("block1_a").attrs["alpha"] == pytest.approx(0.1)
-    assert graph.layer("block2_a").attrs["alpha"] == pytest.approx(0.2)   # Keras's default slope
+    assert graph.layer("block1_a").alpha == pytest.approx(0.1)
+    assert graph.layer("block2_a").alpha == pytest.approx(0.2)   # Keras's default slope
 
 
 _CALL = re.compile(r"^\s+(?:ikr::clone\d<[^>]+>|\w+)\(([^)]*)\);", re.M)
@@ -170,8 +170,8 @@ def test_separable_conv_is_a_depthwise_and_a_pointwise_half(dag_projects):
     hls = projects[("depthwise_separable", "float", "unrolled")]
     graph = hls.graph
     first, second = graph.layer("sep_depthwise"), graph.layer("sep")
-    assert (first.keras_name, first.activation, first.attrs["depthwise"]) == ("sep/depthwise", "linear", 2)
-    assert (second.inputs, second.activation, second.attrs["kh"]) == (("sep_depthwise",), "relu", 1)
+    assert (first.keras_name, first.activation, first.attrs.depthwise) == ("sep/depthwise", "linear", 2)
+    assert (second.inputs, second.activation, second.attrs.kh) == (("sep_depthwise",), "relu", 1)
     keras_layer = models["depthwise_separable"].get_layer("sep")
     report = {layer["name"]: layer for layer in hls.report()["layers"]}
     assert report["sep_depthwise"]["params_dense"] + report["sep"]["params_dense"] == keras_layer.count_params()

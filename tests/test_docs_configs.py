@@ -47,9 +47,9 @@ def test_config_example_converts_as_written(lang, body):
         for role, text in (precision.items() if isinstance(precision, dict) else []):
             assert layer.precision[role] == parse_type(text), (name, role)
         if "Strategy" in entry:
-            assert layer.attrs["strategy"] == entry["Strategy"]
+            assert layer.settings.strategy == entry["Strategy"]
         if "ReuseFactor" in entry:
-            assert layer.attrs["reuse_factor"] == entry["ReuseFactor"]
+            assert layer.settings.reuse_factor == entry["ReuseFactor"]
 
 
 def test_a_type_split_by_a_yaml_flow_mapping_gets_the_quoting_hint(tmp_path):

@@ -94,7 +94,7 @@ class FixedModels(dict):
             else:
                 kwargs["precision"] = opts["precision"]
             self[case] = ikr_hls.convert(model, **kwargs)
-            assert {layer.attrs["strategy"] for layer in self[case].graph.layers} == {strategy}, case
+            assert {layer.settings.strategy for layer in self[case].graph.layers} == {strategy}, case
         return self[case]
 
     def __missing__(self, case):            # predict() compiles when it is first called

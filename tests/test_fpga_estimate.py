@@ -87,7 +87,7 @@ def test_pattern_pe_inputs_choose_among_the_channels_they_serve():
     build(graph, tiny_config("pattern", 2))
     conv = graph.layers[0]
     served: dict = {}
-    for cycle in conv.facts.slots:
+    for cycle in conv.facts.form.slots:
         for s in cycle:
             served.setdefault((s.g, s.i), set()).add(s.ci)
     expected = sum(3 for channels in served.values() if len(channels) == 2)      # 3 taps per pattern

@@ -40,7 +40,7 @@ def test_same_padding_is_split_like_tensorflow():
     conv = graph.layers[0]
     # 16 -> 8 with k=3, s=2: total padding 1, TensorFlow puts the extra one after
     assert conv.out_shape == (8, 8, 4)
-    assert (conv.attrs["pad_top"], conv.attrs["pad_bottom"]) == (0, 1)
+    assert (conv.attrs.pad_top, conv.attrs.pad_bottom) == (0, 1)
 
 
 def test_fold_keeps_zeros_exact():

@@ -239,8 +239,8 @@ def _valid(kind, value, hls, slot) -> bool:
     if kind == "reuse":
         layer = hls.graph.layer("c1") if slot[0] == "LayerName" else hls.graph.layer("d1")
         if value is None and slot[0] == "LayerName":          # a layer's null: unset, the model's value
-            return layer.attrs["reuse_factor"] == hls.config.reuse_factor
-        return isinstance(value, int) and not isinstance(value, bool) and layer.attrs["reuse_factor"] == value >= 1
+            return layer.settings.reuse_factor == hls.config.reuse_factor
+        return isinstance(value, int) and not isinstance(value, bool) and layer.settings.reuse_factor == value >= 1
     if kind == "strategy":
         return value in STRATEGIES
     if kind in ("table", "range"):

@@ -81,9 +81,9 @@ def test_strategies_layer_types_and_what_is_still_refused(lenet, caplog):
                                  "Conv2D": {"Strategy": "Resource", "ReuseFactor": 2}},
                    "LayerName": {"fc3": {"ReuseFactor": 2}}})
     by_name = {layer.keras_name: layer for layer in hls.graph.layers}
-    assert [by_name[n].attrs["reuse_factor"] for n in ("fc1", "fc2", "fc3")] == [4, 4, 2]
+    assert [by_name[n].settings.reuse_factor for n in ("fc1", "fc2", "fc3")] == [4, 4, 2]
     assert all(by_name[n].precision["weight"].cpp == "ap_fixed<8, 3>" for n in ("fc1", "fc2", "fc3"))
-    assert [by_name[n].attrs["strategy"] for n in ("conv1", "conv2")] == ["pe", "pe"]
+    assert [by_name[n].settings.strategy for n in ("conv1", "conv2")] == ["pe", "pe"]
     assert by_name["conv1"].precision["weight"].cpp == "ap_fixed<16, 6>"
     # a class with no layer of its own here (the activations are fused): a warning, not an error
     with caplog.at_level(logging.WARNING, logger="ikr_hls"):

@@ -195,7 +195,7 @@ def _graph_contexts(graph) -> set:
             found.add("ZeroPadding2D merged into a conv")
     if "scale_shift" in kinds:
         found.add("BatchNormalization on its own")
-    if any(layer.kind == "pad2d" and (layer.attrs.get("dil_h", 1), layer.attrs.get("dil_w", 1)) == (1, 1)
+    if any(layer.kind == "pad2d" and (layer.attrs.dil_h, layer.attrs.dil_w) == (1, 1)
            for layer in graph.layers):                 # not a Conv2DTranspose's zero insertion
         found.add("ZeroPadding2D on its own")
     if any(layer.kind == "add" and layer.activation != "linear" for layer in graph.layers):
@@ -204,8 +204,8 @@ def _graph_contexts(graph) -> set:
            and graph.layer(layer.inputs[0]).activation != "linear" for layer in graph.layers):
         found.add("an activation layer after a layer with its own activation")
     for layer in graph.layers:
-        if layer.kind == "pool2d" and layer.attrs["pad_top"] != layer.attrs["pad_left"]:
-            found.add(f"{'AveragePooling2D' if layer.attrs['op'] == 'avg' else 'MaxPooling2D'} "
+        if layer.kind == "pool2d" and layer.attrs.pad_top != layer.attrs.pad_left:
+            found.add(f"{'AveragePooling2D' if layer.attrs.op == 'avg' else 'MaxPooling2D'} "
                       "padded unevenly (top != left)")
     return found
 

@@ -88,8 +88,10 @@ def test_the_plan_is_read_only(residual, tmp_path):
     layer = hls.graph.layers[0]
     with pytest.raises(AttributeError, match="frozen"):
         layer.activation = "relu"
+    with pytest.raises(AttributeError):                     # frozen dataclasses
+        layer.settings.reuse_factor = 4
     with pytest.raises(TypeError):
-        layer.attrs["reuse_factor"] = 4
+        layer.precision["result"] = layer.precision["result"]
     with pytest.raises(ValueError, match="read-only"):
         layer.weights["kernel"][0] = 1.0
     with pytest.raises(AttributeError, match="frozen"):

@@ -10,8 +10,11 @@ import numpy as np
 import pytest
 
 from ikr_hls import report as R
+from ikr_hls.attributes import Settings
 from ikr_hls.config import make_config
 from ikr_hls.ir import Graph, Layer
+from ikr_hls.kinds.conv2d import ConvAttributes
+from ikr_hls.kinds.pool2d import PoolAttributes
 from ikr_hls.passes import derive_facts
 from ikr_hls.plan import plan_hardware
 from ikr_hls.precision import parse_type
@@ -50,26 +53,28 @@ def tiny_graph(strategy="unrolled", rf=2, assign=None):
     assign = assign or [[DIAG, COLUMN, DIAG], [COLUMN, DIAG, []]]
     prec = {"weight": parse_type("ap_fixed<8,3>"), "bias": parse_type("ap_fixed<12,4>"),
             "result": parse_type("ap_fixed<16,6>"), "accum": parse_type("ap_fixed<32,12>")}
-    conv = Layer("c1", "conv2d", "conv_a", (6, 6, 2), (4, 4, 3),
-                 attrs=dict(kh=3, kw=3, sh=1, sw=1, padding="valid", pad_top=0, pad_bottom=0,
-                            pad_left=0, pad_right=0, strategy=strategy, reuse_factor=rf),
+    settings = Settings(strategy=strategy, reuse_factor=rf, table_size=1024, exp_range=16, act_range=8)
+    conv = Layer("c1", "conv2d", "conv_a", (6, 6, 2), (4, 4, 3), settings=settings,
+                 attrs=ConvAttributes(kh=3, kw=3, sh=1, sw=1, padding="valid", pad_top=0, pad_bottom=0,
+                                      pad_left=0, pad_right=0),
                  weights=dict(kernel=_conv_kernel(assign), bias=np.array([0.5, 0.0, -1.0])),
                  activation="relu", precision=dict(prec))
     pool = Layer("p1", "pool2d", "pool_a", (4, 4, 3), (2, 2, 3),
-                 attrs=dict(op="max", ph=2, pw=2, sh=2, sw=2, padding="valid", pad_top=0, pad_bottom=0,
-                            pad_left=0, pad_right=0),
+                 settings=settings,
+                 attrs=PoolAttributes(op="max", ph=2, pw=2, sh=2, sw=2, padding="valid", pad_top=0, pad_bottom=0,
+                                      pad_left=0, pad_right=0),
                  precision={"result": parse_type("ap_fixed<16,6>"), "accum": parse_type("ap_fixed<16,6>")})
     dense_kernel = np.zeros((12, 4))
     for i in range(10):                                    # 10 nonzeros, spread over the matrix
         dense_kernel[(5 * i) % 12, i % 4] = 0.1 * (i + 1)
-    dense = Layer("d1", "dense", "dense_a", (12,), (4,), attrs=dict(strategy=strategy, reuse_factor=rf),
+    dense = Layer("d1", "dense", "dense_a", (12,), (4,), settings=settings,
                   weights=dict(kernel=dense_kernel, bias=np.array([0.1, 0.2, 0.0, 0.3])),
                   precision=dict(prec))
     bn = Layer("s1", "scale_shift", "bn_a", (4,), (4,),
                weights=dict(scale=np.array([1.0, 2.0, 0.0, 3.0]), shift=np.zeros(4)),
                precision=dict(prec))
     act = Layer("a1", "activation", "softmax_a", (4,), (4,), activation="softmax",
-                attrs=dict(table_size=1024, exp_range=16),
+                settings=settings,
                 precision={"result": parse_type("ap_fixed<16,6>"), "accum": parse_type("ap_fixed<16,6>")})
     act.precision.update(_softmax_types(act, ACT_T, {}))     # its lookup tables, as the passes give them
     layers = [conv, pool, dense, bn, act]
@@ -233,7 +238,7 @@ def test_pe_strategy_by_hand(rf):
 def test_one_pattern_needs_no_index_and_padding_adds_cycles():
     graph = tiny_graph(assign=[[DIAG, DIAG, DIAG], [DIAG, DIAG, DIAG]])
     conv = graph.layers[0]
-    conv.attrs.update(padding="same", pad_top=1, pad_bottom=1, pad_left=1, pad_right=1)
+    conv.attrs = conv.attrs.replace(padding="same", pad_top=1, pad_bottom=1, pad_left=1, pad_right=1)
     conv.out_shape = (6, 6, 3)
     graph.layers[1].in_shape, graph.layers[1].out_shape = (6, 6, 3), (3, 3, 3)
     graph.layers[2].in_shape = (27,)
@@ -444,7 +449,7 @@ def test_strategy_overrides_in_the_header_and_only_where_a_kind_has_a_choice():
     from ikr_hls.config import LayerSettings
 
     graph = tiny_graph("unrolled", 2)
-    graph.layers[0].attrs["strategy"] = "pattern"            # as a LayerName.conv_a.Strategy sets it
+    graph.layers[0].settings = graph.layers[0].settings.replace(strategy="pattern")   # as LayerName.conv_a.Strategy sets it
     config = tiny_config("unrolled", 2)
     config.layers["conv_a"] = LayerSettings(strategy="pattern")
     r = build(graph, config)

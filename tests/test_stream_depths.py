@@ -2,7 +2,7 @@
 is as deep as the other branches' lag needs. For the zoo's forked models at reuse 1 and 2: the
 network finishes with the computed depths and stops with one element less on any grown copy
 (the depth is tight); the depths in the generated top are the module's and the report's; and
-a second simulator, written here token by token from the layers' own attributes, agrees."""
+a second simulator, token by token from what the plan states of each layer, agrees."""
 import math
 import re
 import time
@@ -13,7 +13,6 @@ import pytest
 import ikr_hls
 from ikr_hls.errors import IKRHLSError
 from ikr_hls.hardware import PIPELINE_DEPTH
-from ikr_hls.kinds import kind_of
 from ikr_hls.report import build_report, format_report
 from ikr_hls.stream_depths import BRANCH_LAG, DEFAULT, STREAM_DEPTH, StreamModel
 from ikr_hls.wiring import Wiring
@@ -32,7 +31,7 @@ def forked(tmp_path_factory):
         for strategy, reuse in FORMS:
             hls = ikr_hls.convert(model, output_dir=tmp_path_factory.mktemp(name), precision=FIXED,
                                   strategy=strategy, reuse_factor=reuse, io_type="io_stream")
-            if not Wiring(hls.graph).has_clones:
+            if not hls.graph.plan.wiring.has_clones:
                 break
             out[(name, strategy, reuse)] = hls
     return out
@@ -46,7 +45,7 @@ def _ids(case):
 
 
 def _model(hls):
-    wiring = Wiring(hls.graph)
+    wiring = hls.graph.plan.wiring
     model = StreamModel(hls.graph, wiring.processes(), wiring.stream_elements(), "input", "output")
     return wiring, model
 
@@ -106,46 +105,25 @@ def test_a_network_that_cannot_be_proven_is_refused(forked, monkeypatch):
         Wiring(forked[("residual", "unrolled", 1)].graph)
 
 
-# --- a second simulator: token by token, from the layers' attributes ----------------------------
+# --- a second simulator: token by token, from each layer's stream form and planned loop nest ------
 
 def _schedule(process, elements):
-    """[(reads, writes)] per step of the process's loop, and its lag (steps in flight), written
-    from the layer's geometry (not from the templates' condition strings)."""
+    """[(reads, writes)] per step of the process's loop, and its lag (steps in flight), from
+    what the plan states of the layer (its stream form, its loop nest and II), with no
+    knowledge of particular kinds; simulated one token at a time rather than in runs."""
     layer = process.layer
     if layer is None:                                  # a clone: one element to every copy a step
         return [(True, True)] * elements[process.reads[0]], PIPELINE_DEPTH
-    a, io = layer.attrs, layer.stream
-    cost = kind_of(layer).cost_of(layer)
+    io, cost = layer.stream, layer.plan_cost
     lag = math.ceil(PIPELINE_DEPTH / cost.ii)
     if io.form == "vector":
         n = layer.in_size // io.in_widths[0]
         return [(True, False)] * n + [(False, True)], 0
     if io.form in ("elementwise", "channels"):
         return [(True, True)] * (layer.in_size // io.in_widths[0]), lag
-    h, w = layer.in_shape[:2]
-    if layer.kind == "concatenate":                    # a pixel of every input, one out, per pixel
-        return [(True, True)] * (h * w), lag
-    if layer.kind == "upsampling2d":                   # output raster order; the first copy reads
-        return [(ry == 0 and rx == 0, True) for _ in range(h) for ry in range(a["sh"])
-                for _ in range(w) for rx in range(a["sw"])], lag
-    if layer.kind == "global_pool2d":
-        return [(True, p == h * w - 1) for p in range(h * w)], lag
-    pt, pb, pl, pr = a["pad_top"], a["pad_bottom"], a["pad_left"], a["pad_right"]
-    gh, gw = h + pt + pb, w + pl + pr
-    if layer.kind == "pad2d":                          # a Conv2DTranspose's zero insertion: pixels dil apart
-        dh, dw = a.get("dil_h", 1), a.get("dil_w", 1)
-        gh, gw = (h - 1) * dh + 1 + pt + pb, (w - 1) * dw + 1 + pl + pr
-        return [(pt <= y < gh - pb and pl <= x < gw - pr and (y - pt) % dh == 0 and (x - pl) % dw == 0, True)
-                for y in range(gh) for x in range(gw)], lag
-    kh, kw = (a["kh"], a["kw"]) if layer.kind == "conv2d" else (a["ph"], a["pw"])
-    cycles = cost.iterations // (gh * gw)
-    steps = []
-    for y in range(gh):
-        for x in range(gw):
-            inside = pt <= y < pt + h and pl <= x < pl + w
-            valid = y >= kh - 1 and (y - kh + 1) % a["sh"] == 0 and x >= kw - 1 and (x - kw + 1) % a["sw"] == 0
-            steps += [(inside and r == 0, valid and r == cycles - 1) for r in range(cycles)]
-    return steps, lag
+    reads, writes = layer.nest.stream_steps()
+    assert len(reads) == cost.iterations, layer.name
+    return [(bool(r), bool(w)) for r, w in zip(reads, writes, strict=True)], lag
 
 
 class _Pipeline:

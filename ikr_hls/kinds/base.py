@@ -15,6 +15,7 @@ from typing import Any
 import numpy as np
 
 from .. import hardware
+from ..attributes import NoAttributes
 from ..hardware import Cost
 from ..ir import Layer
 from ..loops import LoopNest
@@ -109,6 +110,10 @@ class LayerKind:
     # a pixel-form layer: its pipelined loop nest, with the conditions on which a step reads its
     # input stream and writes its output, as its template prints them (loops.py; stream_depths.py)
     loop_nest: Callable[[Layer], LoopNest] | None = None
+    # (layer, Keras model, keras) -> Keras's tensor of the layer's output where Keras has no layer
+    # whose output it is (a SeparableConv2D's depthwise half), else None (profile.py, trace)
+    keras_tensor: Callable[[Layer, Any, Any], Any] | None = None
+    attributes: type = NoAttributes             # its typed attributes (attributes.py), checked by the frontend
 
 
     def lanes_of(self, layer: Layer) -> tuple:
@@ -140,3 +145,4 @@ class FreeKind:
     keras: Mapping[str, Handler]
     why: str                                    # what the report says about its layers
     multi_input: frozenset = field(default_factory=frozenset)
+    attributes: type = NoAttributes

@@ -55,7 +55,7 @@ def _activation_products(layer: Layer) -> int:
 
 
 def _per_copy(layer: Layer) -> int:
-    return 2 * layer.attrs["reuse_factor"]
+    return 2 * layer.settled.reuse_factor
 
 
 def table_copies(layer: Layer) -> int:
@@ -67,7 +67,7 @@ def table_copies(layer: Layer) -> int:
 def view(layer: Layer) -> dict:
     n_in, n_out = layer.weights["kernel"].shape
     nnz, size = layer.facts.nnz, layer.weights["kernel"].size
-    rf = layer.attrs["reuse_factor"]
+    rf = layer.settled.reuse_factor
     cost_ = layer.plan_cost
     return dict(**activations.softmax_view(layer), n_in=n_in, n_out=n_out, nnz=nnz, dense_weights=size,
                 reuse_factor=rf, multipliers=cost_.multipliers,
@@ -120,7 +120,7 @@ def cost(layer: Layer) -> Cost:
     (ALLOCATION), the activation's products (a leaky slope, a softmax's normalisation)
     included."""
     kernel = layer.weights["kernel"]
-    rf = layer.attrs["reuse_factor"]
+    rf = layer.settled.reuse_factor
     products = layer.facts.nnz + _activation_products(layer)
     multipliers = max(1, hardware.shared(products, rf))
     in_bits = hardware.bits(layer.input_types[0]) if layer.input_types else 0

@@ -6,6 +6,7 @@ import numpy as np
 
 from .. import codes as C
 from .. import hardware
+from ..attributes import attributes_of
 from ..constants import array, literal
 from ..expr import Var
 from ..hardware import PIPELINE_DEPTH
@@ -14,7 +15,11 @@ from ..loops import LoopNest
 from ..precision import requantize, to_codes
 from .base import Cost, LayerKind, Weights
 from .keras_reading import check_channels_last, image_shape
-from .pool2d import ROLES, declared_roles, default_accum  # a pool whose window is the whole image
+from .pool2d import ROLES, PoolOp, declared_roles, default_accum  # a pool whose window is the whole image
+
+
+def _attributes(layer: Layer) -> PoolOp:
+    return attributes_of(layer, PoolOp)
 
 
 def _handler(op):
@@ -23,7 +28,7 @@ def _handler(op):
         check_channels_last(klayer, source)
         out_shape = (1, 1, c) if klayer.keepdims else (c,)
         return Layer(name="", kind="global_pool2d", keras_name=klayer.name, in_shape=(h, w, c),
-                     out_shape=out_shape, attrs=dict(op=op, ph=h, pw=w))
+                     out_shape=out_shape, attrs=PoolOp(op=op, ph=h, pw=w))
     return handler
 
 
@@ -33,13 +38,13 @@ def template(layer: Layer) -> str:
 
 def view(layer: Layer) -> dict:
     h, w, c = layer.in_shape
-    op = layer.attrs["op"]
+    op = _attributes(layer).op
     cls = "GlobalMaxPooling2D" if op == "max" else "GlobalAveragePooling2D"
     return dict(h=h, w=w, c=c, op=op, keras_class=cls, summary=f"{cls} over {h}x{w}")
 
 
 def weights(layer: Layer) -> Weights | None:
-    if layer.attrs["op"] != "avg":
+    if _attributes(layer).op != "avg":
         return None
     h, w, _ = layer.in_shape
     return Weights("the reciprocal of the pixel count", [
@@ -53,7 +58,7 @@ def reference(layer: Layer, ins: list) -> np.ndarray:
     p = C.fixed_types(layer)
     n, h, w, c = codes.shape
     pixels = codes.reshape(n, h * w, c)
-    if layer.attrs["op"] == "max":
+    if _attributes(layer).op == "max":
         return requantize(pixels.max(axis=1), in_t.fractional, p["result"])
     acc_t, recip_t = p["accum"], p["recip"]
     total = np.zeros((n, c), dtype=np.int64)
@@ -68,7 +73,7 @@ def cost(layer: Layer) -> Cost:
     """One pixel (all its channels) per step, II 1; at the last one each channel's result is
     written (an average multiplies its sum by 1/(H*W): a multiplier per channel)."""
     h, w, c = layer.in_shape
-    avg = layer.attrs["op"] == "avg"
+    avg = _attributes(layer).op == "avg"
     acc_bits = hardware.bits(layer.precision["accum"]) if avg else hardware.bits(layer.input_types[0]) \
         if layer.input_types else 0
     product_bits = (hardware.bits(layer.precision["recip"]), acc_bits) if avg else (0, 0)
@@ -83,7 +88,7 @@ def loop_nest(layer: Layer) -> LoopNest:
 
 
 KIND = LayerKind(
-    name="global_pool2d",
+    name="global_pool2d", attributes=PoolOp,
     keras={"GlobalMaxPooling2D": _handler("max"), "GlobalAveragePooling2D": _handler("avg")},
     roles=ROLES, declared_roles=declared_roles, templates=("global_pool2d",), template=template, view=view,
     weights=weights, reference=reference, cost=cost, default_accum=default_accum, loop_nest=loop_nest)

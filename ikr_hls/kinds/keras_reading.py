@@ -28,14 +28,15 @@ def activation_name(klayer, source, fn=None) -> str:
     return name
 
 
-# Parameters of activations given by name (activation="leaky_relu" uses Keras's default slope).
-_ACTIVATION_DEFAULTS = {"leaky_relu": {"alpha": 0.2}}
+# The slope of a leaky ReLU given by name (activation="leaky_relu"): Keras's default.
+_DEFAULT_SLOPE = 0.2
 
 
-def with_activation(layer: Layer, name: str, **params) -> Layer:
-    """Set a layer's activation and its parameters (the slope of a leaky ReLU)."""
+def with_activation(layer: Layer, name: str, alpha: float | None = None) -> Layer:
+    """Set a layer's activation and its parameter (the slope of a leaky ReLU)."""
     layer.activation = name
-    layer.attrs.update(_ACTIVATION_DEFAULTS.get(name, {}), **params)
+    if name == "leaky_relu":
+        layer.alpha = _DEFAULT_SLOPE if alpha is None else float(alpha)
     return layer
 
 

@@ -4,9 +4,12 @@ writes its input pixels DH rows and DW columns apart with zeros between them (at
 dil_w; no border padding: its conv pads the borders)."""
 from __future__ import annotations
 
+from dataclasses import dataclass
+
 import numpy as np
 
 from .. import codes as C
+from ..attributes import Attributes, attributes_of, not_negative, positive
 from ..expr import Expr, all_of
 from ..ir import Layer
 from ..loops import LoopNest
@@ -18,13 +21,33 @@ from .window import COL_PHASE, ROW_PHASE, X, Y
 ROLES = ("result",)
 
 
+@dataclass(frozen=True)
+class Pad2DAttributes(Attributes):
+    """Rows and columns of zeros around the image; a Conv2DTranspose's zero insertion also puts
+    its input pixels dil_h rows and dil_w columns apart."""
+    pad_top: int
+    pad_bottom: int
+    pad_left: int
+    pad_right: int
+    dil_h: int = 1
+    dil_w: int = 1
+
+    def check(self) -> None:
+        not_negative(self, "pad_top", "pad_bottom", "pad_left", "pad_right")
+        positive(self, "dil_h", "dil_w")
+
+
+def _attributes(layer: Layer) -> Pad2DAttributes:
+    return attributes_of(layer, Pad2DAttributes)
+
+
 def _zero_padding2d(klayer, shape, source):
     h, w, c = image_shape(klayer, shape, source)
     check_channels_last(klayer, source)
     (pt, pb), (pl, pr) = klayer.padding
     return Layer(name="", kind="pad2d", keras_name=klayer.name, in_shape=(h, w, c),
                  out_shape=(h + pt + pb, w + pl + pr, c),
-                 attrs=dict(pad_top=pt, pad_bottom=pb, pad_left=pl, pad_right=pr))
+                 attrs=Pad2DAttributes(pad_top=pt, pad_bottom=pb, pad_left=pl, pad_right=pr))
 
 
 def template(layer: Layer) -> str:
@@ -32,32 +55,32 @@ def template(layer: Layer) -> str:
 
 
 def _dilation(layer: Layer) -> tuple[int, int]:
-    return layer.attrs.get("dil_h", 1), layer.attrs.get("dil_w", 1)
+    return _attributes(layer).dil_h, _attributes(layer).dil_w
 
 
 def _inside(layer: Layer) -> Expr:
     """The output step (y, x) carries an input pixel (not padding, not an inserted zero)."""
-    a = layer.attrs
+    a = _attributes(layer)
     h, w, _ = layer.in_shape
     dh, dw = _dilation(layer)
     if dh > 1 or dw > 1:            # zero insertion: phase counters say which steps carry a pixel
         return all_of(ROW_PHASE.eq(0) if dh > 1 else None, COL_PHASE.eq(0) if dw > 1 else None)
-    return all_of(Y >= a["pad_top"] if a["pad_top"] else None, Y < a["pad_top"] + h if a["pad_bottom"] else None,
-                  X >= a["pad_left"] if a["pad_left"] else None, X < a["pad_left"] + w if a["pad_right"] else None)
+    return all_of(Y >= a.pad_top if a.pad_top else None, Y < a.pad_top + h if a.pad_bottom else None,
+                  X >= a.pad_left if a.pad_left else None, X < a.pad_left + w if a.pad_right else None)
 
 
 def view(layer: Layer) -> dict:
     h, w, c = layer.in_shape
-    a = layer.attrs
+    a = _attributes(layer)
     dh, dw = _dilation(layer)
     if dh > 1 or dw > 1:
         return dict(h=h, w=w, c=c, oh=layer.out_shape[0], ow=layer.out_shape[1], dil_h=dh, dil_w=dw,
                     inside=_inside(layer), pad_top=0, pad_bottom=0, pad_left=0, pad_right=0,
                     keras_class="Conv2DTranspose", summary=f"zero insertion {dh}x{dw} of a Conv2DTranspose")
     return dict(h=h, w=w, c=c, oh=layer.out_shape[0], ow=layer.out_shape[1], inside=_inside(layer),
-                pad_top=a["pad_top"], pad_bottom=a["pad_bottom"], pad_left=a["pad_left"],
-                pad_right=a["pad_right"], keras_class="ZeroPadding2D", dil_h=1, dil_w=1,
-                summary=f"ZeroPadding2D {a['pad_top']},{a['pad_bottom']} x {a['pad_left']},{a['pad_right']}")
+                pad_top=a.pad_top, pad_bottom=a.pad_bottom, pad_left=a.pad_left,
+                pad_right=a.pad_right, keras_class="ZeroPadding2D", dil_h=1, dil_w=1,
+                summary=f"ZeroPadding2D {a.pad_top},{a.pad_bottom} x {a.pad_left},{a.pad_right}")
 
 
 def loop_nest(layer: Layer) -> LoopNest:
@@ -69,16 +92,40 @@ def loop_nest(layer: Layer) -> LoopNest:
     return LoopNest((("y", oh), ("x", ow)), reads=_inside(layer), counters=counters)
 
 
+def keras_tensor(layer: Layer, keras_model, keras):
+    """A Conv2DTranspose's zero insertion has no tensor in Keras: its input with zeros inserted
+    (None for a ZeroPadding2D, whose own output is the tensor)."""
+    dh, dw = _dilation(layer)
+    if dh == 1 and dw == 1:
+        return None
+    x = keras_model.get_layer(layer.keras_name.rsplit("/", 1)[0]).input
+    for axis, d in ((1, dh), (2, dw)):
+        x = _spread(keras, x, axis, d)
+    return x
+
+
+def _spread(keras, x, axis: int, d: int):
+    """x with d - 1 zeros inserted between its elements along `axis` (1: rows, 2: columns)."""
+    if d == 1:
+        return x
+    shape = list(x.shape[1:])
+    pieces = [keras.ops.expand_dims(x, axis + 1)] + [keras.ops.expand_dims(keras.ops.zeros_like(x), axis + 1)] * (d - 1)
+    size = shape[axis - 1]
+    shape[axis - 1] = size * d
+    y = keras.ops.reshape(keras.ops.concatenate(pieces, axis=axis + 1), (-1, *shape))
+    return y[:, :(size - 1) * d + 1] if axis == 1 else y[:, :, :(size - 1) * d + 1]
+
+
 def reference(layer: Layer, ins: list) -> np.ndarray:
     (codes, in_t), = ins
-    a = layer.attrs
+    a = _attributes(layer)
     dh, dw = _dilation(layer)
     if dh > 1 or dw > 1:
         n, h, w, c = codes.shape
         spread = np.zeros((n, (h - 1) * dh + 1, (w - 1) * dw + 1, c), dtype=np.int64)
         spread[:, ::dh, ::dw] = codes
         codes = spread
-    padded = np.pad(codes, ((0, 0), (a["pad_top"], a["pad_bottom"]), (a["pad_left"], a["pad_right"]), (0, 0)))
+    padded = np.pad(codes, ((0, 0), (a.pad_top, a.pad_bottom), (a.pad_left, a.pad_right), (0, 0)))
     return requantize(padded, in_t.fractional, C.fixed_types(layer)["result"])
 
 
@@ -90,5 +137,5 @@ def cost(layer: Layer) -> Cost:
 
 KIND = LayerKind(
     name="pad2d", keras={"ZeroPadding2D": _zero_padding2d},
-    roles=ROLES, templates=("pad2d",), template=template, view=view,
-    reference=reference, cost=cost, default_accum=no_accumulator, loop_nest=loop_nest)
+    attributes=Pad2DAttributes, roles=ROLES, templates=("pad2d",), template=template, view=view,
+    reference=reference, cost=cost, default_accum=no_accumulator, loop_nest=loop_nest, keras_tensor=keras_tensor)

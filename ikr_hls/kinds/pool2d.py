@@ -3,10 +3,14 @@ padding never counts: a max ignores it, an average multiplies its sum by the rec
 the valid count, from a table."""
 from __future__ import annotations
 
+from dataclasses import dataclass
+from typing import Literal
+
 import numpy as np
 
 from .. import codes as C
 from .. import hardware, tables
+from ..attributes import Attributes, attributes_of, not_negative, positive
 from ..constants import array, literal
 from ..expr import all_of
 from ..hardware import PIPELINE_DEPTH
@@ -19,18 +23,53 @@ from .window import Window, X, Y
 ROLES = ("accum", "recip", "result")
 
 
+@dataclass(frozen=True)
+class PoolOp(Attributes):
+    """A pooling's operation and window (global pooling: the whole image)."""
+    op: Literal["max", "avg"]
+    ph: int
+    pw: int
+
+    def check(self) -> None:
+        positive(self, "ph", "pw")
+
+
+@dataclass(frozen=True)
+class PoolAttributes(PoolOp):
+    """A pooling's operation, window, strides and padding (Keras's mode and what it adds)."""
+    sh: int
+    sw: int
+    padding: Literal["valid", "same"]
+    pad_top: int
+    pad_bottom: int
+    pad_left: int
+    pad_right: int
+
+    def check(self) -> None:
+        positive(self, "ph", "pw", "sh", "sw")
+        not_negative(self, "pad_top", "pad_bottom", "pad_left", "pad_right")
+
+    @property
+    def padded(self) -> bool:
+        return bool(self.pad_top or self.pad_bottom or self.pad_left or self.pad_right)
+
+
+def _attributes(layer: Layer) -> PoolAttributes:
+    return attributes_of(layer, PoolAttributes)
+
+
 def _handler(op):
     def handler(klayer, shape, source):
         ph, pw = klayer.pool_size
         (h, w, c), g = window_geometry(klayer, shape, source, (ph, pw), "pool")
         return Layer(name="", kind="pool2d", keras_name=klayer.name, in_shape=(h, w, c),
                      out_shape=(g["oh"], g["ow"], c),
-                     attrs=dict(op=op, ph=ph, pw=pw, **{k: v for k, v in g.items() if k not in ("oh", "ow")}))
+                     attrs=PoolAttributes(op=op, ph=ph, pw=pw, **{k: v for k, v in g.items() if k not in ("oh", "ow")}))
     return handler
 
 
 def _keras_class(layer: Layer) -> str:
-    return "MaxPooling2D" if layer.attrs["op"] == "max" else "AveragePooling2D"
+    return "MaxPooling2D" if _attributes(layer).op == "max" else "AveragePooling2D"
 
 
 def template(layer: Layer) -> str:
@@ -39,49 +78,54 @@ def template(layer: Layer) -> str:
 
 def window(layer: Layer) -> Window:
     """The layer's sliding window over its (padded) grid (kinds/window.py)."""
-    a = layer.attrs
+    a = _attributes(layer)
     h, w, c = layer.in_shape
-    return Window(layer.name, c, a["ph"], a["pw"], a["sh"], a["sw"], h, w, a["pad_top"], a["pad_bottom"],
-                  a["pad_left"], a["pad_right"])
+    return Window(layer.name, c, a.ph, a.pw, a.sh, a.sw, h, w, a.pad_top, a.pad_bottom,
+                  a.pad_left, a.pad_right)
 
 
 def view(layer: Layer) -> dict:
-    a = layer.attrs
+    a = _attributes(layer)
     h, w, c = layer.in_shape
     oh, ow, _ = layer.out_shape
     cls = _keras_class(layer)
     grid = window(layer)
-    pt, pb, pl, pr = a["pad_top"], a["pad_bottom"], a["pad_left"], a["pad_right"]
+    pt, pb, pl, pr = a.pad_top, a.pad_bottom, a.pad_left, a.pad_right
     # window row i at step y holds grid row y - (PH-1) + i: an image row when pt <= it < pt + H
-    row_in = [all_of(Y >= pt + a["ph"] - 1 - i if pt + a["ph"] - 1 - i > 0 else None,
-                     Y < pt + h + a["ph"] - 1 - i if pb else None) for i in range(a["ph"])]
-    col_in = [all_of(X >= pl + a["pw"] - 1 - j if pl + a["pw"] - 1 - j > 0 else None,
-                     X < pl + w + a["pw"] - 1 - j if pr else None) for j in range(a["pw"])]
-    return dict(h=h, w=w, c=c, oh=oh, ow=ow, op=a["op"], grid=grid, ph=a["ph"], pw=a["pw"], sh=a["sh"],
-                sw=a["sw"], padding=a["padding"], grid_h=grid.gh, grid_w=grid.gw, padded=grid.padded,
-                valid=grid.valid, row_in=row_in, col_in=col_in, keras_class=cls, summary=f"{cls} {a['ph']}x{a['pw']}")
+    row_in = [all_of(Y >= pt + a.ph - 1 - i if pt + a.ph - 1 - i > 0 else None,
+                     Y < pt + h + a.ph - 1 - i if pb else None) for i in range(a.ph)]
+    col_in = [all_of(X >= pl + a.pw - 1 - j if pl + a.pw - 1 - j > 0 else None,
+                     X < pl + w + a.pw - 1 - j if pr else None) for j in range(a.pw)]
+    return dict(h=h, w=w, c=c, oh=oh, ow=ow, op=a.op, grid=grid, ph=a.ph, pw=a.pw, sh=a.sh,
+                sw=a.sw, padding=a.padding, grid_h=grid.gh, grid_w=grid.gw, padded=grid.padded,
+                valid=grid.valid, row_in=row_in, col_in=col_in, keras_class=cls, summary=f"{cls} {a.ph}x{a.pw}")
+
+
+def _reciprocals(layer: Layer):
+    a = _attributes(layer)
+    return tables.recip_table(layer, a.ph * a.pw)
 
 
 def weights(layer: Layer) -> Weights | None:
-    if layer.attrs["op"] != "avg":
+    if _attributes(layer).op != "avg":
         return None
     return Weights("reciprocals of the window counts", [
-        array(f"{layer.name}_recip", f"{layer.name}_recip_t", tables.recip_table(layer),
+        array(f"{layer.name}_recip", f"{layer.name}_recip_t", _reciprocals(layer),
               "1 / count, count = 0 .. PH*PW (0 unused)", literal(layer, "recip"))])
 
 
 def reference(layer: Layer, ins: list) -> np.ndarray:
     (codes, in_t), = ins
-    a = layer.attrs
+    a = _attributes(layer)
     p = C.fixed_types(layer)
     n, h, w, c = codes.shape
     oh, ow = layer.out_shape[:2]
-    ys = np.arange(oh)[:, None] * a["sh"] - a["pad_top"]
-    xs = np.arange(ow)[None, :] * a["sw"] - a["pad_left"]
-    if a["op"] == "max":
+    ys = np.arange(oh)[:, None] * a.sh - a.pad_top
+    xs = np.arange(ow)[None, :] * a.sw - a.pad_left
+    if a.op == "max":
         best = None
-        for i in range(a["ph"]):
-            for j in range(a["pw"]):
+        for i in range(a.ph):
+            for j in range(a.pw):
                 y, x = ys + i, xs + j
                 valid = ((y >= 0) & (y < h) & (x >= 0) & (x < w))[None, :, :, None]
                 v = codes[:, np.clip(y, 0, h - 1), np.clip(x, 0, w - 1)]
@@ -91,15 +135,15 @@ def reference(layer: Layer, ins: list) -> np.ndarray:
     acc_t = p["accum"]
     total = np.zeros((n, oh, ow, c), dtype=np.int64)
     count = np.zeros((oh, ow), dtype=np.int64)
-    for i in range(a["ph"]):
-        for j in range(a["pw"]):
+    for i in range(a.ph):
+        for j in range(a.pw):
             y, x = ys + i, xs + j
             valid = (y >= 0) & (y < h) & (x >= 0) & (x < w)
             v = codes[:, np.clip(y, 0, h - 1), np.clip(x, 0, w - 1)]
             total = C.add(total, acc_t, v, in_t.fractional, valid[None, :, :, None])
             count += valid
     recip_t = p["recip"]
-    recip = to_codes(tables.recip_table(layer), recip_t)[count][None, :, :, None]
+    recip = to_codes(_reciprocals(layer), recip_t)[count][None, :, :, None]
     C.check_fits(acc_t.width + recip_t.width, "product")
     return requantize(total * recip, acc_t.fractional + recip_t.fractional, p["result"])
 
@@ -107,28 +151,27 @@ def reference(layer: Layer, ins: list) -> np.ndarray:
 def cost(layer: Layer) -> Cost:
     """One step per pixel of the (padded) grid at II 1; an average multiplies each channel's
     sum by one reciprocal, read once a step."""
-    a = layer.attrs
+    a = _attributes(layer)
     grid = window(layer)
     grid_h, grid_w = grid.gh, grid.gw
     c = layer.in_shape[-1]
     in_bits = hardware.bits(layer.input_types[0]) if layer.input_types else 0
-    avg = a["op"] == "avg"
-    padded = any(a[k] for k in ("pad_top", "pad_bottom", "pad_left", "pad_right"))
-    memories = [hardware.Memory("line buffers", "RAM", (a["ph"] - 1) * c, grid_w, in_bits)] if a["ph"] > 1 else []
+    avg = a.op == "avg"
+    memories = [hardware.Memory("line buffers", "RAM", (a.ph - 1) * c, grid_w, in_bits)] if a.ph > 1 else []
     product_bits = (0, 0)
     if avg:                     # 1/count for each count of valid window positions
         recip_bits = hardware.bits(layer.precision["recip"])
-        memories.append(hardware.Memory("reciprocals", "ROM", 1, a["ph"] * a["pw"] + 1, recip_bits))
+        memories.append(hardware.Memory("reciprocals", "ROM", 1, a.ph * a.pw + 1, recip_bits))
         product_bits = (recip_bits, hardware.bits(layer.precision["accum"]))
     return Cost(latency=grid_h * grid_w + PIPELINE_DEPTH, ii=1, iterations=grid_h * grid_w,
                 multipliers=c if avg else None, sharing="one per channel" if avg else "none",
-                registers_bits=(a["ph"] * a["pw"] + a["ph"] + 1) * c * in_bits + (a["ph"] + a["pw"] if padded else 0),
+                registers_bits=(a.ph * a.pw + a.ph + 1) * c * in_bits + (a.ph + a.pw if a.padded else 0),
                 memories=tuple(memories), product_bits=product_bits)
 
 
 def declared_roles(layer: Layer) -> tuple:
     """A max pool has no reciprocal to store."""
-    return tuple(r for r in ROLES if not (r == "recip" and layer.attrs["op"] == "max"))
+    return tuple(r for r in ROLES if not (r == "recip" and attributes_of(layer, PoolOp).op == "max"))
 
 
 def default_accum(layer: Layer, in_types: list, types: dict):
@@ -136,13 +179,15 @@ def default_accum(layer: Layer, in_types: list, types: dict):
     in_type = in_types[0]
     if in_type.is_float or types["result"].is_float:
         return types["result"]
-    if layer.attrs["op"] == "max":
+    a = attributes_of(layer, PoolOp)
+    if a.op == "max":
         return in_type
-    return widen_for_sum(in_type, None, None, layer.attrs["ph"] * layer.attrs["pw"])
+    return widen_for_sum(in_type, None, None, a.ph * a.pw)
 
 
 KIND = LayerKind(
-    name="pool2d", keras={"MaxPooling2D": _handler("max"), "AveragePooling2D": _handler("avg")},
+    name="pool2d", attributes=PoolAttributes,
+    keras={"MaxPooling2D": _handler("max"), "AveragePooling2D": _handler("avg")},
     roles=ROLES, declared_roles=declared_roles, templates=("pool2d",), template=template, view=view,
     weights=weights, reference=reference, cost=cost, default_accum=default_accum,
     loop_nest=lambda layer: window(layer).nest())

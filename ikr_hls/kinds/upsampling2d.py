@@ -4,10 +4,13 @@ time; io_stream reads it once from its stream, holds it in a register for the SW
 in a line buffer of one input row for the SH - 1 rows that repeat it."""
 from __future__ import annotations
 
+from dataclasses import dataclass
+
 import numpy as np
 
 from .. import codes as C
 from .. import hardware
+from ..attributes import Attributes, attributes_of, positive
 from ..expr import Expr, Var, all_of
 from ..ir import Layer
 from ..loops import LoopNest
@@ -18,6 +21,20 @@ from .keras_reading import check_channels_last, image_shape, unsupported
 ROLES = ("result",)
 
 
+@dataclass(frozen=True)
+class UpSamplingAttributes(Attributes):
+    """How many times each input pixel repeats: rows and columns."""
+    sh: int
+    sw: int
+
+    def check(self) -> None:
+        positive(self, "sh", "sw")
+
+
+def _attributes(layer: Layer) -> UpSamplingAttributes:
+    return attributes_of(layer, UpSamplingAttributes)
+
+
 def _upsampling2d(klayer, shape, source):
     h, w, c = image_shape(klayer, shape, source)
     check_channels_last(klayer, source)
@@ -25,7 +42,7 @@ def _upsampling2d(klayer, shape, source):
         raise unsupported(klayer, source, f"interpolation='{klayer.interpolation}' (only nearest)")
     sh, sw = (int(s) for s in klayer.size)
     return Layer(name="", kind="upsampling2d", keras_name=klayer.name, in_shape=(h, w, c),
-                 out_shape=(h * sh, w * sw, c), attrs=dict(sh=sh, sw=sw))
+                 out_shape=(h * sh, w * sw, c), attrs=UpSamplingAttributes(sh=sh, sw=sw))
 
 
 def template(layer: Layer) -> str:
@@ -34,14 +51,14 @@ def template(layer: Layer) -> str:
 
 def _first(layer: Layer) -> Expr:
     """The step writes the first of an input pixel's SH x SW copies: it reads the pixel."""
-    sh, sw = layer.attrs["sh"], layer.attrs["sw"]
+    sh, sw = _attributes(layer).sh, _attributes(layer).sw
     return all_of(Var("ry").eq(0) if sh > 1 else None, Var("rx").eq(0) if sw > 1 else None)
 
 
 def view(layer: Layer) -> dict:
     h, w, c = layer.in_shape
     oh, ow = layer.out_shape[:2]
-    sh, sw = layer.attrs["sh"], layer.attrs["sw"]
+    sh, sw = _attributes(layer).sh, _attributes(layer).sw
     return dict(h=h, w=w, c=c, oh=oh, ow=ow, sh=sh, sw=sw,
                 # io_stream: the steps that read a new input pixel (the first of its SH x SW copies)
                 first=_first(layer), keras_class="UpSampling2D", summary=f"UpSampling2D {sh}x{sw}")
@@ -51,15 +68,15 @@ def loop_nest(layer: Layer) -> LoopNest:
     """One step per output pixel in raster order (loops: input row, its copy, input column, its
     copy); the first copy of each input pixel reads it, every step writes."""
     h, w, _ = layer.in_shape
-    sh, sw = layer.attrs["sh"], layer.attrs["sw"]
+    sh, sw = _attributes(layer).sh, _attributes(layer).sw
     loops = (("iy", h),) + ((("ry", sh),) if sh > 1 else ()) + (("ix", w),) + ((("rx", sw),) if sw > 1 else ())
     return LoopNest(loops, reads=_first(layer))
 
 
 def reference(layer: Layer, ins: list) -> np.ndarray:
     (codes, in_t), = ins
-    a = layer.attrs
-    repeated = np.repeat(np.repeat(codes, a["sh"], axis=1), a["sw"], axis=2)
+    a = _attributes(layer)
+    repeated = np.repeat(np.repeat(codes, a.sh, axis=1), a.sw, axis=2)
     return requantize(repeated, in_t.fractional, C.fixed_types(layer)["result"])
 
 
@@ -71,14 +88,14 @@ def cost(layer: Layer) -> Cost:
     registers, memories = 0, []
     if layer.stream is not None:
         in_bits = hardware.bits(layer.input_types[0]) if layer.input_types else 0
-        registers = c * in_bits if layer.attrs["sw"] > 1 else 0
-        if layer.attrs["sh"] > 1:
+        registers = c * in_bits if _attributes(layer).sw > 1 else 0
+        if _attributes(layer).sh > 1:
             memories.append(hardware.Memory("line buffer", "RAM", c, w, in_bits))
     return pixel_steps_cost(layer, registers_bits=registers, memories=tuple(memories))
 
 
 
 KIND = LayerKind(
-    name="upsampling2d", keras={"UpSampling2D": _upsampling2d},
+    name="upsampling2d", attributes=UpSamplingAttributes, keras={"UpSampling2D": _upsampling2d},
     roles=ROLES, templates=("upsampling2d",), template=template, view=view,
     reference=reference, cost=cost, default_accum=no_accumulator, loop_nest=loop_nest)

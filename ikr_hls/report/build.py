@@ -63,19 +63,18 @@ def build_report(graph, config, synthesis=None) -> dict:
 
 def _layer_report(layer, config) -> dict:
     kind = kind_of(layer)
-    a = layer.attrs
     cost = layer.plan_cost
     entry = {
         "name": layer.name,
         "keras_name": layer.keras_name,
         "kind": layer.kind,
-        "depthwise_multiplier": a.get("depthwise"),     # a DepthwiseConv2D's, else None
+        "depthwise_multiplier": None,     # a DepthwiseConv2D's (its kind's report), else None
         "activation": layer.activation,
         "in_shape": [int(d) for d in layer.in_shape],
         "out_shape": [int(d) for d in layer.out_shape],
         # a kind with one form (Dense) has no strategy to report, whatever the config's default
-        "strategy": a.get("strategy", config.strategy) if kind.reuses and len(kind.strategies) > 1 else None,
-        "reuse_factor": int(a.get("reuse_factor", config.reuse_factor)) if kind.reuses else None,
+        "strategy": layer.settled.strategy if kind.reuses and len(kind.strategies) > 1 else None,
+        "reuse_factor": int(layer.settled.reuse_factor) if kind.reuses else None,
         "weight_type": None, "weight_bits": None, "bias_type": None, "bias_bits": 0,
         "result_type": layer.precision["result"].cpp if "result" in layer.precision else None,
         "params_dense": 0, "params_nonzero": 0,

@@ -16,20 +16,20 @@ import numpy as np
 from ... import activations, hardware
 from ... import codes as C
 from ...constants import array, literal
-from ...ir import Layer, layer_kernel
+from ...ir import Layer
 from ...patterns import patterns_from_kernel
 from ...precision import requantize, to_codes
 from ..base import SCALAR_ACTIVATIONS, Cost, LayerKind, Weights
 from . import common, pattern, pe, unrolled
-from .common import ConvFacts, ConvStrategy, window
-from .frontend import KERAS
+from .common import ConvAttributes, ConvFacts, ConvStrategy, conv_attributes, layer_kernel, window
+from .frontend import KERAS, keras_tensor
 
 ROLES = ("weight", "bias", "accum", "result")
 STRATEGIES: dict[str, ConvStrategy] = {s.name: s for s in (unrolled.STRATEGY, pattern.STRATEGY, pe.STRATEGY)}
 
 
 def strategy_of(layer: Layer) -> ConvStrategy:
-    return STRATEGIES[layer.attrs["strategy"]]
+    return STRATEGIES[layer.settled.strategy]
 
 
 def derive(layer: Layer) -> ConvFacts:
@@ -38,7 +38,7 @@ def derive(layer: Layer) -> ConvFacts:
     strategy = strategy_of(layer)
     groups, taps = common.support_groups(kernel), common.filter_taps(kernel)
     return ConvFacts(int(np.count_nonzero(kernel)), groups, taps, patterns_from_kernel(layer_kernel(layer)),
-                     strategy.cycles(layer.attrs["reuse_factor"]), strategy.derive(layer, groups, taps))
+                     strategy.cycles(layer.settled.reuse_factor), strategy.derive(layer, groups, taps))
 
 
 def template(layer: Layer) -> str:
@@ -61,13 +61,13 @@ def reference(layer: Layer, ins: list) -> np.ndarray:
     """Every output pixel's window as a row of taps, the biases in the accumulators, then the
     products added in the order the strategy's code adds them, then the activation."""
     (codes, in_t), = ins
-    a = layer.attrs
+    a = conv_attributes(layer)
     p = C.fixed_types(layer)
     kernel = layer.weights["kernel"]
     kh, kw, c, f = kernel.shape
     n = codes.shape[0]
-    padded = np.pad(codes, ((0, 0), (a["pad_top"], a["pad_bottom"]), (a["pad_left"], a["pad_right"]), (0, 0)))
-    windows = np.lib.stride_tricks.sliding_window_view(padded, (kh, kw), axis=(1, 2))[:, ::a["sh"], ::a["sw"]]
+    padded = np.pad(codes, ((0, 0), (a.pad_top, a.pad_bottom), (a.pad_left, a.pad_right), (0, 0)))
+    windows = np.lib.stride_tricks.sliding_window_view(padded, (kh, kw), axis=(1, 2))[:, ::a.sh, ::a.sw]
     oh, ow = layer.out_shape[:2]
     windows = windows[:, :oh, :ow].reshape(n, oh, ow, c * kh * kw)      # tap index = (ci*KH + kh)*KW + kw
     w_codes = to_codes(kernel, p["weight"]).transpose(2, 0, 1, 3).reshape(c * kh * kw, f)
@@ -87,9 +87,9 @@ def cost(layer: Layer) -> Cost:
 
 
 KIND = LayerKind(
-    name="conv2d", keras=KERAS,
+    name="conv2d", keras=KERAS, attributes=ConvAttributes,
     roles=ROLES, templates=tuple(s.template for s in STRATEGIES.values()), template=template, view=view,
     weights=weights, reference=reference, cost=cost, report=common.report, values=common.values,
     default_accum=common.default_accum, derive=derive, reuses=True, strategies=tuple(STRATEGIES),
     activations=SCALAR_ACTIVATIONS, folds_scale_shift=True, takes_padding=True,
-    loop_nest=lambda layer: window(layer).nest())
+    loop_nest=lambda layer: window(layer).nest(), keras_tensor=keras_tensor)

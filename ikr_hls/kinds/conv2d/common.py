@@ -4,16 +4,68 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, Literal
 
 import numpy as np
 
 from ... import activations, hardware
+from ...attributes import Attributes, attributes_of, not_negative, positive
 from ...expr import Expr, Var, any_of, cpp, select
-from ...ir import Layer, layer_kernel
+from ...ir import Layer
 from ...patterns import LayerPatterns
 from ...precision import index_bits, weight_bits, widen_for_sum
 from ..window import Window
+
+
+@dataclass(frozen=True)
+class ConvAttributes(Attributes):
+    """A conv's geometry: kernel and strides, its padding (Keras's mode and the rows and
+    columns it adds), and what kind of Keras conv it came from."""
+    kh: int
+    kw: int
+    sh: int
+    sw: int
+    padding: Literal["valid", "same"]
+    pad_top: int
+    pad_bottom: int
+    pad_left: int
+    pad_right: int
+    depthwise: int | None = None                               # a DepthwiseConv2D's multiplier
+    separable: Literal["depthwise", "pointwise"] | None = None  # a half of a SeparableConv2D
+    transpose: tuple[int, int] | None = None                   # a Conv2DTranspose's strides
+
+    def check(self) -> None:
+        positive(self, "kh", "kw", "sh", "sw")
+        not_negative(self, "pad_top", "pad_bottom", "pad_left", "pad_right")
+
+    @property
+    def padded(self) -> bool:
+        return bool(self.pad_top or self.pad_bottom or self.pad_left or self.pad_right)
+
+
+def conv_attributes(layer: Layer) -> ConvAttributes:
+    return attributes_of(layer, ConvAttributes)
+
+
+def depthwise_as_conv(depthwise: np.ndarray) -> np.ndarray:
+    """A (KH, KW, C, M) depthwise kernel as the (KH, KW, C, C*M) conv kernel the converter
+    uses: input channel c feeds only outputs c*M .. c*M+M-1 (Keras's order), zeros elsewhere."""
+    kh, kw, c, m = depthwise.shape
+    kernel = np.zeros((kh, kw, c, c * m))
+    for ci in range(c):
+        kernel[:, :, ci, ci * m:(ci + 1) * m] = depthwise[:, :, ci, :]
+    return kernel
+
+
+def layer_kernel(layer: Layer) -> np.ndarray:
+    """A conv layer's own kernels as (KH, KW, CI, CO): for a depthwise conv, (KH, KW, C, M),
+    without the zeros between channels of depthwise_as_conv's form."""
+    kernel = layer.weights["kernel"]
+    m = conv_attributes(layer).depthwise
+    if not m:
+        return kernel
+    kh, kw, c, _ = kernel.shape
+    return np.stack([kernel[:, :, ci, ci * m:(ci + 1) * m] for ci in range(c)], axis=2)
 
 
 @dataclass(frozen=True)
@@ -106,18 +158,18 @@ def filter_taps(kernel: np.ndarray) -> list:
 
 
 def padded_grid(layer: Layer) -> tuple[int, int]:
-    a = layer.attrs
+    a = conv_attributes(layer)
     h, w, _ = layer.in_shape
-    return h + a["pad_top"] + a["pad_bottom"], w + a["pad_left"] + a["pad_right"]
+    return h + a.pad_top + a.pad_bottom, w + a.pad_left + a.pad_right
 
 
 def window(layer: Layer) -> Window:
     """The layer's sliding window over its zero-padded grid (kinds/window.py), `cycles` steps
     a pixel as its strategy decides."""
-    a = layer.attrs
+    a = conv_attributes(layer)
     h, w, c = layer.in_shape
-    return Window(layer.name, c, a["kh"], a["kw"], a["sh"], a["sw"], h, w, a["pad_top"], a["pad_bottom"],
-                  a["pad_left"], a["pad_right"], cycles=layer.facts.cycles)
+    return Window(layer.name, c, a.kh, a.kw, a.sh, a.sw, h, w, a.pad_top, a.pad_bottom, a.pad_left, a.pad_right,
+                  cycles=layer.facts.cycles)
 
 
 def activation_products(layer: Layer) -> int:
@@ -131,44 +183,42 @@ def _table_lookups(layer: Layer) -> int:
 
 def table_copies(layer: Layer) -> int:
     """Copies of the activation table: one output pixel a step reads it once per filter."""
-    return hardware.table_copies(_table_lookups(layer), layer.attrs["reuse_factor"]) if _table_lookups(layer) else 1
+    return hardware.table_copies(_table_lookups(layer), layer.settled.reuse_factor) if _table_lookups(layer) else 1
 
 
 def copy_of(layer: Layer, co: int) -> int:
     """The activation table copy filter `co` reads."""
-    return co // (2 * layer.attrs["reuse_factor"])
+    return co // (2 * layer.settled.reuse_factor)
 
 
 def view(layer: Layer) -> dict:
     """The variables conv2d_base.h.j2 reads, whatever the strategy."""
-    a = layer.attrs
+    a = conv_attributes(layer)
     facts: ConvFacts = layer.facts
     h, w, c = layer.in_shape
     oh, ow, f = layer.out_shape
     kernel = layer.weights["kernel"]
-    padded = any(a[k] for k in ("pad_top", "pad_bottom", "pad_left", "pad_right"))
     ph, pw = padded_grid(layer)
     grid = window(layer)
     nnz = facts.nnz
-    out = dict(h=h, w=w, c=c, oh=oh, ow=ow, f=f, kh=a["kh"], kw=a["kw"], sh=a["sh"], sw=a["sw"],
-               padding=a["padding"], pad_top=a["pad_top"], pad_bottom=a["pad_bottom"],
-               pad_left=a["pad_left"], pad_right=a["pad_right"], padded=padded, ph=ph, pw=pw,
+    out = dict(h=h, w=w, c=c, oh=oh, ow=ow, f=f, kh=a.kh, kw=a.kw, sh=a.sh, sw=a.sw,
+               padding=a.padding, pad_top=a.pad_top, pad_bottom=a.pad_bottom,
+               pad_left=a.pad_left, pad_right=a.pad_right, padded=a.padded, ph=ph, pw=pw,
                inside=grid.inside, valid=grid.valid, nnz=nnz, dense_weights=kernel.size,
-               reuse_factor=a["reuse_factor"], multipliers=facts.multipliers, keras_class="Conv2D",
-               depthwise=a.get("depthwise"), act=activations.call_view(layer),
+               reuse_factor=layer.settled.reuse_factor, multipliers=facts.multipliers, keras_class="Conv2D",
+               depthwise=a.depthwise, act=activations.call_view(layer),
                table_pragmas=activations.partition_pragmas(layer),
-               summary=f"Conv2D {a['kh']}x{a['kw']} {c}->{f}, {nnz}/{kernel.size} weights")
-    if a.get("depthwise"):
+               summary=f"Conv2D {a.kh}x{a.kw} {c}->{f}, {nnz}/{kernel.size} weights")
+    if a.depthwise:
         dense = kernel.size // c                              # the depthwise kernel's own weights
         out.update(keras_class="DepthwiseConv2D", dense_weights=dense,
-                   summary=f"DepthwiseConv2D {a['kh']}x{a['kw']} x{a['depthwise']} on {c} channels, "
-                           f"{nnz}/{dense} weights")
-    if a.get("separable"):
-        out.update(keras_class=f"SeparableConv2D ({a['separable']} half)",
-                   summary=f"SeparableConv2D, {a['separable']}: " + out["summary"])
-    if a.get("transpose"):
+                   summary=f"DepthwiseConv2D {a.kh}x{a.kw} x{a.depthwise} on {c} channels, {nnz}/{dense} weights")
+    if a.separable:
+        out.update(keras_class=f"SeparableConv2D ({a.separable} half)",
+                   summary=f"SeparableConv2D, {a.separable}: " + out["summary"])
+    if a.transpose:
         out.update(keras_class="Conv2DTranspose (a stride-1 conv of its flipped kernel)",
-                   summary=f"Conv2DTranspose stride {a['transpose'][0]}x{a['transpose'][1]} as a stride-1 conv of its "
+                   summary=f"Conv2DTranspose stride {a.transpose[0]}x{a.transpose[1]} as a stride-1 conv of its "
                            "flipped kernel: " + out["summary"])
     out["slots"] = facts.cycles
     out["grid"] = grid
@@ -179,18 +229,18 @@ def cost(layer: Layer, own: StrategyCost) -> hardware.Cost:
     """R cycles per pixel of the padded grid (a PE strategy's R steps at II 1, or one step at
     II R); the window's registers and line buffers, the activation tables; the strategy's
     multipliers, memories, operand choices and accumulators."""
-    a = layer.attrs
-    rf = a["reuse_factor"]
+    a = conv_attributes(layer)
+    rf = layer.settled.reuse_factor
     kernel = layer_kernel(layer)                             # a depthwise conv's (KH, KW, C, M)
     oh, ow, f = layer.out_shape
     ph, pw = padded_grid(layer)
     c = layer.in_shape[-1]
     in_bits = hardware.bits(layer.input_types[0]) if layer.input_types else 0
     w_bits = hardware.bits(layer.precision["weight"])
-    memories = [hardware.Memory("line buffers", "RAM", (a["kh"] - 1) * c, pw, in_bits)] if a["kh"] > 1 else []
+    memories = [hardware.Memory("line buffers", "RAM", (a.kh - 1) * c, pw, in_bits)] if a.kh > 1 else []
     memories += own.memories
     # the layer's own registers: window, the step's pixel and column, the PE strategies' accumulators
-    registers = (a["kh"] * a["kw"] + a["kh"] + 1) * c * in_bits + own.accumulator_bits
+    registers = (a.kh * a.kw + a.kh + 1) * c * in_bits + own.accumulator_bits
     if _table_lookups(layer):
         memories += activations.table_memories(layer, table_copies(layer))
     slots = layer.facts.cycles                              # R cycles at II 1, or one step at II R
@@ -216,7 +266,7 @@ def report(layer: Layer) -> dict:
     kh, kw, ci, co = kernel.shape
     w_t, b_t = layer.precision["weight"], layer.precision["bias"]
     bias = layer.weights["bias"]
-    own_bias = layer.attrs.get("separable") != "depthwise"     # a depthwise half's zeros are not Keras's
+    own_bias = conv_attributes(layer).separable != "depthwise"     # a depthwise half's zeros are not Keras's
     nnz = int(np.count_nonzero(kernel))
     found = layer.facts.patterns
     usage = found.usage()
@@ -230,6 +280,7 @@ def report(layer: Layer) -> dict:
     wb = weight_bits(w_t)
     ptr_bits = nnz.bit_length()                              # pointers hold 0 .. nnz
     return {
+        "depthwise_multiplier": conv_attributes(layer).depthwise,
         "weight_type": w_t.cpp, "weight_bits": wb, "bias_type": b_t.cpp,
         "params_dense": int(kernel.size + (bias.size if own_bias else 0)),
         "params_nonzero": nnz + (int(np.count_nonzero(bias)) if own_bias else 0),

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from ...ir import Layer, depthwise_as_conv
+from ...ir import Layer
 from ..keras_reading import (
     activation_name,
     check_channels_last,
@@ -15,6 +15,8 @@ from ..keras_reading import (
     window_geometry,
     with_activation,
 )
+from ..pad2d import Pad2DAttributes
+from .common import ConvAttributes, conv_attributes, depthwise_as_conv
 
 
 def _geometry(klayer, shape, source) -> dict:
@@ -37,7 +39,7 @@ def _layer(klayer, shape, source, kernel, bias, extra_attrs, activation) -> Laye
     geometry = _geometry(klayer, shape, source)
     oh, ow = geometry.pop("oh"), geometry.pop("ow")
     layer = Layer(name="", kind="conv2d", keras_name=klayer.name, in_shape=tuple(shape),
-                  out_shape=(oh, ow, kernel.shape[-1]), attrs=dict(geometry, **extra_attrs),
+                  out_shape=(oh, ow, kernel.shape[-1]), attrs=ConvAttributes(**geometry, **extra_attrs),
                   weights=dict(kernel=kernel, bias=bias))
     return with_activation(layer, activation)
 
@@ -52,7 +54,7 @@ def _conv2d(klayer, shape, source):
 
 def _depthwise_conv2d(klayer, shape, source):
     """A depthwise conv is a conv whose kernel is zero between different channels
-    (ir.depthwise_as_conv): the generated code multiplies nonzeros only, so those structural
+    (common.depthwise_as_conv): the generated code multiplies nonzeros only, so those structural
     zeros cost nothing, and each depthwise kernel keeps its own IKR pattern."""
     depthwise = read_array(klayer.kernel)                    # (KH, KW, C, M)
     c, m = depthwise.shape[2:]
@@ -78,8 +80,8 @@ def _separable_conv2d(klayer, shape, source):
     oh, ow, _ = first.out_shape
     second = Layer(name="", kind="conv2d", keras_name=klayer.name, in_shape=first.out_shape,
                    out_shape=(oh, ow, klayer.filters),
-                   attrs=dict(kh=1, kw=1, sh=1, sw=1, padding="valid", pad_top=0, pad_bottom=0,
-                              pad_left=0, pad_right=0, separable="pointwise"),
+                   attrs=ConvAttributes(kh=1, kw=1, sh=1, sw=1, padding="valid", pad_top=0, pad_bottom=0,
+                                        pad_left=0, pad_right=0, separable="pointwise"),
                    weights=dict(kernel=pointwise, bias=bias))
     return [first, with_activation(second, _activation(klayer, source))]
 
@@ -114,16 +116,25 @@ def _conv2d_transpose(klayer, shape, source):
     bias = read_array(klayer.bias) if klayer.use_bias else np.zeros(klayer.filters)
     conv = Layer(name="", kind="conv2d", keras_name=klayer.name, in_shape=(dh_size, dw_size, c),
                  out_shape=(oh, ow, klayer.filters),
-                 attrs=dict(kh=kh, kw=kw, sh=1, sw=1, padding=klayer.padding, pad_top=pt, pad_bottom=pb,
-                            pad_left=pl, pad_right=pr, transpose=(sh, sw)),
+                 attrs=ConvAttributes(kh=kh, kw=kw, sh=1, sw=1, padding=klayer.padding, pad_top=pt, pad_bottom=pb,
+                                      pad_left=pl, pad_right=pr, transpose=(int(sh), int(sw))),
                  weights=dict(kernel=np.ascontiguousarray(kernel[::-1, ::-1].transpose(0, 1, 3, 2)), bias=bias))
     with_activation(conv, _activation(klayer, source))
     if (sh, sw) == (1, 1):
         return conv
     dilate = Layer(name="", kind="pad2d", keras_name=f"{klayer.name}/dilate", in_shape=(h, w, c),
                    out_shape=(dh_size, dw_size, c),
-                   attrs=dict(pad_top=0, pad_bottom=0, pad_left=0, pad_right=0, dil_h=sh, dil_w=sw))
+                   attrs=Pad2DAttributes(pad_top=0, pad_bottom=0, pad_left=0, pad_right=0, dil_h=sh, dil_w=sw))
     return [dilate, conv]
+
+
+def keras_tensor(layer: Layer, keras_model, keras):
+    """The depthwise half of a SeparableConv2D has no tensor of its own in Keras: it is computed
+    from the layer's input (None: the layer's own output is the tensor)."""
+    if conv_attributes(layer).separable != "depthwise":
+        return None
+    sep = keras_model.get_layer(layer.keras_name.rsplit("/", 1)[0])
+    return keras.ops.depthwise_conv(sep.input, sep.depthwise_kernel, strides=sep.strides, padding=sep.padding)
 
 
 KERAS = {"Conv2D": _conv2d, "DepthwiseConv2D": _depthwise_conv2d, "SeparableConv2D": _separable_conv2d,

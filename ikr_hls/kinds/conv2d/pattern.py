@@ -51,7 +51,7 @@ def _slot_schedule(groups: list, rf: int) -> list:
 
 
 def derive(layer: Layer, groups: list, filter_taps: list) -> PatternFacts:
-    rf = layer.attrs["reuse_factor"]
+    rf = layer.settled.reuse_factor
     return PatternFacts(_slot_schedule(groups, rf),
                         sum(-(-len(g["kernels"]) // rf) * len(g["positions"]) for g in groups))
 
@@ -67,7 +67,7 @@ def view(layer: Layer) -> dict:
     are an R:1 choice between window registers, its weights a ROM of depth R read at r, its
     sum goes to the kernel's filter."""
     kh, kw = layer.weights["kernel"].shape[:2]
-    rf = layer.attrs["reuse_factor"]
+    rf = layer.settled.reuse_factor
     name = layer.name
     served: dict = {}
     if rf > 1:
@@ -118,7 +118,7 @@ def _weights_partition(name: str, g: int, banks: int, rf: int) -> str:
 def arrays(layer: Layer) -> tuple:
     kernel = layer.weights["kernel"]
     kh, kw = kernel.shape[:2]
-    rf = layer.attrs["reuse_factor"]
+    rf = layer.settled.reuse_factor
     out = []
     for g, group in enumerate(layer.facts.groups):
         positions, kernels = group["positions"], group["kernels"]
@@ -171,7 +171,7 @@ def _input_muxes(layer: Layer, in_bits: int) -> list:
 def cost(layer: Layer, in_bits: int, w_bits: int) -> StrategyCost:
     """R steps at II 1 per pixel, ceil(kernels / R) instances of each pattern's PE, each with a
     weight ROM of depth R when R > 1."""
-    rf, facts = layer.attrs["reuse_factor"], layer.facts
+    rf, facts = layer.settled.reuse_factor, layer.facts
     memories, muxes = [], []
     if rf > 1:                  # each instance: a weight ROM of depth R per tap, inputs chosen by cycle
         banks = sum(-(-len(g["kernels"]) // rf) * len(g["positions"]) for g in facts.groups)

@@ -98,12 +98,12 @@ def plan_of(layer: Layer) -> PEPlan:
     """The plan of a conv layer in the pe strategy (passes.derive_facts made it)."""
     found = layer.facts.form
     if not isinstance(found, PEPlan):
-        raise ValueError(f"{layer.name}: strategy {layer.attrs['strategy']}, not pe")
+        raise ValueError(f"{layer.name}: strategy {layer.settled.strategy}, not pe")
     return found
 
 
 def derive(layer: Layer, groups: list, filter_taps: list) -> PEPlan:
-    return plan(layer.weights["kernel"], layer.attrs["reuse_factor"])
+    return plan(layer.weights["kernel"], layer.settled.reuse_factor)
 
 
 def drawing(positions, kh: int, kw: int) -> str:

@@ -26,7 +26,7 @@ def derive(layer: Layer, groups: list, filter_taps: list) -> UnrolledFacts:
     kh, kw = layer.weights["kernel"].shape[:2]
     nnz = sum(len(taps) for taps in filter_taps)
     orders = [[(ci * kh + i) * kw + j for ci, i, j in taps] for taps in filter_taps]
-    return UnrolledFacts(orders, -(-nnz // layer.attrs["reuse_factor"]))
+    return UnrolledFacts(orders, -(-nnz // layer.settled.reuse_factor))
 
 
 def view(layer: Layer) -> dict:
@@ -38,7 +38,7 @@ def view(layer: Layer) -> dict:
     return dict(filters=filters,
                 # fixed point: the host runs each filter's taps in a function (IKR_HOST_TAPS, defines.h)
                 host_taps=not layer.precision["weight"].is_float,
-                allocation=layer.plan_cost.multipliers if layer.attrs["reuse_factor"] > 1 else 0)
+                allocation=layer.plan_cost.multipliers if layer.settled.reuse_factor > 1 else 0)
 
 
 def arrays(layer: Layer) -> tuple:
@@ -62,7 +62,7 @@ def accumulate(layer: Layer, windows, w_codes, product_frac: int, acc, acc_t) ->
 
 def cost(layer: Layer, in_bits: int, w_bits: int) -> StrategyCost:
     """One step per pixel at II = R, its products shared by ceil(products / R) multipliers."""
-    nnz, rf = layer.facts.nnz, layer.attrs["reuse_factor"]
+    nnz, rf = layer.facts.nnz, layer.settled.reuse_factor
     products = nnz + activation_products(layer)
     multipliers = hardware.shared(products, rf)
     return StrategyCost(multipliers=multipliers,
