@@ -449,7 +449,8 @@ def test_strategy_overrides_in_the_header_and_only_where_a_kind_has_a_choice():
     from ikr_hls.config import LayerSettings
 
     graph = tiny_graph("unrolled", 2)
-    graph.layers[0].settings = graph.layers[0].settings.replace(strategy="pattern")   # as LayerName.conv_a.Strategy sets it
+    conv = graph.layers[0]
+    conv.settings = conv.settings.replace(strategy="pattern")       # as a LayerName.conv_a.Strategy sets it
     config = tiny_config("unrolled", 2)
     config.layers["conv_a"] = LayerSettings(strategy="pattern")
     r = build(graph, config)
