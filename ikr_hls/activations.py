@@ -5,6 +5,8 @@ leaky ReLU's slope), and their bit-exact numpy reference.
 """
 from __future__ import annotations
 
+from dataclasses import dataclass
+
 import numpy as np
 
 from . import codes as C
@@ -33,18 +35,40 @@ def roles(layer: Layer) -> tuple:
     return ROLES.get(layer.activation, ())
 
 
-def call_view(layer: Layer) -> dict:
-    """How the C++ applies the layer's scalar activation (the `activate` macro)."""
+@dataclass(frozen=True)
+class ActivationCall:
+    """How the C++ applies a layer's scalar activation (activation_call.j2's `activate`):
+    kind "leaky" (its slope a constant), "table" (a lookup table: shift, size, input range) or
+    "function" (ikr::<function>)."""
+    kind: str
+    name: str
+    function: str = ""
+    shift: int = 0
+    table_size: int = 0
+    range: int = 0
+
+
+def call_view(layer: Layer) -> ActivationCall:
     if layer.activation == "leaky_relu":
-        return dict(kind="leaky", name=layer.name)
+        return ActivationCall("leaky", layer.name)
     if "act_table" in layer.precision:
-        return dict(kind="table", name=layer.name, shift=tables.act_shift(layer),
-                    table_size=layer.settled.table_size, range=layer.settled.act_range)
-    return dict(kind="function", name=layer.name, function=layer.activation)
+        return ActivationCall("table", layer.name, shift=tables.act_shift(layer),
+                              table_size=layer.settled.table_size, range=layer.settled.act_range)
+    return ActivationCall("function", layer.name, function=layer.activation)
+
+
+@dataclass(frozen=True, kw_only=True)
+class SoftmaxView:
+    """The fields of a template that may apply a softmax: whether it uses lookup tables (fixed
+    point), and their constants (0 when it does not)."""
+    softmax_lut: bool = False
+    table_size: int = 0
+    exp_shift: int = 0
+    inv_shift: int = 0
 
 
 def softmax_view(layer: Layer) -> dict:
-    """Whether the layer's softmax uses lookup tables (fixed point), and their constants."""
+    """SoftmaxView's fields for the layer."""
     if not (layer.activation == "softmax" and "exp_table" in layer.precision):
         return dict(softmax_lut=False)
     return dict(softmax_lut=True, table_size=layer.settled.table_size, exp_shift=tables.exp_shift(layer),

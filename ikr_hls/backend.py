@@ -63,12 +63,13 @@ class _Renderer:
             io = dict(io=self.graph.io_type,
                       in_widths=[wiring.read_width(layer, k) for k in range(len(layer.inputs))] if stream else [],
                       out_width=wiring.width_of(layer.name) if stream else 0)
-            view = dict(name=layer.name, guard=f"{self.project.upper()}_{layer.name.upper()}_H",
-                        in_type=in_types[0], in_types=in_types, activation=layer.activation, **io,
-                        version=__version__, types=[(role, t.cpp) for role, t in layer.precision.items()],
-                        **kind.view(layer), hw=layer.plan_cost)   # the header's figures: its io form
+            own = kind.view(layer)
+            types = [(role, t.cpp) for role, t in layer.precision.items()]
             self.files[f"firmware/layers/{layer.name}.h"] = self.env.get_template(
-                f"firmware/layers/{kind.template(layer)}.h.j2").render(**view)
+                f"firmware/layers/{kind.template(layer)}.h.j2").render(
+                    name=layer.name, guard=f"{self.project.upper()}_{layer.name.upper()}_H", in_type=in_types[0],
+                    in_types=in_types, activation=layer.activation, **io, version=__version__, types=types,
+                    **own.variables(), hw=layer.plan_cost)   # the header's figures: its io form
             weights = kind.weights(layer)
             if weights is not None:
                 self.files[f"firmware/weights/{layer.name}.h"] = self.env.get_template(
@@ -76,11 +77,10 @@ class _Renderer:
                         name=layer.name, description=weights.description, arrays=weights.arrays,
                         version=__version__, guard=f"{self.project.upper()}_{layer.name.upper()}_WEIGHTS_H")
             layer_views.append(dict(name=layer.name, index=i, out_shape=list(layer.out_shape),
-                                    out_size=layer.out_size, summary=view["summary"],
-                                    output_buffer=wiring.output_of(layer.name),
-                                    keras_class=view["keras_class"],
-                                    types=view["types"] + [(role, t.cpp) for role, t in view.get("index_types", [])],
-                                    index_types=view.get("index_types", [])))
+                                    out_size=layer.out_size, summary=own.summary,
+                                    output_buffer=wiring.output_of(layer.name), keras_class=own.keras_class,
+                                    types=types + [(role, t.cpp) for role, t in own.index_types],
+                                    index_types=own.index_types))
         fixed_point = self.graph.fixed_point
         ports = [dict(name=name, pragma=wiring.all[name].partition.pragma(name, "ARRAY_RESHAPE"),
                       ap_vld=wiring.all[name].partition.scheme == "complete", width=wiring.all[name].width)

@@ -2,14 +2,17 @@
 (Activation, ReLU, ReLU6, LeakyReLU, Softmax); a softmax works on the whole vector."""
 from __future__ import annotations
 
+from dataclasses import dataclass
+
 import numpy as np
 
 from .. import activations, hardware
 from .. import codes as C
+from ..activations import ActivationCall, SoftmaxView
 from ..hardware import PIPELINE_DEPTH
 from ..ir import Layer
 from ..precision import requantize
-from .base import Cost, LayerKind, Weights, pixel_lanes
+from .base import Cost, LayerKind, View, Weights, pixel_lanes
 from .keras_reading import activation_name, unsupported, with_activation
 
 ROLES = ("accum", "result")
@@ -62,11 +65,22 @@ def table_copies(layer: Layer) -> int:
     return hardware.table_copies(_lanes(layer), 1)
 
 
-def view(layer: Layer) -> dict:
-    return dict(**activations.softmax_view(layer), has_tables=bool(activations.arrays(layer)), n=layer.out_size,
-                lanes=_lanes(layer), exp_copies=table_copies(layer), table_pragmas=activations.partition_pragmas(layer),
-                act=activations.call_view(layer), keras_class="Activation",
-                summary=f"activation {layer.activation}")
+@dataclass(frozen=True, kw_only=True)
+class ActivationView(View, SoftmaxView):
+    """activation.h.j2: a standalone activation over n values, lanes a step (a softmax: all)."""
+    has_tables: bool
+    n: int
+    lanes: int
+    exp_copies: int
+    table_pragmas: list
+    act: ActivationCall
+
+
+def view(layer: Layer) -> ActivationView:
+    return ActivationView(**activations.softmax_view(layer), has_tables=bool(activations.arrays(layer)),
+                          n=layer.out_size, lanes=_lanes(layer), exp_copies=table_copies(layer),
+                          table_pragmas=activations.partition_pragmas(layer), act=activations.call_view(layer),
+                          keras_class="Activation", summary=f"activation {layer.activation}")
 
 
 def weights(layer: Layer) -> Weights | None:

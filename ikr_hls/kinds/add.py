@@ -2,14 +2,17 @@
 that holds the exact sum, then the fused activation."""
 from __future__ import annotations
 
+from dataclasses import dataclass
+
 import numpy as np
 
 from .. import activations, hardware
 from .. import codes as C
+from ..activations import ActivationCall
 from ..hardware import PIPELINE_DEPTH
 from ..ir import Layer
 from ..precision import requantize, sum_type
-from .base import SCALAR_ACTIVATIONS, Cost, LayerKind, Weights, elementwise_stream, pixel_lanes
+from .base import SCALAR_ACTIVATIONS, Cost, LayerKind, View, Weights, elementwise_stream, pixel_lanes
 from .keras_reading import unsupported
 
 ROLES = ("accum", "result")
@@ -31,8 +34,19 @@ def table_copies(layer: Layer) -> int:
     return hardware.table_copies(pixel_lanes(layer.out_shape), 1)
 
 
-def view(layer: Layer) -> dict:
-    return dict(n=layer.out_size, n_inputs=len(layer.inputs), has_tables=bool(activations.arrays(layer)),
+@dataclass(frozen=True, kw_only=True)
+class AddView(View):
+    """add.h.j2: n values per input, lanes a step, summed over n_inputs inputs."""
+    n: int
+    n_inputs: int
+    has_tables: bool
+    lanes: int
+    table_pragmas: list
+    act: ActivationCall
+
+
+def view(layer: Layer) -> AddView:
+    return AddView(n=layer.out_size, n_inputs=len(layer.inputs), has_tables=bool(activations.arrays(layer)),
                 lanes=pixel_lanes(layer.out_shape), table_pragmas=activations.partition_pragmas(layer),
                 act=activations.call_view(layer), keras_class="Add",
                 summary=f"Add of {len(layer.inputs)} inputs")

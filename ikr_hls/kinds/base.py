@@ -9,7 +9,7 @@ its layers.
 from __future__ import annotations
 
 from collections.abc import Callable, Mapping
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, fields
 from typing import Any
 
 import numpy as np
@@ -28,6 +28,20 @@ SCALAR_ACTIVATIONS = ("linear", "relu", "relu6", "leaky_relu", "sigmoid", "tanh"
 Handler = Callable[[Any, Any, str], "Layer | list[Layer] | None"]
 # numpy reference: (layer, [(int64 codes shaped like the input, type)]) -> output codes
 Reference = Callable[[Layer, list], np.ndarray]
+
+@dataclass(frozen=True, kw_only=True)
+class View:
+    """What a layer's template reads of it: every template family subclasses this with its own
+    fields (kinds/<kind>). The backend reads the summary and Keras class (header comments, the
+    top's call comments) and the index types (defines.h), and hands every field to the template."""
+    keras_class: str                            # the Keras class the layer came from, for comments
+    summary: str                                # one line: what the layer computes
+    index_types: tuple = ()                     # ((role, precision.IndexType), ...) it declares
+
+    def variables(self) -> dict:
+        """Every field, by name: the template's variables."""
+        return {f.name: getattr(self, f.name) for f in fields(self)}
+
 
 @dataclass(frozen=True)
 class Weights:
@@ -87,7 +101,7 @@ class LayerKind:
     roles: tuple                                # the precision roles it declares (activations add theirs)
     templates: tuple                            # its templates under templates/firmware/layers/ (no .h.j2)
     template: Callable[[Layer], str]            # the one a layer uses
-    view: Callable[[Layer], dict]               # the template's variables (pure)
+    view: Callable[[Layer], View]               # the template's variables (pure)
     reference: Reference                        # the bit-exact numpy reference
     cost: Callable[[Layer], Cost]
     default_accum: Callable[[Layer, list, dict], HLSTypeLike]   # (layer, input types, types) -> accum type

@@ -2,13 +2,15 @@
 is the inputs' pixels side by side, each value converted to the result type."""
 from __future__ import annotations
 
+from dataclasses import dataclass
+
 import numpy as np
 
 from .. import codes as C
 from ..ir import Layer
 from ..loops import LoopNest
 from ..precision import requantize
-from .base import Cost, LayerKind, no_accumulator, pixel_steps_cost
+from .base import Cost, LayerKind, View, no_accumulator, pixel_steps_cost
 from .keras_reading import unsupported
 
 ROLES = ("result",)
@@ -38,11 +40,22 @@ def template(layer: Layer) -> str:
     return "concatenate"
 
 
-def view(layer: Layer) -> dict:
+@dataclass(frozen=True, kw_only=True)
+class ConcatenateView(View):
+    """concatenate.h.j2: the inputs' channels side by side, pixel by pixel."""
+    h: int
+    w: int
+    c: int
+    pixels: int
+    channels: list
+    offsets: list
+
+
+def view(layer: Layer) -> ConcatenateView:
     h, w, c = layer.out_shape
     cs = channels(layer)
     offsets = [int(sum(cs[:k])) for k in range(len(cs))]
-    return dict(h=h, w=w, c=c, pixels=h * w, channels=cs, offsets=offsets, keras_class="Concatenate",
+    return ConcatenateView(h=h, w=w, c=c, pixels=h * w, channels=cs, offsets=offsets, keras_class="Concatenate",
                 summary=f"Concatenate of {len(cs)} inputs ({' + '.join(map(str, cs))} channels)")
 
 

@@ -8,11 +8,12 @@ import numpy as np
 
 from .. import activations, hardware
 from .. import codes as C
+from ..activations import ActivationCall, SoftmaxView
 from ..constants import array, literal
 from ..hardware import PIPELINE_DEPTH
 from ..ir import ACTIVATIONS, Layer
 from ..precision import index_bits, requantize, to_codes, weight_bits, widen_for_sum
-from .base import Cost, LayerKind, Weights, vector_stream
+from .base import Cost, LayerKind, View, Weights, vector_stream
 from .keras_reading import activation_name, read_array, unsupported, with_activation
 
 ROLES = ("weight", "bias", "accum", "result")
@@ -64,14 +65,30 @@ def table_copies(layer: Layer) -> int:
     return -(-layer.out_shape[-1] // _per_copy(layer))
 
 
-def view(layer: Layer) -> dict:
+@dataclass(frozen=True, kw_only=True)
+class DenseView(View, SoftmaxView):
+    """dense.h.j2: the products over the nonzero weights, the activation or softmax."""
+    n_in: int
+    n_out: int
+    nnz: int
+    dense_weights: int
+    reuse_factor: int
+    multipliers: int
+    allocation: int
+    per_copy: int
+    exp_copies: int
+    table_pragmas: list
+    act: ActivationCall
+
+
+def view(layer: Layer) -> DenseView:
     n_in, n_out = layer.weights["kernel"].shape
     nnz, size = layer.facts.nnz, layer.weights["kernel"].size
     rf = layer.settled.reuse_factor
-    cost_ = layer.plan_cost
-    return dict(**activations.softmax_view(layer), n_in=n_in, n_out=n_out, nnz=nnz, dense_weights=size,
-                reuse_factor=rf, multipliers=cost_.multipliers,
-                allocation=cost_.multipliers if rf > 1 else 0, per_copy=_per_copy(layer),
+    multipliers = int(layer.plan_cost.multipliers or 0)
+    return DenseView(**activations.softmax_view(layer), n_in=n_in, n_out=n_out, nnz=nnz, dense_weights=size,
+                reuse_factor=rf, multipliers=multipliers,
+                allocation=multipliers if rf > 1 else 0, per_copy=_per_copy(layer),
                 exp_copies=table_copies(layer),
                 table_pragmas=activations.partition_pragmas(layer),
                 act=activations.call_view(layer), keras_class="Dense",

@@ -2,6 +2,8 @@
 one pass over the pixels; an average multiplies each channel's sum by the constant 1/(H*W)."""
 from __future__ import annotations
 
+from dataclasses import dataclass
+
 import numpy as np
 
 from .. import codes as C
@@ -13,7 +15,7 @@ from ..hardware import PIPELINE_DEPTH
 from ..ir import Layer
 from ..loops import LoopNest
 from ..precision import requantize, to_codes
-from .base import Cost, LayerKind, Weights
+from .base import Cost, LayerKind, View, Weights
 from .keras_reading import check_channels_last, image_shape
 from .pool2d import ROLES, PoolOp, declared_roles, default_accum  # a pool whose window is the whole image
 
@@ -36,11 +38,20 @@ def template(layer: Layer) -> str:
     return "global_pool2d"
 
 
-def view(layer: Layer) -> dict:
+@dataclass(frozen=True, kw_only=True)
+class GlobalPoolView(View):
+    """global_pool2d.h.j2: one pass over the h x w pixels."""
+    h: int
+    w: int
+    c: int
+    op: str
+
+
+def view(layer: Layer) -> GlobalPoolView:
     h, w, c = layer.in_shape
     op = _attributes(layer).op
     cls = "GlobalMaxPooling2D" if op == "max" else "GlobalAveragePooling2D"
-    return dict(h=h, w=w, c=c, op=op, keras_class=cls, summary=f"{cls} over {h}x{w}")
+    return GlobalPoolView(h=h, w=w, c=c, op=op, keras_class=cls, summary=f"{cls} over {h}x{w}")
 
 
 def weights(layer: Layer) -> Weights | None:

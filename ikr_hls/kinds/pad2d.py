@@ -14,7 +14,7 @@ from ..expr import Expr, all_of
 from ..ir import Layer
 from ..loops import LoopNest
 from ..precision import requantize
-from .base import Cost, LayerKind, no_accumulator, pixel_steps_cost
+from .base import Cost, LayerKind, View, no_accumulator, pixel_steps_cost
 from .keras_reading import check_channels_last, image_shape
 from .window import COL_PHASE, ROW_PHASE, X, Y
 
@@ -69,15 +69,32 @@ def _inside(layer: Layer) -> Expr:
                   X >= a.pad_left if a.pad_left else None, X < a.pad_left + w if a.pad_right else None)
 
 
-def view(layer: Layer) -> dict:
+@dataclass(frozen=True, kw_only=True)
+class Pad2DView(View):
+    """pad2d.h.j2: one output pixel a step, an input pixel where `inside` holds, else zeros."""
+    h: int
+    w: int
+    c: int
+    oh: int
+    ow: int
+    dil_h: int
+    dil_w: int
+    inside: Expr
+    pad_top: int
+    pad_bottom: int
+    pad_left: int
+    pad_right: int
+
+
+def view(layer: Layer) -> Pad2DView:
     h, w, c = layer.in_shape
     a = _attributes(layer)
     dh, dw = _dilation(layer)
     if dh > 1 or dw > 1:
-        return dict(h=h, w=w, c=c, oh=layer.out_shape[0], ow=layer.out_shape[1], dil_h=dh, dil_w=dw,
+        return Pad2DView(h=h, w=w, c=c, oh=layer.out_shape[0], ow=layer.out_shape[1], dil_h=dh, dil_w=dw,
                     inside=_inside(layer), pad_top=0, pad_bottom=0, pad_left=0, pad_right=0,
                     keras_class="Conv2DTranspose", summary=f"zero insertion {dh}x{dw} of a Conv2DTranspose")
-    return dict(h=h, w=w, c=c, oh=layer.out_shape[0], ow=layer.out_shape[1], inside=_inside(layer),
+    return Pad2DView(h=h, w=w, c=c, oh=layer.out_shape[0], ow=layer.out_shape[1], inside=_inside(layer),
                 pad_top=a.pad_top, pad_bottom=a.pad_bottom, pad_left=a.pad_left,
                 pad_right=a.pad_right, keras_class="ZeroPadding2D", dil_h=1, dil_w=1,
                 summary=f"ZeroPadding2D {a.pad_top},{a.pad_bottom} x {a.pad_left},{a.pad_right}")

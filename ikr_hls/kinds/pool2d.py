@@ -12,11 +12,11 @@ from .. import codes as C
 from .. import hardware, tables
 from ..attributes import Attributes, attributes_of, not_negative, positive
 from ..constants import array, literal
-from ..expr import all_of
+from ..expr import Expr, all_of
 from ..hardware import PIPELINE_DEPTH
 from ..ir import Layer
 from ..precision import requantize, to_codes, widen_for_sum
-from .base import Cost, LayerKind, Weights
+from .base import Cost, LayerKind, View, Weights
 from .keras_reading import window_geometry
 from .window import Window, X, Y
 
@@ -84,7 +84,30 @@ def window(layer: Layer) -> Window:
                   a.pad_left, a.pad_right)
 
 
-def view(layer: Layer) -> dict:
+@dataclass(frozen=True, kw_only=True)
+class PoolView(View):
+    """pool2d.h.j2: the sliding window (grid) and the operation over it."""
+    h: int
+    w: int
+    c: int
+    oh: int
+    ow: int
+    op: str
+    grid: Window
+    ph: int
+    pw: int
+    sh: int
+    sw: int
+    padding: str
+    grid_h: int
+    grid_w: int
+    padded: bool
+    valid: Expr
+    row_in: list              # per window row: it holds an image row (not padding), an Expr
+    col_in: list
+
+
+def view(layer: Layer) -> PoolView:
     a = _attributes(layer)
     h, w, c = layer.in_shape
     oh, ow, _ = layer.out_shape
@@ -96,7 +119,7 @@ def view(layer: Layer) -> dict:
                      Y < pt + h + a.ph - 1 - i if pb else None) for i in range(a.ph)]
     col_in = [all_of(X >= pl + a.pw - 1 - j if pl + a.pw - 1 - j > 0 else None,
                      X < pl + w + a.pw - 1 - j if pr else None) for j in range(a.pw)]
-    return dict(h=h, w=w, c=c, oh=oh, ow=ow, op=a.op, grid=grid, ph=a.ph, pw=a.pw, sh=a.sh,
+    return PoolView(h=h, w=w, c=c, oh=oh, ow=ow, op=a.op, grid=grid, ph=a.ph, pw=a.pw, sh=a.sh,
                 sw=a.sw, padding=a.padding, grid_h=grid.gh, grid_w=grid.gw, padded=grid.padded,
                 valid=grid.valid, row_in=row_in, col_in=col_in, keras_class=cls, summary=f"{cls} {a.ph}x{a.pw}")
 

@@ -2,15 +2,18 @@
 per-channel scale and shift (moving statistics, epsilon, gamma and beta folded together)."""
 from __future__ import annotations
 
+from dataclasses import dataclass
+
 import numpy as np
 
 from .. import activations, hardware
 from .. import codes as C
+from ..activations import ActivationCall
 from ..constants import array, literal
 from ..hardware import PIPELINE_DEPTH
 from ..ir import Layer
 from ..precision import requantize, to_codes, weight_bits, widen_for_sum
-from .base import SCALAR_ACTIVATIONS, Cost, LayerKind, Weights
+from .base import SCALAR_ACTIVATIONS, Cost, LayerKind, View, Weights
 from .keras_reading import read_array, unsupported
 
 ROLES = ("weight", "bias", "accum", "result")
@@ -39,9 +42,18 @@ def table_copies(layer: Layer) -> int:
     return hardware.table_copies(layer.in_shape[-1], 1)
 
 
-def view(layer: Layer) -> dict:
+@dataclass(frozen=True, kw_only=True)
+class ScaleShiftView(View):
+    """scale_shift.h.j2: a scale and a shift per channel."""
+    n: int
+    c: int
+    act: ActivationCall
+    table_pragmas: list
+
+
+def view(layer: Layer) -> ScaleShiftView:
     c = layer.in_shape[-1]
-    return dict(n=layer.out_size, c=c, act=activations.call_view(layer), keras_class="BatchNormalization",
+    return ScaleShiftView(n=layer.out_size, c=c, act=activations.call_view(layer), keras_class="BatchNormalization",
                 table_pragmas=activations.partition_pragmas(layer),
                 summary=f"scale and shift over {c} channels")
 

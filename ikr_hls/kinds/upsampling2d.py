@@ -15,7 +15,7 @@ from ..expr import Expr, Var, all_of
 from ..ir import Layer
 from ..loops import LoopNest
 from ..precision import requantize
-from .base import Cost, LayerKind, no_accumulator, pixel_steps_cost
+from .base import Cost, LayerKind, View, no_accumulator, pixel_steps_cost
 from .keras_reading import check_channels_last, image_shape, unsupported
 
 ROLES = ("result",)
@@ -55,11 +55,24 @@ def _first(layer: Layer) -> Expr:
     return all_of(Var("ry").eq(0) if sh > 1 else None, Var("rx").eq(0) if sw > 1 else None)
 
 
-def view(layer: Layer) -> dict:
+@dataclass(frozen=True, kw_only=True)
+class UpSamplingView(View):
+    """upsampling2d.h.j2: each input pixel written sh x sw times."""
+    h: int
+    w: int
+    c: int
+    oh: int
+    ow: int
+    sh: int
+    sw: int
+    first: Expr
+
+
+def view(layer: Layer) -> UpSamplingView:
     h, w, c = layer.in_shape
     oh, ow = layer.out_shape[:2]
     sh, sw = _attributes(layer).sh, _attributes(layer).sw
-    return dict(h=h, w=w, c=c, oh=oh, ow=ow, sh=sh, sw=sw,
+    return UpSamplingView(h=h, w=w, c=c, oh=oh, ow=ow, sh=sh, sw=sw,
                 # io_stream: the steps that read a new input pixel (the first of its SH x SW copies)
                 first=_first(layer), keras_class="UpSampling2D", summary=f"UpSampling2D {sh}x{sw}")
 

@@ -19,7 +19,7 @@ from ...constants import array, literal
 from ...ir import Layer
 from ...patterns import patterns_from_kernel
 from ...precision import requantize, to_codes
-from ..base import SCALAR_ACTIVATIONS, Cost, LayerKind, Weights
+from ..base import SCALAR_ACTIVATIONS, Cost, LayerKind, View, Weights
 from . import common, pattern, pe, unrolled
 from .common import ConvAttributes, ConvFacts, ConvStrategy, conv_attributes, layer_kernel, window
 from .frontend import KERAS, keras_tensor
@@ -45,8 +45,8 @@ def template(layer: Layer) -> str:
     return strategy_of(layer).template
 
 
-def view(layer: Layer) -> dict:
-    return {**common.view(layer), **strategy_of(layer).view(layer)}
+def view(layer: Layer) -> View:
+    return strategy_of(layer).view(layer)
 
 
 def weights(layer: Layer) -> Weights:

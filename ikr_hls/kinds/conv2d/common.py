@@ -9,11 +9,13 @@ from typing import Any, Literal
 import numpy as np
 
 from ... import activations, hardware
+from ...activations import ActivationCall
 from ...attributes import Attributes, attributes_of, not_negative, positive
 from ...expr import Expr, Var, any_of, cpp, select
 from ...ir import Layer
 from ...patterns import LayerPatterns
 from ...precision import index_bits, weight_bits, widen_for_sum
+from ..base import View
 from ..window import Window
 
 
@@ -100,7 +102,7 @@ class ConvStrategy:
     template: str                                   # under templates/firmware/layers/, no .h.j2
     cycles: Callable[[int], int]                    # pipelined steps per pixel at reuse factor R
     derive: Callable[[Layer, list, list], Any]      # (layer, support groups, filter taps) -> its facts
-    view: Callable[[Layer], dict]                   # its template's own variables
+    view: Callable[[Layer], View]                   # its template's variables (a ConvView)
     arrays: Callable[[Layer], tuple]                # (description, [weight arrays]) (bias, tables: common)
     accumulate: Callable[..., np.ndarray]           # reference: (layer, windows, w_codes, product_frac,
                                                     # acc, acc_t) -> acc with every product added
@@ -191,8 +193,43 @@ def copy_of(layer: Layer, co: int) -> int:
     return co // (2 * layer.settled.reuse_factor)
 
 
-def view(layer: Layer) -> dict:
-    """The variables conv2d_base.h.j2 reads, whatever the strategy."""
+@dataclass(frozen=True, kw_only=True)
+class ConvView(View):
+    """What conv2d_base.h.j2 reads, whatever the strategy (each strategy's view adds its own)."""
+    h: int
+    w: int
+    c: int
+    oh: int
+    ow: int
+    f: int
+    kh: int
+    kw: int
+    sh: int
+    sw: int
+    padding: str
+    pad_top: int
+    pad_bottom: int
+    pad_left: int
+    pad_right: int
+    padded: bool
+    ph: int                   # the zero-padded grid the loops walk
+    pw: int
+    inside: Expr
+    valid: Expr
+    nnz: int
+    dense_weights: int
+    reuse_factor: int
+    multipliers: int
+    depthwise: int | None
+    act: ActivationCall
+    table_pragmas: list
+    slots: int                # pipelined steps per pixel
+    grid: Window
+    allocation: int           # the ALLOCATION limit on multipliers (0: none)
+
+
+def view_fields(layer: Layer) -> dict:
+    """ConvView's fields (but `allocation`, the strategy's), for a strategy's view."""
     a = conv_attributes(layer)
     facts: ConvFacts = layer.facts
     h, w, c = layer.in_shape

@@ -14,7 +14,17 @@ from ...constants import array, literal
 from ...expr import any_of, index
 from ...ir import Layer
 from ...precision import requantize
-from .common import ConvStrategy, R, StrategyCost, accumulator_bits, activation_products, choice, copy_of
+from .common import (
+    ConvStrategy,
+    ConvView,
+    R,
+    StrategyCost,
+    accumulator_bits,
+    activation_products,
+    choice,
+    copy_of,
+    view_fields,
+)
 from .pe import drawing
 
 
@@ -56,7 +66,15 @@ def derive(layer: Layer, groups: list, filter_taps: list) -> PatternFacts:
                         sum(-(-len(g["kernels"]) // rf) * len(g["positions"]) for g in groups))
 
 
-def view(layer: Layer) -> dict:
+@dataclass(frozen=True, kw_only=True)
+class PatternView(ConvView):
+    """conv2d_pattern.h.j2: a PE per pattern (taps, instances, weight partitions)."""
+    groups: list
+    result_copies: list
+    index_bits: int
+
+
+def view(layer: Layer) -> PatternView:
     """One processing element per pattern: its taps are constant window positions.
 
     R = 1: every kernel has its own instance. The kernels of a PE are a loop, which the
@@ -96,8 +114,8 @@ def view(layer: Layer) -> dict:
                         drawing=drawing(group["positions"], kh, kw),
                         partition=_weights_partition(name, g, count * keep, rf)))
     copies = [dict(co=co, table_copy=copy_of(layer, co)) for co in range(layer.out_shape[-1])]
-    return dict(groups=pes, result_copies=copies, allocation=0,
-                index_bits=max(1, int(np.ceil(np.log2(max(len(layer.facts.groups), 2))))))
+    return PatternView(**view_fields(layer), groups=pes, result_copies=copies, allocation=0,
+                       index_bits=max(1, int(np.ceil(np.log2(max(len(layer.facts.groups), 2))))))
 
 
 def choice_of_cycles(cycles: list):

@@ -27,7 +27,17 @@ from ...expr import Var, any_of, index
 from ...ir import Layer
 from ...patterns import patterns_from_kernel
 from ...precision import IndexType, index_bits, requantize
-from .common import ConvStrategy, R, StrategyCost, accumulator_bits, activation_products, choice, copy_of
+from .common import (
+    ConvStrategy,
+    ConvView,
+    R,
+    StrategyCost,
+    accumulator_bits,
+    activation_products,
+    choice,
+    copy_of,
+    view_fields,
+)
 
 
 @dataclass(frozen=True)
@@ -112,7 +122,14 @@ def drawing(positions, kh: int, kw: int) -> str:
     return "/".join("".join("#" if v else "." for v in row) for row in grid.reshape(kh, kw))
 
 
-def view(layer: Layer) -> dict:
+@dataclass(frozen=True, kw_only=True)
+class PEView(ConvView):
+    """conv2d_pe.h.j2: the PE design (taps and their multiplexers) and its instances."""
+    pe: dict
+    result_copies: list
+
+
+def view(layer: Layer) -> PEView:
     """The template's variables. R = 1: the PEs are a loop whose channels and pattern ids come
     from completely partitioned tables (constants once unrolled). R > 1: each PE is written
     out: its inputs chosen by cycle when it reads several channels, its ROMs read at r, its sum
@@ -142,13 +159,14 @@ def view(layer: Layer) -> dict:
                               pattern=index(f"{name}_pe_pattern", R * count + p),
                               weights=[index(f"{name}_pe_w", R * (count * p_.keep) + (p * p_.keep + t))
                                        for t in range(p_.keep)]))
-    return dict(
+    return PEView(
+        **view_fields(layer),
         pe=dict(keep=p_.keep, count=count, kernels=p_.kernels, library=len(p_.library), pattern_bits=p_.pattern_bits,
                 inputs=[dict(pos=pos, i=pos // kw, j=pos % kw) for pos in p_.positions], taps=taps,
                 instances=instances, shared=sum(len(p_.channels(p)) > 1 for p in range(count)),
                 drawings=[drawing(pattern, kh, kw) for pattern in p_.library]),
         result_copies=[dict(co=co, table_copy=copy_of(layer, co)) for co in range(layer.out_shape[-1])],
-        index_types=[("pattern", IndexType(p_.pattern_bits))] if p_.pattern_bits else [], allocation=0)
+        index_types=(("pattern", IndexType(p_.pattern_bits)),) if p_.pattern_bits else (), allocation=0)
 
 
 def arrays(layer: Layer) -> tuple:

@@ -11,7 +11,7 @@ from ... import codes as C
 from ... import hardware
 from ...constants import array, literal
 from ...ir import Layer
-from .common import ConvStrategy, StrategyCost, activation_products, copy_of
+from .common import ConvStrategy, ConvView, StrategyCost, activation_products, copy_of, view_fields
 
 
 @dataclass(frozen=True)
@@ -29,16 +29,23 @@ def derive(layer: Layer, groups: list, filter_taps: list) -> UnrolledFacts:
     return UnrolledFacts(orders, -(-nnz // layer.settled.reuse_factor))
 
 
-def view(layer: Layer) -> dict:
+@dataclass(frozen=True, kw_only=True)
+class UnrolledView(ConvView):
+    """conv2d.h.j2: per filter, its taps (row, column, channel, weight index) written out."""
+    filters: list
+    host_taps: bool           # fixed point: the host runs each filter's taps in a function
+
+
+def view(layer: Layer) -> UnrolledView:
     filters, k = [], 0
     for co, taps in enumerate(layer.facts.filter_taps):
         filters.append(dict(index=co, taps=[(i, j, ci, k + n) for n, (ci, i, j) in enumerate(taps)],
                             table_copy=copy_of(layer, co)))
         k += len(taps)
-    return dict(filters=filters,
-                # fixed point: the host runs each filter's taps in a function (IKR_HOST_TAPS, defines.h)
-                host_taps=not layer.precision["weight"].is_float,
-                allocation=layer.plan_cost.multipliers if layer.settled.reuse_factor > 1 else 0)
+    return UnrolledView(**view_fields(layer), filters=filters,
+                        # fixed point: the host runs each filter's taps in a function (IKR_HOST_TAPS, defines.h)
+                        host_taps=not layer.precision["weight"].is_float,
+                        allocation=int(layer.plan_cost.multipliers or 0) if layer.settled.reuse_factor > 1 else 0)
 
 
 def arrays(layer: Layer) -> tuple:
