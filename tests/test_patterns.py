@@ -246,4 +246,14 @@ def test_all_zero_kernels_get_minus_one():
 
 
 def test_draw():
+    """A drawing is the mask, row by row: reading it back gives the mask, for any shape and
+    with any two symbols."""
     assert P.draw(np.array([[0, 1, 0], [1, 1, 1], [0, 1, 0]])) == [".#.", "###", ".#."]
+    rng = np.random.default_rng(4)
+    for kh, kw in [(1, 1), (3, 3), (5, 5), (2, 7), (7, 1)]:
+        mask = rng.random((kh, kw)) < 0.5
+        for kept, pruned in (("#", "."), ("X", "-")):
+            rows = P.draw(mask, kept, pruned)
+            assert [len(row) for row in rows] == [kw] * kh
+            assert np.array_equal(np.array([[c == kept for c in row] for row in rows]), mask)
+            assert set("".join(rows)) <= {kept, pruned}
