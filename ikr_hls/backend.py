@@ -68,7 +68,7 @@ class _Renderer:
                         version=__version__, types=[(role, t.cpp) for role, t in layer.precision.items()],
                         **kind.view(layer), hw=layer.plan_cost)   # the header's figures: its io form
             self.files[f"firmware/layers/{layer.name}.h"] = self.env.get_template(
-                f"firmware/layers/{kind.template(layer)}.h.j2").render(**view)
+                f"firmware/layers/{kind.template_of(layer)}.h.j2").render(**view)
             weights = kind.weights(layer)
             if weights is not None:
                 self.files[f"firmware/weights/{layer.name}.h"] = self.env.get_template(

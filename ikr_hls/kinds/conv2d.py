@@ -600,7 +600,8 @@ KIND = LayerKind(
     name="conv2d",
     keras={"Conv2D": _conv2d, "DepthwiseConv2D": _depthwise_conv2d, "SeparableConv2D": _separable_conv2d,
            "Conv2DTranspose": _conv2d_transpose},
-    roles=ROLES, templates=("conv2d", "conv2d_pattern", "conv2d_pe"), template=template, view=view, weights=weights,
+    templates=("conv2d", "conv2d_stream", "conv2d_pattern", "conv2d_pattern_stream", "conv2d_pe", "conv2d_pe_stream"),
+    roles=ROLES, template=template, view=view, weights=weights,
     reference=reference, cost=cost, report=report, values=values, default_accum=default_accum, derive=derive,
     reuses=True, strategies=("unrolled", "pattern", "pe"), activations=SCALAR_ACTIVATIONS, folds_scale_shift=True,
     takes_padding=True, loop_nest=lambda layer: window(layer).nest())

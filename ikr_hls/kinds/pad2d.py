@@ -90,5 +90,5 @@ def cost(layer: Layer) -> Cost:
 
 KIND = LayerKind(
     name="pad2d", keras={"ZeroPadding2D": _zero_padding2d},
-    roles=ROLES, templates=("pad2d",), template=template, view=view,
+    roles=ROLES, templates=("pad2d", "pad2d_stream"), template=template, view=view,
     reference=reference, cost=cost, default_accum=no_accumulator, loop_nest=loop_nest)
