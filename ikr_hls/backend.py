@@ -102,7 +102,8 @@ class _Renderer:
             input_shape_text=str(self.graph.input_shape), output_shape_text=str(self.graph.output_shape),
             **common)
         self.files[f"firmware/{self.project}.h"] = self.env.get_template("firmware/top.h.j2").render(**common)
-        self.files[f"firmware/{self.project}.cpp"] = self.env.get_template("firmware/top.cpp.j2").render(**common)
+        self.files[f"firmware/{self.project}.cpp"] = self.env.get_template(
+            "firmware/top_stream.cpp.j2" if stream else "firmware/top.cpp.j2").render(**common)
         self.files["bridge.cpp"] = render_bridge()
         self.files["host_api.cpp"] = self.env.get_template("host_api.cpp.j2").render(**common)
         for header in sorted(cpp_dir().glob("*.h")):
