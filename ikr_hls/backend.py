@@ -66,7 +66,7 @@ class _Renderer:
             own = kind.view(layer)
             types = [(role, t.cpp) for role, t in layer.precision.items()]
             self.files[f"firmware/layers/{layer.name}.h"] = self.env.get_template(
-                f"firmware/layers/{kind.template(layer)}.h.j2").render(
+                f"firmware/layers/{kind.template_of(layer)}.h.j2").render(
                     name=layer.name, guard=f"{self.project.upper()}_{layer.name.upper()}_H", in_type=in_types[0],
                     in_types=in_types, activation=layer.activation, **io, version=__version__, types=types,
                     **own.variables(), hw=layer.plan_cost)   # the header's figures: its io form
@@ -102,7 +102,8 @@ class _Renderer:
             input_shape_text=str(self.graph.input_shape), output_shape_text=str(self.graph.output_shape),
             **common)
         self.files[f"firmware/{self.project}.h"] = self.env.get_template("firmware/top.h.j2").render(**common)
-        self.files[f"firmware/{self.project}.cpp"] = self.env.get_template("firmware/top.cpp.j2").render(**common)
+        self.files[f"firmware/{self.project}.cpp"] = self.env.get_template(
+            "firmware/top_stream.cpp.j2" if stream else "firmware/top.cpp.j2").render(**common)
         self.files["bridge.cpp"] = render_bridge()
         self.files["host_api.cpp"] = self.env.get_template("host_api.cpp.j2").render(**common)
         for header in sorted(cpp_dir().glob("*.h")):

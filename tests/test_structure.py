@@ -34,7 +34,26 @@ def test_every_kind_has_every_part(name):
     assert kind.templates, f"{name}: no template"
     for template in kind.templates:
         assert (templates_dir() / "firmware" / "layers" / f"{template}.h.j2").is_file(), template
+    parallel = {t for t in kind.templates if not t.endswith("_stream")}
+    assert set(kind.templates) == parallel | {f"{t}_stream" for t in parallel}, \
+        f"{name}: each template in both io forms, X (io_parallel) and X_stream (io_stream)"
     assert kind.multi_input <= set(kind.keras)
+
+
+# A Jinja statement that tests the io form ({% if io == "io_stream" %}, {% if stream %}, ...)
+IO_BRANCH = re.compile(r"{%-?\s*(?:if|elif)\b[^%]*(?:\bio\b|io_stream|io_parallel|\bstream\b)[^%]*-?%}")
+
+
+def test_layer_templates_do_not_branch_on_the_io_form():
+    """Each io form has its own layer template (X.h.j2, X_stream.h.j2, as hls4ml's nnet_X.h and
+    nnet_X_stream.h) and its own macros in the shared files (window.j2's read_pixel and
+    read_pixel_stream): none of them tests the io form; nor do the top function's (top.h.j2's
+    one-line declaration may)."""
+    folder = templates_dir() / "firmware"
+    paths = sorted((folder / "layers").glob("*.j2")) + [folder / "top.cpp.j2", folder / "top_stream.cpp.j2"]
+    offenders = [f"{path.name}: {m.group(0)}" for path in paths for m in IO_BRANCH.finditer(path.read_text())]
+    assert not offenders, offenders
+    assert IO_BRANCH.search('{% if io == "io_stream" %}') and IO_BRANCH.search("{%- elif stream -%}")
 
 
 def test_keras_classes_belong_to_one_kind_each():

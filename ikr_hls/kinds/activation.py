@@ -122,5 +122,5 @@ KIND = LayerKind(
     stream_form=lambda layer: "vector" if layer.activation == "softmax" else "elementwise",
     name="activation",
     keras={"Activation": _activation, "ReLU": _relu, "LeakyReLU": _leaky_relu, "Softmax": _softmax},
-    roles=ROLES, templates=("activation",), template=template, view=view, weights=weights,
+    roles=ROLES, templates=("activation", "activation_stream"), template=template, view=view, weights=weights,
     reference=reference, cost=cost, default_accum=default_accum, softmax_input="input")

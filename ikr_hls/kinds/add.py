@@ -89,5 +89,5 @@ def default_accum(layer: Layer, in_types: list, types: dict):
 KIND = LayerKind(
     stream_form=elementwise_stream,
     name="add", keras={"Add": _add}, multi_input=frozenset({"Add"}),
-    roles=ROLES, templates=("add",), template=template, view=view, weights=weights,
+    roles=ROLES, templates=("add", "add_stream"), template=template, view=view, weights=weights,
     reference=reference, cost=cost, default_accum=default_accum, activations=SCALAR_ACTIVATIONS)

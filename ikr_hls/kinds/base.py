@@ -99,8 +99,8 @@ class LayerKind:
     name: str                                   # Layer.kind
     keras: Mapping[str, Handler]                # Keras class name -> frontend handler
     roles: tuple                                # the precision roles it declares (activations add theirs)
-    templates: tuple                            # its templates under templates/firmware/layers/ (no .h.j2)
-    template: Callable[[Layer], str]            # the one a layer uses
+    templates: tuple                            # its templates in templates/firmware/layers/ (no .h.j2): X, X_stream
+    template: Callable[[Layer], str]            # the one a layer uses (template_of: in its io form)
     view: Callable[[Layer], View]               # the template's variables (pure)
     reference: Reference                        # the bit-exact numpy reference
     cost: Callable[[Layer], Cost]
@@ -145,6 +145,11 @@ class LayerKind:
         hardware.in_stream_form of it)."""
         cost = self.cost(layer)
         return hardware.in_stream_form(cost, layer) if layer.stream is not None else cost
+
+    def template_of(self, layer: Layer) -> str:
+        """The layer's template in its io form: the kind's template (io_parallel), or its
+        <template>_stream twin (io_stream), as hls4ml keeps nnet_X.h and nnet_X_stream.h."""
+        return self.template(layer) + ("_stream" if layer.stream is not None else "")
 
     def roles_of(self, layer: Layer) -> tuple:
         """The precision roles `layer` declares (without its activation's)."""

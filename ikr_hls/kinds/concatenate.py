@@ -77,5 +77,5 @@ def cost(layer: Layer) -> Cost:
 
 KIND = LayerKind(
     name="concatenate", keras={"Concatenate": _concatenate}, multi_input=frozenset({"Concatenate"}),
-    roles=ROLES, templates=("concatenate",), template=template, view=view,
+    roles=ROLES, templates=("concatenate", "concatenate_stream"), template=template, view=view,
     reference=reference, cost=cost, default_accum=no_accumulator, loop_nest=loop_nest)

@@ -180,6 +180,6 @@ def default_accum(layer: Layer, in_types: list, types: dict):
 KIND = LayerKind(
     stream_form=vector_stream,
     name="dense", keras={"Dense": _dense},
-    roles=ROLES, templates=("dense",), template=template, view=view, weights=weights,
+    roles=ROLES, templates=("dense", "dense_stream"), template=template, view=view, weights=weights,
     reference=reference, cost=cost, report=report, values=values, default_accum=default_accum, derive=derive,
     reuses=True, activations=ACTIVATIONS, folds_scale_shift=True)

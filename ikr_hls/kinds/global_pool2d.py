@@ -101,5 +101,6 @@ def loop_nest(layer: Layer) -> LoopNest:
 KIND = LayerKind(
     name="global_pool2d", attributes=PoolOp,
     keras={"GlobalMaxPooling2D": _handler("max"), "GlobalAveragePooling2D": _handler("avg")},
-    roles=ROLES, declared_roles=declared_roles, templates=("global_pool2d",), template=template, view=view,
+    templates=("global_pool2d", "global_pool2d_stream"),
+    roles=ROLES, declared_roles=declared_roles, template=template, view=view,
     weights=weights, reference=reference, cost=cost, default_accum=default_accum, loop_nest=loop_nest)

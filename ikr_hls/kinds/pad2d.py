@@ -154,5 +154,5 @@ def cost(layer: Layer) -> Cost:
 
 KIND = LayerKind(
     name="pad2d", keras={"ZeroPadding2D": _zero_padding2d},
-    attributes=Pad2DAttributes, roles=ROLES, templates=("pad2d",), template=template, view=view,
+    attributes=Pad2DAttributes, roles=ROLES, templates=("pad2d", "pad2d_stream"), template=template, view=view,
     reference=reference, cost=cost, default_accum=no_accumulator, loop_nest=loop_nest, keras_tensor=keras_tensor)

@@ -211,6 +211,6 @@ def default_accum(layer: Layer, in_types: list, types: dict):
 KIND = LayerKind(
     name="pool2d", attributes=PoolAttributes,
     keras={"MaxPooling2D": _handler("max"), "AveragePooling2D": _handler("avg")},
-    roles=ROLES, declared_roles=declared_roles, templates=("pool2d",), template=template, view=view,
+    roles=ROLES, declared_roles=declared_roles, templates=("pool2d", "pool2d_stream"), template=template, view=view,
     weights=weights, reference=reference, cost=cost, default_accum=default_accum,
     loop_nest=lambda layer: window(layer).nest())

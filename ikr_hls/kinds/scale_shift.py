@@ -116,6 +116,6 @@ def default_accum(layer: Layer, in_types: list, types: dict):
 KIND = LayerKind(
     stream_form=lambda layer: "channels",
     name="scale_shift", keras={"BatchNormalization": _batchnorm},
-    roles=ROLES, templates=("scale_shift",), template=template, view=view, weights=weights,
+    roles=ROLES, templates=("scale_shift", "scale_shift_stream"), template=template, view=view, weights=weights,
     reference=reference, cost=cost, report=report, values=values, default_accum=default_accum,
     activations=SCALAR_ACTIVATIONS)

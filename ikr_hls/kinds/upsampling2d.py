@@ -110,5 +110,5 @@ def cost(layer: Layer) -> Cost:
 
 KIND = LayerKind(
     name="upsampling2d", attributes=UpSamplingAttributes, keras={"UpSampling2D": _upsampling2d},
-    roles=ROLES, templates=("upsampling2d",), template=template, view=view,
+    roles=ROLES, templates=("upsampling2d", "upsampling2d_stream"), template=template, view=view,
     reference=reference, cost=cost, default_accum=no_accumulator, loop_nest=loop_nest)

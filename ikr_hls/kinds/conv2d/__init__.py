@@ -88,7 +88,8 @@ def cost(layer: Layer) -> Cost:
 
 KIND = LayerKind(
     name="conv2d", keras=KERAS, attributes=ConvAttributes,
-    roles=ROLES, templates=tuple(s.template for s in STRATEGIES.values()), template=template, view=view,
+    roles=ROLES, templates=tuple(t for s in STRATEGIES.values() for t in (s.template, s.template + "_stream")),
+    template=template, view=view,
     weights=weights, reference=reference, cost=cost, report=common.report, values=common.values,
     default_accum=common.default_accum, derive=derive, reuses=True, strategies=tuple(STRATEGIES),
     activations=SCALAR_ACTIVATIONS, folds_scale_shift=True, takes_padding=True,
