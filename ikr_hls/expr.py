@@ -70,7 +70,10 @@ class Expr:
         return Bin("!=", self, as_expr(other))
 
     def __str__(self) -> str:
-        return cpp(self)
+        raise TypeError(f"an expression is rendered with expr.cpp (the templates' cpp filter), not str(): {self!r}")
+
+    def __bool__(self) -> bool:
+        raise TypeError(f"an expression has no truth value in Python (render it with cpp or evaluate it): {self!r}")
 
 
 @dataclass(frozen=True, eq=False)
