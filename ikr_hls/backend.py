@@ -21,7 +21,7 @@ from .buildspec import SPEC_FILE, BuildSpec
 from .config import ProjectConfig
 from .errors import IKRHLSError
 from .ir import Graph
-from .kinds import kind_of
+from .kinds import kind_of, template_dirs
 from .resources import cpp_dir, templates_dir
 from .wiring import STREAM_DEPTH
 
@@ -33,13 +33,14 @@ MANIFEST = ".ikr-hls-manifest.json"   # the files ikr-hls wrote; --force removes
 
 
 @functools.cache
-def _environment() -> jinja2.Environment:
-    """One environment per process: it compiles each template once and caches it."""
-    return _new_environment()
+def _environment(extra_dirs: tuple = ()) -> jinja2.Environment:
+    """One environment per process (and per set of template folders of kinds registered from
+    outside the package): it compiles each template once and caches it."""
+    return _new_environment(extra_dirs)
 
 
-def _new_environment() -> jinja2.Environment:
-    env = jinja2.Environment(loader=jinja2.FileSystemLoader(str(templates_dir())),
+def _new_environment(extra_dirs: tuple = ()) -> jinja2.Environment:
+    env = jinja2.Environment(loader=jinja2.FileSystemLoader([*extra_dirs, str(templates_dir())]),
                              undefined=jinja2.StrictUndefined, trim_blocks=True,
                              lstrip_blocks=True, keep_trailing_newline=True)
     env.filters["cpp"] = expr.cpp          # the plan's expressions (ikr_hls/expr.py) as C++
@@ -49,7 +50,7 @@ def _new_environment() -> jinja2.Environment:
 class _Renderer:
     def __init__(self, graph: Graph, config: ProjectConfig):
         self.graph, self.config = graph, config
-        self.env = _environment()
+        self.env = _environment(template_dirs())
         self.project = config.project_name
         self.files: dict[str, str] = {}
 

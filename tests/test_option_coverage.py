@@ -18,7 +18,7 @@ import numpy as np
 import pytest
 
 import ikr_hls
-from ikr_hls import frontend
+from ikr_hls import frontend, kinds
 from ikr_hls.tbdata import FLOAT_ATOL, FLOAT_RTOL
 from random_cnn import CONTEXTS, OPTIONS, build_model, covered_cases, covering_specs
 
@@ -48,30 +48,10 @@ def _math_options(layer) -> set:
             if key not in NON_MATH and not key.endswith(NON_MATH_SUFFIXES)}
 
 
-# One instance of each supported class, with the input shape(s) it is called on.
-SAMPLES = {
-    "Conv2D": (lambda: L.Conv2D(2, 3), (6, 6, 2)),
-    "DepthwiseConv2D": (lambda: L.DepthwiseConv2D(3), (6, 6, 2)),
-    "SeparableConv2D": (lambda: L.SeparableConv2D(2, 3), (6, 6, 2)),
-    "Conv2DTranspose": (lambda: L.Conv2DTranspose(2, 3), (6, 6, 2)),
-    "Dense": (lambda: L.Dense(3), (4,)),
-    "BatchNormalization": (lambda: L.BatchNormalization(), (6, 6, 2)),
-    "MaxPooling2D": (lambda: L.MaxPooling2D(2), (6, 6, 2)),
-    "AveragePooling2D": (lambda: L.AveragePooling2D(2), (6, 6, 2)),
-    "GlobalAveragePooling2D": (lambda: L.GlobalAveragePooling2D(), (6, 6, 2)),
-    "GlobalMaxPooling2D": (lambda: L.GlobalMaxPooling2D(), (6, 6, 2)),
-    "ZeroPadding2D": (lambda: L.ZeroPadding2D(1), (6, 6, 2)),
-    "Flatten": (lambda: L.Flatten(), (6, 6, 2)),
-    "Reshape": (lambda: L.Reshape((72,)), (6, 6, 2)),
-    "Add": (lambda: L.Add(), [(6, 6, 2), (6, 6, 2)]),
-    "Concatenate": (lambda: L.Concatenate(), [(6, 6, 2), (6, 6, 3)]),
-    "UpSampling2D": (lambda: L.UpSampling2D(2), (6, 6, 2)),
-    "Dropout": (lambda: L.Dropout(0.5), (6, 6, 2)),
-    "Activation": (lambda: L.Activation("relu"), (6, 6, 2)),
-    "ReLU": (lambda: L.ReLU(), (6, 6, 2)),
-    "LeakyReLU": (lambda: L.LeakyReLU(), (6, 6, 2)),
-    "Softmax": (lambda: L.Softmax(), (4,)),
-}
+# One instance of each supported class, with the input shape(s) it is called on: each kind's
+# samples (kinds/<kind>: LayerKind.samples), so a new kind brings its own.
+SAMPLES = {cls: (lambda make=sample.make: make(L), sample.shape)
+           for kind in (*kinds.HARDWARE.values(), *kinds.FREE.values()) for cls, sample in kind.samples.items()}
 
 
 def test_every_supported_class_has_a_sample_and_an_option_table():
@@ -182,31 +162,34 @@ def test_unsupported_option_values_are_refused(cls, option, value, tmp_path):
 
 # -- the covering models: contexts as claimed, and C++ == Keras / == the reference --------------
 
+ACTIVATION_CLASSES = ("Activation", "ReLU", "LeakyReLU", "Softmax")
+POOL_CLASSES = ("MaxPooling2D", "AveragePooling2D")
+
+
 def _graph_contexts(graph) -> set:
-    kinds = {layer.kind for layer in graph.layers}
-    removed = graph.removed
+    """The contexts of random_cnn.CONTEXTS the converted graph shows, read from the Keras class
+    each layer came from and what the passes say they removed (no kind names)."""
+    cls = {layer.name: graph.keras_classes.get(layer.keras_name) for layer in graph.layers}
     found = set()
-    for why in removed.values():
+    for why in graph.removed.values():
         if why.startswith("folded into"):
             target = graph.layer(why.split("folded into ")[1])
-            found.add("BatchNormalization folded into a Dense" if target.kind == "dense"
+            found.add("BatchNormalization folded into a Dense" if cls[target.name] == "Dense"
                       else "BatchNormalization folded into a conv")
         if why.startswith("merged into the padding"):
             found.add("ZeroPadding2D merged into a conv")
-    if "scale_shift" in kinds:
+    if "BatchNormalization" in cls.values():
         found.add("BatchNormalization on its own")
-    if any(layer.kind == "pad2d" and (layer.attrs.dil_h, layer.attrs.dil_w) == (1, 1)
-           for layer in graph.layers):                 # not a Conv2DTranspose's zero insertion
+    if "ZeroPadding2D" in cls.values():               # (a Conv2DTranspose's zero insertion is its own class's)
         found.add("ZeroPadding2D on its own")
-    if any(layer.kind == "add" and layer.activation != "linear" for layer in graph.layers):
+    if any(cls[layer.name] == "Add" and layer.activation != "linear" for layer in graph.layers):
         found.add("activation fused into an Add")
-    if any(layer.kind == "activation" and layer.inputs[0] != "input"
+    if any(cls[layer.name] in ACTIVATION_CLASSES and layer.inputs[0] != "input"
            and graph.layer(layer.inputs[0]).activation != "linear" for layer in graph.layers):
         found.add("an activation layer after a layer with its own activation")
     for layer in graph.layers:
-        if layer.kind == "pool2d" and layer.attrs.pad_top != layer.attrs.pad_left:
-            found.add(f"{'AveragePooling2D' if layer.attrs.op == 'avg' else 'MaxPooling2D'} "
-                      "padded unevenly (top != left)")
+        if cls[layer.name] in POOL_CLASSES and layer.attrs.pad_top != layer.attrs.pad_left:
+            found.add(f"{cls[layer.name]} padded unevenly (top != left)")
     return found
 
 

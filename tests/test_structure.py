@@ -14,8 +14,17 @@ from ikr_hls.resources import templates_dir
 PACKAGE = Path(ikr_hls.__file__).resolve().parent
 
 
-def test_the_registry_covers_every_ir_kind():
-    assert set(kinds.KINDS) == set(kinds.HARDWARE) | set(kinds.FREE)
+def test_the_registry_finds_every_kind_module():
+    """Every module of ikr_hls/kinds/ that defines KIND or FREE_KINDS is registered (nothing
+    else lists them), and every registered kind comes from one."""
+    import importlib
+    import pkgutil
+
+    declared = []
+    for info in pkgutil.iter_modules(kinds.__path__):
+        module = importlib.import_module(f"ikr_hls.kinds.{info.name}")
+        declared += ([module.KIND] if hasattr(module, "KIND") else []) + list(getattr(module, "FREE_KINDS", ()))
+    assert {k.name for k in declared} == set(kinds.HARDWARE) | set(kinds.FREE)
     assert all(isinstance(k, LayerKind) for k in kinds.HARDWARE.values())
     assert all(isinstance(k, FreeKind) for k in kinds.FREE.values())
 
@@ -38,6 +47,7 @@ def test_every_kind_has_every_part(name):
     assert set(kind.templates) == parallel | {f"{t}_stream" for t in parallel}, \
         f"{name}: each template in both io forms, X (io_parallel) and X_stream (io_stream)"
     assert kind.multi_input <= set(kind.keras)
+    assert set(kind.samples) == set(kind.keras), f"{name}: a sample layer of each Keras class (option coverage)"
 
 
 # A Jinja statement that tests the io form ({% if io == "io_stream" %}, {% if stream %}, ...)

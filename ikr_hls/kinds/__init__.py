@@ -1,30 +1,85 @@
-"""The layer kinds, one module each: everything about a kind lives in its module, and the
-rest of the converter looks it up here (docs/adding_a_kind.md says how to add one).
+"""The layer kinds, one module each: everything about a kind lives in its module (and its
+templates), and the rest of the converter looks it up here (docs/adding_a_kind.md).
+
+The registry finds the kinds itself: every module of this package that defines `KIND` (a
+LayerKind) or `FREE_KINDS` (FreeKinds) is registered when the package is imported, so a new
+kind is one new module and its templates. `register` adds a kind from elsewhere (a plugin, a
+test), with the folder of its templates.
 
     kind_of(layer)         the LayerKind of an IR layer
     HARDWARE               {name: LayerKind} of the kinds that become C++
     FREE                   {name: FreeKind} of the kinds removed on the way (Flatten, Reshape, Dropout)
-    KINDS                  every kind's name (a Layer's kind is one of them)
     KERAS_HANDLERS         {Keras class name: frontend handler}, MULTI_INPUT the classes with several inputs
     check_layer(layer)     a layer a handler built: a known kind, with its kind's typed attributes
+    register(kind, templates), unregister(kind), registered(kind, templates): kinds from outside
+    template_dirs()        the template folders of kinds registered from outside the package
 """
 from __future__ import annotations
 
+import contextlib
+import importlib
+import pkgutil
+from pathlib import Path
+
 from ..hardware import PIPELINE_DEPTH
 from ..ir import Layer
-from . import activation, add, concatenate, conv2d, dense, free, global_pool2d, pad2d, pool2d, scale_shift, upsampling2d
-from .base import Cost, FreeKind, LayerKind, Weights
+from .base import Cost, FreeKind, LayerKind, Sample, Weights
 
-HARDWARE: dict = {k.name: k for k in (conv2d.KIND, dense.KIND, pool2d.KIND, global_pool2d.KIND, pad2d.KIND,
-                                      add.KIND, activation.KIND, scale_shift.KIND, concatenate.KIND,
-                                      upsampling2d.KIND)}
-FREE: dict = {k.name: k for k in (free.FLATTEN, free.RESHAPE, free.DROPOUT)}
+HARDWARE: dict = {}
+FREE: dict = {}
+KERAS_HANDLERS: dict = {}
+MULTI_INPUT: set = set()
+_TEMPLATE_DIRS: dict = {}              # kind name -> the template folder of a kind registered from outside
 
-KERAS_HANDLERS: dict = {cls: handler for kind in (*HARDWARE.values(), *FREE.values())
-                        for cls, handler in kind.keras.items()}
-MULTI_INPUT: frozenset = frozenset().union(*(kind.multi_input for kind in (*HARDWARE.values(), *FREE.values())))
 
-KINDS: tuple = (*HARDWARE, *FREE)
+def register(kind: LayerKind | FreeKind, templates: Path | str | None = None) -> None:
+    """Add a kind: its Keras classes convert from now on. `templates`: a folder holding its
+    templates as firmware/layers/<template>.h.j2 (the package's own folder is searched too, for
+    the shared macros)."""
+    table = HARDWARE if isinstance(kind, LayerKind) else FREE
+    if kind.name in HARDWARE or kind.name in FREE:
+        raise ValueError(f"kind {kind.name!r} is registered already")
+    claimed = set(kind.keras) & set(KERAS_HANDLERS)
+    if claimed:
+        raise ValueError(f"kind {kind.name!r}: Keras class(es) {sorted(claimed)} belong to another kind")
+    table[kind.name] = kind
+    KERAS_HANDLERS.update(kind.keras)
+    MULTI_INPUT.update(kind.multi_input)
+    if templates is not None:
+        _TEMPLATE_DIRS[kind.name] = str(Path(templates).resolve())
+
+
+def unregister(kind: LayerKind | FreeKind) -> None:
+    (HARDWARE if isinstance(kind, LayerKind) else FREE).pop(kind.name)
+    for cls in kind.keras:
+        KERAS_HANDLERS.pop(cls, None)
+    MULTI_INPUT.difference_update(kind.multi_input)
+    _TEMPLATE_DIRS.pop(kind.name, None)
+
+
+@contextlib.contextmanager
+def registered(kind: LayerKind | FreeKind, templates: Path | str | None = None):
+    """`register` for the duration of a with block."""
+    register(kind, templates)
+    try:
+        yield kind
+    finally:
+        unregister(kind)
+
+
+def template_dirs() -> tuple:
+    """The template folders of the kinds registered from outside the package, in order."""
+    return tuple(dict.fromkeys(_TEMPLATE_DIRS.values()))
+
+
+def _discover() -> None:
+    for module in sorted(m.name for m in pkgutil.iter_modules(__path__)):
+        found = importlib.import_module(f"{__name__}.{module}")
+        for kind in ([found.KIND] if hasattr(found, "KIND") else []) + list(getattr(found, "FREE_KINDS", ())):
+            register(kind)
+
+
+_discover()
 
 
 def kind_of(layer: Layer) -> LayerKind:
@@ -49,5 +104,6 @@ def hardware_kind(layer: Layer) -> LayerKind | None:
     return HARDWARE.get(layer.kind)
 
 
-__all__ = ["HARDWARE", "FREE", "KINDS", "KERAS_HANDLERS", "MULTI_INPUT", "PIPELINE_DEPTH", "Cost", "FreeKind",
-           "LayerKind", "Weights", "check_layer", "hardware_kind", "kind_of"]
+__all__ = ["HARDWARE", "FREE", "KERAS_HANDLERS", "MULTI_INPUT", "PIPELINE_DEPTH", "Cost", "FreeKind", "LayerKind",
+           "Sample", "Weights", "check_layer", "hardware_kind", "kind_of", "register", "registered", "template_dirs",
+           "unregister"]

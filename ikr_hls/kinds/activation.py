@@ -12,7 +12,7 @@ from ..activations import ActivationCall, SoftmaxView
 from ..hardware import PIPELINE_DEPTH
 from ..ir import Layer
 from ..precision import requantize
-from .base import Cost, LayerKind, View, Weights, pixel_lanes
+from .base import Cost, LayerKind, Sample, View, Weights, pixel_lanes
 from .keras_reading import activation_name, unsupported, with_activation
 
 ROLES = ("accum", "result")
@@ -118,7 +118,13 @@ def default_accum(layer: Layer, in_types: list, types: dict):
     return types["result"] if in_types[0].is_float or types["result"].is_float else in_types[0]
 
 
+SAMPLES = {"Activation": Sample(lambda L: L.Activation("relu"), (6, 6, 2)),
+           "ReLU": Sample(lambda L: L.ReLU(), (6, 6, 2)),
+           "LeakyReLU": Sample(lambda L: L.LeakyReLU(), (6, 6, 2)),
+           "Softmax": Sample(lambda L: L.Softmax(), (4,))}
+
 KIND = LayerKind(
+    samples=SAMPLES,
     stream_form=lambda layer: "vector" if layer.activation == "softmax" else "elementwise",
     name="activation",
     keras={"Activation": _activation, "ReLU": _relu, "LeakyReLU": _leaky_relu, "Softmax": _softmax},

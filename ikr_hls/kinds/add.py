@@ -12,7 +12,7 @@ from ..activations import ActivationCall
 from ..hardware import PIPELINE_DEPTH
 from ..ir import Layer
 from ..precision import requantize, sum_type
-from .base import SCALAR_ACTIVATIONS, Cost, LayerKind, View, Weights, elementwise_stream, pixel_lanes
+from .base import SCALAR_ACTIVATIONS, Cost, LayerKind, Sample, View, Weights, elementwise_stream, pixel_lanes
 from .keras_reading import unsupported
 
 ROLES = ("accum", "result")
@@ -86,7 +86,10 @@ def default_accum(layer: Layer, in_types: list, types: dict):
     return sum_type(in_types)
 
 
+SAMPLES = {"Add": Sample(lambda L: L.Add(), [(6, 6, 2), (6, 6, 2)])}
+
 KIND = LayerKind(
+    samples=SAMPLES,
     stream_form=elementwise_stream,
     name="add", keras={"Add": _add}, multi_input=frozenset({"Add"}),
     roles=ROLES, templates=("add", "add_stream"), template=template, view=view, weights=weights,

@@ -44,6 +44,14 @@ class View:
 
 
 @dataclass(frozen=True)
+class Sample:
+    """A Keras layer of a class the kind converts, and the input shape(s) to call it on: the
+    option-coverage test reads the kind's Keras options from it."""
+    make: Callable[[Any], Any]                  # keras.layers -> a layer
+    shape: Any                                  # its input shape, or [shapes] of several inputs
+
+
+@dataclass(frozen=True)
 class Weights:
     """What a layer's firmware/weights/<layer>.h holds."""
     description: str
@@ -128,6 +136,7 @@ class LayerKind:
     # whose output it is (a SeparableConv2D's depthwise half), else None (profile.py, trace)
     keras_tensor: Callable[[Layer, Any, Any], Any] | None = None
     attributes: type = NoAttributes             # its typed attributes (attributes.py), checked by the frontend
+    samples: Mapping[str, Sample] = field(default_factory=dict)   # Keras class -> a sample layer of it
 
 
     def lanes_of(self, layer: Layer) -> tuple:
@@ -165,3 +174,4 @@ class FreeKind:
     why: str                                    # what the report says about its layers
     multi_input: frozenset = field(default_factory=frozenset)
     attributes: type = NoAttributes
+    samples: Mapping[str, Sample] = field(default_factory=dict)

@@ -10,7 +10,7 @@ from .. import codes as C
 from ..ir import Layer
 from ..loops import LoopNest
 from ..precision import requantize
-from .base import Cost, LayerKind, View, no_accumulator, pixel_steps_cost
+from .base import Cost, LayerKind, Sample, View, no_accumulator, pixel_steps_cost
 from .keras_reading import unsupported
 
 ROLES = ("result",)
@@ -75,7 +75,10 @@ def cost(layer: Layer) -> Cost:
 
 
 
+SAMPLES = {"Concatenate": Sample(lambda L: L.Concatenate(), [(6, 6, 2), (6, 6, 3)])}
+
 KIND = LayerKind(
+    samples=SAMPLES,
     name="concatenate", keras={"Concatenate": _concatenate}, multi_input=frozenset({"Concatenate"}),
     roles=ROLES, templates=("concatenate", "concatenate_stream"), template=template, view=view,
     reference=reference, cost=cost, default_accum=no_accumulator, loop_nest=loop_nest)

@@ -13,7 +13,7 @@ from ..constants import array, literal
 from ..hardware import PIPELINE_DEPTH
 from ..ir import ACTIVATIONS, Layer
 from ..precision import index_bits, requantize, to_codes, weight_bits, widen_for_sum
-from .base import Cost, LayerKind, View, Weights, vector_stream
+from .base import Cost, LayerKind, Sample, View, Weights, vector_stream
 from .keras_reading import activation_name, read_array, unsupported, with_activation
 
 ROLES = ("weight", "bias", "accum", "result")
@@ -177,7 +177,10 @@ def default_accum(layer: Layer, in_types: list, types: dict):
     return widen_for_sum(in_types[0], types["weight"], types["bias"], int(per_output.max(initial=0)))
 
 
+SAMPLES = {"Dense": Sample(lambda L: L.Dense(3), (4,))}
+
 KIND = LayerKind(
+    samples=SAMPLES,
     stream_form=vector_stream,
     name="dense", keras={"Dense": _dense},
     roles=ROLES, templates=("dense", "dense_stream"), template=template, view=view, weights=weights,

@@ -5,7 +5,7 @@ from __future__ import annotations
 import numpy as np
 
 from ..ir import Layer
-from .base import FreeKind
+from .base import FreeKind, Sample
 from .keras_reading import check_channels_last, unsupported
 
 
@@ -29,6 +29,10 @@ def _dropout(klayer, shape, source):
     return None                            # inference: the identity
 
 
-FLATTEN = FreeKind("flatten", {"Flatten": _flatten}, "free (buffers are already flat)")
-RESHAPE = FreeKind("reshape", {"Reshape": _reshape}, "free (buffers are already flat)")
-DROPOUT = FreeKind("dropout", {"Dropout": _dropout}, "removed for inference")
+FLATTEN = FreeKind("flatten", {"Flatten": _flatten}, "free (buffers are already flat)",
+                   samples={"Flatten": Sample(lambda L: L.Flatten(), (6, 6, 2))})
+RESHAPE = FreeKind("reshape", {"Reshape": _reshape}, "free (buffers are already flat)",
+                   samples={"Reshape": Sample(lambda L: L.Reshape((72,)), (6, 6, 2))})
+DROPOUT = FreeKind("dropout", {"Dropout": _dropout}, "removed for inference",
+                   samples={"Dropout": Sample(lambda L: L.Dropout(0.5), (6, 6, 2))})
+FREE_KINDS = (FLATTEN, RESHAPE, DROPOUT)

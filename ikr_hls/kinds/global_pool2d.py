@@ -15,7 +15,7 @@ from ..hardware import PIPELINE_DEPTH
 from ..ir import Layer
 from ..loops import LoopNest
 from ..precision import requantize, to_codes
-from .base import Cost, LayerKind, View, Weights
+from .base import Cost, LayerKind, Sample, View, Weights
 from .keras_reading import check_channels_last, image_shape
 from .pool2d import ROLES, PoolOp, declared_roles, default_accum  # a pool whose window is the whole image
 
@@ -98,7 +98,11 @@ def loop_nest(layer: Layer) -> LoopNest:
     return LoopNest((("p", h * w),), writes=Var("p").eq(h * w - 1))
 
 
+SAMPLES = {"GlobalAveragePooling2D": Sample(lambda L: L.GlobalAveragePooling2D(), (6, 6, 2)),
+           "GlobalMaxPooling2D": Sample(lambda L: L.GlobalMaxPooling2D(), (6, 6, 2))}
+
 KIND = LayerKind(
+    samples=SAMPLES,
     name="global_pool2d", attributes=PoolOp,
     keras={"GlobalMaxPooling2D": _handler("max"), "GlobalAveragePooling2D": _handler("avg")},
     templates=("global_pool2d", "global_pool2d_stream"),

@@ -14,7 +14,7 @@ from ..expr import Expr, all_of
 from ..ir import Layer
 from ..loops import LoopNest
 from ..precision import requantize
-from .base import Cost, LayerKind, View, no_accumulator, pixel_steps_cost
+from .base import Cost, LayerKind, Sample, View, no_accumulator, pixel_steps_cost
 from .keras_reading import check_channels_last, image_shape
 from .window import COL_PHASE, ROW_PHASE, X, Y
 
@@ -152,7 +152,10 @@ def cost(layer: Layer) -> Cost:
 
 
 
+SAMPLES = {"ZeroPadding2D": Sample(lambda L: L.ZeroPadding2D(1), (6, 6, 2))}
+
 KIND = LayerKind(
+    samples=SAMPLES,
     name="pad2d", keras={"ZeroPadding2D": _zero_padding2d},
     attributes=Pad2DAttributes, roles=ROLES, templates=("pad2d", "pad2d_stream"), template=template, view=view,
     reference=reference, cost=cost, default_accum=no_accumulator, loop_nest=loop_nest, keras_tensor=keras_tensor)

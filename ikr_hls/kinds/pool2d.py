@@ -16,7 +16,7 @@ from ..expr import Expr, all_of
 from ..hardware import PIPELINE_DEPTH
 from ..ir import Layer
 from ..precision import requantize, to_codes, widen_for_sum
-from .base import Cost, LayerKind, View, Weights
+from .base import Cost, LayerKind, Sample, View, Weights
 from .keras_reading import window_geometry
 from .window import Window, X, Y
 
@@ -208,7 +208,11 @@ def default_accum(layer: Layer, in_types: list, types: dict):
     return widen_for_sum(in_type, None, None, a.ph * a.pw)
 
 
+SAMPLES = {"MaxPooling2D": Sample(lambda L: L.MaxPooling2D(2), (6, 6, 2)),
+           "AveragePooling2D": Sample(lambda L: L.AveragePooling2D(2), (6, 6, 2))}
+
 KIND = LayerKind(
+    samples=SAMPLES,
     name="pool2d", attributes=PoolAttributes,
     keras={"MaxPooling2D": _handler("max"), "AveragePooling2D": _handler("avg")},
     roles=ROLES, declared_roles=declared_roles, templates=("pool2d", "pool2d_stream"), template=template, view=view,

@@ -13,7 +13,7 @@ from ..constants import array, literal
 from ..hardware import PIPELINE_DEPTH
 from ..ir import Layer
 from ..precision import requantize, to_codes, weight_bits, widen_for_sum
-from .base import SCALAR_ACTIVATIONS, Cost, LayerKind, View, Weights
+from .base import SCALAR_ACTIVATIONS, Cost, LayerKind, Sample, View, Weights
 from .keras_reading import read_array, unsupported
 
 ROLES = ("weight", "bias", "accum", "result")
@@ -113,7 +113,10 @@ def default_accum(layer: Layer, in_types: list, types: dict):
     return widen_for_sum(in_types[0], types["weight"], types["bias"], 1)
 
 
+SAMPLES = {"BatchNormalization": Sample(lambda L: L.BatchNormalization(), (6, 6, 2))}
+
 KIND = LayerKind(
+    samples=SAMPLES,
     stream_form=lambda layer: "channels",
     name="scale_shift", keras={"BatchNormalization": _batchnorm},
     roles=ROLES, templates=("scale_shift", "scale_shift_stream"), template=template, view=view, weights=weights,

@@ -15,7 +15,7 @@ from ..expr import Expr, Var, all_of
 from ..ir import Layer
 from ..loops import LoopNest
 from ..precision import requantize
-from .base import Cost, LayerKind, View, no_accumulator, pixel_steps_cost
+from .base import Cost, LayerKind, Sample, View, no_accumulator, pixel_steps_cost
 from .keras_reading import check_channels_last, image_shape, unsupported
 
 ROLES = ("result",)
@@ -108,7 +108,10 @@ def cost(layer: Layer) -> Cost:
 
 
 
+SAMPLES = {"UpSampling2D": Sample(lambda L: L.UpSampling2D(2), (6, 6, 2))}
+
 KIND = LayerKind(
+    samples=SAMPLES,
     name="upsampling2d", attributes=UpSamplingAttributes, keras={"UpSampling2D": _upsampling2d},
     roles=ROLES, templates=("upsampling2d", "upsampling2d_stream"), template=template, view=view,
     reference=reference, cost=cost, default_accum=no_accumulator, loop_nest=loop_nest)

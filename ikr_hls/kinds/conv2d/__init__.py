@@ -22,7 +22,7 @@ from ...precision import requantize, to_codes
 from ..base import SCALAR_ACTIVATIONS, Cost, LayerKind, View, Weights
 from . import common, pattern, pe, unrolled
 from .common import ConvAttributes, ConvFacts, ConvStrategy, conv_attributes, layer_kernel, window
-from .frontend import KERAS, keras_tensor
+from .frontend import KERAS, SAMPLES, keras_tensor
 
 ROLES = ("weight", "bias", "accum", "result")
 STRATEGIES: dict[str, ConvStrategy] = {s.name: s for s in (unrolled.STRATEGY, pattern.STRATEGY, pe.STRATEGY)}
@@ -87,7 +87,7 @@ def cost(layer: Layer) -> Cost:
 
 
 KIND = LayerKind(
-    name="conv2d", keras=KERAS, attributes=ConvAttributes,
+    name="conv2d", keras=KERAS, samples=SAMPLES, attributes=ConvAttributes,
     roles=ROLES, templates=tuple(t for s in STRATEGIES.values() for t in (s.template, s.template + "_stream")),
     template=template, view=view,
     weights=weights, reference=reference, cost=cost, report=common.report, values=common.values,

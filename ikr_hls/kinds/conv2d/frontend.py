@@ -6,6 +6,7 @@ from __future__ import annotations
 import numpy as np
 
 from ...ir import Layer
+from ..base import Sample
 from ..keras_reading import (
     activation_name,
     check_channels_last,
@@ -137,5 +138,9 @@ def keras_tensor(layer: Layer, keras_model, keras):
     return keras.ops.depthwise_conv(sep.input, sep.depthwise_kernel, strides=sep.strides, padding=sep.padding)
 
 
+SAMPLES = {"Conv2D": Sample(lambda L: L.Conv2D(2, 3), (6, 6, 2)),
+           "DepthwiseConv2D": Sample(lambda L: L.DepthwiseConv2D(3), (6, 6, 2)),
+           "SeparableConv2D": Sample(lambda L: L.SeparableConv2D(2, 3), (6, 6, 2)),
+           "Conv2DTranspose": Sample(lambda L: L.Conv2DTranspose(2, 3), (6, 6, 2))}
 KERAS = {"Conv2D": _conv2d, "DepthwiseConv2D": _depthwise_conv2d, "SeparableConv2D": _separable_conv2d,
          "Conv2DTranspose": _conv2d_transpose}
