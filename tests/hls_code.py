@@ -14,6 +14,7 @@ It reads the subset of C++ that ikr-hls generates: `for (int i = A; i < B; i++)`
 from __future__ import annotations
 
 import functools
+from collections import ChainMap
 import itertools
 import re
 from dataclasses import dataclass, field
@@ -231,17 +232,30 @@ def _compiled(expr: str):
         return names, None
 
 
-def evaluate(expr: str, env: dict) -> int:
-    """An integer expression of constants and known names (template parameters, consts)."""
+class Sampled(tuple):
+    """A value that differs from step to step of a pipelined loop: its value at each sampled
+    step (the Expander runs a step once, carrying these through the expressions)."""
+
+
+def evaluate(expr: str, env: dict):
+    """An integer expression of constants and known names (template parameters, consts); a
+    Sampled value when it reads one whose samples differ (else the common int)."""
     if expr in env:                             # a bare name: most loop indices (fast path)
-        return int(env[expr])
+        value = env[expr]
+        return value if isinstance(value, Sampled) else int(value)
     names, code = _compiled(expr)
     unknown = [n for n in names if n not in env]
     if unknown:
         raise KeyError(f"cannot evaluate '{expr}': unknown {sorted(unknown)}")
     if code is None:
         raise SyntaxError(f"not an expression: '{expr}'")
-    return int(eval(code, {"__builtins__": {}}, env))   # noqa: S307
+    sampled = [n for n in names if isinstance(env[n], Sampled)]
+    if not sampled:
+        return int(eval(code, {"__builtins__": {}}, env))   # noqa: S307
+    count = len(env[sampled[0]])
+    values = tuple(int(eval(code, {"__builtins__": {}}, ChainMap({n: env[n][k] for n in sampled}, env)))  # noqa: S307
+                   for k in range(count))
+    return values[0] if len(set(values)) == 1 else Sampled(values)
 
 
 def products(text: str) -> int:
@@ -392,31 +406,23 @@ class Expander:
         self.step_vars = step_vars              # name -> increment per step (loop vars: 1)
 
     def run(self, nodes: list, samples=(0, 1, 2)) -> Step:
-        if not self.step_vars:                  # nothing changes from step to step: one is enough
-            samples = samples[:1]
-        runs = []
-        for s in samples:
-            env = dict(self.env, **{v: s * inc for v, inc in self.step_vars.items()})
-            step = Step()
-            self._nodes(nodes, env, {}, step)
-            runs.append(step)
-        # every sample runs the same sites in the same order (an If's body always runs): the
-        # k-th access of each run is one site of the code, seen at different steps
-        merged = Step(accesses=set(), products=runs[0].products, calls=runs[0].calls, streams=runs[0].streams)
-        for site in zip(*(r.accesses for r in runs), strict=True):
-            first = site[0]
-            indices = tuple(a.index for a in site)
-            if len(set(indices)) == 1:           # the common case: a constant index, no per-sample work
-                index = first.index
-            else:
-                index = tuple(v if all(i[k] == v for i in indices) else None for k, v in enumerate(first.index))
-            for a in site:
-                assert a.array == first.array and a.write == first.write, site
-            merged.accesses.add(Access(first.array, index, first.write, indices))
+        """One pass over the step, the step variables Sampled at `samples` steps: an index that
+        differs between them depends on the step (None in Access.index, its values in samples)."""
+        env = dict(self.env, **{v: Sampled(s * inc for s in samples) for v, inc in self.step_vars.items()})
+        step = Step()
+        self._nodes(nodes, env, {}, step)
+        merged = Step(accesses=set(), products=step.products, calls=step.calls, streams=step.streams)
+        for array, index, write in set(step.accesses):     # (array, index, write) tuples, while expanding
+            if not any(isinstance(v, Sampled) for v in index):
+                merged.accesses.add(Access(array, index, write, (index,)))
+                continue
+            per_step = tuple(tuple(v[k] if isinstance(v, Sampled) else v for v in index) for k in range(len(samples)))
+            merged.accesses.add(Access(array, tuple(None if isinstance(v, Sampled) else v for v in index), write,
+                                       per_step))
         return merged
 
     def _nodes(self, nodes, env, alias, step):
-        env = dict(env)
+        own = False                             # a scope's consts go into its own copy of env
         for node in nodes:
             if isinstance(node, Loop):
                 start, bound, inc = (evaluate(node.start, env), evaluate(node.bound, env),
@@ -436,9 +442,12 @@ class Expander:
                 match = _const_int(node.text)
                 if match:
                     try:
-                        env[match[0]] = evaluate(self._sub(match[1], alias), env)
+                        value = evaluate(self._sub(match[1], alias), env)
                     except (KeyError, SyntaxError):
-                        pass
+                        continue
+                    if not own:
+                        env, own = dict(env), True
+                    env[match[0]] = value
 
     def _decided(self, condition: str, env: dict, alias: dict):
         """True/False for a condition that is the same at every step (on constants, or on a
@@ -448,9 +457,10 @@ class Expander:
         if set(re.findall(r"[A-Za-z_]\w*", text)) & set(self.step_vars):
             return None
         try:
-            return bool(evaluate(text, env))
+            value = evaluate(text, env)
         except (KeyError, SyntaxError, NameError, TypeError, ZeroDivisionError):
             return None
+        return None if isinstance(value, Sampled) else bool(value)
 
     def _sub(self, text: str, alias: dict) -> str:
         """Replace a helper's parameter names by the caller's expressions."""
@@ -481,9 +491,9 @@ class Expander:
                     values.append(evaluate(index, env))
                 except (KeyError, SyntaxError, NameError, TypeError, ZeroDivisionError):
                     values.append(None)
-            step.accesses.append(Access(name, tuple(values), write))
+            step.accesses.append((name, tuple(values), write))
             if also_read:
-                step.accesses.append(Access(name, tuple(values), False))  # x += ...: a read too
+                step.accesses.append((name, tuple(values), False))  # x += ...: a read too
 
     def _call(self, name, template_args, args, env, alias, step):
         function = self.functions.get(name)

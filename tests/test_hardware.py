@@ -359,12 +359,12 @@ def _check_layer(layer, header, weights, files, report, library_functions, top_p
     # from memories stay unknown)
     sites = Step()
     Expander(all_functions, env, variables)._nodes(body, dict(env, **dict.fromkeys(variables, 0)), {}, sites)
-    for access in sites.accesses:
-        scheme = partitions.get(access.array, {})
-        registers_read = access.array in arrays and not access.write and (
-            scheme.get(0) == "complete" or all(scheme.get(d) == "complete" for d in range(1, len(access.index) + 1)))
-        assert not (registers_read and None in access.index), (
-            f"{where}: {access.array} read at a run-time index {access.index}: a multiplexer the model does not count")
+    for array, index, write in sites.accesses:        # (array, index, write) while expanding
+        scheme = partitions.get(array, {})
+        registers_read = array in arrays and not write and (
+            scheme.get(0) == "complete" or all(scheme.get(d) == "complete" for d in range(1, len(index) + 1)))
+        assert not (registers_read and None in index), (
+            f"{where}: {array} read at a run-time index {index}: a multiplexer the model does not count")
     claimed_choices: dict = {}
     for m in entry["muxes"]:
         claimed_choices[(m["what"], m["ways"])] = claimed_choices.get((m["what"], m["ways"]), 0) + m["count"]
@@ -387,8 +387,9 @@ def _check_layer(layer, header, weights, files, report, library_functions, top_p
         f"{where}: registers {registers}, RAM {ram} in the code; the report says "
         f"{entry['registers_bits']}, {entry['ram_bits']}")
     rom = 0
+    read_arrays = {a.array for a in step.accesses}
     for table in tables:                       # a table with a dimension left as memory is a ROM
-        if not any(a.array == table for a in step.accesses):
+        if table not in read_arrays:
             continue
         declaration = re.search(rf"static const (\w+) {table}((?:\[\d+\])+)", weights)
         dims = [int(d) for d in re.findall(r"\[(\d+)\]", declaration[2])]
