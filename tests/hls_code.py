@@ -14,9 +14,9 @@ It reads the subset of C++ that ikr-hls generates: `for (int i = A; i < B; i++)`
 from __future__ import annotations
 
 import functools
-from collections import ChainMap
 import itertools
 import re
+from collections import ChainMap
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
