@@ -26,10 +26,10 @@ test: $(STAMP)
 test-all: $(STAMP)
 	$(PY) -m pytest
 
-# the pure-Python loop: no C++ build, no fresh interpreter, no slow test, on every core
-# (pytest-xdist; whole files per worker, so a module's fixtures are built once)
+# the pure-Python loop: no C++ build, no RTL tool, no fresh interpreter, no slow test, on every
+# core (pytest-xdist; whole files per worker, so a module's fixtures are built once)
 quick: $(STAMP)
-	$(PY) -m pytest -m "not cpp and not process and not slow" -n auto --dist loadfile
+	$(PY) -m pytest -m "not cpp and not tools and not process and not slow" -n auto --dist loadfile
 
 # ruff (style, imports, bugbear, pyupgrade) and mypy on the package; both configured in pyproject.toml
 lint: $(STAMP)

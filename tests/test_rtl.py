@@ -68,6 +68,7 @@ def form_spec(case: str, form: str):
     return dense_pe(ikr.kh, ikr.kw, ikr.weight_bits, ikr.act_bits, **narrow)
 
 
+@pytest.mark.tools
 @pytest.mark.parametrize("form", ["ikr", "sparse", "dense"])
 @pytest.mark.parametrize("case", list(CASES))
 def test_simulation_matches_reference_bit_for_bit(case, form, tmp_path):
@@ -164,6 +165,7 @@ def test_missing_tool_skips_with_a_one_line_reason_or_fails_under_ci(monkeypatch
         require_tools("iverilog")
 
 
+@pytest.mark.tools
 def test_yosys_synthesizes_a_tiny_pe():
     require_tools("yosys")
     spec = ikr_pe(library_from_positions(2, 2, [[0, 3], [1, 2], [0, 2]]), weight_bits=4, act_bits=4)
@@ -189,6 +191,7 @@ def test_shipped_table_records_its_command_version_and_every_form():
     assert any(r["source"] and "lenet5_ikr" in r["source"] for r in rows)
 
 
+@pytest.mark.tools
 def test_shipped_lenet5_libraries_simulate_bit_for_bit(tmp_path):
     require_tools("iverilog", "vvp")
     from ikr_hls.modelfile import load_keras_model
@@ -226,6 +229,7 @@ ROM_CASES = {
 }
 
 
+@pytest.mark.tools
 @pytest.mark.parametrize("case", list(ROM_CASES))
 def test_rom_pe_simulation_matches_reference_bit_for_bit_at_every_cycle(case, tmp_path):
     require_tools("iverilog", "vvp")
@@ -293,6 +297,7 @@ def test_rom_reference_checks_its_inputs():
         pe_output(spec, window, None, cycles + 4)
 
 
+@pytest.mark.tools
 def test_yosys_keeps_the_rom_in_luts_and_counts_every_cell():
     """No memory primitive that `stat`'s LUT count would miss, with the ROM as logic (R < 8)
     and as an inferred memory (yosys's proc_rom turns a case of 8 or more constants into one)."""
@@ -324,6 +329,7 @@ def _lenet_conv2_pe_layer(tmp_path):
     return conv2, layers[conv2.inputs[0]].precision["result"]
 
 
+@pytest.mark.tools
 def test_lenet5_conv2_rom_pes_match_rtl_reference_and_hls_reference(tmp_path):
     """conv_pe.plan(kernel, 4) of the shipped LeNet-5's conv2, kernel in ap_fixed<16,6>: for a few
     PEs, the Verilog (iverilog), the RTL reference (pe_output) and the HLS reference of the pe
