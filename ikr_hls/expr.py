@@ -30,17 +30,23 @@ class Expr:
     """A node. Arithmetic and comparison operators build trees (== and != are the methods
     eq/ne, so that nodes stay hashable and comparable as objects); & and | are && and ||."""
 
+    # arithmetic leaves out what changes nothing (x + 0, x - 0, x * 1, x / 1), so that the code
+    # reads as written by hand
     def __add__(self, other) -> Expr:
-        return Bin("+", self, as_expr(other))
+        other = as_expr(other)
+        return self if _is(other, 0) else other if _is(self, 0) else Bin("+", self, other)
 
     def __sub__(self, other) -> Expr:
-        return Bin("-", self, as_expr(other))
+        other = as_expr(other)
+        return self if _is(other, 0) else Bin("-", self, other)
 
     def __mul__(self, other) -> Expr:
-        return Bin("*", self, as_expr(other))
+        other = as_expr(other)
+        return self if _is(other, 1) else other if _is(self, 1) else Bin("*", self, other)
 
     def __floordiv__(self, other) -> Expr:
-        return Bin("/", self, as_expr(other))       # C++ / of non-negative ints
+        other = as_expr(other)
+        return self if _is(other, 1) else Bin("/", self, other)      # C++ / of non-negative ints
 
     def __mod__(self, other) -> Expr:
         return Bin("%", self, as_expr(other))
@@ -122,6 +128,10 @@ class Ref(Expr):
 
 
 TRUE = Const(True)
+
+
+def _is(e: Expr, value: int) -> bool:
+    return isinstance(e, Const) and not isinstance(e.value, bool) and e.value == value
 
 
 def as_expr(value) -> Expr:
