@@ -512,6 +512,26 @@ class Expander:
         self._nodes(function.body, bound, inner_alias, step)
 
 
+def counters(function) -> set:
+    """The variables a function changes as it runs that are not loop variables: `int n = ...;`
+    declarations assigned again (`n += 4`, `n = ...`) anywhere in its body."""
+    declared = set()
+    for node in walk(function.body):
+        if isinstance(node, Statement):
+            declared.update(re.findall(r"^\s*int\s+(\w+)\s*=", node.text))
+    changed = set()
+    for node in walk(function.body):
+        texts = [node.text] if isinstance(node, Statement) else []
+        for text in texts:
+            changed.update(re.findall(r"(?:^|[;{]\s*|\)\s*)(\w+)\s*(?:\+=|-=|=(?!=))", text))
+    return declared & changed
+
+
+def indices_of(text: str) -> list:
+    """(array, [index texts]) of every array access in a statement's text."""
+    return [(name, [str(i) for i in indices]) for name, indices, _, _ in _accesses_of(text)]
+
+
 def bank_of_access(access: Access, partitions: dict) -> tuple | None:
     """The bank an access falls in at every sampled step, or None when it moves between banks
     (or cannot be told)."""
@@ -550,5 +570,5 @@ def partitions_of(pragmas: list) -> dict:
 
 
 __all__ = ["Access", "Call", "Expander", "Function", "If", "Loop", "Pragma", "Statement", "Step", "bank_of",
-           "bank_of_access", "bind", "clean", "evaluate", "itertools", "library", "local_constants", "parse_functions",
-           "partitions_of", "products", "walk"]
+           "bank_of_access", "bind", "clean", "counters", "evaluate", "indices_of", "itertools", "library",
+           "local_constants", "parse_functions", "partitions_of", "products", "walk"]

@@ -29,7 +29,9 @@ from hls_code import (
     Step,
     bank_of_access,
     clean,
+    counters,
     evaluate,
+    indices_of,
     library,
     local_constants,
     parse_functions,
@@ -270,6 +272,13 @@ def _check_layer(layer, header, weights, files, report, library_functions, top_p
         partitions[element] = {0: "complete"}                                # one wide register
     tables = set(re.findall(r"static const \w+ (\w+)\[", weights))
 
+    # banks known when the code is compiled: an index into a partitioned dimension is made of
+    # constants and loop variables only, never of a counter the function keeps as it runs
+    # (Vitis could not tell which bank such an access hits, and assumes any)
+    check_banks_known(function, partitions, where)
+    if wrapper:
+        check_banks_known(wrapper, partitions, where)
+
     # a perfect loop nest down to the pipelined loop, which Vitis flattens (UG1399, loop
     # flattening): otherwise every outer iteration pays the pipeline's fill and drain
     for outer, inner in zip(path, path[1:], strict=False):
@@ -404,6 +413,23 @@ def _check_layer(layer, header, weights, files, report, library_functions, top_p
         claimed[key] = claimed.get(key, 0) + m["count"]
     assert memories == claimed, (
         f"{where}: memories (kind, depth, width): count {memories} in the code, the report says {claimed}")
+
+
+def check_banks_known(function, partitions: dict, where: str) -> None:
+    """Every access of the function to a partitioned dimension of an array indexes it with
+    constants and loop variables: a running counter there fails, naming the array and the index."""
+    running = counters(function)
+    for node in walk(function.body):
+        texts = [node.text] if isinstance(node, Statement) else [node.condition] if isinstance(node, If) else []
+        for text in texts:
+            for array, indices in indices_of(text):
+                scheme = partitions.get(array, {})
+                for dim, index in enumerate(indices, 1):
+                    partitioned = scheme.get(0) or scheme.get(dim)
+                    used = running & set(re.findall(r"[A-Za-z_]\w*", index))
+                    assert not (partitioned and used), (
+                        f"{where}: {array}[{index}] indexes a partitioned dimension ({partitioned}) with the running "
+                        f"counter(s) {sorted(used)}: its bank is not known when the code is compiled")
 
 
 def constant_tables(weights: str, partitions: dict) -> dict:

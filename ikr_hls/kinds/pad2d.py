@@ -10,7 +10,7 @@ import numpy as np
 
 from .. import codes as C
 from ..attributes import Attributes, attributes_of, not_negative, positive
-from ..expr import Expr, all_of
+from ..expr import Expr, Var, all_of
 from ..ir import Layer
 from ..loops import LoopNest
 from ..precision import requantize
@@ -84,6 +84,17 @@ class Pad2DView(View):
     pad_bottom: int
     pad_left: int
     pad_right: int
+    in_element: Expr          # io_parallel: channel ci of the step's input pixel (where inside)
+    out_element: Expr         # and of its output pixel: loop variables and constants only
+
+
+def _elements(layer: Layer) -> dict:
+    """The flat indices io_parallel reads and writes at step (y, x), channel ci."""
+    h, w, c = layer.in_shape
+    a = _attributes(layer)
+    ci = Var("ci")
+    source = (Y - a.pad_top) // a.dil_h * w + (X - a.pad_left) // a.dil_w
+    return dict(in_element=source * c + ci, out_element=(Y * layer.out_shape[1] + X) * c + ci)
 
 
 def view(layer: Layer) -> Pad2DView:
@@ -91,10 +102,12 @@ def view(layer: Layer) -> Pad2DView:
     a = _attributes(layer)
     dh, dw = _dilation(layer)
     if dh > 1 or dw > 1:
-        return Pad2DView(h=h, w=w, c=c, oh=layer.out_shape[0], ow=layer.out_shape[1], dil_h=dh, dil_w=dw,
+        return Pad2DView(**_elements(layer), h=h, w=w, c=c, oh=layer.out_shape[0], ow=layer.out_shape[1],
+                         dil_h=dh, dil_w=dw,
                     inside=_inside(layer), pad_top=0, pad_bottom=0, pad_left=0, pad_right=0,
                     keras_class="Conv2DTranspose", summary=f"zero insertion {dh}x{dw} of a Conv2DTranspose")
-    return Pad2DView(h=h, w=w, c=c, oh=layer.out_shape[0], ow=layer.out_shape[1], inside=_inside(layer),
+    return Pad2DView(**_elements(layer), h=h, w=w, c=c, oh=layer.out_shape[0], ow=layer.out_shape[1],
+                inside=_inside(layer),
                 pad_top=a.pad_top, pad_bottom=a.pad_bottom, pad_left=a.pad_left,
                 pad_right=a.pad_right, keras_class="ZeroPadding2D", dil_h=1, dil_w=1,
                 summary=f"ZeroPadding2D {a.pad_top},{a.pad_bottom} x {a.pad_left},{a.pad_right}")

@@ -33,6 +33,7 @@ class Window:
     pad_left: int
     pad_right: int
     cycles: int = 1                # pipelined steps per pixel (a PE strategy's R cycles)
+    out_c: int = 0                 # values of an output pixel (0: as many as the input's channels)
 
     @property
     def gh(self) -> int:
@@ -46,6 +47,36 @@ class Window:
     @property
     def padded(self) -> bool:
         return bool(self.pad_top or self.pad_bottom or self.pad_left or self.pad_right)
+
+    @property
+    def oh(self) -> int:
+        return (self.gh - self.kh) // self.sh + 1
+
+    @property
+    def ow(self) -> int:
+        return (self.gw - self.kw) // self.sw + 1
+
+    @property
+    def in_pixel(self) -> Expr:
+        """The input pixel the grid step (y, x) reads, where it is inside the image: an index
+        made of the loop variables and constants, so that every access's bank is known when
+        the code is compiled (no running counter)."""
+        return (Y - self.pad_top) * self.w + (X - self.pad_left)
+
+    @property
+    def out_pixel(self) -> Expr:
+        """The output pixel the grid step (y, x) writes, where the window is valid."""
+        return (Y - (self.kh - 1)) // self.sh * self.ow + (X - (self.kw - 1)) // self.sw
+
+    def in_element(self, channel: str = "ci") -> Expr:
+        """Channel `channel` (a loop variable of the step) of the step's input pixel, in the
+        flat input buffer of C values a pixel."""
+        return self.in_pixel * self.c + Var(channel)
+
+    def out_element(self, value) -> Expr:
+        """Value `value` (a constant, or the name of a loop variable of the step) of the step's
+        output pixel, in the flat output buffer."""
+        return self.out_pixel * (self.out_c or self.c) + (Var(value) if isinstance(value, str) else value)
 
     @property
     def inside(self) -> Expr:

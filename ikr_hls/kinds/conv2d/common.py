@@ -171,7 +171,7 @@ def window(layer: Layer) -> Window:
     a = conv_attributes(layer)
     h, w, c = layer.in_shape
     return Window(layer.name, c, a.kh, a.kw, a.sh, a.sw, h, w, a.pad_top, a.pad_bottom, a.pad_left, a.pad_right,
-                  cycles=layer.facts.cycles)
+                  cycles=layer.facts.cycles, out_c=layer.out_shape[-1])
 
 
 def activation_products(layer: Layer) -> int:
