@@ -115,7 +115,7 @@ def test_sensitivity_default_candidates_and_custom_metric(trained, digits):
     t = sensitivity(trained, xv[:100], yv[:100], layers=["c3", "out"], metric=neg_mse)
     assert t.metric == "neg_mse" and len(calls) == 1 + len(t.rows)
     assert [r["keep"] for r in t.for_layer("c3")] == list(range(1, 9))         # 3x3: every keep below 9
-    assert [r["dense_sparsity"] for r in t.for_layer("out")][:2] == [0.5, 0.7]
+    assert [r["dense_sparsity"] for r in t.for_layer("out")][:2] == [0.5, 0.6]
 
 
 @pytest.mark.parametrize("kwargs,match", [
@@ -239,3 +239,11 @@ def test_plan_budget_measures_its_own_table(trained, digits):
     assert plan.predicted["macs_reduction"] >= 2
     assert set(plan["keep"]) <= {"c3", "c5"} and set(plan["dense_sparsity"]) <= {"fc"}
     assert isinstance(plan.layers, list) and all("describe" in l for l in plan.layers)
+
+
+def test_monotone_drops_across_library_sizes_and_kernel_sparsity():
+    rows = [{"keep": 3, "library_size": n, "kernel_sparsity": r, "drop": d}
+            for n, r, d in ((4, 0.0, 0.10), (8, 0.0, 0.20), (16, 0.0, 0.05), (8, 0.5, 0.01))]
+    drops = _monotone_drops(rows, "conv2d")
+    # 8 patterns are predicted no worse than 4; removing half the kernels no better than none
+    assert drops == pytest.approx([0.10, 0.10, 0.05, 0.10])

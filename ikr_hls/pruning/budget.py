@@ -205,24 +205,41 @@ def _layer_options(table: SensitivityTable, name: str, dims: list, pricer) -> li
 
 
 def _monotone_drops(rows: list, kind: str) -> list:
-    """Each row's drop, fitted non-decreasing in how much is pruned (isotonic regression along
-    keep for each library size and kernel sparsity, along the sparsity for Dense), from the
-    unpruned model's 0, and never below 0."""
+    """Each row's drop, made monotone in how much is pruned, never below 0. Dense: isotonic
+    regression along the sparsity, from the unpruned model's 0. Conv: the same along keep for
+    each library size and kernel sparsity; then a larger library never predicts more loss than a
+    smaller one (it can hold the smaller one's patterns), and removing more kernels never less."""
     out = [0.0] * len(rows)
-    groups: dict
     if kind == "dense":
-        groups = {(): sorted(range(len(rows)), key=lambda i: rows[i]["dense_sparsity"])}
-    else:
-        groups = {}
-        for i, r in enumerate(rows):
-            groups.setdefault((r["library_size"], r["kernel_sparsity"]), []).append(i)
-        groups = {k: sorted(v, key=lambda i: -rows[i]["keep"]) for k, v in groups.items()}
-    for order in groups.values():
-        values = [0.0] + [rows[i]["drop"] for i in order]        # the unpruned point first
-        fitted = _isotonic(values)[1:]
-        for i, v in zip(order, fitted, strict=True):
-            out[i] = max(0.0, v)
+        _fit_along(rows, sorted(range(len(rows)), key=lambda i: rows[i]["dense_sparsity"]), out)
+        return out
+    series: dict = {}
+    for i, r in enumerate(rows):
+        series.setdefault((r["library_size"], r["kernel_sparsity"]), []).append(i)
+    for order in series.values():
+        _fit_along(rows, sorted(order, key=lambda i: -rows[i]["keep"]), out)
+    cells: dict = {}
+    for i, r in enumerate(rows):
+        cells.setdefault((r["keep"], r["kernel_sparsity"]), []).append(i)
+    for order in cells.values():                # running minimum up the library sizes
+        best = math.inf
+        for i in sorted(order, key=lambda i: rows[i]["library_size"]):
+            best = out[i] = min(best, out[i])
+    cells = {}
+    for i, r in enumerate(rows):
+        cells.setdefault((r["keep"], r["library_size"]), []).append(i)
+    for order in cells.values():                # running maximum up the kernel sparsities
+        worst = 0.0
+        for i in sorted(order, key=lambda i: rows[i]["kernel_sparsity"]):
+            worst = out[i] = max(worst, out[i])
     return out
+
+
+def _fit_along(rows: list, order: list, out: list) -> None:
+    """Isotonic fit of the drops of rows[order] (least pruned first), the unpruned 0 before them."""
+    fitted = _isotonic([0.0] + [rows[i]["drop"] for i in order])[1:]
+    for i, v in zip(order, fitted, strict=True):
+        out[i] = max(0.0, v)
 
 
 def _isotonic(values: list) -> list:

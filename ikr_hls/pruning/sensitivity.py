@@ -23,7 +23,9 @@ from .summary import summary
 
 log = logging.getLogger("ikr_hls.pruning")
 
-DEFAULT_DENSE_SPARSITIES = (0.5, 0.7, 0.8, 0.85, 0.9, 0.92, 0.94, 0.95, 0.96, 0.97, 0.98, 0.99)
+# finer where Dense layers usually end (0.9 to 0.99): there each step is a large share of what is left
+DEFAULT_DENSE_SPARSITIES = (0.5, 0.6, 0.7, 0.75, 0.8, 0.85, 0.875, 0.9, 0.91, 0.92, 0.93, 0.94, 0.945, 0.95,
+                            0.955, 0.96, 0.965, 0.97, 0.975, 0.98, 0.985, 0.99)
 # the settings a row is keyed by, in the order the text shows them
 SETTINGS = ("keep", "library_size", "kernel_sparsity", "dense_sparsity")
 
@@ -96,7 +98,8 @@ def sensitivity(model, x_val, y_val, keep=None, library_size=8, dense_sparsity=N
                      keep up to 8 and a few above (default_keeps).
     library_size:    candidate library sizes (int or list, or {layer: ...}).
     kernel_sparsity: candidate fractions of whole kernels removed (float or list, or {layer: ...}).
-    dense_sparsity:  candidate Dense sparsities (list, or {layer: list}); None: 0.5 ... 0.99.
+    dense_sparsity:  candidate Dense sparsities (list, or {layer: list}); None: 0.5 ... 0.99
+                     (DEFAULT_DENSE_SPARSITIES, finer from 0.9 on).
     layers, library, force_center: as for IKRPruning (which layers; how patterns are chosen).
     metric:          "accuracy" (arg-max of the output against integer or one-hot labels), or a
                      callable(y_true, y_pred) -> float, higher is better.
