@@ -11,6 +11,7 @@ import pytest  # noqa: E402
 
 import ikr_hls  # noqa: E402
 from ikr_hls import IKRHLSError  # noqa: E402
+from ikr_hls.patterns import patterns_from_kernel  # noqa: E402
 from ikr_hls.pruning import IKRPruning, plan_budget, prune_once, sensitivity, summary  # noqa: E402
 from ikr_hls.pruning.budget import _isotonic, _monotone_drops  # noqa: E402
 from ikr_hls.pruning.knapsack import Option, best_choices  # noqa: E402
@@ -247,3 +248,24 @@ def test_monotone_drops_across_library_sizes_and_kernel_sparsity():
     drops = _monotone_drops(rows, "conv2d")
     # 8 patterns are predicted no worse than 4; removing half the kernels no better than none
     assert drops == pytest.approx([0.10, 0.10, 0.05, 0.10])
+
+
+def test_per_layer_library_and_force_center_pass_through(trained, digits):
+    """A per-layer library or force_center reaches the layer it names, in the table and in the
+    plan (which names only the layers it prunes)."""
+    _, _, xv, yv = digits
+    t = sensitivity(trained, xv[:100], yv[:100], keep=[3], dense_sparsity=[0.5], library={"c3": "all"},
+                    force_center={"c5": True})
+    row = t.for_layer("c5")[0]
+    model = keras.models.clone_model(trained)
+    model.set_weights(trained.get_weights())
+    info = prune_once(model, keep=3, layers=["c5"], force_center=True)["c5"]
+    assert row["kept_energy"] == pytest.approx(info["kept_energy"])
+    assert np.all(info["library"][:, 2, 2])                                  # the centre is in every pattern
+    plan = plan_budget(trained, xv[:100], yv[:100], table=t, macs_ratio=1.5, library={"c3": "all"},
+                       force_center={"c5": True}, print_fn=None)
+    assert set(plan.get("force_center", {})) <= set(plan["keep"]) and set(plan.get("library", {})) <= set(plan["keep"])
+    clone = keras.models.clone_model(trained)
+    prune_once(clone, **plan)                                                # accepted as it is
+    if "c5" in plan["keep"]:
+        assert np.all(patterns_from_kernel(keras.ops.convert_to_numpy(clone.get_layer("c5").kernel)).library[:, 2, 2])

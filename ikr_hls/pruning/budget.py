@@ -26,7 +26,7 @@ from .callback import prune_once
 from .knapsack import Option, best_choices
 from .masks import read
 from .options import PruningOptions
-from .sensitivity import SensitivityTable, sensitivity
+from .sensitivity import SensitivityTable, for_layers, sensitivity
 from .summary import summary
 
 log = logging.getLogger("ikr_hls.pruning")
@@ -317,7 +317,7 @@ class _pruned:
         plans = PruningOptions(layers=active).selected_plans(self.model)
         self.saved = [(p.variable, read(p.variable)) for p in plans]
         try:
-            prune_once(self.model, layers=active, **_as_options(self.settings), **self.pruning)
+            prune_once(self.model, layers=active, **_as_options(self.settings), **for_layers(self.pruning, active))
         except BaseException:
             self.__exit__()
             raise
@@ -366,10 +366,11 @@ def _build_plan(model, table: SensitivityTable, chosen: dict, targets: dict, pru
                  "macs": t["macs_pruned"], "macs_dense": t["macs_dense"], "macs_reduction": t["macs_reduction"],
                  "drop": sum(s["drop"] for s in settings.values()), "resources": resources}
     options = _as_options(settings)
-    if pruning["library"] != "refine":
-        options["library"] = pruning["library"]
-    if pruning["force_center"] is not False:
-        options["force_center"] = pruning["force_center"]
+    pruned_convs = list(options["keep"])        # a per-layer library or force_center names only these
+    for key, default in (("library", "refine"), ("force_center", False)):
+        value = for_layers({key: pruning[key]}, pruned_convs)[key]
+        if isinstance(value, dict) or value != default:
+            options[key] = value
     return BudgetPlan(options, layers, predicted, targets, table.model_name)
 
 

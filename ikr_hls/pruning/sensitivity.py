@@ -123,8 +123,8 @@ def sensitivity(model, x_val, y_val, keep=None, library_size=8, dense_sparsity=N
         try:
             for setting in _candidates(plan, keep, library_size, kernel_sparsity, dense_sparsity):
                 options = _one_layer_options(plan, setting)
-                infos = prune_once(model, layers=[plan.name], library=library, force_center=force_center,
-                                   **options)
+                infos = prune_once(model, layers=[plan.name], **options,
+                                   **for_layers({"library": library, "force_center": force_center}, [plan.name]))
                 info = infos.get(plan.name, {})
                 pruned = next(l for l in summary(model, print_fn=None).layers if l.name == plan.name)
                 value = score(model)
@@ -156,6 +156,12 @@ def _candidates(plan, keep, library_size, kernel_sparsity, dense_sparsity) -> li
     removed = _values("kernel_sparsity", kernel_sparsity, name, [0.0], _fraction)
     return [{"keep": k, "library_size": n, "kernel_sparsity": r, "dense_sparsity": 0.0}
             for k in keeps for n in sizes for r in removed]
+
+
+def for_layers(options: dict, names: list) -> dict:
+    """Options restricted to the layers `names`: a per-layer dict keeps only their entries (so
+    that prune_once(layers=names) does not refuse the names of other layers)."""
+    return {k: {n: v[n] for n in names if n in v} if isinstance(v, dict) else v for k, v in options.items()}
 
 
 def _one_layer_options(plan, setting: dict) -> dict:
