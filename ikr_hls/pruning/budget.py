@@ -66,8 +66,8 @@ class BudgetPlan(dict):
             out.append(f"resources estimate ({t['precision']}, {t['mapping']}): " + ", ".join(
                 f"{k} {v:,.0f}" + (f" (limit {t['limits'][k]:,.0f})" if k in t["limits"] else "")
                 for k, v in p["resources"].items()))
-        out.append("One-shot drop: the validation loss of each layer pruned alone (made monotone), summed for the "
-                   "plan; it ranks plans and is no forecast of the accuracy after fine-tuning.")
+        out.append("One-shot drop: how far the validation score falls with that layer alone pruned at once (made "
+                   "monotone); the sum ranks plans and is no forecast of the accuracy after fine-tuning.")
         return "\n".join(out)
 
     __str__ = text
