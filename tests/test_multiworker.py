@@ -3,6 +3,7 @@ machine (TF_CONFIG on localhost ports, CPU only) run examples/prune_multiworker.
 docs/pruning.md gives for a real cluster. Each run takes about 15-25 s on 2 cores."""
 import json
 import os
+import shutil
 import signal
 import socket
 import subprocess
@@ -32,35 +33,49 @@ def free_ports(n: int) -> list:
 
 def run_workers(out: Path, *extra: str) -> list:
     """Start both workers, wait for both (killing both on the first failure or the timeout),
-    and return their RESULT dicts; any failure names the worker and shows its output."""
+    and return their RESULT dicts; any failure names the worker and shows its output. A port
+    taken between free_ports and the workers' start (another job on the machine) is retried once."""
+    for attempt in (1, 2):
+        results, logs = _run_once(out, extra, attempt)
+        if results is not None:
+            return results
+        if attempt == 2 or "address already in use" not in logs.lower():
+            pytest.fail(logs)
+        shutil.rmtree(out, ignore_errors=True)
+    raise AssertionError("unreachable")
+
+
+def _run_once(out: Path, extra: tuple, attempt: int):
+    """(results, "") when both workers succeed, else (None, why and both outputs)."""
     ports = free_ports(2)
     cluster = {"worker": [f"localhost:{p}" for p in ports]}
     procs, logs = [], []
-    for index in range(2):
-        env = dict(os.environ, TF_CONFIG=json.dumps({"cluster": cluster, "task": {"type": "worker", "index": index}}),
-                   CUDA_VISIBLE_DEVICES="", TF_CPP_MIN_LOG_LEVEL="2",
-                   PYTHONPATH=os.pathsep.join([str(ROOT), os.environ.get("PYTHONPATH", "")]))
-        log = open(out.parent / f"{out.name}_worker{index}.log", "w+")
-        logs.append(log)
-        procs.append(subprocess.Popen([sys.executable, str(SCRIPT), "--out", str(out), *extra], env=env,
-                                      stdout=log, stderr=subprocess.STDOUT, cwd=str(ROOT), start_new_session=True))
-    deadline = time.monotonic() + TIMEOUT
     try:
+        for index in range(2):
+            env = dict(os.environ, CUDA_VISIBLE_DEVICES="", TF_CPP_MIN_LOG_LEVEL="2",
+                       TF_CONFIG=json.dumps({"cluster": cluster, "task": {"type": "worker", "index": index}}),
+                       PYTHONPATH=os.pathsep.join([str(ROOT), os.environ.get("PYTHONPATH", "")]))
+            log = open(out.parent / f"{out.name}_worker{index}_try{attempt}.log", "w+")
+            logs.append(log)
+            procs.append(subprocess.Popen([sys.executable, str(SCRIPT), "--out", str(out), *extra], env=env,
+                                          stdout=log, stderr=subprocess.STDOUT, cwd=str(ROOT),
+                                          start_new_session=True))
+        deadline = time.monotonic() + TIMEOUT
         while any(p.poll() is None for p in procs):
             failed = [i for i, p in enumerate(procs) if p.poll() not in (None, 0)]
             if failed or time.monotonic() > deadline:
                 why = (f"worker {failed[0]} exited with {procs[failed[0]].returncode}" if failed
                        else f"the workers did not finish within {TIMEOUT} s")
-                pytest.fail(f"{why}; both stopped.\n" + _outputs(logs))
+                return None, f"{why}; both stopped.\n" + _outputs(logs)
             time.sleep(0.5)
         results = []
         for index, (p, log) in enumerate(zip(procs, logs, strict=True)):
             log.seek(0)
             lines = [l for l in log.read().splitlines() if l.startswith("RESULT ")]
             if p.returncode != 0 or not lines:
-                pytest.fail(f"worker {index} exited with {p.returncode} without a result.\n" + _outputs(logs))
+                return None, f"worker {index} exited with {p.returncode} without a result.\n" + _outputs(logs)
             results.append(json.loads(lines[-1][len("RESULT "):]))
-        return results
+        return results, ""
     finally:
         for p in procs:                          # never leave a worker waiting for its peer
             if p.poll() is None:
