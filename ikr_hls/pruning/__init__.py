@@ -9,11 +9,17 @@ the converter reads the patterns back from them (see ikr_hls.patterns and docs/p
     masks.py      the mask of a layer at a point of the schedule
     callback.py   IKRPruning and prune_once
     summary.py    summary(): patterns, parameters and MACs read from a model's zeros
+    sensitivity.py  sensitivity(): each layer pruned alone at each candidate setting, scored
+    budget.py     plan_budget(): per-layer settings that meet a params/MACs/resources budget
+    workers.py    masks that agree across the workers of a multi-worker job
 """
+from .budget import BudgetPlan, plan_budget
 from .callback import IKRPruning, prune_once
 from .options import kernel_variable
 from .schedule import ConstantSparsity, PolynomialDecay, count_to_prune, keep_at
+from .sensitivity import SensitivityTable, sensitivity
 from .summary import PruningSummary, summary
 
 __all__ = ["IKRPruning", "prune_once", "summary", "PolynomialDecay", "ConstantSparsity", "PruningSummary",
-           "keep_at", "count_to_prune", "kernel_variable"]
+           "keep_at", "count_to_prune", "kernel_variable", "sensitivity", "SensitivityTable",
+           "plan_budget", "BudgetPlan"]

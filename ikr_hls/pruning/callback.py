@@ -10,6 +10,7 @@ from ..errors import IKRHLSError
 from .masks import layer_mask, read
 from .options import LayerPlan, PruningOptions
 from .schedule import PolynomialDecay
+from .workers import agreed_kernels
 
 log = logging.getLogger("ikr_hls.pruning")
 
@@ -38,7 +39,9 @@ class IKRPruning(keras.callbacks.Callback):
     reloaded or already trained model starts past 0, and on_train_begin warns when that is
     past the schedule's begin_step (its updates up to there would happen at once). Masks are recomputed at each
     schedule update (on_train_batch_begin) and re-applied after every batch and at the end of
-    training, by `variable.assign(kernel * mask)`, which also works under tf.distribute.
+    training, by `variable.assign(kernel * mask)`, which also works under tf.distribute; under a
+    multi-worker strategy the masks come from the kernels averaged over the workers, so that every
+    worker prunes the same weights (workers.py).
     `history` lists (step, {layer: info}) for each update.
     """
 
@@ -98,9 +101,10 @@ class IKRPruning(keras.callbacks.Callback):
         """Recompute every layer's mask for `step` of the schedule from the current weights,
         and apply them."""
         fraction = self.schedule.fraction(step)
+        kernels = agreed_kernels(self.model, {plan.name: read(plan.variable) for plan in self.plans})
         infos = {}
         for plan in self.plans:
-            mask, info = layer_mask(plan, read(plan.variable), fraction)
+            mask, info = layer_mask(plan, kernels[plan.name], fraction)
             self._masks[plan.name] = None if mask.all() else keras.ops.convert_to_tensor(
                 mask, dtype=plan.variable.dtype)
             infos[plan.name] = info

@@ -67,6 +67,15 @@ class PruningOptions:
                               "predicate callable(layer) -> bool")
 
     def plans(self, model: keras.Model) -> list:
+        """The plans of the selected layers that have something to prune (a warning if none has)."""
+        plans = self.selected_plans(model)
+        if not any(p.active for p in plans):
+            log.warning("IKR pruning: nothing to prune (no keep, dense_sparsity or "
+                        "kernel_sparsity applies to the selected layers %s)", [p.name for p in plans])
+        return [p for p in plans if p.active]
+
+    def selected_plans(self, model: keras.Model) -> list:
+        """A plan for every selected layer, whether or not these options prune it."""
         selected = _select_layers(model, self.layers)
         convs = {l.name: l for l in selected if _is_conv(l)}
         denses = {l.name: l for l in selected if isinstance(l, keras.layers.Dense)}
@@ -92,10 +101,7 @@ class PruningOptions:
                 raise IKRHLSError(f"layer {name}: its kernel is not a plain variable (LoRA or "
                                   "quantized layers are not supported)")
             plans.append(plan)
-        if not any(p.active for p in plans):
-            log.warning("IKR pruning: nothing to prune (no keep, dense_sparsity or "
-                        "kernel_sparsity applies to the selected layers %s)", [p.name for p in plans])
-        return [p for p in plans if p.active]
+        return plans
 
 
 def _walk_layers(model) -> list:

@@ -198,3 +198,46 @@ def _plot_hardware(sub, report: dict) -> None:
         ax.grid(axis="y", which="major", alpha=0.3)
         if stacked:
             ax.legend(loc="upper center", ncol=3, fontsize=8.5, frameon=False)
+
+
+def plot_sensitivity(table: dict, path) -> None:
+    """A PNG of a pruning sensitivity table (ikr_hls.pruning.sensitivity(...).to_dict()): the
+    score with one layer pruned at a time, conv layers against keep (a line per library size and
+    kernel sparsity), Dense layers against sparsity; the dashed line is the unpruned score."""
+    try:
+        from matplotlib.backends.backend_agg import FigureCanvasAgg
+        from matplotlib.figure import Figure
+    except ImportError:
+        raise IKRHLSError("plotting the sensitivity needs matplotlib: pip install matplotlib") from None
+
+    kinds = [k for k in ("conv2d", "dense") if any(l["kind"] == k for l in table["layers"].values())]
+    if not kinds:
+        raise IKRHLSError("plot_sensitivity: the table has no layers")
+    fig = Figure(figsize=(6.5 * len(kinds), 4.8), dpi=100, layout="constrained")
+    FigureCanvasAgg(fig)
+    axes = np.atleast_1d(fig.subplots(1, len(kinds)))
+    for ax, kind in zip(axes, kinds, strict=True):
+        for name, layer in table["layers"].items():
+            if layer["kind"] != kind:
+                continue
+            rows = [r for r in table["rows"] if r["layer"] == name]
+            key = "keep" if kind == "conv2d" else "dense_sparsity"
+            series = sorted({(r["library_size"], r["kernel_sparsity"]) for r in rows}, key=str)
+            for library_size, removed in series:
+                line = sorted((r[key], 100 * r["score"]) for r in rows
+                              if (r["library_size"], r["kernel_sparsity"]) == (library_size, removed))
+                label = name
+                if kind == "conv2d" and len(series) > 1:
+                    label += f", {library_size} patterns" + (f", {removed:g} kernels removed" if removed else "")
+                ax.plot([p[0] for p in line], [p[1] for p in line], marker="o", markersize=3.5, label=label)
+        ax.axhline(100 * table["baseline"], color="0.4", linestyle="--", linewidth=1, label="unpruned")
+        ax.set_xlabel("keep (positions per kernel)" if kind == "conv2d"
+                      else "dense sparsity (share of weights removed)")
+        ax.set_ylabel(f"{table['metric']} (%)")
+        ax.set_title(f"{table['model']}: {'conv' if kind == 'conv2d' else 'Dense'} layers pruned one at a time",
+                     fontsize=10.5)
+        ax.grid(alpha=0.3)
+        ax.legend(fontsize=8, frameon=False)
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fig.savefig(path, format="png", facecolor="white")
