@@ -10,7 +10,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from . import codes as C
-from . import tables
+from . import hardware, tables
 from .constants import Array, array, literal
 from .errors import IKRHLSError
 from .hardware import Memory
@@ -65,6 +65,22 @@ class SoftmaxView:
     table_size: int = 0
     exp_shift: int = 0
     inv_shift: int = 0
+
+
+def chain(layer: Layer, lanes: int = 1) -> tuple:
+    """The operators the layer's activation adds to a step's chain (hardware.Op): a ReLU's
+    compare, a leaky ReLU's product, a table's index and read; a softmax over `lanes` values:
+    the exp table, the sum's adder tree, the inverse table and the product."""
+    name = layer.activation
+    if name == "softmax":
+        return hardware.chain(("table", 1), hardware.add_tree(lanes), ("table", 1), ("multiply", 1))
+    if name in ("relu", "relu6"):
+        return hardware.chain(("compare", 1))
+    if name == "leaky_relu":
+        return hardware.chain(("multiply", 1))
+    if "act_table" in layer.precision:
+        return hardware.chain(("add", 1), ("table", 1))
+    return ()
 
 
 def softmax_view(layer: Layer) -> dict:

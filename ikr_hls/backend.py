@@ -20,6 +20,7 @@ from ._version import __version__
 from .buildspec import SPEC_FILE, BuildSpec
 from .config import ProjectConfig
 from .errors import IKRHLSError
+from .hardware import has_figures
 from .ir import Graph
 from .kinds import kind_of, template_dirs
 from .resources import cpp_dir, templates_dir
@@ -70,7 +71,8 @@ class _Renderer:
                 f"firmware/layers/{kind.template_of(layer)}.h.j2").render(
                     name=layer.name, guard=f"{self.project.upper()}_{layer.name.upper()}_H", in_type=in_types[0],
                     in_types=in_types, activation=layer.activation, **io, version=__version__, types=types,
-                    **own.variables(), hw=layer.plan_cost)   # the header's figures: its io form
+                    **own.variables(), hw=layer.plan_cost,   # the header's figures: its io form
+                    hw_figures=has_figures(layer))
             weights = kind.weights(layer)
             if weights is not None:
                 self.files[f"firmware/weights/{layer.name}.h"] = self.env.get_template(

@@ -62,6 +62,7 @@ class ProjectConfig:
     strategy: str = "unrolled"
     reuse_factor: int = 1
     io_type: str = "io_parallel"
+    fifo_depth: str = "model"                          # io_stream: "model" (stream_depths.py) or "full"
     table_size: int = 1024                             # softmax lookup tables, fixed point
     exp_range: int = 16                                # exp table covers x - max in (-range, 0]
     layers: dict = field(default_factory=dict)         # keras layer name -> LayerSettings

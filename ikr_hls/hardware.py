@@ -4,8 +4,13 @@ with these rules; tests/test_hardware.py checks every figure against the generat
 
 - A layer is a function (INLINE off) around one pipelined loop of `iterations` steps at
   `ii` cycles each, at the bottom of a perfect loop nest (no statement between the loops, so
-  Vitis flattens it): latency = iterations x II + PIPELINE_DEPTH (an allowance for filling
-  and draining the pipeline, not a measured depth).
+  Vitis flattens it): latency = iterations x II + the pipeline depth of a step.
+- The pipeline depth of a step is its operator chain (Cost.chain): the operators in sequence
+  on the longest path from its reads to its write (a buffer or line-buffer read, a multiply,
+  the levels of the adder tree of its longest sum, table reads, compare levels, the write),
+  each at the latency of OP_LATENCY, and one cycle for each extra cycle a shared operator
+  takes (reuse). The latencies are a guess at Vitis's schedule for fixed-point operators at
+  a 5 ns clock (docs/hardware.md), not a measurement; floating-point layers get no figure.
 - PIPELINE unrolls every loop inside it. Reuse factor R gives II = R with an ALLOCATION
   pragma that limits the multipliers to ceil(products per step / R) (the scheduler shares
   each over the R cycles), or R steps of II 1 per pixel whose cycles share the operators
@@ -35,8 +40,69 @@ from dataclasses import dataclass
 
 from .precision import weight_bits
 
-PIPELINE_DEPTH = 8
 COMPLETE_PARTITION_LIMIT = 4096     # elements: a buffer partitioned into more registers is refused
+
+# Cycles of each operator of a step's chain (a guess at Vitis's fixed-point schedule at 5 ns:
+# a DSP48 multiply with its input and output registers takes 3; an adder, a compare, an
+# operand choice 1 per level; a ROM read with a registered output 2; a RAM read or write 1;
+# an operator shared over R cycles holds the step R - 1 cycles more).
+OP_LATENCY = {"read": 1, "write": 1, "multiply": 3, "add": 1, "compare": 1, "table": 2, "choose": 1,
+              "share": 1}
+# The FIFO depth model assumes no process answers sooner than this (issue 25: margin for the
+# pipelines Vitis actually builds, which may be deeper than the chain).
+MIN_LATENCY_BOUND = 32
+
+
+@dataclass(frozen=True)
+class Op:
+    """`levels` operators of one kind in sequence on a step's longest path (an adder tree of
+    `levels` levels, a multiply, a table read...)."""
+    what: str
+    levels: int = 1
+
+    @property
+    def cycles(self) -> int:
+        return OP_LATENCY[self.what] * self.levels
+
+
+def tree_levels(operands: int) -> int:
+    """Levels of a balanced tree over `operands` values (Vitis balances a fixed-point sum)."""
+    return math.ceil(math.log2(operands)) if operands > 1 else 0
+
+
+def chain(*parts) -> tuple:
+    """A step's chain from Ops, (what, levels) pairs and tuples of them, in order; parts of
+    no level are left out."""
+    out: list = []
+    for part in parts:
+        if isinstance(part, tuple) and part and not isinstance(part[0], str):
+            out.extend(chain(*part))
+        elif isinstance(part, tuple):
+            if part and part[1] > 0:
+                out.append(Op(part[0], part[1]))
+        elif isinstance(part, Op) and part.levels > 0:
+            out.append(part)
+    return tuple(out)
+
+
+def add_tree(operands: int) -> tuple:
+    return chain(("add", tree_levels(operands)))
+
+
+def compare_tree(operands: int) -> tuple:
+    return chain(("compare", tree_levels(operands)))
+
+
+def sharing_cycles(ii: int) -> tuple:
+    """Operators shared over the II cycles of a step: the step ends II - 1 cycles later."""
+    return chain(("share", ii - 1))
+
+
+def has_figures(layer) -> bool:
+    """Whether the model states hardware figures for the layer: not for floating-point types,
+    whose Vitis cores (their latency, their loop-carried sums) it does not model; a float
+    layer is a host check (C++ against Keras), not a design."""
+    return not any(t.is_float for t in (*layer.precision.values(), *layer.input_types))
 
 
 def table_copies(lookups_per_step: int, ii: int) -> int:
@@ -92,12 +158,12 @@ class Mux:
 class Cost:
     """What one call of the layer costs in the hardware its code describes (ikr_hls/hardware.py
     says how each figure follows from the code): its pipelined loop's II and iterations, the
-    latency in cycles, multipliers (None for kinds without one) and how reuse shares them,
-    the bits of its registers, RAMs and ROMs; MACs (dense and as generated; None for kinds
-    without them)."""
-    latency: int
+    operator chain of a step (its pipeline depth), multipliers (None for kinds without one)
+    and how reuse shares them, the bits of its registers, RAMs and ROMs; MACs (dense and as
+    generated; None for kinds without them)."""
     ii: int = 1
     iterations: int = 1
+    chain: tuple = ()              # Op: a step's operators in sequence, reads to write
     multipliers: int | None = None
     sharing: str = "none"
     registers_bits: int = 0
@@ -109,12 +175,30 @@ class Cost:
     gather_steps: int = 0          # io_stream, a vector layer: the elements it gathers first (hardware.py)
 
     @property
+    def depth(self) -> int:
+        """Cycles from a step's reads to its write."""
+        return sum(op.cycles for op in self.chain)
+
+    @property
+    def latency(self) -> int:
+        """Cycles of a call: the gather loop (io_stream vector layers), then every step at II,
+        the last one's result `depth` cycles after it started."""
+        gather = self.gather_steps + GATHER_DEPTH if self.gather_steps else 0
+        return gather + self.iterations * self.ii + self.depth
+
+    @property
     def ram_bits(self) -> int:
         return sum(m.bits for m in self.memories if m.kind == "RAM")
 
     @property
     def rom_bits(self) -> int:
         return sum(m.bits for m in self.memories if m.kind == "ROM")
+
+
+# the gather loop's step: a stream read, then the register write
+GATHER_DEPTH = OP_LATENCY["read"] + OP_LATENCY["write"]
+# a clone's step: a read, then a write to every copy
+CLONE_DEPTH = OP_LATENCY["read"] + OP_LATENCY["write"]
 
 
 def in_stream_form(cost, layer):
@@ -127,5 +211,4 @@ def in_stream_form(cost, layer):
     if io.form != "vector":
         return replace(cost, registers_bits=registers)
     steps = layer.in_size // io.in_widths[0]
-    return replace(cost, latency=cost.latency + steps + PIPELINE_DEPTH, gather_steps=steps,
-                   registers_bits=registers + layer.in_size * bits(layer.input_types[0]))
+    return replace(cost, gather_steps=steps, registers_bits=registers + layer.in_size * bits(layer.input_types[0]))

@@ -91,7 +91,7 @@ class HLSModel:
         for l in report["layers"]:
             rows.append((l["name"], l["kind"], f"{tuple(l['in_shape'])} -> {tuple(l['out_shape'])}",
                          l["strategy"] or "-", str(l["reuse_factor"] or "-"), str(l["multipliers"] or "-"),
-                         str(l["ii"]), f"{l['latency_estimate_cycles']:,}"))
+                         _figure(l["ii"]), _figure(l["latency_estimate_cycles"])))
         widths = [max(len(r[i]) for r in rows) for i in range(len(rows[0]))]
         print_fn(repr(self))
         for k, row in enumerate(rows):
@@ -99,6 +99,10 @@ class HLSModel:
             if k == 0:
                 print_fn("  ".join("-" * w for w in widths))
         t = report["totals"]
+        if report["host_check_only"]:
+            print_fn("floating point: a host check (C++ against Keras), not a design: no hardware figures "
+                     "(convert with an ap_fixed precision for hardware)")
+            return
         print_fn(f"total: {t['multipliers']:,} multipliers, latency {t['latency_estimate_cycles']:,} cycles, "
                  f"interval {t['interval_estimate_cycles']:,} (ikr-hls report for storage, patterns, resources)")
 
@@ -231,6 +235,10 @@ class HLSModel:
         # the network has no data-dependent skipping, so every sample costs the same
         return {name: int(total) // len(x) if int(total) % len(x) == 0 else int(total) / len(x)
                 for name, total in counts.items()}
+
+
+def _figure(value) -> str:
+    return "-" if value is None else f"{value:,}"
 
 
 def convert(model, output_dir="ikr_prj", precision="float", strategy="unrolled", reuse_factor=1,

@@ -142,6 +142,7 @@ class Graph:
     removed: dict = field(default_factory=dict)   # Keras name -> why it has no hardware of its own
     output_reshape: tuple | None = None   # the model's output shape when a free Reshape/Flatten ends it
     io_type: str = "io_parallel"   # set by the passes from the config
+    fifo_depth: str = "model"      # io_stream FIFO depths: "model" or "full", set by the passes
     keras_classes: dict = field(default_factory=dict)   # Keras name of a layer -> its Keras class name
     plan: Any = None               # the frozen plan (plan.Plan), set by the last pass
     frozen: bool = field(default=False, init=False, repr=False, compare=False)

@@ -159,6 +159,7 @@ def plan_streams(graph: Graph, config: ProjectConfig) -> Graph:
     or a whole vector; a layer of the "elementwise" or "channels" form passes on its input's
     width. Readers that cannot take their input's elements are refused, naming the layer."""
     graph.io_type = config.io_type
+    graph.fifo_depth = config.fifo_depth
     if config.io_type != "io_stream":
         return graph
     width = {INPUT: pixel_lanes(graph.input_shape)}

@@ -14,11 +14,16 @@ the templates print; elementwise layers read and write every step; Dense and sof
 all their input, then write once). Vitis's default pipeline stalls as a whole (UG1448,
 "Pipeline Styles": not flushable, an output already computed waits for the inputs of the next
 iterations), so the element step k writes leaves together with the reads of step k + lag, lag =
-ceil(PIPELINE_DEPTH / II) steps in flight, and the pipeline drains at the loop's end.
-PIPELINE_DEPTH is an allowance, not a measured depth, and it works both ways: a deeper
-pipeline needs more input before its first output, a shallower one holds fewer elements. So
-each copy's depth is computed in its own case: the processes of its branch with no lag (they
-hold the least), every other process with the allowance (it needs the most).
+ceil(bound / II) steps in flight, and the pipeline drains at the loop's end. A process's bound
+is the depth of its own operator chain (Cost.depth: multiplies, adder-tree levels, table
+reads, ...), never below MIN_LATENCY_BOUND cycles, since Vitis may build a deeper pipeline
+than the chain. The bound works both ways: a deeper pipeline needs more input before its first
+output, a shallower one holds fewer elements. So each copy's depth is computed in its own case:
+the processes of its branch with no lag (they hold the least), every other process with its
+bound (it needs the most); the report gives each grown copy the largest bound it assumed.
+
+fifo_depth="full" (hls4ml's default) gives every stream its whole tensor, and so does a float
+design to the copies of its forks: float cores' latencies are not modelled.
 
 Only the order of events matters, not the cycles: each stream has one writer and one reader,
 so a step that can run stays able to run until it does, and whether the network finishes does
@@ -43,11 +48,12 @@ from dataclasses import dataclass
 import numpy as np
 
 from .errors import IKRHLSError
-from .hardware import PIPELINE_DEPTH
+from .hardware import CLONE_DEPTH, MIN_LATENCY_BOUND
 from .ir import Graph, Layer
 
 STREAM_DEPTH = 2                 # a FIFO between a producer and its only reader (Vitis's default)
-DEFAULT, BRANCH_LAG = "default", "branch lag"
+DEFAULT, BRANCH_LAG, WHOLE = "default", "branch lag", "whole tensor"
+FIFO_DEPTHS = ("model", "full")  # fifo_depth: the depth model, or every stream its whole tensor
 _PORT = 1 << 62                  # the top's input and output: the caller reads and writes them freely
 
 
@@ -64,7 +70,8 @@ class Process:
 @dataclass(frozen=True)
 class Fifo:
     depth: int
-    why: str                     # BRANCH_LAG: grown for a fork's copy; DEFAULT: STREAM_DEPTH
+    why: str                     # BRANCH_LAG: grown for a fork's copy; DEFAULT: STREAM_DEPTH; WHOLE
+    bound: int = 0               # BRANCH_LAG: the largest latency bound (cycles) of the processes it waited for
 
 
 # --- what each process reads and writes, step by step -------------------------------------------
@@ -72,7 +79,7 @@ class Fifo:
 def _steps(layer: Layer) -> tuple:
     """(read, write, lag): per step of the layer's pipelined loop, whether it reads its inputs
     and writes its output; lag: the steps a write trails its step's reads (0 when the write
-    follows a loop that only reads)."""
+    follows a loop that only reads), from the layer's latency bound."""
     io = layer.stream
     if io is None:
         raise AssertionError(f"stream depths: layer {layer.name} has no stream plan")
@@ -83,18 +90,23 @@ def _steps(layer: Layer) -> tuple:
         return read, ~read, 0
     if io.form in ("elementwise", "channels"):
         steps = layer.in_size // io.in_widths[0]
-        return np.ones(steps, dtype=bool), np.ones(steps, dtype=bool), _lag(cost.ii)
+        return np.ones(steps, dtype=bool), np.ones(steps, dtype=bool), _lag(bound(cost.depth), cost.ii)
     if layer.nest is None:
         raise AssertionError(f"stream depths: layer kind {layer.kind} states no loop nest")
     read, write = layer.nest.stream_steps()
     if len(read) != cost.iterations:
         raise AssertionError(f"stream depths: {layer.name}: {len(read)} steps, the cost model says {cost.iterations}")
-    return read, write, _lag(cost.ii)
+    return read, write, _lag(bound(cost.depth), cost.ii)
 
 
-def _lag(ii: int) -> int:
-    """Steps in flight in a stalling pipeline of PIPELINE_DEPTH cycles at II."""
-    return math.ceil(PIPELINE_DEPTH / ii)
+def bound(depth: int) -> int:
+    """A process's latency bound: its chain's depth, never below MIN_LATENCY_BOUND cycles."""
+    return max(MIN_LATENCY_BOUND, depth)
+
+
+def _lag(cycles: int, ii: int) -> int:
+    """Steps in flight in a stalling pipeline of `cycles` cycles at II."""
+    return math.ceil(cycles / ii)
 
 
 def _runs(read: np.ndarray, write: np.ndarray, lag: int, reads: tuple, writes: tuple) -> list:
@@ -137,6 +149,7 @@ class StreamModel:
         self._reader = [-1] * len(self.streams)
         self._io: list = []
         self._runs: list = []                # per process: (runs with its lag, runs without)
+        self._bound: list = []               # per process: its latency bound in cycles
         for p, process in enumerate(processes):
             reads, writes = tuple(index[s] for s in process.reads), tuple(index[s] for s in process.writes)
             for s in reads:
@@ -147,9 +160,11 @@ class StreamModel:
             if process.layer is None:        # a clone: one element in, one to every copy, a step
                 steps = elements[process.reads[0]]
                 read = write = np.ones(steps, dtype=bool)
-                lag = _lag(1)
+                lag = _lag(bound(CLONE_DEPTH), 1)
+                self._bound.append(bound(CLONE_DEPTH))
             else:
                 read, write, lag = _steps(process.layer)
+                self._bound.append(bound(process.layer.plan_cost.depth))
             self._check_counts(process, read, write)
             self._runs.append((_runs(read, write, lag, reads, writes), _runs(read, write, 0, reads, writes)))
         self._neighbours = [[(s, self._writer[s]) for s in reads if self._writer[s] >= 0]
@@ -185,20 +200,26 @@ class StreamModel:
 
     def _cases(self) -> list:
         """The lag-free process sets to simulate: for each copy of a fork, the processes of its
-        own branch (down from the copy, not down from every copy of the fork). A copy whose
-        sibling copies go straight to the merge never waits for them: its case is left out."""
+        own branch (down from the copy, not down from every copy of the fork) and the chained
+        clones that write it behind a spare copy (their pipelines would buffer for it). A copy
+        whose sibling copies go straight to the merge never waits for them: its case is left
+        out."""
         clones = [p for p, process in enumerate(self.processes) if process.layer is None]
         forks: dict = {}                     # the forked stream -> the copies layers read
+        chained: dict = {}                   # a copy -> the clones between the fork and it
         for p in clones:
-            root = self._io[p][0][0]
+            root, chain = self._io[p][0][0], [p]
             while self._writer[root] in clones:            # through a chain's spare copies
+                chain.append(self._writer[root])
                 root = self._io[self._writer[root]][0][0]
-            forks.setdefault(root, []).extend(s for s in self._io[p][1] if self._reader[s] not in clones)
+            copies = [s for s in self._io[p][1] if self._reader[s] not in clones]
+            forks.setdefault(root, []).extend(copies)
+            chained.update({copy: frozenset(chain) for copy in copies})
         cases: list = []
         for copies in forks.values():
             reach = {copy: self._reach(copy) for copy in copies}
             everywhere = frozenset.intersection(*reach.values())
-            branches = {copy: reach[copy] - everywhere for copy in copies}
+            branches = {copy: (reach[copy] - everywhere) | chained[copy] for copy in copies}
             for copy in copies:
                 needed = any(branches[other] for other in copies if other != copy)
                 if needed and branches[copy] not in cases:
@@ -338,7 +359,15 @@ class StreamModel:
         stuck = self.stops(depths)
         if stuck:
             raise self._refusal(stuck)
-        return {name: Fifo(depth, BRANCH_LAG if depth > STREAM_DEPTH else DEFAULT) for name, depth in depths.items()}
+        return {name: Fifo(depth, BRANCH_LAG, self._bound_of(name)) if depth > STREAM_DEPTH else Fifo(depth, DEFAULT)
+                for name, depth in depths.items()}
+
+    def _bound_of(self, copy: str) -> int:
+        """The largest latency bound among the processes that lag in the case that sizes a
+        fork's copy: those off its own branch."""
+        s = self._index[copy]
+        own: frozenset = next((case for case in self.cases if self._reader[s] in case), frozenset())
+        return max((self._bound[p] for p in range(len(self.processes)) if p not in own), default=0)
 
     def _refusal(self, stuck: list) -> IKRHLSError:
         waits = "; ".join(f"{s.process} waits to {'write' if s.full else 'read'} stream '{s.stream}' "
@@ -347,10 +376,19 @@ class StreamModel:
                            f"(the model of docs/io_stream.md stops: {waits}); use io_parallel")
 
 
-def plan_depths(graph: Graph, processes: list, elements: dict, port_in: str, port_out: str) -> dict:
+def plan_depths(graph: Graph, processes: list, elements: dict, port_in: str, port_out: str,
+                mode: str = "model") -> dict:
     """{stream: Fifo}: every stream's depth in an io_stream top (`elements`: every stream,
-    ports included, with its elements per inference). A graph without a fork is a chain, which
-    cannot deadlock: STREAM_DEPTH everywhere, no simulation."""
-    if not any(process.layer is None for process in processes):
-        return {name: Fifo(STREAM_DEPTH, DEFAULT) for name in elements if name not in (port_in, port_out)}
+    ports included, with its elements per inference). mode "full": every stream its whole
+    tensor. A graph without a fork is a chain, which cannot deadlock: STREAM_DEPTH everywhere,
+    no simulation; a float graph gives its fork copies their whole tensor."""
+    streams = [name for name in elements if name not in (port_in, port_out)]
+    if mode == "full":
+        return {name: Fifo(elements[name], WHOLE) for name in streams}
+    copies = {stream for process in processes if process.layer is None for stream in process.writes}
+    if not copies:
+        return {name: Fifo(STREAM_DEPTH, DEFAULT) for name in streams}
+    if not graph.fixed_point or any(t.is_float for layer in graph.layers for t in layer.precision.values()):
+        return {name: Fifo(elements[name], WHOLE) if name in copies else Fifo(STREAM_DEPTH, DEFAULT)
+                for name in streams}
     return StreamModel(graph, processes, elements, port_in, port_out).plan()

@@ -71,7 +71,8 @@ class Buffer:
     what: str = ""                          # for messages: which layer's input or output it is
     width: int = 0                          # io_stream: values per stream element
     depth: int = STREAM_DEPTH               # io_stream: FIFO depth in elements
-    why: str = DEFAULT                      # io_stream: "default", or "branch lag" (a fork's copy)
+    why: str = DEFAULT                      # io_stream: "default", "branch lag" (a fork's copy), "whole tensor"
+    bound: int = 0                          # io_stream, a fork's copy: the latency bound it was sized for
 
 
 class Wiring:
@@ -191,9 +192,10 @@ class Wiring:
         for producer in [INPUT] + [l.name for l in graph.layers]:
             for name in [self._own[producer]] + [b.name for b in self._extra.get(producer, [])]:
                 self.all[name].width = self.widths[producer]
-        fifos = plan_depths(graph, self.processes(), self.stream_elements(), "input", self._own[graph.layers[-1].name])
+        fifos = plan_depths(graph, self.processes(), self.stream_elements(), "input", self._own[graph.layers[-1].name],
+                            graph.fifo_depth)
         for name, fifo in fifos.items():
-            self.all[name].depth, self.all[name].why = fifo.depth, fifo.why
+            self.all[name].depth, self.all[name].why, self.all[name].bound = fifo.depth, fifo.why, fifo.bound
         for buffer in self.all.values():
             self._describe(buffer)
 

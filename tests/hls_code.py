@@ -392,6 +392,44 @@ class Step:
     products: int = 0
     calls: dict = field(default_factory=dict)   # function name -> calls per step
     streams: dict = field(default_factory=dict)  # (stream, "read" | "write") -> operations per step
+    sums: dict = field(default_factory=dict)     # accumulator -> terms of its longest sum in the step
+    _open: dict = field(default_factory=dict)    # accumulator -> terms of the sum being added up
+
+
+_COMPOUND = re.compile(r"\s*([A-Za-z_]\w*)((?:\[[^\[\]]*\])*)\s*\+=")
+_ASSIGN = re.compile(r"\s*(?:(?:const\s+)?[A-Za-z_][\w:<>, ]*\s+)?([A-Za-z_]\w*)((?:\[[^\[\]]*\])*)\s*=(?!=)")
+
+
+def sum_terms(nodes: list) -> int:
+    """The most terms one variable sums in a function body written out (a PE: `sum = a0 * w0;
+    sum += a1 * w1; ...`)."""
+    step = Step()
+    for node in walk(nodes):
+        if isinstance(node, Statement):
+            _count_sum(node.text, {}, step)
+    return max(step.sums.values(), default=1)
+
+
+def _count_sum(text: str, env: dict, step: Step) -> None:
+    """`x = ...` starts a sum of one term in x, `x += ...` adds a term (x an element whose
+    index is evaluated where it can be)."""
+    match = _COMPOUND.match(text)
+    compound = match is not None
+    match = match or _ASSIGN.match(text)
+    if match is None:
+        return
+    indices = []
+    for index in re.findall(r"\[([^\[\]]*)\]", match[2]):
+        try:
+            indices.append(str(evaluate(index, env)))
+        except (KeyError, SyntaxError, NameError, TypeError, ZeroDivisionError):
+            indices.append(index)
+    key = match[1] + "".join(f"[{i}]" for i in indices)
+    # a sum starts with its first value; a constant 0 is no term (synthesis adds nothing)
+    start = 0 if re.fullmatch(r"\s*(?:\w+\()?\s*0\s*\)?\s*", text[match.end():]) else 1
+    # a sum the step did not start adds to a value kept from an earlier step: one more term
+    step._open[key] = step._open.get(key, 1) + 1 if compound else start
+    step.sums[key] = max(step.sums.get(key, 1), step._open[key])
 
 
 class Expander:
@@ -411,7 +449,7 @@ class Expander:
         env = dict(self.env, **{v: Sampled(s * inc for s in samples) for v, inc in self.step_vars.items()})
         step = Step()
         self._nodes(nodes, env, {}, step)
-        merged = Step(accesses=set(), products=step.products, calls=step.calls, streams=step.streams)
+        merged = Step(accesses=set(), products=step.products, calls=step.calls, streams=step.streams, sums=step.sums)
         for array, index, write in set(step.accesses):     # (array, index, write) tuples, while expanding
             if not any(isinstance(v, Sampled) for v in index):
                 merged.accesses.add(Access(array, index, write, (index,)))
@@ -473,6 +511,7 @@ class Expander:
             if name in self.functions:
                 self._call(name, template_args, args, env, {}, step)
         step.products += count
+        _count_sum(text, env, step)
         self._expression(text, env, {}, step)
         for name in pes:
             step.calls[name] = step.calls.get(name, 0) + 1
@@ -571,4 +610,4 @@ def partitions_of(pragmas: list) -> dict:
 
 __all__ = ["Access", "Call", "Expander", "Function", "If", "Loop", "Pragma", "Statement", "Step", "bank_of",
            "bank_of_access", "bind", "clean", "counters", "evaluate", "indices_of", "itertools", "library",
-           "local_constants", "parse_functions", "partitions_of", "products", "walk"]
+           "local_constants", "parse_functions", "partitions_of", "products", "sum_terms", "walk"]

@@ -37,12 +37,13 @@ from hls_code import (
     parse_functions,
     partitions_of,
     products,
+    sum_terms,
     walk,
 )
 from ikr_hls.backend import render_project
 from ikr_hls.config import make_config
 from ikr_hls.frontend import keras_to_graph
-from ikr_hls.hardware import PIPELINE_DEPTH
+from ikr_hls.hardware import GATHER_DEPTH, tree_levels
 from ikr_hls.passes import run_passes
 from ikr_hls.report import build_report
 from zoo import EVERY_KIND
@@ -248,8 +249,9 @@ def _check_layer(layer, header, weights, files, report, library_functions, top_p
     assert ii == entry["ii"], f"{where}: PIPELINE II={ii}, the report says {entry['ii']}"
     steps = math.prod(evaluate(loop.bound, {}) // evaluate(loop.step, {}) for loop in path) if path else 1
     assert steps == entry["iterations"], f"{where}: {steps} steps, the report says {entry['iterations']}"
-    gathering = entry["gather_steps"] + PIPELINE_DEPTH if wrapper else 0
-    assert entry["latency_estimate_cycles"] == gathering + steps * ii + PIPELINE_DEPTH, where
+    gathering = entry["gather_steps"] + GATHER_DEPTH if wrapper else 0
+    assert entry["pipeline_depth"] == sum(op["cycles"] for op in entry["chain"]), where
+    assert entry["latency_estimate_cycles"] == gathering + steps * ii + entry["pipeline_depth"], where
     claim = re.search(r"II (\d+)\D.*?latency (\d+) cycles, (\d+) multipliers", " ".join(
         line for line in header.splitlines() if line.startswith("//")))
     assert claim, f"{where}: the header no longer states its II, latency and multipliers"
@@ -317,6 +319,8 @@ def _check_layer(layer, header, weights, files, report, library_functions, top_p
         check_ports(port_step, partitions, params, arrays, tables, ii, where)
         for (stream, operation), count in port_step.streams.items():     # a FIFO: one of each a cycle
             assert count <= ii, f"{where}: {count} {operation}s of stream {stream} a step at II {ii}"
+
+    check_chain(entry, step, steps_by_cycle if cycle else [step], all_functions, tables, where)
 
     # multipliers
     pragmas = [p for n in [function, *walk(function.body)] for p in getattr(n, "pragmas", [])]
@@ -413,6 +417,26 @@ def _check_layer(layer, header, weights, files, report, library_functions, top_p
         claimed[key] = claimed.get(key, 0) + m["count"]
     assert memories == claimed, (
         f"{where}: memories (kind, depth, width): count {memories} in the code, the report says {claimed}")
+
+
+def check_chain(entry, step, cycle_steps, functions, tables, where) -> None:
+    """The operator chain the report gives a step (its pipeline depth) against the step's code:
+    a multiply exactly when the step (or a PE it calls) multiplies; at least the adder-tree
+    levels of its longest sums (the step's, in one cycle of a pixel, after a PE's own); a table
+    read exactly when it
+    reads a ROM at an index that changes from step to step."""
+    ops: dict = {}
+    for op in entry["chain"]:
+        ops[op["op"]] = ops.get(op["op"], 0) + op["levels"]
+    pe_products = any(products(n.text) for pe in step.calls for n in walk(functions[pe].body)
+                      if isinstance(n, Statement))
+    assert ("multiply" in ops) == bool(step.products or pe_products), f"{where}: chain {entry['chain']}"
+    pe_terms = max((sum_terms(functions[pe].body) for pe in step.calls), default=1)
+    longest = max((terms for s in cycle_steps for terms in s.sums.values()), default=1)   # in one cycle
+    needed = tree_levels(longest) + tree_levels(pe_terms)
+    assert ops.get("add", 0) >= needed, f"{where}: the code sums over {needed} adder levels, the chain has {ops}"
+    rom_reads = any(a.array in tables and None in a.index for a in step.accesses)
+    assert ("table" in ops) == rom_reads, f"{where}: ROM read at run time: {rom_reads}, the chain: {ops}"
 
 
 def check_banks_known(function, partitions: dict, where: str) -> None:

@@ -12,6 +12,7 @@ import pytest
 from ikr_hls import report as R
 from ikr_hls.attributes import Settings
 from ikr_hls.config import make_config
+from ikr_hls.hardware import OP_LATENCY
 from ikr_hls.ir import Graph, Layer
 from ikr_hls.kinds.conv2d import ConvAttributes
 from ikr_hls.kinds.pool2d import PoolAttributes
@@ -45,6 +46,10 @@ def _conv_kernel(assign):
                 k[p // 3, p % 3, ci, co] = value * (-1) ** int(value)
                 value += 0.25
     return k
+
+
+# the operator latencies of the pipeline depth model (docs/hardware.md)
+READ, WRITE, MUL, ADD, CMP, TABLE = (OP_LATENCY[k] for k in ("read", "write", "multiply", "add", "compare", "table"))
 
 
 def tiny_graph(strategy="unrolled", rf=2, assign=None):
@@ -136,23 +141,27 @@ def test_dense_pool_scale_shift_and_activation_rows():
     assert d["storage_bits"] == {"dense": 48 * W_BITS, "ikr": csr, "csr": csr}
     # the whole vector is one step at II = R, its 10 products on ceil(10 / R) multipliers
     assert d["multipliers"] == math.ceil(10 / 2) and (d["ii"], d["iterations"]) == (2, 1)
-    assert d["latency_estimate_cycles"] == 2 + R.PIPELINE_DEPTH
+    # its chain: multiply, the adder tree of an output's 3 products and bias (2 levels), one
+    # cycle more for the products shared over II 2, the write (docs/hardware.md's latencies)
+    assert d["pipeline_depth"] == MUL + 2 * ADD + 1 + WRITE and d["latency_estimate_cycles"] == 2 + d["pipeline_depth"]
     assert d["registers_bits"] == 4 * 32                          # one accumulator per output
     p = by_name(r, "p1")
     assert (p["params_dense"], p["params_nonzero"], p["macs_dense"], p["storage_bits"]) == (0, 0, None, None)
     # one step per input pixel (the 4x4 grid), II 1; a line buffer of one row of 4 pixels x 3 channels
-    assert (p["ii"], p["iterations"]) == (1, 16) and p["latency_estimate_cycles"] == 16 + R.PIPELINE_DEPTH
+    assert (p["ii"], p["iterations"]) == (1, 16) and p["latency_estimate_cycles"] == 16 + p["pipeline_depth"]
+    assert p["pipeline_depth"] == READ + 2 * CMP + WRITE              # a compare tree over the 2x2 window
     assert p["ram_bits"] == (2 - 1) * 4 * 3 * A_BITS
     assert p["registers_bits"] == (2 * 2 + 2 + 1) * 3 * A_BITS     # window, column, pixel
     s = by_name(r, "s1")
     assert s["params_dense"] == 8 and s["params_nonzero"] == 3
     assert s["storage_bits"] == {"dense": 4 * W_BITS, "ikr": 4 * W_BITS, "csr": 4 * W_BITS}
     assert s["macs_dense"] is None and s["multipliers"] == 4          # one per channel, one step
-    assert s["latency_estimate_cycles"] == 1 + R.PIPELINE_DEPTH
+    assert s["latency_estimate_cycles"] == 1 + READ + MUL + ADD + WRITE
     a = by_name(r, "a1")
     assert a["params_dense"] == 0 and a["weight_type"] is None
     # softmax: the vector in one step; each of its 4 values times the sum's reciprocal
-    assert a["latency_estimate_cycles"] == 1 + R.PIPELINE_DEPTH and a["multipliers"] == 4
+    # exp table, the sum of 4 (2 levels), the inverse table, the product
+    assert a["latency_estimate_cycles"] == 1 + READ + TABLE + 2 * ADD + TABLE + MUL + WRITE and a["multipliers"] == 4
 
 
 def test_totals_are_sums_of_the_layers():
@@ -168,9 +177,12 @@ def test_totals_are_sums_of_the_layers():
     assert t["bias_bits"] == 3 * B_BITS + 4 * B_BITS + 4 * B_BITS
     # conv: a step per pixel of its 6x6 input at II 2; pool: its 4x4 input; dense: one step
     # at II 2; scale_shift and softmax: one step for the vector
-    cycles = [36 * 2 + R.PIPELINE_DEPTH, 16 + R.PIPELINE_DEPTH, 2 + R.PIPELINE_DEPTH,
-              1 + R.PIPELINE_DEPTH, 1 + R.PIPELINE_DEPTH]
+    cycles = [36 * 2 + l["pipeline_depth"] if k == 0 else l["latency_estimate_cycles"] for k, l in enumerate(layers)]
+    # the conv's chain: a line-buffer read, the products, the tree of a filter's 6 taps and its
+    # bias (3 levels), one cycle of sharing at II 2, its ReLU's compare, the write
+    assert layers[0]["pipeline_depth"] == READ + MUL + 3 * ADD + 1 + CMP + WRITE
     assert [l["latency_estimate_cycles"] for l in layers] == cycles
+    assert all(l["pipeline_depth"] == sum(op["cycles"] for op in l["chain"]) for l in layers)
     assert t["latency_estimate_cycles"] == sum(cycles)                  # one chain, no copies
     assert t["interval_estimate_cycles"] == max(cycles)
     assert t["latency_estimate_ns"] == pytest.approx(sum(cycles) * 4.0)
@@ -193,7 +205,8 @@ def test_multipliers_by_strategy_and_reuse_factor(rf):
     pattern = by_name(build(graph, tiny_config("pattern", rf)), "c1")
     assert pattern["multipliers"] == expected and pattern["support_groups"] == 2
     # R cycles of II 1 per pixel of the 6x6 input, for both strategies
-    assert unrolled["latency_estimate_cycles"] == pattern["latency_estimate_cycles"] == 36 * rf + R.PIPELINE_DEPTH
+    assert unrolled["latency_estimate_cycles"] == 36 * rf + unrolled["pipeline_depth"]
+    assert pattern["latency_estimate_cycles"] == 36 * rf + pattern["pipeline_depth"]
     assert (unrolled["ii"], unrolled["iterations"]) == (rf, 36)
     assert (pattern["ii"], pattern["iterations"]) == (1, 36 * rf)
     # with R > 1 each PE instance keeps the weights of its R kernels in a ROM of depth R
@@ -248,7 +261,7 @@ def test_one_pattern_needs_no_index_and_padding_adds_cycles():
     assert c["storage_bits"]["ikr"] == 18 * W_BITS                     # the weights, nothing else
     assert c["macs_pruned"] == 36 * 18
     # a step per pixel of the 8x8 padded grid (the padding is not copied, it is read as zeros)
-    assert c["latency_estimate_cycles"] == 8 * 8 * 2 + R.PIPELINE_DEPTH
+    assert c["latency_estimate_cycles"] == 8 * 8 * 2 + c["pipeline_depth"]
     assert c["ram_bits"] == (3 - 1) * 8 * 2 * A_BITS                 # two rows of the padded grid
 
 

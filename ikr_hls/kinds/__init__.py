@@ -21,7 +21,6 @@ import importlib
 import pkgutil
 from pathlib import Path
 
-from ..hardware import PIPELINE_DEPTH
 from ..ir import Layer
 from .base import Cost, FreeKind, LayerKind, Sample, Weights
 
@@ -104,6 +103,6 @@ def hardware_kind(layer: Layer) -> LayerKind | None:
     return HARDWARE.get(layer.kind)
 
 
-__all__ = ["HARDWARE", "FREE", "KERAS_HANDLERS", "MULTI_INPUT", "PIPELINE_DEPTH", "Cost", "FreeKind", "LayerKind",
+__all__ = ["HARDWARE", "FREE", "KERAS_HANDLERS", "MULTI_INPUT", "Cost", "FreeKind", "LayerKind",
            "Sample", "Weights", "check_layer", "hardware_kind", "kind_of", "register", "registered", "template_dirs",
            "unregister"]

@@ -9,7 +9,6 @@ import numpy as np
 from .. import activations, hardware
 from .. import codes as C
 from ..activations import ActivationCall, SoftmaxView
-from ..hardware import PIPELINE_DEPTH
 from ..ir import Layer
 from ..precision import requantize
 from .base import Cost, LayerKind, Sample, View, Weights, pixel_lanes
@@ -108,7 +107,8 @@ def cost(layer: Layer) -> Cost:
         data = "exp_table" if layer.activation == "softmax" else "accum"
         if constant in layer.precision and data in layer.precision:
             product_bits = (hardware.bits(layer.precision[constant]), hardware.bits(layer.precision[data]))
-    return Cost(latency=steps + PIPELINE_DEPTH, ii=1, iterations=steps, multipliers=products or None,
+    chain = hardware.chain(("read", 1), activations.chain(layer, lanes), ("write", 1))
+    return Cost(ii=1, iterations=steps, chain=chain, multipliers=products or None,
                 sharing="one per lane" if products else "none",
                 memories=tuple(activations.table_memories(layer, table_copies(layer))), product_bits=product_bits)
 

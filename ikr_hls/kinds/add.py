@@ -9,7 +9,6 @@ import numpy as np
 from .. import activations, hardware
 from .. import codes as C
 from ..activations import ActivationCall
-from ..hardware import PIPELINE_DEPTH
 from ..ir import Layer
 from ..precision import requantize, sum_type
 from .base import SCALAR_ACTIVATIONS, Cost, LayerKind, Sample, View, Weights, elementwise_stream, pixel_lanes
@@ -74,7 +73,8 @@ def cost(layer: Layer) -> Cost:
     products = lanes if layer.activation == "leaky_relu" else 0
     product_bits = (hardware.bits(layer.precision["alpha"]), hardware.bits(layer.precision["accum"])) \
         if products else (0, 0)
-    return Cost(latency=steps + PIPELINE_DEPTH, ii=1, iterations=steps, multipliers=products or None,
+    chain = hardware.chain(("read", 1), hardware.add_tree(len(layer.inputs)), activations.chain(layer), ("write", 1))
+    return Cost(ii=1, iterations=steps, chain=chain, multipliers=products or None,
                 sharing="one per lane" if products else "none",
                 memories=tuple(activations.table_memories(layer, table_copies(layer))), product_bits=product_bits)
 

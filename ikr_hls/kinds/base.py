@@ -82,7 +82,7 @@ def pixel_steps_cost(layer: Layer, **figures) -> Cost:
     """A layer that writes one output pixel per step of its pipelined loop, at II 1 (padding,
     concatenation, upsampling): its loop, and whatever else it holds (`figures`)."""
     steps = int(layer.out_shape[0] * layer.out_shape[1])
-    return Cost(latency=steps + hardware.PIPELINE_DEPTH, ii=1, iterations=steps, **figures)
+    return Cost(ii=1, iterations=steps, chain=hardware.chain(("read", 1), ("write", 1)), **figures)
 
 
 def no_accumulator(layer: Layer, in_types: list, types: dict):

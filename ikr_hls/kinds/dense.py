@@ -10,7 +10,6 @@ from .. import activations, hardware
 from .. import codes as C
 from ..activations import ActivationCall, SoftmaxView
 from ..constants import array, literal
-from ..hardware import PIPELINE_DEPTH
 from ..ir import ACTIVATIONS, Layer
 from ..precision import index_bits, requantize, to_codes, weight_bits, widen_for_sum
 from .base import Cost, LayerKind, Sample, View, Weights, vector_stream
@@ -143,7 +142,10 @@ def cost(layer: Layer) -> Cost:
     in_bits = hardware.bits(layer.input_types[0]) if layer.input_types else 0
     w_bits = hardware.bits(layer.precision["weight"])
     muxes = hardware.shared_operand_muxes(products, multipliers, in_bits, w_bits)
-    return Cost(latency=rf + PIPELINE_DEPTH, ii=rf, iterations=1, multipliers=multipliers,
+    terms = int(np.bincount(layer.facts.cols, minlength=kernel.shape[1]).max(initial=0)) + 1   # and the bias
+    chain = hardware.chain(("multiply", 1), hardware.add_tree(terms),
+                           activations.chain(layer, kernel.shape[1]), hardware.sharing_cycles(rf), ("write", 1))
+    return Cost(ii=rf, iterations=1, chain=chain, multipliers=multipliers,
                 sharing=f"ALLOCATION: {multipliers} for {products} products" if rf > 1 else "one per product",
                 registers_bits=kernel.shape[1] * hardware.bits(layer.precision["accum"]),
                 memories=tuple(activations.table_memories(layer, table_copies(layer))), muxes=tuple(muxes),

@@ -11,7 +11,6 @@ from .. import hardware
 from ..attributes import attributes_of
 from ..constants import array, literal
 from ..expr import Var
-from ..hardware import PIPELINE_DEPTH
 from ..ir import Layer
 from ..loops import LoopNest
 from ..precision import requantize, to_codes
@@ -88,7 +87,9 @@ def cost(layer: Layer) -> Cost:
     acc_bits = hardware.bits(layer.precision["accum"]) if avg else hardware.bits(layer.input_types[0]) \
         if layer.input_types else 0
     product_bits = (hardware.bits(layer.precision["recip"]), acc_bits) if avg else (0, 0)
-    return Cost(latency=h * w + PIPELINE_DEPTH, ii=1, iterations=h * w, multipliers=c if avg else None,
+    # a step adds (or compares) the pixel into the running result; the last one scales it
+    chain = hardware.chain(("read", 1), ("add" if avg else "compare", 1), ("multiply", 1 if avg else 0), ("write", 1))
+    return Cost(ii=1, iterations=h * w, chain=chain, multipliers=c if avg else None,
                 sharing="one per channel" if avg else "none", registers_bits=c * acc_bits, product_bits=product_bits)
 
 

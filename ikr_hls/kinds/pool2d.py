@@ -13,7 +13,6 @@ from .. import hardware, tables
 from ..attributes import Attributes, attributes_of, not_negative, positive
 from ..constants import array, literal
 from ..expr import Expr, all_of
-from ..hardware import PIPELINE_DEPTH
 from ..ir import Layer
 from ..precision import requantize, to_codes, widen_for_sum
 from .base import Cost, LayerKind, Sample, View, Weights
@@ -186,7 +185,13 @@ def cost(layer: Layer) -> Cost:
         recip_bits = hardware.bits(layer.precision["recip"])
         memories.append(hardware.Memory("reciprocals", "ROM", 1, a.ph * a.pw + 1, recip_bits))
         product_bits = (recip_bits, hardware.bits(layer.precision["accum"]))
-    return Cost(latency=grid_h * grid_w + PIPELINE_DEPTH, ii=1, iterations=grid_h * grid_w,
+    # a max's compare tree, or an average's sum, its reciprocal (a table read when padding
+    # makes the count vary, a constant otherwise) and product
+    window_values = a.ph * a.pw
+    over = (hardware.chain(hardware.add_tree(window_values), ("table", 1 if a.padded else 0), ("multiply", 1)) if avg
+            else hardware.compare_tree(window_values))
+    chain = hardware.chain(("read", 1), over, ("write", 1))
+    return Cost(ii=1, iterations=grid_h * grid_w, chain=chain,
                 multipliers=c if avg else None, sharing="one per channel" if avg else "none",
                 registers_bits=(a.ph * a.pw + a.ph + 1) * c * in_bits + (a.ph + a.pw if a.padded else 0),
                 memories=tuple(memories), product_bits=product_bits)

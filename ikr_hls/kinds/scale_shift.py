@@ -10,7 +10,6 @@ from .. import activations, hardware
 from .. import codes as C
 from ..activations import ActivationCall
 from ..constants import array, literal
-from ..hardware import PIPELINE_DEPTH
 from ..ir import Layer
 from ..precision import requantize, to_codes, weight_bits, widen_for_sum
 from .base import SCALAR_ACTIVATIONS, Cost, LayerKind, Sample, View, Weights
@@ -87,7 +86,8 @@ def cost(layer: Layer) -> Cost:
     steps = layer.out_size // c
     products = c * (2 if layer.activation == "leaky_relu" else 1)
     in_bits = hardware.bits(layer.input_types[0]) if layer.input_types else 0
-    return Cost(latency=steps + PIPELINE_DEPTH, ii=1, iterations=steps, multipliers=products,
+    chain = hardware.chain(("read", 1), ("multiply", 1), ("add", 1), activations.chain(layer), ("write", 1))
+    return Cost(ii=1, iterations=steps, chain=chain, multipliers=products,
                 sharing="one per channel", memories=tuple(activations.table_memories(layer, table_copies(layer))),
                 product_bits=(hardware.bits(layer.precision["weight"]), in_bits))
 

@@ -9,11 +9,10 @@
 shown again later. Every field and formula is described in docs/report.md; the latency
 figures are analytic estimates, not synthesis results.
 """
-from ..kinds import PIPELINE_DEPTH
 from ..precision import index_bits, weight_bits
 from .build import REPORT_FILE, REPORT_VERSION, build_report
 from .plot import plot_report
 from .text import MAX_DRAWN_PATTERNS, format_report
 
 __all__ = ["build_report", "format_report", "plot_report", "REPORT_FILE", "REPORT_VERSION",
-           "PIPELINE_DEPTH", "MAX_DRAWN_PATTERNS", "index_bits", "weight_bits"]
+           "MAX_DRAWN_PATTERNS", "index_bits", "weight_bits"]

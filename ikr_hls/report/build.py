@@ -13,6 +13,7 @@ import numpy as np
 
 from .. import fpga_estimate
 from ..errors import IKRHLSError
+from ..hardware import has_figures
 from ..kinds import kind_of
 
 REPORT_VERSION = 1
@@ -35,7 +36,8 @@ def build_report(graph, config, synthesis=None) -> dict:
         raise IKRHLSError(f"report: {getattr(graph, 'source', 'graph')} has no layers")
     layers = [_layer_report(layer, config) for layer in graph.layers]
     clock = float(getattr(config, "clock_period", 0.0) or 0.0)
-    flow = _dataflow(graph, layers)
+    host_check = not all(has_figures(layer) for layer in graph.layers)
+    flow = _dataflow(graph, layers, host_check)
     report = {
         "report_version": REPORT_VERSION,
         "project": config.project_name,
@@ -46,13 +48,14 @@ def build_report(graph, config, synthesis=None) -> dict:
         "strategy": config.strategy,
         "reuse_factor": config.reuse_factor,
         "io_type": graph.io_type,
+        "host_check_only": host_check,      # floating-point types: no hardware figures (docs/hardware.md)
         "layer_strategies": {l["name"]: l["strategy"] for l in layers
                              if l["strategy"] is not None and l["strategy"] != config.strategy},
         "input_shape": [int(d) for d in graph.input_shape],
         "output_shape": [int(d) for d in graph.output_shape],
         "removed": {str(k): str(v) for k, v in getattr(graph, "removed", {}).items()},
         "layers": layers,
-        "totals": _totals(layers, clock, flow),
+        "totals": _totals(layers, clock, flow, host_check),
         "fifos": flow["fifos"],
         "synthesis": _plain(synthesis) if synthesis else None,
         "notes": [],
@@ -96,15 +99,24 @@ def _layer_report(layer, config) -> dict:
     own = kind.report(layer)
     order = list(entry) + [k for k in own if k not in entry]
     entry.update(own)
-    return {k: _plain(entry[k]) for k in _report_order(order)}
+    entry["pipeline_depth"] = cost.depth
+    entry["chain"] = [{"op": op.what, "levels": op.levels, "cycles": op.cycles} for op in cost.chain]
+    if not has_figures(layer):              # floating point: a host check, no hardware figure
+        entry.update({k: None for k in _HARDWARE_FIGURES}, memories=[], muxes=[], chain=None)
+    return {k: _plain(entry[k]) for k in _report_order(order + ["pipeline_depth", "chain"])}
+
+
+# The per-layer fields of the hardware model: None for a layer with floating-point types.
+_HARDWARE_FIGURES = ("multipliers", "latency_estimate_cycles", "ii", "iterations", "gather_steps", "sharing",
+                     "registers_bits", "ram_bits", "rom_bits", "pipeline_depth")
 
 
 # Field order of a layer entry in the JSON (kept stable for readers of older reports).
 _FIELDS = ("name", "keras_name", "kind", "depthwise_multiplier", "activation", "in_shape", "out_shape",
            "strategy", "reuse_factor", "weight_type", "weight_bits", "bias_type", "bias_bits", "result_type",
            "params_dense", "params_nonzero", "macs_dense", "macs_pruned", "storage_bits", "multipliers",
-           "latency_estimate_cycles", "ii", "iterations", "gather_steps", "sharing", "registers_bits", "ram_bits",
-           "rom_bits",
+           "latency_estimate_cycles", "ii", "iterations", "gather_steps", "pipeline_depth", "chain", "sharing",
+           "registers_bits", "ram_bits", "rom_bits",
            "memories", "muxes", "resources_estimate",
            "kernel_size", "kernels", "kernels_removed", "kernel_nonzero", "keep",
            "regular", "library_size", "index_bits", "weight_slots", "support_groups", "patterns")
@@ -131,12 +143,12 @@ def _ratio(a, b):
     return float(a) / float(b) if b else None
 
 
-def _dataflow(graph, layers: list) -> dict:
+def _dataflow(graph, layers: list, host_check: bool) -> dict:
     """The DATAFLOW region as a whole: its buffers (io_parallel: ping-pong pairs, twice their
     bits; io_stream: FIFOs of depth x element bits, each listed with its depth and why), the
     copies of buffers read twice, the latency of a frame along the longest path, and the
     interval (the slowest process)."""
-    from ..hardware import PIPELINE_DEPTH, Memory, bits
+    from ..hardware import CLONE_DEPTH, Memory, bits
 
     wiring = graph.plan.wiring
     registers = ram = 0
@@ -148,7 +160,8 @@ def _dataflow(graph, layers: list) -> dict:
             ram += buffer.depth * buffer.width * width
             memories.append(Memory(buffer.name, "RAM", 1, buffer.depth, buffer.width * width))
             fifos.append({"name": buffer.name, "depth": buffer.depth, "elements": buffer.size // buffer.width,
-                          "width": buffer.width, "bits": buffer.depth * buffer.width * width, "why": buffer.why})
+                          "width": buffer.width, "bits": buffer.depth * buffer.width * width, "why": buffer.why,
+                          "bound_cycles": buffer.bound or None})
             continue
         size = 2 * buffer.size * width
         if buffer.partition.scheme == "complete":
@@ -158,8 +171,11 @@ def _dataflow(graph, layers: list) -> dict:
             banks = buffer.partition.factor
             memories.append(Memory(buffer.name, "RAM", 2 * banks, -(-buffer.size // banks), width))
     priced = [fpga_estimate.memory_cost(m) for m in memories]
+    if host_check:
+        return {"buffer_registers_bits": int(registers), "buffer_ram_bits": int(ram), "buffer_resources": None,
+                "latency": None, "interval": None, "fifos": fifos}
     latency = {entry["name"]: entry["latency_estimate_cycles"] for entry in layers}
-    clone = {name: sum(size // max(1, lanes) + PIPELINE_DEPTH for size, lanes in chain)
+    clone = {name: sum(size // max(1, lanes) + CLONE_DEPTH for size, lanes in chain)
              for name, chain in wiring.clone_steps().items()}
     finish: dict = {"input": clone.get("input", 0)}
     for layer in graph.layers:
@@ -172,7 +188,7 @@ def _dataflow(graph, layers: list) -> dict:
             "latency": int(finish[graph.layers[-1].name]), "interval": int(max(processes)), "fifos": fifos}
 
 
-def _totals(layers: list, clock: float, flow: dict) -> dict:
+def _totals(layers: list, clock: float, flow: dict, host_check: bool) -> dict:
     with_w = [l for l in layers if l["storage_bits"] is not None]
     counted = [l for l in layers if l["macs_dense"] is not None]
     storage = {k: int(sum(l["storage_bits"][k] for l in with_w)) for k in ("dense", "ikr", "csr")}
@@ -180,8 +196,17 @@ def _totals(layers: list, clock: float, flow: dict) -> dict:
     params_nonzero = sum(l["params_nonzero"] for l in layers)
     macs_dense = sum(l["macs_dense"] for l in counted)
     macs_pruned = sum(l["macs_pruned"] for l in counted)
-    latency = flow.get("latency", sum(l["latency_estimate_cycles"] for l in layers))
-    interval = flow.get("interval", max(l["latency_estimate_cycles"] for l in layers))
+    latency, interval = flow["latency"], flow["interval"]
+    hardware = {
+        "multipliers": int(sum(l["multipliers"] or 0 for l in layers)),
+        "latency_estimate_cycles": latency,
+        "interval_estimate_cycles": interval,
+        "latency_estimate_ns": latency * clock if clock and latency is not None else None,
+        "registers_bits": int(sum(l["registers_bits"] for l in layers)) + flow.get("buffer_registers_bits", 0),
+        "ram_bits": int(sum(l["ram_bits"] for l in layers)) + flow.get("buffer_ram_bits", 0),
+        "rom_bits": int(sum(l["rom_bits"] for l in layers)),
+    } if not host_check else dict.fromkeys(("multipliers", "latency_estimate_cycles", "interval_estimate_cycles",
+                                            "latency_estimate_ns", "registers_bits", "ram_bits", "rom_bits"))
     return {
         "params_dense": int(params_dense),
         "params_nonzero": int(params_nonzero),
@@ -193,13 +218,7 @@ def _totals(layers: list, clock: float, flow: dict) -> dict:
         "storage_reduction": {"ikr": _ratio(storage["dense"], storage["ikr"]),
                               "csr": _ratio(storage["dense"], storage["csr"])},
         "bias_bits": int(sum(l["bias_bits"] for l in layers)),
-        "multipliers": int(sum(l["multipliers"] or 0 for l in layers)),
-        "latency_estimate_cycles": int(latency),
-        "interval_estimate_cycles": int(interval),
-        "latency_estimate_ns": latency * clock if clock else None,
-        "registers_bits": int(sum(l["registers_bits"] for l in layers)) + flow.get("buffer_registers_bits", 0),
-        "ram_bits": int(sum(l["ram_bits"] for l in layers)) + flow.get("buffer_ram_bits", 0),
-        "rom_bits": int(sum(l["rom_bits"] for l in layers)),
+        **hardware,
         "buffer_registers_bits": flow.get("buffer_registers_bits", 0),
         "buffer_ram_bits": flow.get("buffer_ram_bits", 0),
         "resources_estimate": _total_resources(layers, flow.get("buffer_resources")),
@@ -222,9 +241,13 @@ def _total_resources(layers: list, buffers: dict | None) -> dict | None:
 
 
 def _notes(report: dict) -> list:
-    notes = ["Latency and interval figures are analytic estimates (docs/report.md), not "
-             "synthesis results: latency = sum of the layers' cycles (the top function is one "
-             "chain); the DATAFLOW interval = the slowest layer's cycles."]
+    notes = ["Latency and interval figures are analytic estimates (docs/report.md), not synthesis results: a "
+             "layer's latency = steps x II + its pipeline depth (its operator chain, docs/hardware.md); a frame's "
+             "latency follows the longest path through the layers; the DATAFLOW interval = the slowest process."]
+    if report["host_check_only"]:
+        notes.insert(0, "Floating-point types: this project is a host check (C++ against Keras), not a design: no "
+                        "II, latency, multiplier or resource figure is stated for Vitis's floating-point cores. "
+                        "Convert with an ap_fixed precision for hardware (docs/fixed_point.md).")
     notes.append("MACs are counted for conv2d and dense layers only (output pixels x nonzero "
                  "weights; nonzero weights), as in ikr_hls.pruning.summary.")
     notes.append("Storage bits cover kernel weights (and scale_shift scales); biases are "
@@ -232,7 +255,7 @@ def _notes(report: dict) -> list:
     for l in report["layers"]:
         if l.get("strategy") == "pattern" and l.get("kernel_nonzero"):
             unrolled = -(-l["kernel_nonzero"] // l["reuse_factor"])
-            if l["multipliers"] > PATTERN_OVERHEAD_NOTED * unrolled:
+            if l["multipliers"] is not None and l["multipliers"] > PATTERN_OVERHEAD_NOTED * unrolled:
                 notes.append(f"{l['name']}: the pattern strategy needs {l['multipliers']} multipliers at reuse factor "
                              f"{l['reuse_factor']}, more than the unrolled strategy ({unrolled}): each of its "
                              f"{l['library_size']} pattern(s) gets ceil(kernels / {l['reuse_factor']}) PE instances, "
@@ -262,8 +285,7 @@ def _notes(report: dict) -> list:
                          "hold exactly 0.0 (kernels with fewer nonzeros than their pattern); IKR "
                          "storage counts them.")
     if any(l["weight_type"] in ("float", "double") for l in report["layers"]):
-        notes.append("Floating-point weights: storage counts 32 (float) or 64 (double) bits "
-                     "per weight, and float pipelines are deeper than the estimate assumes.")
+        notes.append("Floating-point weights: storage counts 32 (float) or 64 (double) bits per weight.")
     if report["removed"]:
         notes.append("No hardware of their own: " + "; ".join(
             f"{k}: {v}" for k, v in report["removed"].items()) + ".")

@@ -30,15 +30,17 @@ def plot_report(report: dict, path) -> None:
     convs = [l for l in report["layers"] if l.get("patterns")]
     cols = 8                                   # grids per row: left-aligned, one size in every row
     pattern_rows = [-(-min(len(l["patterns"]), MAX_DRAWN_PATTERNS) // cols) for l in convs]
-    heights = [0.75] + [1.5 * r + 0.45 for r in pattern_rows] + [4.4, 4.4]
+    hardware = bool(hardware_panels(report))   # a float project has no hardware row
+    heights = [0.75] + [1.5 * r + 0.45 for r in pattern_rows] + [4.4] + ([4.4] if hardware else [])
     fig = Figure(figsize=(15.0, sum(heights)), dpi=100, layout="constrained")
     FigureCanvasAgg(fig)
     subfigs = np.atleast_1d(fig.subfigures(len(heights), 1, height_ratios=heights))  # type: ignore[arg-type]
     _plot_header(subfigs[0], report)
-    for sub, l, n_rows in zip(subfigs[1:-2], convs, pattern_rows, strict=True):
+    for sub, l, n_rows in zip(subfigs[1:1 + len(convs)], convs, pattern_rows, strict=True):
         _plot_library(sub, l, n_rows, cols)
-    _plot_bars(subfigs[-2], report)
-    _plot_hardware(subfigs[-1], report)
+    _plot_bars(subfigs[1 + len(convs)], report)
+    if hardware:
+        _plot_hardware(subfigs[-1], report)
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
     fig.savefig(path, format="png", facecolor="white")
@@ -52,8 +54,10 @@ def _plot_header(sub, report: dict) -> None:
              ha="center", va="center", fontsize=13, fontweight="bold")
     sub.text(0.5, 0.22, f"parameters {_x(t['params_reduction'])} fewer, MACs {_x(t['macs_reduction'])} "
                         f"fewer; weight storage dense/IKR {_x(t['storage_reduction']['ikr'])}, "
-                        f"dense/CSR {_x(t['storage_reduction']['csr'])}; {_n(t['multipliers'])} "
-                        f"multipliers; latency {_n(t['latency_estimate_cycles'])} cycles (estimate)",
+                        f"dense/CSR {_x(t['storage_reduction']['csr'])}; " + (
+                            "floating point: a host check, no hardware figures" if report.get("host_check_only") else
+                            f"{_n(t['multipliers'])} multipliers; latency {_n(t['latency_estimate_cycles'])} "
+                            "cycles (estimate)"),
              ha="center", va="center", fontsize=10.5)
 
 
@@ -146,6 +150,8 @@ def hardware_panels(report: dict) -> list:
         return f"{l['name']}\n{form}R{l['reuse_factor']}" if l.get("reuse_factor") else l["name"]
 
     t = report["totals"]
+    if report.get("host_check_only"):       # floating point: no hardware figures to draw
+        return []
     panels = [
         ("multipliers", [(label(l), l["multipliers"] or 0) for l in layers],
          f"{_n(t['multipliers'])} in total"),

@@ -15,7 +15,7 @@ import numpy as np
 from ikr_hls import codes as C
 from ikr_hls.attributes import Attributes, attributes_of, not_negative
 from ikr_hls.expr import Expr, Var, all_of
-from ikr_hls.hardware import PIPELINE_DEPTH, Cost
+from ikr_hls.hardware import Cost, chain
 from ikr_hls.ir import Layer
 from ikr_hls.kinds.base import LayerKind, Sample, View, no_accumulator
 from ikr_hls.kinds.keras_reading import check_channels_last, image_shape, unsupported
@@ -103,7 +103,7 @@ def reference(layer: Layer, ins: list) -> np.ndarray:
 def cost(layer: Layer) -> Cost:
     """One input pixel per step at II 1: wires and type conversions."""
     steps = layer.in_shape[0] * layer.in_shape[1]
-    return Cost(latency=steps + PIPELINE_DEPTH, ii=1, iterations=steps)
+    return Cost(ii=1, iterations=steps, chain=chain(("read", 1), ("write", 1)))
 
 
 KIND = LayerKind(

@@ -118,6 +118,7 @@ class StrategyCost:
     muxes: tuple = ()
     accumulator_bits: int = 0      # registers of accumulators kept over a pixel's cycles
     macs: int = 0                  # products per output pixel
+    chain: tuple = ()              # the operators from the window's registers to the accumulator
 
 
 R = Var("r")                       # the cycle of a pixel, in the PE strategies
@@ -282,10 +283,18 @@ def cost(layer: Layer, own: StrategyCost) -> hardware.Cost:
         memories += activations.table_memories(layer, table_copies(layer))
     slots = layer.facts.cycles                              # R cycles at II 1, or one step at II R
     ii, steps = rf // slots, ph * pw * slots
-    return hardware.Cost(latency=steps * ii + hardware.PIPELINE_DEPTH, ii=ii, iterations=steps,
+    # a line-buffer read, the strategy's products and sums, the activation, the write
+    chain = hardware.chain(("read", 1), own.chain, activations.chain(layer), ("write", 1))
+    return hardware.Cost(ii=ii, iterations=steps, chain=chain,
                          multipliers=int(own.multipliers), sharing=own.sharing, registers_bits=registers,
                          memories=tuple(memories), muxes=tuple(own.muxes), product_bits=(w_bits, in_bits),
                          macs_dense=oh * ow * int(kernel.size), macs=oh * ow * own.macs)
+
+
+def accumulation(served: dict) -> tuple:
+    """The adder tree that adds, in one cycle, the sums of the PEs serving each filter
+    ({(cycle, filter): PEs}) to its accumulator: the widest one's."""
+    return hardware.add_tree(max(served.values(), default=0) + 1)
 
 
 def accumulator_bits(layer: Layer) -> int:

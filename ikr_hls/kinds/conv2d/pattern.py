@@ -19,6 +19,7 @@ from .common import (
     ConvView,
     R,
     StrategyCost,
+    accumulation,
     accumulator_bits,
     activation_products,
     choice,
@@ -191,6 +192,10 @@ def cost(layer: Layer, in_bits: int, w_bits: int) -> StrategyCost:
     weight ROM of depth R when R > 1."""
     rf, facts = layer.settled.reuse_factor, layer.facts
     memories, muxes = [], []
+    keep = max((len(g["positions"]) for g in facts.groups), default=0)
+    served: dict = {}                   # (cycle, filter) -> PE sums added to it in that cycle
+    for slot in (slot for cycle in facts.form.slots for slot in cycle):
+        served[(slot.r, slot.co)] = served.get((slot.r, slot.co), 0) + 1
     if rf > 1:                  # each instance: a weight ROM of depth R per tap, inputs chosen by cycle
         banks = sum(-(-len(g["kernels"]) // rf) * len(g["positions"]) for g in facts.groups)
         memories.append(hardware.Memory("PE weights", "ROM", banks, rf, w_bits))
@@ -199,7 +204,10 @@ def cost(layer: Layer, in_bits: int, w_bits: int) -> StrategyCost:
                         sharing=(f"{sum(-(-len(g['kernels']) // rf) for g in facts.groups)} PE instance(s) for "
                                  f"{sum(len(g['kernels']) for g in facts.groups)} kernel(s)"),
                         memories=tuple(memories), muxes=tuple(muxes), accumulator_bits=accumulator_bits(layer),
-                        macs=facts.nnz)
+                        macs=facts.nnz, chain=hardware.chain(("choose", 1 if muxes else 0),
+                                                             ("table", 1 if rf > 1 else 0),   # the weight ROMs
+                                                             ("multiply", 1), hardware.add_tree(keep),
+                                                             accumulation(served)))
 
 
 STRATEGY = ConvStrategy("pattern", "conv2d_pattern", cycles=lambda rf: rf, derive=derive, view=view,

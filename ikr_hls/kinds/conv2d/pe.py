@@ -32,6 +32,7 @@ from .common import (
     ConvView,
     R,
     StrategyCost,
+    accumulation,
     accumulator_bits,
     activation_products,
     choice,
@@ -243,9 +244,20 @@ def cost(layer: Layer, in_bits: int, w_bits: int) -> StrategyCost:
     shared = sum(len(p_.channels(p)) > 1 for p in range(count))
     sharing = (f"{count} PE(s) of {p_.keep} multipliers for {p_.kernels} kernel(s), {rf} cycle(s) each"
                + (f"; {shared} choose their input channel by cycle" if shared else ""))
+    served: dict = {}                   # (cycle, filter) -> PE sums added to it in that cycle
+    for slots in p_.pes:
+        for r, slot in enumerate(slots):
+            if slot is not None:
+                served[(r, slot[1])] = served.get((r, slot[1]), 0) + 1
+    # a PE input's choice of channel by cycle, then the pattern multiplexer, the products, the PE's sum
+    choose = (1 if any(len(p_.channels(p)) > 1 for p in range(count)) and rf > 1 else 0) \
+        + hardware.tree_levels(max((p_.ways(t) for t in range(p_.keep)), default=1))
     return StrategyCost(multipliers=p_.multipliers + activation_products(layer), sharing=sharing,
                         memories=tuple(memories), muxes=tuple(muxes), accumulator_bits=accumulator_bits(layer),
-                        macs=p_.kernels * p_.keep)
+                        macs=p_.kernels * p_.keep,
+                        chain=hardware.chain(("choose", choose), ("table", 1 if rf > 1 else 0),   # the PE ROMs
+                                             ("multiply", 1), hardware.add_tree(p_.keep),
+                                             accumulation(served)))
 
 
 STRATEGY = ConvStrategy("pe", "conv2d_pe", cycles=lambda rf: rf, derive=derive, view=view, arrays=arrays,

@@ -72,9 +72,11 @@ def cost(layer: Layer, in_bits: int, w_bits: int) -> StrategyCost:
     nnz, rf = layer.facts.nnz, layer.settled.reuse_factor
     products = nnz + activation_products(layer)
     multipliers = hardware.shared(products, rf)
+    taps = max((len(t) for t in layer.facts.filter_taps), default=0) + 1     # a filter's taps and its bias
     return StrategyCost(multipliers=multipliers,
                         sharing=f"ALLOCATION: {multipliers} for {products} products" if rf > 1 else "one per product",
-                        muxes=tuple(hardware.shared_operand_muxes(products, multipliers, in_bits, w_bits)), macs=nnz)
+                        muxes=tuple(hardware.shared_operand_muxes(products, multipliers, in_bits, w_bits)), macs=nnz,
+                        chain=hardware.chain(("multiply", 1), hardware.add_tree(taps), hardware.sharing_cycles(rf)))
 
 
 STRATEGY = ConvStrategy("unrolled", "conv2d", cycles=lambda rf: 1, derive=derive, view=view, arrays=arrays,
