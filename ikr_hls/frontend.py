@@ -45,8 +45,8 @@ def _build_graph(model, source: str) -> Graph:
     if not inputs:
         raise IKRHLSError(f"{source}: the model is not built (give it an Input or call it once)")
     if len(inputs) != 1 or len(outputs) != 1:
-        raise IKRHLSError(f"{source}: models with {len(inputs)} inputs and {len(outputs)} outputs "
-                          "are not supported (one input, one output)")
+        raise IKRHLSError(f"{source}: a model with {_count(len(inputs), 'input')} and "
+                          f"{_count(len(outputs), 'output')} is not supported (one input, one output)")
     in_shape = tuple(inputs[0].shape[1:])
     if any(d is None for d in in_shape):
         raise IKRHLSError(f"{source}: input shape {tuple(inputs[0].shape)} is not supported "
@@ -57,15 +57,11 @@ def _build_graph(model, source: str) -> Graph:
     taken: set[str] = set()
     shapes = {INPUT: graph.input_shape}
     alias: dict = {}                       # id(Keras layer) -> IR name of the buffer it produces
-    for klayer, sources in _ops_in_order(model, source):
+    ops = _ops_in_order(model, source)
+    _check_supported([op for op, _ in ops], source, keras)
+    for klayer, sources in ops:
         cls = type(klayer).__name__
-        if not isinstance(klayer, keras.layers.Layer):     # x + y, x * 2 on Keras tensors: keras.ops
-            raise IKRHLSError(f"{source}: operation '{klayer.name}' (keras.ops {cls}) is not supported; "
-                              "use layers (keras.layers.Add for a sum of tensors)")
-        handler = SUPPORTED.get(cls)
-        if handler is None:
-            raise IKRHLSError(f"{source}: layer '{klayer.name}' ({cls}) is not supported; "
-                              f"supported layers: {', '.join(sorted(SUPPORTED))}")
+        handler = SUPPORTED[cls]
         quantized = getattr(getattr(klayer, "dtype_policy", None), "quantization_mode", None)
         if quantized:              # its kernel holds int8/float8 codes and a scale, not weights
             raise IKRHLSError(f"{source}: layer '{klayer.name}' ({cls}) is quantized by Keras "
@@ -90,6 +86,33 @@ def _build_graph(model, source: str) -> Graph:
     if not graph.layers:
         raise IKRHLSError(f"{source}: the model has no layers to convert")
     return graph
+
+
+def _check_supported(ops: list, source: str, keras) -> None:
+    """Every layer and operation that does not convert, named in one message."""
+    operations = [f"'{op.name}' (keras.ops {type(op).__name__})" for op in ops
+                  if not isinstance(op, keras.layers.Layer)]       # x + y, x * 2 on Keras tensors
+    layers = [f"'{op.name}' ({type(op).__name__})" for op in ops
+              if isinstance(op, keras.layers.Layer) and type(op).__name__ not in SUPPORTED]
+    parts = []
+    if operations:
+        parts.append(f"{_several('operation', operations)} not supported; use layers (keras.layers.Add for a "
+                     "sum of tensors)")
+    if layers:
+        parts.append(f"{_several('layer', layers)} not supported; supported layers: {', '.join(sorted(SUPPORTED))}")
+    if parts:
+        raise IKRHLSError(f"{source}: " + "; ".join(parts))
+
+
+def _several(what: str, names: list) -> str:
+    """"layer 'a' (LSTM) is" or "layers 'a' (LSTM) and 'b' (GRU) are"."""
+    if len(names) == 1:
+        return f"{what} {names[0]} is"
+    return f"{what}s {', '.join(names[:-1])} and {names[-1]} are"
+
+
+def _count(n: int, what: str) -> str:
+    return f"{n} {what}{'' if n == 1 else 's'}"
 
 
 def _check_finite(layer: Layer, source: str) -> None:
