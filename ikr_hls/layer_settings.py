@@ -87,12 +87,27 @@ def layer_type_names(keras_class: str | None, name: str, activation: str = "line
 
 
 class _Findings:
+    """Errors, and settings that mean nothing. A LayerType entry sets several layers: its key
+    means nothing only when it means nothing for every one of them (miss, hit)."""
+
     def __init__(self, config: ProjectConfig):
         self.notes: list = list(config.notes)
         self.errors: list = []
+        self.misses: dict = {}                    # (label, key) -> (what, why)
+        self.hits: set = set()                    # (label, key) that set something
 
     def note(self, what: str, why: str, label: str | None) -> None:
         self.notes.append((what, why, label))
+
+    def miss(self, key: str, what: str, why: str, source: LayerSettings) -> None:
+        self.misses.setdefault((source.label, key), (what, why))
+
+    def hit(self, key: str, source: LayerSettings) -> None:
+        self.hits.add((source.label, key))
+
+    def all_notes(self) -> list:
+        return self.notes + [(what, why, label) for (label, key), (what, why) in self.misses.items()
+                             if (label, key) not in self.hits]
 
 
 def resolve(config: ProjectConfig, layers: list, input_name: str, removed: dict, convertible: set) -> ProjectConfig:
@@ -111,9 +126,10 @@ def resolve(config: ProjectConfig, layers: list, input_name: str, removed: dict,
     if found.errors:
         raise IKRHLSError(found.errors[0] if len(found.errors) == 1
                           else f"{len(found.errors)} config errors: " + "; ".join(found.errors))
-    if found.notes:
+    notes = found.all_notes()
+    if notes:
         log.warning("%ssettings with no meaning in ikr-hls, ignored: %s",
-                    f"{config.source}: " if config.source else "", "; ".join(_grouped(found.notes)))
+                    f"{config.source}: " if config.source else "", "; ".join(_grouped(notes)))
     return dataclasses.replace(config, layers=settings, layer_types={}, auto_layers={}, resolved=True)
 
 
@@ -189,13 +205,14 @@ def _sources(config: ProjectConfig, name: str, classes: tuple, auto: bool = True
 class _Layer:
     """One layer's settings as they are resolved."""
 
-    def __init__(self, facts: LayerFacts):
-        self.facts = facts
+    def __init__(self, facts: LayerFacts, found: _Findings):
+        self.facts, self.found = facts, found
         self.values: dict = {}                         # key or role -> value
         self.origins: dict = {}                        # key or role -> where
         self.wheres: list = []
 
     def set(self, key, value, source: LayerSettings, where_key: str) -> None:
+        self.found.hit(where_key, source)
         self.values[key] = value
         self.origins[key] = f"{source.where}.{where_key}" if source.where else where_key
         if source.where and source.where not in self.wheres:
@@ -210,7 +227,7 @@ class _Layer:
 
 
 def _resolve_layer(config: ProjectConfig, facts: LayerFacts, members: tuple, found: _Findings) -> LayerSettings:
-    layer = _Layer(facts)
+    layer = _Layer(facts, found)
     tables = facts.activation in TABLE_ACTIVATIONS
     keys: list = []
     results: list = []                                  # (type, label) each link of the chain leaves
@@ -221,12 +238,13 @@ def _resolve_layer(config: ProjectConfig, facts: LayerFacts, members: tuple, fou
             if facts.reuses:
                 layer.set("ReuseFactor", source.reuse_factor, source, "ReuseFactor")
             else:
-                found.note("ReuseFactor", "the layer has no multipliers to share", source.label)
+                found.miss("ReuseFactor", "ReuseFactor", "the layer has no multipliers to share", source)
         if source.strategy is not None:
             if source.strategy in facts.strategies:
                 layer.set("Strategy", source.strategy, source, "Strategy")
             else:
-                found.note(f"Strategy: {source.strategy}", f"the layer has {_forms(facts.strategies)}", source.label)
+                found.miss("Strategy", f"Strategy: {source.strategy}", f"the layer has {_forms(facts.strategies)}",
+                           source)
         _take_tables(layer, source, tables, found)
     if "result" in layer.values:
         results.append((layer.values["result"], facts.name))
@@ -237,7 +255,7 @@ def _resolve_layer(config: ProjectConfig, facts: LayerFacts, members: tuple, fou
             _take_types(layer, source, member, found)
             for key, value in (("ReuseFactor", source.reuse_factor), ("Strategy", source.strategy)):
                 if value is not None:
-                    found.note(key, f"part of the layer it is {member.how} into, whose {key} applies", source.label)
+                    found.miss(key, key, f"part of the layer it is {member.how} into, whose {key} applies", source)
             _take_tables(layer, source, tables, found)
         if layer.values.get("result") is not before:
             results.append((layer.values["result"], member.name))
@@ -268,11 +286,11 @@ def _take_types(layer: _Layer, source: LayerSettings, member: Member | None, fou
         if ours in facts.used and (member is None or ours == "result" or ours in TABLE_ROLES):
             layer.set(ours, value, source, where)
         elif ours == "accum" and facts.activation == "softmax" and (member is not None or ours in facts.roles):
-            found.note(where, SOFTMAX_ACCUM, source.label)           # hls4ml's type of the exp sum
+            found.miss(where, where, SOFTMAX_ACCUM, source)           # hls4ml's type of the exp sum
         elif member is not None and ours not in TABLE_ROLES:
-            found.note(where, MERGED_REASONS[member.how], source.label)
+            found.miss(where, where, MERGED_REASONS[member.how], source)
         elif member is not None or role in hls4ml_config.ROLE_ALIASES or ours in facts.roles:
-            found.note(where, ROLE_REASONS.get(ours, "the layer has no such value here"), source.label)
+            found.miss(where, where, ROLE_REASONS.get(ours, "the layer has no such value here"), source)
         else:
             found.errors.append(f"{source.where}.Precision: a {facts.what} has no {role} type "
                                 f"(it has: {', '.join(facts.roles)})")
@@ -288,20 +306,20 @@ def _take_tables(layer: _Layer, source: LayerSettings, tables: bool, found: _Fin
         if honoured:
             layer.set(key, value, source, key)
         else:
-            found.note(key, why, source.label)
+            found.miss(key, key, why, source)
 
 
 def _resolve_input(config: ProjectConfig, name: str, found: _Findings) -> LayerSettings:
     facts = LayerFacts(name=name, keras_class="InputLayer", roles=("result",), used=("result",),
                        what="model input")
-    layer = _Layer(facts)
+    layer = _Layer(facts, found)
     keys: list = []
     for source in _sources(config, name, ("InputLayer",)):
         keys += source.keys
         _take_types(layer, source, None, found)
         for key in ("ReuseFactor", "Strategy", "TableSize", "ExpRange"):
             if key in source.keys:
-                found.note(key, "the model input has only a type", source.label)
+                found.miss(key, key, "the model input has only a type", source)
     return layer.settings(tuple(dict.fromkeys(keys)))
 
 

@@ -118,7 +118,9 @@ def test_hls4ml_configs_with_real_types_convert(which, granularity, backend, cap
         assert dense.precision["inv_table"] == parse_type("ap_ufixed<17,7,AP_RND,AP_SAT>")
     if which == "bn_softmax":                          # bn2 is a layer of its own: `scale` is its weight
         assert by_name["bn2"].precision["weight"] == parse_type("ap_fixed<10,3>")
-        assert "bn1" not in by_name and "Precision.scale" in _warnings(caplog)[0]   # folded into c1
+        assert "bn1" not in by_name                                                   # folded into c1
+        # bn1's scale type means nothing (folded); a LayerType entry is listed only when no layer uses it
+        assert ("Precision.scale (a BatchNormalization folded" in _warnings(caplog)[0]) == (granularity == "name")
 
 
 @pytest.mark.cpp
@@ -267,6 +269,14 @@ def test_strategies_layer_types_and_what_is_still_refused(lenet, caplog):
         in message
     assert "ReuseFactor (no layer of that class has hardware of its own in this model): " \
         "LayerType.GlobalAveragePooling2D" in message
+    # a LayerType entry that sets several layers is listed only when it means nothing for all of
+    # them: a Conv2DTranspose's reuse factor is its conv half's (its zero insertion shares nothing)
+    caplog.clear()
+    model = keras.Sequential([keras.Input((6, 6, 2)), L.Conv2DTranspose(2, 3, strides=2, name="tr"), L.Flatten(),
+                              L.Dense(3, name="d")])
+    with caplog.at_level(logging.WARNING, logger="ikr_hls"):
+        hls = ikr_hls.convert(model, output_dir="unused", config={"LayerType": {"Conv2DTranspose": {"ReuseFactor": 2}}})
+    assert hls.graph.layer("tr").attrs["reuse_factor"] == 2 and not _warnings(caplog)
     # what is neither ikr-hls's nor hls4ml's is refused as before
     with pytest.raises(IKRHLSError, match=r"Model: unknown key\(s\) Bram \(valid"):
         convert({"Model": {"Bram": 1}})
