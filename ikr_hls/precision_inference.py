@@ -109,9 +109,12 @@ def _table_activation_types(layer: Layer, acc_t: FixedType, chosen: dict, where)
     return {"act_table": table_t, "act_in": shifted}
 
 
-def _softmax_types(layer: Layer, in_type: HLSTypeLike, chosen: dict, where) -> dict:
+def _softmax_types(layer: Layer, in_type: HLSTypeLike, chosen: dict, where=None) -> dict:
+    """The softmax's tables and its difference and sum types; `where(key)` says where a setting
+    was given, for messages."""
     if not isinstance(in_type, FixedType):
         return {}
+    where = where or (lambda key: f"layer '{layer.keras_name}'")
     n = layer.out_size
     p = max(1, int(np.ceil(np.log2(n))))               # a sum of n values below 1 is below 2**p
     inv_shift = int(np.log2(layer.attrs["table_size"])) - p
