@@ -193,7 +193,8 @@ def test_the_synopsis_in_docs_cli_md_has_every_option():
         lines = [line for line in synopsis.splitlines() if line.startswith(f"ikr-hls {name}")]
         block = synopsis[synopsis.index(lines[0]):].split("\nikr-hls ")[0]
         for action in command._actions:
-            options = [o for o in action.option_strings if o not in ("-h", "--help", "-q", "--quiet", "-v", "--verbose")]
+            options = [o for o in action.option_strings
+                       if o not in ("-h", "--help", "-q", "--quiet", "-v", "--verbose")]
             if options:
                 assert any(re.search(rf"(?<![\w-]){re.escape(o)}(?![\w-])", block) for o in options), \
                     f"docs/cli.md: `ikr-hls {name}` lacks {options[-1]}"

@@ -158,7 +158,8 @@ def test_a_config_file_error_names_the_file_and_the_key_set(tmp_path):
 
     model = keras.Sequential([keras.Input((4,)), keras.layers.Dense(3, activation="relu", name="c1")])
     path = tmp_path / "my.yml"
-    path.write_text("Model:\n  Precision: ap_fixed<16,6>\nLayerName:\n  c1_act:\n    Precision: {result: 'ap_fixed<8,3>'}\n")
+    path.write_text("Model:\n  Precision: ap_fixed<16,6>\nLayerName:\n  c1_act:\n"
+                    "    Precision: {result: 'ap_fixed<8,3>'}\n")
     with pytest.raises(IKRHLSError) as info:
         ikr_hls.convert(model, config=str(path))
     message = str(info.value)
