@@ -69,7 +69,7 @@ class LayerFacts:
     activation: str = "linear"
     reuses: bool = False            # its reuse factor shares multipliers
     strategies: tuple = ("unrolled",)
-    merged: tuple = ()              # (Keras name, Keras class, "fused" | "folded") merged into it, in order
+    merged: tuple = ()              # (Keras name, Keras class, "fused" | "folded", activation) merged into it
     what: str = "layer"             # for messages: "a conv2d layer"
 
 
@@ -137,7 +137,8 @@ def _members(layers: list) -> dict:
     """Layer name -> its Members: the layers merged into it, then hls4ml's name for its own activation."""
     out = {}
     for facts in layers:
-        merged = [Member(name, cls, how, layer_type_names(cls, name)) for name, cls, how in facts.merged]
+        merged = [Member(name, cls, how, layer_type_names(cls, name, activation))
+                  for name, cls, how, activation in facts.merged]
         if facts.activation != "linear" and not any(m.how == "fused" for m in merged):
             cls = HLS4ML_ACTIVATION_CLASS.get(facts.activation, "Activation")
             merged.append(Member(f"{facts.name}_{facts.activation}", None, "fused", (cls,)))

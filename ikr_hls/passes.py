@@ -35,7 +35,7 @@ def _merge_into(graph: Graph, layer: Layer, producer: Layer, why: str) -> None:
     producer.attrs["keras_output"] = layer.keras_name
     # a config's entry for the merged layer sets the producer's result (layer_settings.resolve)
     producer.attrs.setdefault("merged", []).append(
-        (layer.keras_name, graph.keras_classes.get(layer.keras_name), why.split()[0]))
+        (layer.keras_name, graph.keras_classes.get(layer.keras_name), why.split()[0], layer.activation))
     graph.bypass(layer)
 
 

@@ -293,3 +293,23 @@ def test_a_sigmoid_table_set_the_hls4ml_way():
         "Model": {"Precision": "fixed<16,6>"},
         "LayerName": {"d": {"Precision": {"table": "ufixed<10,0>", "result": "auto"}}}})
     assert hls.graph.layer("d").precision["act_table"].cpp == "ap_ufixed<10, 0>"
+
+
+def test_hls4ml_class_names_in_layer_type():
+    """hls4ml names an Add `Merge`, a ReLU layer `ThresholdedReLU`, an Activation('softmax')
+    layer `Softmax`, a Dense's own sigmoid `Activation`: its LayerType entries set those layers."""
+    inp = keras.Input((6,))
+    a, b = L.Dense(4, activation="sigmoid", name="a")(inp), L.Dense(4, name="b")(inp)
+    x = L.ReLU(name="r")(L.Add(name="add")([a, b]))
+    model = keras.Model(inp, L.Activation("softmax", name="sm")(L.Dense(3, name="d")(x)))
+    hls = ikr_hls.convert(model, output_dir="unused", config={
+        "Model": {"Precision": "fixed<16,6>"},
+        "LayerType": {"Merge": {"Precision": {"accum": "fixed<20,8>"}},
+                      "ThresholdedReLU": {"Precision": {"result": "ufixed<12,4>"}},
+                      "Activation": {"Precision": {"table": "ufixed<12,0>"}},
+                      "Softmax": {"Precision": {"exp_table": "ufixed<16,0>"}}}})
+    add, d, a = hls.graph.layer("add"), hls.graph.layer("d"), hls.graph.layer("a")
+    assert add.activation == "relu" and add.precision["accum"] == parse_type("ap_fixed<20,8>")
+    assert add.precision["result"] == parse_type("ap_ufixed<12,4>")          # the fused ReLU's output
+    assert d.activation == "softmax" and d.precision["exp_table"] == parse_type("ap_ufixed<16,0>")
+    assert a.precision["act_table"] == parse_type("ap_ufixed<12,0>")
