@@ -307,9 +307,10 @@ def _report(args) -> int:
         from .modelfile import import_keras
 
         auto = (args.precision or "").strip().lower() == "auto"
-        for option, value in (("--calibration", args.calibration), ("--auto-width", args.auto_width)):
-            if value is not None and not auto:
-                raise IKRHLSError(f"{option}: only --precision auto measures types; give --precision auto")
+        if args.calibration is not None and not auto:
+            raise IKRHLSError("--calibration: only --precision auto measures calibration data")
+        if args.auto_width is not None and not auto:
+            raise IKRHLSError("--auto-width: the width of the types --precision auto measures; give --precision auto")
         calibration = _load_npy(args.calibration, "--calibration") if args.calibration else None
         import_keras()
         hls = convert(target, output_dir=Path("unused"), precision=args.precision or "float",   # nothing is written

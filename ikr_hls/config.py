@@ -202,7 +202,7 @@ def make_config(precision="float", strategy="unrolled", reuse_factor=1, part=DEF
         problems.append(f"{names['Part']}: expected a device name such as '{DEFAULT_PART}', got {_show(part)}")
     clock = problems.check(_clock_period, hardware["ClockPeriod"], names["ClockPeriod"])
     uncertainty = problems.check(_clock_uncertainty, hardware["ClockUncertainty"],
-                                 clock if clock is not _BAD else float("inf"), names["ClockUncertainty"])
+                                 clock if clock is not _BAD else 1e300, names["ClockUncertainty"])
     if not isinstance(project_name, str) or not _IDENT.match(project_name):
         problems.append(f"project_name: {_show(project_name)} is not a C++ identifier")
     where = (f"{source}: Model" if source != "config" else "Model") if config is not None else ""

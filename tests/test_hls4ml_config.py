@@ -313,3 +313,23 @@ def test_hls4ml_class_names_in_layer_type():
     assert add.precision["result"] == parse_type("ap_ufixed<12,4>")          # the fused ReLU's output
     assert d.activation == "softmax" and d.precision["exp_table"] == parse_type("ap_ufixed<16,0>")
     assert a.precision["act_table"] == parse_type("ap_ufixed<12,0>")
+
+
+def test_an_hls4ml_separable_conv_entry_sets_both_halves(caplog):
+    """hls4ml's SeparableConv2D entry holds both halves (depthwise/pointwise roles and reuse
+    factors); here they are `<name>/depthwise` and `<name>`. (hls4ml 1.3 cannot read a Keras 3
+    SeparableConv2D itself, so the entry is written here as hls4ml's attributes name it.)"""
+    model = keras.Sequential([keras.Input((6, 6, 2)), L.SeparableConv2D(3, 3, name="sep"), L.Flatten(),
+                              L.Dense(2, name="d")])
+    entry = {"Precision": {"depthwise": "fixed<8,2>", "pointwise": "fixed<10,3>", "bias": "fixed<12,4>",
+                           "depthwise_accum": "fixed<20,8>", "pointwise_accum": "fixed<24,10>",
+                           "depthwise_result": "fixed<14,5>", "result": "fixed<16,6>"},
+             "DepthwiseReuseFactor": 2, "PointwiseReuseFactor": 3, "ConvImplementation": "LineBuffer"}
+    for config in ({"LayerName": {"sep": entry}}, {"LayerType": {"SeparableConv2D": entry}}):
+        hls = ikr_hls.convert(model, output_dir="unused", config={"Model": {"Precision": "fixed<16,6>"}, **config})
+        depthwise, pointwise = hls.graph.layer("sep/depthwise"), hls.graph.layer("sep")
+        assert [depthwise.precision[r].cpp for r in ("weight", "accum", "result")] == \
+            ["ap_fixed<8, 2>", "ap_fixed<20, 8>", "ap_fixed<14, 5>"]
+        assert [pointwise.precision[r].cpp for r in ("weight", "bias", "accum", "result")] == \
+            ["ap_fixed<10, 3>", "ap_fixed<12, 4>", "ap_fixed<24, 10>", "ap_fixed<16, 6>"]
+        assert (depthwise.attrs["reuse_factor"], pointwise.attrs["reuse_factor"]) == (2, 3)
