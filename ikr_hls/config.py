@@ -173,7 +173,7 @@ def make_config(precision="float", strategy="unrolled", reuse_factor=1, part=DEF
             where = f"reuse_factor['{name}']"
             reuse = problems.check(validate_reuse, value, where)
             if reuse is not _BAD:
-                layers[name] = LayerSettings(reuse_factor=reuse, where=where, keys=("ReuseFactor",), label=where)
+                layers[name] = LayerSettings(reuse_factor=reuse, where=where, keys=("reuse factor",), label=where)
     model = dict(Precision=precision, ReuseFactor=reuse_factor, Strategy=strategy)
     hardware = dict(Part=part, ClockPeriod=clock_period, ClockUncertainty=clock_uncertainty)
     io_key = "io_type"                                 # where the io type came from, for messages
