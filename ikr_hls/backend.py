@@ -6,11 +6,12 @@ only once all of them rendered, so a failed conversion leaves nothing half-writt
 from __future__ import annotations
 
 import functools
+import hashlib
 import json
 import logging
 import os
+import secrets
 import shutil
-import tempfile
 from pathlib import Path
 
 import jinja2
@@ -142,10 +143,12 @@ def render_project(graph: Graph, config: ProjectConfig) -> dict[str, str]:
 
 
 def write_project(files: dict[str, str], output_dir, force: bool = False) -> Path:
-    """Write the rendered files to output_dir, atomically.
+    """Write the rendered files to output_dir, atomically, with the permissions the umask gives
+    (a shared disk's teammates read them as they read any file the user makes).
 
     An existing non-empty directory is refused unless force; with force, only the files a
-    previous ikr-hls run wrote there (its manifest) are replaced, nothing else is touched.
+    previous ikr-hls run wrote there (its manifest) are replaced, nothing else is touched; a
+    file edited since ikr-hls wrote it is kept as `<file>.orig` first, with a warning.
     """
     out = Path(output_dir)
     if out.exists() and not out.is_dir():
@@ -155,13 +158,15 @@ def write_project(files: dict[str, str], output_dir, force: bool = False) -> Pat
         raise IKRHLSError(f"{out}: directory exists and is not empty (use --force, convert(..., force=True) "
                           "or write(force=True) to overwrite)")
     out.parent.mkdir(parents=True, exist_ok=True)
-    staging = Path(tempfile.mkdtemp(prefix=f".{out.name}.", dir=out.parent))
+    staging = _staging_dir(out)
     try:
+        digests = {}
         for rel, text in files.items():
             path = staging / rel
             path.parent.mkdir(parents=True, exist_ok=True)
             path.write_text(text)
-        (staging / MANIFEST).write_text(json.dumps(sorted(files), indent=1) + "\n")
+            digests[rel] = _digest(path)
+        (staging / MANIFEST).write_text(json.dumps(digests, indent=1, sort_keys=True) + "\n")
         if not out.exists() or not any(out.iterdir()):
             if out.exists():
                 out.rmdir()
@@ -175,16 +180,54 @@ def write_project(files: dict[str, str], output_dir, force: bool = False) -> Pat
     return out
 
 
-def _replace_owned_files(staging: Path, out: Path, files: dict[str, str]):
-    manifest = out / MANIFEST
-    previous = []
-    if manifest.is_file():
+def _staging_dir(out: Path) -> Path:
+    """A new empty directory beside `out`, made as mkdir makes directories (mode 0777 less the
+    umask), not 0700 as tempfile.mkdtemp does: it becomes `out` when `out` is new."""
+    for _ in range(100):
+        path = out.parent / f".{out.name}.{secrets.token_hex(4)}"
         try:
-            previous = json.loads(manifest.read_text())
-        except ValueError:
-            # keep every old file rather than guess which ones were ours
-            log.warning("%s is unreadable: files of the previous project are left in place", manifest)
-            previous = []
+            path.mkdir()
+        except FileExistsError:
+            continue
+        return path
+    raise IKRHLSError(f"{out.parent}: cannot make a staging directory beside {out.name}")
+
+
+def _digest(path: Path) -> str:
+    return hashlib.sha256(path.read_bytes()).hexdigest()
+
+
+def _read_manifest(manifest: Path) -> dict:
+    """{relative path: sha256 of what ikr-hls wrote}; a manifest of an older ikr-hls (a list of
+    paths) has no digests (None: edits cannot be told)."""
+    if not manifest.is_file():
+        return {}
+    try:
+        data = json.loads(manifest.read_text())
+    except ValueError:
+        # keep every old file rather than guess which ones were ours
+        log.warning("%s is unreadable: files of the previous project are left in place", manifest)
+        return {}
+    if isinstance(data, list):
+        return {str(rel): None for rel in data}
+    return {str(rel): digest for rel, digest in data.items()} if isinstance(data, dict) else {}
+
+
+def _replace_owned_files(staging: Path, out: Path, files: dict[str, str]):
+    previous = _read_manifest(out / MANIFEST)
+    kept = []
+    for rel, digest in previous.items():        # a file we wrote and the user edited since: keep a copy
+        target = out / rel
+        if digest is None or not target.is_file() or _digest(target) == digest:
+            continue
+        if rel in files and (staging / rel).read_bytes() == target.read_bytes():
+            continue                            # the edit is what we write now
+        copy = _free_name(target.with_name(target.name + ".orig"))
+        shutil.copy2(target, copy)
+        kept.append(f"{rel} (copy: {copy.relative_to(out)})")
+    if kept:
+        log.warning("%s: %d file(s) changed since ikr-hls wrote them; --force replaces them, the edited "
+                    "versions are kept: %s", out, len(kept), ", ".join(kept))
     for rel in previous:                       # files we wrote last time and no longer write
         if rel not in files and (out / rel).is_file():
             (out / rel).unlink()
@@ -192,6 +235,15 @@ def _replace_owned_files(staging: Path, out: Path, files: dict[str, str]):
         target = out / rel
         target.parent.mkdir(parents=True, exist_ok=True)
         os.replace(staging / rel, target)
+
+
+def _free_name(path: Path) -> Path:
+    """path, or path.1, path.2, ... : a name no file has yet (an earlier copy is never overwritten)."""
+    candidate, n = path, 0
+    while candidate.exists():
+        n += 1
+        candidate = path.with_name(f"{path.name}.{n}")
+    return candidate
 
 
 def render_bridge() -> str:

@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import argparse
+import difflib
 import logging
 import os
 import sys
@@ -79,6 +80,8 @@ def _parser() -> argparse.ArgumentParser:
                               f"(default: {DEFAULT_MAX_ACCURACY_DROP:g})")
     convert.add_argument("--calibration", default=None, metavar="X.npy",
                          help="inputs whose value ranges --precision auto measures")
+    convert.add_argument("--auto-width", type=int, default=None, metavar="W",
+                         help="--precision auto: the bits of every measured type, 4 to 32 (default: 16)")
 
     csim = sub.add_parser("csim", parents=[_verbosity()],
                           help="build and run the project's testbench with g++ (like Vitis csim)", **_HELP)
@@ -104,6 +107,10 @@ def _parser() -> argparse.ArgumentParser:
     report.add_argument("--strategy", help="model file only: conv strategy (default: unrolled)")
     report.add_argument("--reuse-factor", type=int, help="model file only: reuse factor (default: 1)")
     report.add_argument("--io-type", help="model file only: io_parallel (default) or io_stream")
+    report.add_argument("--calibration", metavar="X.npy", help="model file only, --precision auto: the inputs "
+                        "whose value ranges it measures")
+    report.add_argument("--auto-width", type=int, metavar="W", help="model file only, --precision auto: bits of "
+                        "every measured type (default: 16)")
     return parser
 
 
@@ -128,22 +135,24 @@ def _convert(args) -> int:
         raise IKRHLSError(f"--max-error: expected a number >= 0, got {args.max_error:g}")
     if not 0 <= args.max_accuracy_drop <= 1:
         raise IKRHLSError(f"--max-accuracy-drop: expected a fraction in [0, 1], got {args.max_accuracy_drop:g}")
-    if args.labels and not args.tb_data:
-        raise IKRHLSError("--labels: the labels of --tb-data's inputs; give --tb-data too")
+    args.labels_array = _check_inputs(args)          # every input file, before seconds of conversion
     if args.check:
         find_compiler()                  # before anything is written
+    auto = args.precision.strip().lower() == "auto"
     calibration = None
     if args.calibration:
-        if args.precision != "auto":
+        if not auto:
             raise IKRHLSError("--calibration: only --precision auto measures calibration data")
         calibration = _load_npy(args.calibration, "--calibration")
+    if args.auto_width is not None and not auto:
+        raise IKRHLSError("--auto-width: the width of the types --precision auto measures; give --precision auto")
     log = logging.getLogger("ikr_hls")
     hls = convert(args.model, output_dir=args.output_dir, precision=args.precision,
                   strategy=args.strategy, reuse_factor=args.reuse_factor,
                   part=args.part or DEFAULT_PART, clock_period=args.clock,
                   project_name=args.project_name, force=args.force, config=args.config,
                   clock_uncertainty=args.clock_uncertainty, tb_data=args.tb_data, calibration=calibration,
-                  io_type=args.io_type)
+                  io_type=args.io_type, auto_width=16 if args.auto_width is None else args.auto_width)
     created = not Path(args.output_dir).exists()
     hls.write()
     log.info("wrote project %s (%d layers)", args.output_dir, len(hls.graph.layers))
@@ -158,6 +167,32 @@ def _convert(args) -> int:
     if not args.quiet:
         _print_summary(hls, args.output_dir)
     return code
+
+
+def _check_inputs(args):
+    """--tb-data and --labels read and checked against each other before the conversion (which
+    takes seconds): a file that cannot be used is told first. The labels, or None."""
+    import numpy as np
+
+    from .errors import IKRHLSError
+    from .tbdata import read_array
+
+    if args.labels and not args.tb_data:
+        raise IKRHLSError("--labels: the labels of --tb-data's inputs; give --tb-data too")
+    if args.labels and not args.check:
+        raise IKRHLSError("--labels: --check N uses them to measure accuracy; give --check too")
+    if args.max_error is not None and not args.check:
+        raise IKRHLSError("--max-error: bounds what --check N measures; give --check too")
+    inputs = read_array(args.tb_data) if args.tb_data else None
+    if not args.labels:
+        return None
+    labels = np.asarray(_load_npy(args.labels, "--labels")).reshape(-1)
+    if labels.dtype.kind not in "iuf" or (labels.dtype.kind == "f" and not np.all(np.mod(labels, 1) == 0)):
+        raise IKRHLSError(f"{args.labels}: expected integer class labels, got {labels.dtype} values")
+    checked = min(args.check, len(inputs)) if inputs is not None and inputs.ndim else args.check
+    if len(labels) < checked:
+        raise IKRHLSError(f"{args.labels}: {len(labels)} labels for {checked} checked inputs")
+    return labels
 
 
 def _load_npy(path, option: str):
@@ -214,7 +249,7 @@ def _check(hls, args) -> int:
               + (f"OK (bound {bound:.3g})" if within else f"FAILED, beyond the bound {bound:.3g} ({source})"))
         ok = exact and within
     if args.labels:
-        labels = np.asarray(_load_npy(args.labels, "--labels")).reshape(-1)
+        labels = args.labels_array
         if len(labels) < len(x):
             raise IKRHLSError(f"{args.labels}: {len(labels)} labels for {len(x)} checked inputs")
         labels = labels[:len(x)]
@@ -235,9 +270,15 @@ def _check(hls, args) -> int:
 def _print_summary(hls, output_dir):
     totals = hls.report()["totals"]
     print(f"project written to {output_dir}: {hls.project_name}, {len(hls.graph.layers)} layers, "
-          f"{hls.config.precision.cpp}, strategy {hls.config.strategy}")
+          f"{hls.config.precision_label}, strategy {hls.config.strategy}")
     print(f"  {totals['params_nonzero']:,} of {totals['params_dense']:,} parameters nonzero, "
           f"{totals['macs_pruned']:,} of {totals['macs_dense']:,} MACs per inference")
+    if hls.config.auto:                      # no model-wide type: each layer's own
+        print(f"  types: input {hls.graph.input_type.cpp}")
+        for layer in hls.graph.layers:
+            print(f"    {layer.keras_name}: " + ", ".join(f"{role} {layer.precision[role].cpp}"
+                                                       for role in ("weight", "bias", "result")
+                                                       if role in layer.precision))
     print("next:")
     print(f"  ikr-hls csim {output_dir}        # run the testbench on this machine (g++)")
     print(f"  ikr-hls report {output_dir}      # compression and hardware cost (--plot report.png)")
@@ -253,7 +294,8 @@ def _report(args) -> int:
 
     target = Path(args.target)
     model_options = {"--precision": args.precision, "--config": args.config,
-                     "--strategy": args.strategy, "--reuse-factor": args.reuse_factor, "--io-type": args.io_type}
+                     "--strategy": args.strategy, "--reuse-factor": args.reuse_factor, "--io-type": args.io_type,
+                     "--calibration": args.calibration, "--auto-width": args.auto_width}
     if target.is_dir():
         given = [k for k, v in model_options.items() if v is not None]
         if given:
@@ -264,10 +306,18 @@ def _report(args) -> int:
         from .hls_model import plan_model
         from .modelfile import import_keras
 
+        auto = (args.precision or "").strip().lower() == "auto"
+        if args.calibration is not None and not auto:
+            raise IKRHLSError("--calibration: only --precision auto measures calibration data")
+        if args.auto_width is not None and not auto:
+            raise IKRHLSError("--auto-width: the width of the types --precision auto measures; give --precision auto")
+        calibration = _load_npy(args.calibration, "--calibration") if args.calibration else None
         import_keras()
         graph, config, _ = plan_model(target, precision=args.precision or "float",   # nothing is rendered
                                       strategy=args.strategy or "unrolled", reuse_factor=args.reuse_factor or 1,
-                                      config=args.config, io_type=args.io_type or "io_parallel")
+                                      config=args.config, io_type=args.io_type or "io_parallel",
+                                      calibration=calibration,
+                                      auto_width=16 if args.auto_width is None else args.auto_width)
         report = build_report(graph, config)
     if args.plot:
         plot_report(report, args.plot)
@@ -377,6 +427,24 @@ def _prebuild(args) -> int:
     return 0
 
 
+def _parse(parser: argparse.ArgumentParser, argv) -> argparse.Namespace:
+    """parse_args, except that an unknown option is told by its command's parser (its usage,
+    not the top level's) with the nearest option it has: `--precison` -> did you mean --precision?"""
+    args, extra = parser.parse_known_args(argv)
+    if not extra:
+        return args
+    command = next(a for a in parser._actions if isinstance(a, argparse._SubParsersAction)).choices[args.command]
+    options = [s for action in command._actions for s in action.option_strings]
+    hints = []
+    for token in extra:
+        if token.startswith("-"):
+            close = difflib.get_close_matches(token.split("=", 1)[0], options, n=1, cutoff=0.6)
+            if close:
+                hints.append(f"{token.split('=', 1)[0]}: did you mean {close[0]}?")
+    command.error(f"unrecognized arguments: {' '.join(extra)}" + (f" ({'; '.join(hints)})" if hints else ""))
+    raise AssertionError("argparse's error() exits")       # pragma: no cover
+
+
 COMMANDS = {"convert": _convert, "csim": _csim, "build": _build, "report": _report, "prebuild": _prebuild}
 NEEDS_KERAS = {"convert"}
 
@@ -384,7 +452,7 @@ NEEDS_KERAS = {"convert"}
 def main(argv=None) -> int:
     os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
     parser = _parser()
-    args = parser.parse_args(argv)
+    args = _parse(parser, argv)
     if args.quiet and args.verbose:
         parser.error("-q/--quiet and -v/--verbose exclude each other")
     level = logging.WARNING if args.quiet else logging.DEBUG if args.verbose else logging.INFO

@@ -45,8 +45,8 @@ def _build_graph(model, source: str) -> Graph:
     if not inputs:
         raise IKRHLSError(f"{source}: the model is not built (give it an Input or call it once)")
     if len(inputs) != 1 or len(outputs) != 1:
-        raise IKRHLSError(f"{source}: models with {len(inputs)} inputs and {len(outputs)} outputs "
-                          "are not supported (one input, one output)")
+        raise IKRHLSError(f"{source}: a model with {_count(len(inputs), 'input')} and "
+                          f"{_count(len(outputs), 'output')} is not supported (one input, one output)")
     in_shape = tuple(inputs[0].shape[1:])
     if any(d is None for d in in_shape):
         raise IKRHLSError(f"{source}: input shape {tuple(inputs[0].shape)} is not supported "
@@ -57,23 +57,20 @@ def _build_graph(model, source: str) -> Graph:
     taken: set[str] = set()
     shapes = {INPUT: graph.input_shape}
     alias: dict = {}                       # id(Keras layer) -> IR name of the buffer it produces
+    refused = _Refused(source)             # every layer that does not convert, told at once
     for klayer, sources in _ops_in_order(model, source):
         cls = type(klayer).__name__
-        if not isinstance(klayer, keras.layers.Layer):     # x + y, x * 2 on Keras tensors: keras.ops
-            raise IKRHLSError(f"{source}: operation '{klayer.name}' (keras.ops {cls}) is not supported; "
-                              "use layers (keras.layers.Add for a sum of tensors)")
-        handler = SUPPORTED.get(cls)
-        if handler is None:
-            raise IKRHLSError(f"{source}: layer '{klayer.name}' ({cls}) is not supported; "
-                              f"supported layers: {', '.join(sorted(SUPPORTED))}")
-        quantized = getattr(getattr(klayer, "dtype_policy", None), "quantization_mode", None)
-        if quantized:              # its kernel holds int8/float8 codes and a scale, not weights
-            raise IKRHLSError(f"{source}: layer '{klayer.name}' ({cls}) is quantized by Keras "
-                              f"({klayer.dtype_policy.name}); convert the float model and choose "
-                              "ap_fixed types with precision/config instead")
         names = [INPUT if s is None else alias[id(s)] for s in sources]
-        in_shapes = [shapes[n] for n in names]
-        made = handler(klayer, in_shapes if cls in MULTI_INPUT else in_shapes[0], source)
+        if not all(n in shapes for n in names):    # it reads a refused layer: Keras's shapes go on
+            in_shapes = [_keras_shape(s) if s is not None else graph.input_shape for s in sources]
+        else:
+            in_shapes = [shapes[n] for n in names]
+        try:
+            made = _handle(klayer, cls, in_shapes, source, keras)
+        except IKRHLSError as exc:
+            refused.add(klayer, cls, exc)
+            alias[id(klayer)] = f"refused {klayer.name}"    # no shape: its readers use Keras's
+            continue
         if made is None:
             graph.removed[klayer.name] = "removed for inference"
             alias[id(klayer)] = names[0]
@@ -88,9 +85,79 @@ def _build_graph(model, source: str) -> Graph:
             shapes[layer.name] = layer.out_shape
             names = [layer.name]
         alias[id(klayer)] = names[0]
+    refused.raise_all()
     if not graph.layers:
         raise IKRHLSError(f"{source}: the model has no layers to convert")
     return graph
+
+
+def _handle(klayer, cls: str, in_shapes: list, source: str, keras):
+    """The frontend handler's layer(s) for a Keras layer; IKRHLSError when it does not convert."""
+    if not isinstance(klayer, keras.layers.Layer):     # x + y, x * 2 on Keras tensors: keras.ops
+        raise _NotALayer()
+    handler = SUPPORTED.get(cls)
+    if handler is None:
+        raise _UnknownClass()
+    quantized = getattr(getattr(klayer, "dtype_policy", None), "quantization_mode", None)
+    if quantized:              # its kernel holds int8/float8 codes and a scale, not weights
+        raise IKRHLSError(f"{source}: layer '{klayer.name}' ({cls}) is quantized by Keras "
+                          f"({klayer.dtype_policy.name}); convert the float model and choose "
+                          "ap_fixed types with precision/config instead")
+    return handler(klayer, in_shapes if cls in MULTI_INPUT else in_shapes[0], source)
+
+
+class _NotALayer(IKRHLSError):
+    pass
+
+
+class _UnknownClass(IKRHLSError):
+    pass
+
+
+def _keras_shape(klayer) -> tuple:
+    """A layer's output shape as Keras built it (for the readers of a refused layer)."""
+    return tuple(int(d) for d in klayer.output.shape[1:])
+
+
+class _Refused:
+    """The layers and operations that do not convert, named in one message: an option a handler
+    refuses (in model order), then the classes ikr-hls has no kind for, then the operations."""
+
+    def __init__(self, source: str):
+        self.source = source
+        self.refusals: list = []
+        self.classes: list = []
+        self.operations: list = []
+
+    def add(self, klayer, cls: str, exc: IKRHLSError) -> None:
+        if isinstance(exc, _NotALayer):
+            self.operations.append(f"'{klayer.name}' (keras.ops {cls})")
+        elif isinstance(exc, _UnknownClass):
+            self.classes.append(f"'{klayer.name}' ({cls})")
+        else:
+            self.refusals.append(str(exc).removeprefix(f"{self.source}: "))
+
+    def raise_all(self) -> None:
+        parts = list(self.refusals)
+        if self.classes:
+            parts.append(f"{_several('layer', self.classes)} not supported; supported layers: "
+                         f"{', '.join(sorted(SUPPORTED))}")
+        if self.operations:
+            parts.append(f"{_several('operation', self.operations)} not supported; use layers "
+                         "(keras.layers.Add for a sum of tensors)")
+        if parts:
+            raise IKRHLSError(f"{self.source}: " + "; ".join(parts))
+
+
+def _several(what: str, names: list) -> str:
+    """"layer 'a' (LSTM) is" or "layers 'a' (LSTM) and 'b' (GRU) are"."""
+    if len(names) == 1:
+        return f"{what} {names[0]} is"
+    return f"{what}s {', '.join(names[:-1])} and {names[-1]} are"
+
+
+def _count(n: int, what: str) -> str:
+    return f"{n} {what}{'' if n == 1 else 's'}"
 
 
 def _check_finite(layer: Layer, source: str) -> None:

@@ -11,7 +11,7 @@ import numpy as np
 
 from . import tbdata
 from .backend import build_spec, render_project, write_project
-from .config import DEFAULT_CLOCK_UNCERTAINTY, DEFAULT_PART, HARDWARE_KEYS, ProjectConfig, load_config, make_config
+from .config import DEFAULT_CLOCK_UNCERTAINTY, DEFAULT_PART, ProjectConfig, make_config
 from .errors import IKRHLSError
 from .hostbuild import build_module, run_csim
 from .ir import Graph
@@ -78,18 +78,20 @@ class HLSModel:
 
     def __repr__(self) -> str:
         layers = len(self.graph.layers)
-        return (f"HLSModel({self.graph.source!r} -> {str(self.output_dir)!r}, {self.config.precision.cpp}, "
+        return (f"HLSModel({self.graph.source!r} -> {str(self.output_dir)!r}, {self.config.precision_label}, "
                 f"{self.config.io_type}, strategy {self.config.strategy}, reuse {self.config.reuse_factor}, "
                 f"{layers} layer(s), "
                 f"{tuple(self.input_shape)} -> {tuple(self.output_shape)})")
 
     def summary(self, print_fn=print) -> None:
-        """One line per layer, as Keras's model.summary(): kind, shapes, strategy and reuse,
-        multipliers, II and latency of the hardware model (docs/report.md)."""
+        """One line per layer, as Keras's model.summary(): kind, shapes, weight and result types,
+        strategy and reuse, multipliers, II and latency of the hardware model (docs/report.md)."""
         report = self.report()
-        rows = [("layer", "kind", "input -> output", "strategy", "reuse", "multipliers", "II", "latency")]
+        rows = [("layer", "kind", "input -> output", "weight type", "result type", "strategy", "reuse",
+                 "multipliers", "II", "latency")]
         for l in report["layers"]:
             rows.append((l["name"], l["kind"], f"{tuple(l['in_shape'])} -> {tuple(l['out_shape'])}",
+                         l["weight_type"] or "-", l["result_type"] or "-",
                          l["strategy"] or "-", str(l["reuse_factor"] or "-"), str(l["multipliers"] or "-"),
                          _figure(l["ii"]), _figure(l["latency_estimate_cycles"])))
         widths = [max(len(r[i]) for r in rows) for i in range(len(rows[0]))]
@@ -122,6 +124,7 @@ class HLSModel:
         return self
 
     def _build(self, extra_flags=(), arithmetic: str = "int"):
+        arithmetic = arithmetic.strip().lower() if isinstance(arithmetic, str) else arithmetic
         if arithmetic not in HOST_ARITHMETIC:
             raise IKRHLSError(f"arithmetic: unknown value '{arithmetic}' (valid: {', '.join(HOST_ARITHMETIC)})")
         self._ensure_written()
@@ -269,19 +272,17 @@ def plan_model(model, precision="float", strategy="unrolled", reuse_factor=1, pa
     options = dict(strategy=strategy, reuse_factor=reuse_factor, part=part, clock_period=clock_period,
                    project_name=project_name, clock_uncertainty=clock_uncertainty, io_type=io_type)
     profile = None
-    if precision == "auto":
+    if isinstance(precision, str) and precision.strip().lower() == "auto":
         if calibration is None:
             raise IKRHLSError("precision='auto' needs calibration data (calibration=x; on the command line, "
                               "--calibration X.npy)")
-        # the user's config shapes the graph (settings); the profile of that graph gives the types
+        # the user's config shapes the graph (its settings); the profile of that graph gives the types
         graph, keras_model = structural_graph(model, make_config(precision="float", config=config, **options))
         profile = profile_graph(graph, keras_model, calibration)
         auto = auto_config(profile, auto_width)
-        user = load_config(config) if config is not None else {}
-        auto["LayerName"].update(user.get("LayerName", {}))
-        auto["Model"].update(user.get("Model", {}))
-        auto.update({k: v for k, v in user.items() if k in HARDWARE_KEYS or k == "IOType"})
-        project_config = make_config(precision="float", config=auto, **options)
+        # the measured types, under anything the config sets (its Model, LayerType and LayerName)
+        project_config = make_config(precision=auto["Model"]["Precision"], config=config,
+                                     auto_layers=auto["LayerName"], **options)
     else:
         project_config = make_config(precision=precision, config=config, **options)
         graph, keras_model = structural_graph(model, project_config)

@@ -78,6 +78,7 @@ class Layer:
     input_shapes: list = field(default_factory=list)  # each input's shape when they differ (a Concatenate)
     settings: Settings | None = None   # strategy, reuse factor, table sizes: set by the passes from the config
     keras_output: str | None = None    # the Keras layer whose output it computes, when a merge moved it
+    merged: tuple = ()                 # (Keras name, class, "fused"|"folded", activation) of each layer merged into it
     softmax: SoftmaxShifts | None = None   # a softmax's table addressing, set with the types
     cost: Cost | None = None       # what its code costs in its io form, set by the plan pass
     nest: LoopNest | None = None   # its pipelined loop nest (a pixel-form kind's), set by the plan pass

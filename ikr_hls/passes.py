@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import logging
 
+from . import activations
 from .attributes import Settings
 from .config import ProjectConfig
 from .errors import IKRHLSError
@@ -15,6 +16,7 @@ from .hardware import COMPLETE_PARTITION_LIMIT
 from .ir import INPUT, Graph, Layer, StreamIO
 from .kinds import FREE, KERAS_HANDLERS, hardware_kind, kind_of
 from .kinds.base import pixel_lanes
+from .layer_settings import LayerFacts, resolve
 from .plan import plan_hardware
 from .precision_inference import ACT_RANGE, assign_types
 
@@ -33,6 +35,9 @@ def _sole_producer(graph: Graph, layer: Layer) -> Layer | None:
 def _merge_into(graph: Graph, layer: Layer, producer: Layer, why: str) -> None:
     graph.removed[layer.keras_name] = f"{why} {producer.keras_name}"
     producer.keras_output = layer.keras_name
+    # a config's entry for the merged layer sets the producer's result (layer_settings.resolve)
+    producer.merged = (*producer.merged, (layer.keras_name, graph.keras_classes.get(layer.keras_name),
+                                          why.split()[0], layer.activation))
     graph.bypass(layer)
 
 
@@ -105,27 +110,10 @@ def merge_zero_padding(graph: Graph) -> Graph:
 
 
 def apply_settings(graph: Graph, config: ProjectConfig) -> Graph:
-    """Per-layer strategy, reuse factor and table sizes, from the config."""
-    known = {layer.keras_name for layer in graph.layers} | {graph.input_name}
-    for name, settings in config.layers.items():
-        where = f"{settings.where or 'LayerName.' + name} ({', '.join(settings.keys)})" if settings.keys \
-            else settings.where or f"LayerName.{name}"
-        if name in graph.removed:
-            raise IKRHLSError(f"{where}: layer '{name}' has no hardware of its own ({graph.removed[name]}); "
-                              "configure the layer it became part of")
-        if name not in known:
-            raise IKRHLSError(f"{where}: the model has no layer '{name}'{_fused_activation_hint(graph, name)} "
-                              f"(layers: {', '.join(sorted(known))})")
-    classes = set(graph.keras_classes.values())
-    for cls, settings in config.layer_types.items():
-        if cls not in classes:
-            if cls not in KERAS_HANDLERS and cls != "InputLayer":
-                raise IKRHLSError(f"{settings.where}: '{cls}' is not a Keras layer class ikr-hls converts "
-                                  f"(classes in this model: {', '.join(sorted(classes))})")
-            log.warning("%s: no layer of class %s has hardware of its own in this model (fused or removed)",
-                        settings.where, cls)
+    """Per-layer strategy, reuse factor and table sizes, from the config's settings of each layer."""
+    config = settings_of(graph, config)
     for layer in graph.layers:
-        settings = config.settings_for(layer.keras_name, graph.keras_classes.get(layer.keras_name))
+        settings = config.settings_for(layer.keras_name, None)
         layer.settings = Settings(strategy=settings.strategy or config.strategy,
                                   reuse_factor=settings.reuse_factor or config.reuse_factor,
                                   table_size=settings.table_size or config.table_size,
@@ -133,16 +121,22 @@ def apply_settings(graph: Graph, config: ProjectConfig) -> Graph:
     return graph
 
 
-def _fused_activation_hint(graph: Graph, name: str) -> str:
-    """hls4ml's configs name a layer's own activation `<layer>_<activation>` (c1_relu): here it
-    is part of the layer."""
+def settings_of(graph: Graph, config: ProjectConfig, warn: bool = True) -> ProjectConfig:
+    """The config with each layer's own settings, checked against this graph: what the kinds
+    say each layer has (roles, reuse, strategies) and what was merged into it
+    (layer_settings.resolve: errors at once, one warning for what means nothing)."""
+    facts = []
     for layer in graph.layers:
-        if name == f"{layer.keras_name}_{layer.activation}" or (
-                name.startswith(layer.keras_name + "_") and layer.activation != "linear"
-                and name[len(layer.keras_name) + 1:] in ("activation", "act", layer.activation)):
-            return (f"; hls4ml names the activation of '{layer.keras_name}' so, but ikr-hls fuses it into "
-                    f"'{layer.keras_name}': set its types there (the result type is after the {layer.activation})")
-    return ""
+        kind = kind_of(layer)
+        used = kind.roles_of(layer) + activations.roles(layer)
+        if layer.activation == "softmax" and kind.softmax_input == "input":
+            used = tuple(r for r in used if r != "accum")       # it reads its input, not an accumulator
+        facts.append(LayerFacts(
+            name=layer.keras_name, keras_class=graph.keras_classes.get(layer.keras_name),
+            roles=kind.roles + activations.roles(layer), used=used, activation=layer.activation,
+            reuses=kind.reuses, strategies=kind.strategies, merged=layer.merged,
+            what=f"{layer.kind} layer"))
+    return resolve(config, facts, graph.input_name, graph.removed, set(KERAS_HANDLERS), warn)
 
 
 def derive_facts(graph: Graph) -> Graph:
@@ -198,7 +192,10 @@ def structure(graph: Graph, config: ProjectConfig) -> Graph:
 
 
 def finish(graph: Graph, config: ProjectConfig) -> Graph:
-    """The passes after the structure: types, io_stream element widths, then the plan, frozen."""
+    """The passes after the structure: types, io_stream element widths, then the plan, frozen.
+    `config`: the one structure() was given, or the same model's config with other types
+    (precision="auto"), whose settings were warned about there."""
+    config = settings_of(graph, config, warn=False)
     return plan_hardware(plan_streams(assign_types(graph, config), config))
 
 

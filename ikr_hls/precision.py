@@ -35,7 +35,7 @@ def parse_type(text, where: str = "precision"):
     """Parse 'float', 'double' or an ap_fixed-family string; `where` names the config key."""
     if not isinstance(text, str):
         raise IKRHLSError(f"{where}: expected a type string such as 'ap_fixed<16,6>', got {text!r}")
-    spelled = _from_hls4ml(text.strip())
+    spelled = _any_case(_from_hls4ml(text.strip()))
     if spelled in FLOAT_TYPES:
         return HLSType(spelled)
     if _FIXED.match(spelled):
@@ -44,7 +44,22 @@ def parse_type(text, where: str = "precision"):
                       "ap_fixed<W,I[,Q[,O]]>, ap_ufixed<...>, ap_int<W>, ap_uint<W>)")
 
 
-_HLS4ML_TYPE = re.compile(r"^(u?fixed|u?int)\s*<(.*)>$")
+_HLS4ML_TYPE = re.compile(r"^(u?fixed|u?int)\s*<(.*)>$", re.IGNORECASE)
+_NAME = re.compile(r"^\s*([A-Za-z_]+)\s*(<.*)?$", re.S)
+
+
+def _any_case(spelled: str) -> str:
+    """Type names in any case (Float, AP_FIXED<8,3,ap_rnd>): names lower case, modes upper case,
+    as C++ spells them."""
+    match = _NAME.match(spelled)
+    if not match or match.group(1).lower() not in (*FLOAT_TYPES, "ap_fixed", "ap_ufixed", "ap_int", "ap_uint"):
+        return spelled
+    if match.group(2) is None:
+        return match.group(1).lower()
+    args = match.group(2)[1:].rsplit(">", 1)
+    parts = [a.strip() for a in args[0].split(",")]
+    parts = parts[:2] + [p.upper() for p in parts[2:]]
+    return f"{match.group(1).lower()}<{','.join(parts)}>" + (args[1] if len(args) > 1 else "")
 
 
 def _from_hls4ml(spelled: str) -> str:
@@ -56,7 +71,7 @@ def _from_hls4ml(spelled: str) -> str:
     args = [a.strip() for a in match.group(2).split(",")]
     modes = [a if a.upper().startswith("AP_") or not a.isidentifier() else "AP_" + a.upper() for a in args[2:]]
     args = args[:2] + modes
-    return f"ap_{match.group(1)}<{','.join(args)}>"
+    return f"ap_{match.group(1).lower()}<{','.join(args)}>"
 
 
 def format_literal(value: float, hls_type) -> str:

@@ -60,23 +60,27 @@ def _warn_unusual_types(graph: Graph) -> None:
 
 def _layer_types(layer: Layer, in_types: list, config: ProjectConfig, keras_class: str | None = None) -> dict:
     kind = kind_of(layer)
-    chosen = config.settings_for(layer.keras_name, keras_class).precision
+    settings = config.settings_for(layer.keras_name, keras_class)
+    chosen = settings.precision
     valid = kind.roles + tuple(sorted(activations.roles(layer)))
     extra = sorted(set(chosen) - set(valid))
     if extra:
-        raise IKRHLSError(f"LayerName.{layer.keras_name}.Precision: a {layer.kind} layer has no "
-                          f"{', '.join(extra)} type (it has: {', '.join(valid)})")
+        raise IKRHLSError(f"{settings.where or 'LayerName.' + layer.keras_name}.Precision: a {layer.kind} layer "
+                          f"has no {', '.join(extra)} type (it has: {', '.join(valid)})")
     roles = kind.roles_of(layer)
     types: dict = {role: chosen.get(role, config.precision) for role in roles if role != "accum"}
     if "recip" in types and "recip" not in chosen and not config.precision.is_float:
         types["recip"] = parse_type(RECIP_T)
     if "accum" in roles:
         types["accum"] = chosen.get("accum") or kind.default_accum(layer, in_types, types)
+    def where(key):
+        return config.where_of(layer.keras_name, key)
+
     if layer.activation == "softmax":
         softmax_in = types["accum"] if kind.softmax_input == "accum" else in_types[0]
-        types.update(_softmax_types(layer, softmax_in, chosen))
+        types.update(_softmax_types(layer, softmax_in, chosen, where))
     elif layer.activation in ("sigmoid", "tanh") and not types["accum"].is_float:
-        types.update(_table_activation_types(layer, types["accum"], chosen))
+        types.update(_table_activation_types(layer, types["accum"], chosen, where))
     elif layer.activation == "leaky_relu":
         types["alpha"] = chosen.get("alpha") or _alpha_type(layer, types["result"])
     return types
@@ -90,38 +94,55 @@ def _alpha_type(layer: Layer, result_t: HLSTypeLike) -> HLSTypeLike:
     return parse_type(f"ap_fixed<{integer + 16},{integer},AP_RND,AP_SAT>")
 
 
-def _table_activation_types(layer: Layer, acc_t: FixedType, chosen: dict) -> dict:
+def _table_activation_types(layer: Layer, acc_t: FixedType, chosen: dict, where) -> dict:
     """sigmoid/tanh by table over [-R, R): the table type and a type that holds acc + R."""
     r = layer.settled.act_range
     if layer.settled.table_size < 2 * r:
-        raise IKRHLSError(f"LayerName.{layer.keras_name}.TableSize: must be at least {2 * r}")
+        raise IKRHLSError(f"{where('TableSize')}: {layer.settled.table_size} is too small for the "
+                          f"{layer.activation} of layer '{layer.keras_name}' (must be at least {2 * r})")
     default = ACT_TABLE_T[layer.activation]
     table_t = chosen.get("act_table", parse_type(default))
     if table_t.is_float:
-        raise IKRHLSError(f"LayerName.{layer.keras_name}.Precision.act_table: expected a fixed-point type")
+        raise IKRHLSError(f"{where('act_table')}: expected a fixed-point type for the {layer.activation} table "
+                          f"of layer '{layer.keras_name}', got {table_t.cpp}")
     integer = max(signed_integer(acc_t), int(np.log2(r)) + 2) + 1
     shifted = parse_type(f"ap_fixed<{integer + acc_t.fractional},{integer}>")
     return {"act_table": table_t, "act_in": shifted}
 
 
-def _softmax_types(layer: Layer, in_type: HLSTypeLike, chosen: dict) -> dict:
+def _softmax_types(layer: Layer, in_type: HLSTypeLike, chosen: dict, where=None) -> dict:
+    """The softmax's tables and its difference and sum types; `where(key)` says where a setting
+    was given, for messages."""
     if not isinstance(in_type, FixedType):
         return {}
+    where = where or (lambda key: f"layer '{layer.keras_name}'")
     n = layer.out_size
     p = max(1, int(np.ceil(np.log2(n))))               # a sum of n values below 1 is below 2**p
     inv_shift = int(np.log2(layer.settled.table_size)) - p
     if inv_shift < 0:
-        raise IKRHLSError(f"LayerName.{layer.keras_name}.TableSize: {layer.settled.table_size} is too "
-                          f"small for a softmax over {n} values (needs at least {2 ** p})")
+        raise IKRHLSError(f"{where('TableSize')}: {layer.settled.table_size} is too small for the softmax of "
+                          f"layer '{layer.keras_name}' over {n} values (needs at least {2 ** p})")
     exp_t = chosen.get("exp_table", parse_type(EXP_TABLE_T))
     inv_t = chosen.get("inv_table", parse_type(f"ap_ufixed<{inv_shift + 18},{inv_shift + 2},AP_RND,AP_SAT>"))
-    for role, t in (("exp_table", exp_t), ("inv_table", inv_t)):
-        if t.is_float or t.signed:
-            raise IKRHLSError(f"LayerName.{layer.keras_name}.Precision.{role}: expected an ap_ufixed type, got {t.cpp}")
+    exp_t, inv_t = (_unsigned_table(t, role, layer, where) for role, t in (("exp_table", exp_t), ("inv_table", inv_t)))
     diff = parse_type(f"ap_fixed<{signed_width(in_type) + 1},{signed_integer(in_type) + 1}>")
     exp_sum = parse_type(f"ap_ufixed<{exp_t.width + p},{exp_t.integer + p}>")
     layer.softmax = SoftmaxShifts(inv_shift=inv_shift, sum_bits=p)
     return {"exp_table": exp_t, "inv_table": inv_t, "diff": diff, "exp_sum": exp_sum}
+
+
+def _unsigned_table(t: HLSTypeLike, role: str, layer: Layer, where) -> FixedType:
+    """A softmax table holds positive values only: a signed type (hls4ml's default exp_table and
+    inv_table are ap_fixed<18,8,AP_RND,AP_SAT>) reads as the ap_ufixed of its non-negative
+    values, one bit narrower (ap_ufixed<17,7,AP_RND,AP_SAT>): the same table entries."""
+    if not isinstance(t, FixedType) or (t.signed and t.width < 2):
+        raise IKRHLSError(f"{where(role)}: expected a fixed-point type for the softmax's {role} of layer "
+                          f"'{layer.keras_name}', got {t.cpp}")
+    if not t.signed:
+        return t
+    unsigned = FixedType(False, t.width - 1, t.integer - 1, t.quantization, t.overflow)
+    log.debug("%s: %s %s holds positive values only: read as %s", layer.keras_name, role, t.cpp, unsigned.cpp)
+    return unsigned
 
 
 def _check_types(layer: Layer, in_type: HLSTypeLike) -> None:

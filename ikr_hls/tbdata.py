@@ -25,8 +25,8 @@ def default_inputs(input_shape, n: int = DEFAULT_SAMPLES) -> np.ndarray:
     return rng.standard_normal((n, *input_shape)).astype(np.float32).astype(np.float64)
 
 
-def load_inputs(tb_data, input_shape) -> np.ndarray:
-    """The user's testbench inputs: an array or a .npy file of shape (N, *input_shape)."""
+def read_array(tb_data) -> np.ndarray:
+    """The testbench inputs as an array, read from a .npy file if given one; real numbers."""
     where = "tb_data"
     if isinstance(tb_data, (str, Path)):
         where = str(tb_data)
@@ -40,6 +40,13 @@ def load_inputs(tb_data, input_shape) -> np.ndarray:
     x = np.asarray(tb_data)
     if not np.issubdtype(x.dtype, np.number) or np.iscomplexobj(x):
         raise IKRHLSError(f"{where}: expected real numbers, got dtype {x.dtype}")
+    return x
+
+
+def load_inputs(tb_data, input_shape) -> np.ndarray:
+    """The user's testbench inputs: an array or a .npy file of shape (N, *input_shape)."""
+    where = str(tb_data) if isinstance(tb_data, (str, Path)) else "tb_data"
+    x = read_array(tb_data)
     if x.shape == tuple(input_shape):
         x = x[None]
     if x.shape[1:] != tuple(input_shape) or len(x) == 0:

@@ -93,8 +93,8 @@ def vitis_command(tool: str, path: Path) -> list[str]:
 
 def steps_setting(steps) -> str:
     """'csim=1 synth=0 ...' for IKR_HLS_STEPS; unknown step names raise."""
-    steps = list(steps)
-    unknown = [s for s in steps if s not in STEPS]
+    steps = [s.strip().lower() if isinstance(s, str) else s for s in steps]      # any case: CSIM is csim
+    unknown = [str(s) for s in steps if s not in STEPS]
     if unknown:
         raise IKRHLSError(f"steps: unknown step(s) {', '.join(unknown)} (valid: {', '.join(STEPS)})")
     if not steps:

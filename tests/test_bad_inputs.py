@@ -43,6 +43,20 @@ def _unsupported_layer(tmp):
     return ["convert", "rnn.keras", "-o", "prj"]
 
 
+def _unsupported_layers(tmp):
+    """Every layer that does not convert is named, not only the first."""
+    inp = keras.Input((5, 3))
+    x = keras.layers.LSTM(4, return_sequences=True, name="rnn")(inp)
+    keras.Model(inp, keras.layers.GRU(2, name="gru")(x)).save(tmp / "rnn2.keras")
+    return ["convert", "rnn2.keras", "-o", "prj"]
+
+
+def _two_inputs(tmp):
+    a, b = keras.Input((4,)), keras.Input((4,))
+    keras.Model([a, b], keras.layers.Add()([a, b])).save(tmp / "two.keras")
+    return ["convert", "two.keras", "-o", "prj"]
+
+
 def _bad_precision(tmp):
     return ["convert", LENET, "-o", "prj", "--precision", "ap_fixd<16,6>"]
 
@@ -54,6 +68,27 @@ def _bad_strategy(tmp):
 def _unknown_config_key(tmp):
     (tmp / "bad.yml").write_text("Model:\n  Precison: ap_fixed<16,6>\n")
     return ["convert", LENET, "-o", "prj", "--config", "bad.yml"]
+
+
+def _config_errors(tmp):
+    """Every error of a config file in one message, each naming the file and the key."""
+    (tmp / "bad.yml").write_text("Model:\n  Precision: ap_fixd<16,6>\n  ReuseFactor: 0\n")
+    return ["convert", LENET, "-o", "prj", "--config", "bad.yml"]
+
+
+def _config_syntax(tmp):
+    (tmp / "broken.yml").write_text("Model:\n  Precision: ap_fixed<16,6>\nLayerName:\n  conv1: {ReuseFactor: 2\n"
+                                    "  conv2: {}\n")
+    return ["convert", LENET, "-o", "prj", "--config", "broken.yml"]
+
+
+def _bad_labels(tmp):
+    """A labels file that is no .npy array: told before the conversion and the compilation."""
+    import numpy as np
+
+    np.save(tmp / "x.npy", np.zeros((4, 28, 28, 1), np.float32))
+    (tmp / "y.npy").write_text("3 1 4 1\n")
+    return ["convert", LENET, "-o", "prj", "--check", "4", "--tb-data", "x.npy", "--labels", "y.npy"]
 
 
 def _too_wide_for_io_parallel(tmp):
@@ -132,12 +167,25 @@ CASES = {
                      "only, as model.save_weights() writes them"),
     "unsupported layer": (_unsupported_layer, ["rnn.keras: layer 'rnn' (LSTM) is not supported"],
                           "rnn.keras: layer 'rnn' (LSTM) is not supported; supported layers: Activation"),
+    "unsupported layers": (_unsupported_layers, ["rnn2.keras: layers 'rnn' (LSTM) and 'gru' (GRU) are not supported"],
+                           "rnn2.keras: layers 'rnn' (LSTM) and 'gru' (GRU) are not supported; supported layers: "
+                           "Activation"),
+    "two inputs": (_two_inputs, ["two.keras: a model with 2 inputs and 1 output is not supported"],
+                   "two.keras: a model with 2 inputs and 1 output is not supported (one input, one output)"),
     "bad precision": (_bad_precision, ["precision: unknown type 'ap_fixd<16,6>'"],
                       "precision: unknown type 'ap_fixd<16,6>' (valid: float, double"),
     "bad option value": (_bad_strategy, ["strategy: unknown value 'fast' (valid: unrolled, pattern, pe)"],
                          "strategy: unknown value 'fast' (valid: unrolled, pattern, pe)"),
     "unknown config key": (_unknown_config_key, ["bad.yml: Model: unknown key(s) Precison (valid: Precision"],
                            "bad.yml: Model: unknown key(s) Precison (valid: Precision"),
+    "config errors": (_config_errors, ["2 config errors: bad.yml: Model.Precision: unknown type 'ap_fixd<16,6>'",
+                                       "; bad.yml: Model.ReuseFactor: expected a positive integer"],
+                      "2 config errors: bad.yml: Model.Precision: unknown type 'ap_fixd<16,6>' (...); "
+                      "bad.yml: Model.ReuseFactor: expected a positive integer"),
+    "config syntax": (_config_syntax, ["broken.yml: cannot be parsed (line 5, column 8: expected ',' or '}'"],
+                      "broken.yml: cannot be parsed (line 5, column 8: expected ',' or '}', but got ':')"),
+    "bad labels": (_bad_labels, ["y.npy: not a readable .npy array for --labels"],
+                   "y.npy: not a readable .npy array for --labels (...)"),
     "too wide for io_parallel": (_too_wide_for_io_parallel,
                                  ["wide.keras: layer 'head': its buffer mix_out of 8192 values", "limit of 4096",
                                   "reduce it before that layer (pooling)"],

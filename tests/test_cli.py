@@ -108,3 +108,93 @@ def test_check_options_are_validated(tmp_path, digits):
     proc = run_cli("convert", ikr, "-o", tmp_path / "e", "--precision", "auto", "--calibration", x, "-q")
     assert proc.returncode == 0, proc.stderr
     assert "ap_fixed" in (tmp_path / "e" / "firmware" / "defines.h").read_text()
+
+
+def test_precision_auto_says_auto_and_shows_each_layer_s_types(tmp_path, digits):
+    """Issue 30 item 4: no model-wide type is used, so the summary and the report header say
+    "auto (per layer)" and show each layer's types; --auto-width sets their width."""
+    ikr = REPO / "examples" / "models" / "lenet5_ikr.h5"
+    x, _ = digits
+    out = tmp_path / "prj"
+    proc = run_cli("convert", ikr, "-o", out, "--precision", "auto", "--calibration", x, "--auto-width", "8")
+    assert proc.returncode == 0, proc.stderr
+    head = proc.stdout.splitlines()[0]
+    assert "auto (per layer)" in head and "ap_fixed" not in head
+    types = proc.stdout[proc.stdout.index("  types: input "):proc.stdout.index("next:")]
+    for name in ("conv1", "conv2", "fc1", "fc2", "fc3"):
+        assert f"    {name}: weight ap_fixed<8, " in types and "result ap_fixed<8, " in types, name
+    assert "<16," not in types                                 # every type measured is 8 bits wide
+    report = run_cli("report", out)
+    assert report.returncode == 0, report.stderr
+    header = report.stdout.splitlines()[1]
+    assert "types auto (per layer)" in header and "default type" not in header
+    assert "result type" in report.stdout and "ap_fixed<8, " in report.stdout
+    from_model = run_cli("report", ikr, "--precision", "auto", "--calibration", x, "--auto-width", "8", "--json")
+    assert from_model.returncode == 0, from_model.stderr
+    assert '"precision": "auto (per layer)"' in from_model.stdout
+    assert_one_line_error(run_cli("convert", ikr, "-o", tmp_path / "w", "--auto-width", "8"),
+                          "--auto-width: the width of the types --precision auto measures")
+
+
+def test_a_mistyped_option_gets_its_command_s_usage_and_the_nearest_option(tmp_path):
+    """Issue 30 item 7: `--precison` is told by `ikr-hls convert`, with "did you mean"."""
+    proc = run_cli("convert", LENET, "-o", tmp_path / "prj", "--precison", "ap_fixed<8,3>")
+    assert proc.returncode == 2 and not (tmp_path / "prj").exists()
+    assert proc.stderr.startswith("usage: ikr-hls convert ")
+    assert proc.stderr.strip().splitlines()[-1] == ("ikr-hls convert: error: unrecognized arguments: --precison "
+                                                   "ap_fixed<8,3> (--precison: did you mean --precision?)")
+    proc = run_cli("report", LENET, "--jsn")
+    assert proc.returncode == 2 and "ikr-hls report: error: unrecognized arguments: --jsn (--jsn: did you mean " \
+        "--json?)" in proc.stderr
+
+
+def test_choices_are_read_in_any_case(tmp_path):
+    """Issue 30 item 7: --strategy Pattern as config's Latency/Resource are, everywhere."""
+    proc = run_cli("convert", LENET, "-o", tmp_path / "prj", "--strategy", "Pattern", "--io-type", "IO_Parallel",
+                   "--precision", "AP_FIXED<16,6>", "-q")
+    assert proc.returncode == 0, proc.stderr
+    report = (tmp_path / "prj" / "ikr_report.json").read_text()
+    assert '"strategy": "pattern"' in report and '"precision": "ap_fixed<16, 6>"' in report
+
+
+def test_inputs_are_checked_before_the_conversion(tmp_path, digits):
+    """Issue 30 item 7: a --labels file that does not fit is told at once, not after the
+    conversion and the compilation (which log their progress: none here)."""
+    import numpy as np
+
+    ikr = REPO / "examples" / "models" / "lenet5_ikr.h5"
+    x, y = digits
+    short = tmp_path / "short.npy"
+    np.save(short, np.load(y)[:3])
+    proc = run_cli("convert", ikr, "-o", tmp_path / "a", "--check", "10", "--tb-data", x, "--labels", short)
+    assert_one_line_error(proc, f"{short}: 3 labels for 10 checked inputs")
+    words = tmp_path / "words.npy"
+    np.save(words, np.array(["three", "one"]))
+    proc = run_cli("convert", ikr, "-o", tmp_path / "b", "--check", "2", "--tb-data", x, "--labels", words)
+    assert_one_line_error(proc, f"{words}: expected integer class labels")
+    assert_one_line_error(run_cli("convert", ikr, "-o", tmp_path / "c", "--tb-data", x, "--labels", y),
+                          "--labels: --check N uses them")
+    assert not any(tmp_path.glob("[abc]"))
+
+
+def test_the_synopsis_in_docs_cli_md_has_every_option():
+    """Issue 30 item 7: docs/cli.md's synopsis shows every option of every command (report's
+    --io-type was missing)."""
+    import argparse
+    import re
+
+    from ikr_hls import cli
+
+    doc = (REPO / "docs" / "cli.md").read_text()
+    synopsis = doc[doc.index("```\n") + 4:doc.index("```", doc.index("```\n") + 4)]
+    parser = cli._parser()
+    commands = next(a for a in parser._actions if isinstance(a, argparse._SubParsersAction)).choices
+    for name, command in commands.items():
+        lines = [line for line in synopsis.splitlines() if line.startswith(f"ikr-hls {name}")]
+        block = synopsis[synopsis.index(lines[0]):].split("\nikr-hls ")[0]
+        for action in command._actions:
+            options = [o for o in action.option_strings
+                       if o not in ("-h", "--help", "-q", "--quiet", "-v", "--verbose")]
+            if options:
+                assert any(re.search(rf"(?<![\w-]){re.escape(o)}(?![\w-])", block) for o in options), \
+                    f"docs/cli.md: `ikr-hls {name}` lacks {options[-1]}"

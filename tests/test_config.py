@@ -50,17 +50,16 @@ def test_per_layer_config_overrides_the_model():
     ({"Model": {"ReuseFactor": 0}}, "Model.ReuseFactor: expected a positive integer"),
     ({"Model": {"Precision": "ap_fixed<16,6,AP_ROUND>"}}, "unknown quantization mode 'AP_ROUND'"),
     ({"LayerName": {"nope": {"ReuseFactor": 2}}}, "LayerName.nope (ReuseFactor): the model has no layer 'nope'"),
-    # hls4ml's name for a Dense's own activation: the key set is named, and where it belongs
-    ({"LayerName": {"d2_relu": {"Precision": "ap_fixed<8,3>"}}},
-     "LayerName.d2_relu (Precision): the model has no layer 'd2_relu'; hls4ml names the activation of 'd2' so"),
+    # near hls4ml's name for a Dense's own activation (d2_relu): the key set is named, and where it belongs
+    ({"LayerName": {"d2_act": {"Precision": "ap_fixed<8,3>"}}},
+     "LayerName.d2_act (Precision): the model has no layer 'd2_act'; ikr-hls fuses the relu of 'd2' into it"),
     ({"LayerName": {"d1": {"Precision": {"wieght": "ap_fixed<8,3>"}}}}, "unknown key(s) wieght"),
     ({"LayerName": {"d1": {"Precision": {"recip": "ap_fixed<8,3>"}}}}, "has no recip type"),
-    ({"LayerName": {"d1": {"ReuseFactor": "2"}}}, "LayerName.d1.ReuseFactor: expected a positive integer"),
+    ({"LayerName": {"d1": {"ReuseFactor": "two"}}}, "LayerName.d1.ReuseFactor: expected a positive integer"),
+    ({"LayerName": {"d1": {"ReuseFactor": True}}}, "LayerName.d1.ReuseFactor: expected a positive integer"),
     ({"LayerName": {"d1": "ap_fixed<8,3>"}}, "LayerName.d1: expected a mapping"),
     ({"Model": {"TableSize": 1000}}, "TableSize: expected a power of two"),
     ({"Model": {"Precision": "float"}, "LayerName": {"d1": {"Precision": "ap_fixed<8,3>"}}}, "mixes floating-point"),
-    ({"LayerName": {"relu": {"ReuseFactor": 2}}},
-     "LayerName.relu (ReuseFactor): layer 'relu' has no hardware of its own (fused into d1)"),
 ])
 def test_bad_configs_raise_naming_the_key(cfg, fragment):
     import keras
@@ -158,9 +157,63 @@ def test_a_config_file_error_names_the_file_and_the_key_set(tmp_path):
 
     model = keras.Sequential([keras.Input((4,)), keras.layers.Dense(3, activation="relu", name="c1")])
     path = tmp_path / "my.yml"
-    path.write_text("Model:\n  Precision: ap_fixed<16,6>\nLayerName:\n  c1_relu:\n    Precision: {result: 'ap_fixed<8,3>'}\n")
+    path.write_text("Model:\n  Precision: ap_fixed<16,6>\nLayerName:\n  c1_act:\n"
+                    "    Precision: {result: 'ap_fixed<8,3>'}\n")
     with pytest.raises(IKRHLSError) as info:
         ikr_hls.convert(model, config=str(path))
     message = str(info.value)
-    assert message.startswith(f"{path}: LayerName.c1_relu (Precision): the model has no layer 'c1_relu'")
-    assert "fuses it into 'c1'" in message and "reuse" not in message.lower()
+    assert message.startswith(f"{path}: LayerName.c1_act (Precision): the model has no layer 'c1_act'")
+    assert "fuses the relu of 'c1' into it" in message and "reuse" not in message.lower()
+
+
+def test_a_fused_activation_s_result_is_its_layer_s_result(tmp_path, caplog):
+    """hls4ml's entry for a layer's own activation (c1_relu), a ReLU layer fused into a Dense
+    and a BatchNormalization folded into one: their result types are the layer's output type;
+    their other settings mean nothing here and are warned about, naming them."""
+    import logging
+
+    import keras
+
+    model = keras.Sequential([keras.Input((4,)), keras.layers.Dense(3, activation="relu", name="c1"),
+                              keras.layers.Dense(3, name="d2"), keras.layers.BatchNormalization(name="bn"),
+                              keras.layers.ReLU(name="r")])
+    config = {"Model": {"Precision": "ap_fixed<16,6>"},
+              "LayerName": {"c1": {"Precision": {"result": "ap_fixed<16,6>"}},
+                            "c1_relu": {"Precision": {"result": "ap_ufixed<8,2>"}},
+                            "bn": {"Precision": {"result": "ap_fixed<12,4>", "weight": "ap_fixed<8,3>"}},
+                            "r": {"Precision": "ap_ufixed<10,3>", "ReuseFactor": 2}}}
+    with caplog.at_level(logging.WARNING, logger="ikr_hls"):
+        hls = ikr_hls.convert(model, config=config)
+    assert hls.graph.layer("c1").precision["result"].cpp == "ap_ufixed<8, 2>"
+    assert hls.graph.layer("d2").precision["result"].cpp == "ap_ufixed<10, 3>"     # after bn and r
+    (message,) = [r.getMessage() for r in caplog.records if "no meaning" in r.getMessage()]
+    assert "Precision.result (the value before an activation or BatchNormalization merged into the layer" in message
+    assert "c1, bn" in message and "Precision.weight (a BatchNormalization folded into" in message
+    assert "ReuseFactor (part of the layer it is fused into, whose ReuseFactor applies): r" in message
+
+
+def test_numbers_written_as_strings_read_as_numbers_everywhere():
+    """Issue 30 item 7: one rule: "4" is 4 for ReuseFactor, TableSize and ExpRange, as "5" is
+    for ClockPeriod; and enum-like values in any case (Strategy Pattern, IOType IO_Stream)."""
+    import keras
+
+    model = keras.Sequential([keras.Input((6, 6, 1)), keras.layers.Conv2D(2, 3, name="c"),
+                              keras.layers.Flatten(), keras.layers.Dense(3, activation="softmax", name="d")])
+    hls = ikr_hls.convert(model, config={"Model": {"Precision": "ap_fixed<16,6>", "ReuseFactor": "2",
+                                                   "Strategy": "Pattern", "TableSize": " 2048", "ExpRange": "8"},
+                                         "LayerName": {"c": {"ReuseFactor": "4"}}, "ClockPeriod": "4",
+                                         "IOType": "IO_Stream"})
+    c, d = hls.graph.layer("c"), hls.graph.layer("d")
+    assert (c.settings.reuse_factor, d.settings.reuse_factor, c.settings.strategy) == (4, 2, "pattern")
+    assert (d.settings.table_size, d.settings.exp_range, hls.config.clock_period) == (2048, 8, 4.0)
+    assert hls.config.io_type == "io_stream"
+    assert ikr_hls.convert(model, strategy="PE", precision="Float").config.strategy == "pe"
+    with pytest.raises(IKRHLSError, match=r"Model.TableSize: expected a power of two from 64 to 65536, got '2k'"):
+        ikr_hls.convert(model, config={"Model": {"TableSize": "2k"}})
+
+
+def test_a_yaml_error_says_its_line_and_column(tmp_path):
+    path = tmp_path / "cfg.yml"
+    path.write_text("Model:\n  Precision: ap_fixed<16,6>\nLayerName:\n  c1: {ReuseFactor: 2\n  c2: {}\n")
+    with pytest.raises(IKRHLSError, match=rf"^{path}: cannot be parsed \(line 5, column 5: "):
+        ikr_hls.convert(build("mlp"), config=path)

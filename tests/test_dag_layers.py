@@ -5,6 +5,7 @@ Float C++ must reproduce Keras; fixed-point C++ must equal the numpy reference b
 the top function must keep one producer and one consumer per buffer (Vitis DATAFLOW)."""
 import re
 import subprocess
+from pathlib import Path
 
 import keras
 import numpy as np
@@ -228,6 +229,18 @@ def test_prune_once_prunes_depthwise_and_separable_kernels():
     kernel = model.get_layer("sep").depthwise_kernel.numpy()
     assert set((kernel != 0).sum(axis=(0, 1)).ravel()) == {2}
     assert np.all(model.get_layer("sep").pointwise_kernel.numpy() != 0)     # 1x1: left dense
+
+
+def test_the_docs_say_what_the_code_prunes():
+    """Issue 30 item 5: one truth. By default, pruning selects DepthwiseConv2D and SeparableConv2D
+    (its depthwise kernel) as it does Conv2D, not Conv2DTranspose; docs/pruning.md says so too."""
+    model = keras.Sequential([keras.Input((8, 8, 4)), L.Conv2D(4, 3, name="conv"), L.DepthwiseConv2D(3, name="dw"),
+                              L.SeparableConv2D(3, 3, name="sep"), L.Conv2DTranspose(2, 3, name="tr")])
+    assert set(prune_once(model, keep=2)) == {"conv", "dw", "sep"}
+    doc = " ".join((Path(__file__).resolve().parents[1] / "docs" / "pruning.md").read_text().split())
+    assert "every `Conv2D`, `DepthwiseConv2D` and `SeparableConv2D` larger than 1x1 is selected" in doc
+    assert "A `DepthwiseConv2D` is pruned like a Conv2D" in doc and "`Conv2DTranspose` and" in doc
+    assert "other conv kinds (depthwise" not in doc
 
 
 @pytest.mark.cpp

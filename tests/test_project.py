@@ -1,5 +1,6 @@
 """Writing projects (atomic, no silent overwrite), .h5 vs .keras, and the build cache."""
 import json
+from pathlib import Path
 
 import numpy as np
 import pytest
@@ -111,3 +112,47 @@ def test_the_public_helpers_are_documented():
     text = (root / "README.md").read_text() + "".join(p.read_text() for p in (root / "docs").glob("*.md"))
     for name in ("ikr_hls.datasets", "mnist_split", "config_from_keras_model", "IKRPruning", "count_ops"):
         assert name in text, f"{name} appears nowhere in README.md or docs/"
+
+
+@pytest.mark.parametrize("umask", [0o022, 0o002])
+def test_a_project_follows_the_umask(tmp_path, umask):
+    """Issue 30 item 3: directories and files as the umask makes them, so that teammates on a
+    shared disk open the project (the staging directory was 0700)."""
+    import os
+    import stat
+
+    old = os.umask(umask)
+    try:
+        out = ikr_hls.convert(build("mlp"), output_dir=tmp_path / "shared" / "prj").write()
+        ikr_hls.convert(build("mlp"), output_dir=out, force=True).write()      # again, over it
+    finally:
+        os.umask(old)
+    for path in [out, *out.rglob("*")]:
+        mode = stat.S_IMODE(path.stat().st_mode)
+        expected = (0o777 if path.is_dir() else 0o666) & ~umask
+        assert mode == expected, f"{path.relative_to(tmp_path)}: {oct(mode)}, expected {oct(expected)}"
+    assert stat.S_IMODE((tmp_path / "shared").stat().st_mode) == 0o777 & ~umask
+
+
+def test_force_keeps_a_copy_of_a_file_edited_since_it_was_written(tmp_path):
+    """Issue 30 item 6: the manifest knows what ikr-hls wrote; --force warns, naming each file
+    changed since, and keeps the edited one as <file>.orig."""
+    from cli_helpers import run_cli
+
+    model = Path(__file__).resolve().parent.parent / "examples" / "models" / "lenet5_ikr.h5"
+    out = tmp_path / "prj"
+    assert run_cli("convert", model, "-o", out, "-q").returncode == 0
+    top = out / "firmware" / "myproject.cpp"
+    generated = top.read_text()
+    top.write_text(generated + "// my note\n")
+    proc = run_cli("convert", model, "-o", out, "--force", "-q")
+    assert proc.returncode == 0, proc.stderr
+    assert f"ikr-hls: {out}: 1 file(s) changed since ikr-hls wrote them; --force replaces them, the edited " \
+        "versions are kept: firmware/myproject.cpp (copy: firmware/myproject.cpp.orig)" in proc.stderr
+    assert top.read_text() == generated and (out / "firmware" / "myproject.cpp.orig").read_text().endswith("note\n")
+    # unchanged files are replaced without a word, and an earlier copy is never overwritten
+    top.write_text(generated + "// a second note\n")
+    proc = run_cli("convert", model, "-o", out, "--force", "-q", "--precision", "ap_fixed<16,6>")
+    assert "firmware/myproject.cpp (copy: firmware/myproject.cpp.orig.1)" in proc.stderr
+    assert "defines.h" not in proc.stderr and (out / "firmware" / "myproject.cpp.orig").read_text().endswith("note\n")
+    assert sorted(p.name for p in (out / "firmware").glob("*.orig*")) == ["myproject.cpp.orig", "myproject.cpp.orig.1"]

@@ -44,7 +44,7 @@ def build_report(graph, config, synthesis=None) -> dict:
         "source": str(graph.source),
         "part": getattr(config, "part", None),
         "clock_period_ns": clock,
-        "precision": config.precision.cpp,
+        "precision": getattr(config, "precision_label", None) or config.precision.cpp,   # "auto (per layer)"
         "strategy": config.strategy,
         "reuse_factor": config.reuse_factor,
         "io_type": graph.io_type,

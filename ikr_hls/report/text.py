@@ -43,8 +43,10 @@ def format_report(report: dict) -> str:
     layers, t = report["layers"], report["totals"]
     overrides = report.get("layer_strategies") or {}          # layers whose config chose another strategy
     strategy = report["strategy"] + (f" ({', '.join(f'{n}: {s}' for n, s in overrides.items())})" if overrides else "")
+    auto = report["precision"].startswith("auto")             # precision="auto": types per layer, below
+    types = f"types {report['precision']}" if auto else f"default type {report['precision']}"
     out = [f"ikr-hls report: {report['project']} (from {report['source']})",
-           f"{report.get('io_type', 'io_parallel')}, default type {report['precision']}, strategy {strategy}, "
+           f"{report.get('io_type', 'io_parallel')}, {types}, strategy {strategy}, "
            "reuse factor "
            f"{report['reuse_factor']}, clock {report['clock_period_ns']:g} ns"
            + (f", part {report['part']}" if report.get("part") else ""), ""]
@@ -72,14 +74,14 @@ def format_report(report: dict) -> str:
     rows = []
     for l in layers:
         s = l["storage_bits"] or {}
-        rows.append((l["name"], l["weight_type"] or "-", _n(s.get("dense")), _n(s.get("ikr")),
-                     _n(s.get("csr")), l["strategy"] or "-", _n(l["reuse_factor"]),
+        rows.append((l["name"], l["weight_type"] or "-", l.get("result_type") or "-", _n(s.get("dense")),
+                     _n(s.get("ikr")), _n(s.get("csr")), l["strategy"] or "-", _n(l["reuse_factor"]),
                      _n(l["multipliers"]), _n(l["latency_estimate_cycles"])))
     s, r = t["storage_bits"], t["storage_reduction"]
-    total = ("total", "", _n(s["dense"]), f"{_n(s['ikr'])} ({_x(r['ikr'])})",
+    total = ("total", "", "", _n(s["dense"]), f"{_n(s['ikr'])} ({_x(r['ikr'])})",
              f"{_n(s['csr'])} ({_x(r['csr'])})", "", "", _n(t["multipliers"]),
              _n(t["latency_estimate_cycles"]))
-    out += _table(("layer", "weight type", "dense bits", "IKR bits", "CSR bits", "strategy",
+    out += _table(("layer", "weight type", "result type", "dense bits", "IKR bits", "CSR bits", "strategy",
                    "reuse", "multipliers", "latency est."), rows, total)
 
     out += ["", "Hardware (ikr_hls model of the generated code: II and steps of each layer's pipelined loop,",
