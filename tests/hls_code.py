@@ -351,7 +351,11 @@ def _statement_parts(text: str) -> tuple:
     for call in _INLINE_CALL.finditer(text):
         close = _close(text, call.end() - 1, "()")
         calls.append((call[1], tuple(_split_top(call[2] or "")), tuple(_split_top(text[call.end():close]))))
-    return tuple(calls), products(text), tuple(re.findall(r"(?<![\w:])(\w+_pe\d*)\s*\(", text))
+    pes = []
+    for call in re.finditer(r"(?<![\w:])(\w+_pe\d*)\s*\(", text):
+        close = _close(text, call.end() - 1, "()")
+        pes.append((call[1], tuple(_split_top(text[call.end():close]))))
+    return tuple(calls), products(text), tuple(pes)
 
 
 @functools.cache
@@ -513,8 +517,14 @@ class Expander:
         step.products += count
         _count_sum(text, env, step)
         self._expression(text, env, {}, step)
-        for name in pes:
-            step.calls[name] = step.calls.get(name, 0) + 1
+        for name, args in pes:               # a processing element: a module of its own, or inlined
+            function = self.functions.get(name)
+            inline = function is not None and function.pragma("INLINE") is not None \
+                and "off" not in function.pragma("INLINE").text.lower()
+            if inline:
+                self._call(name, (), args, env, {}, step)
+            else:
+                step.calls[name] = step.calls.get(name, 0) + 1
         for operation in _stream_operations(text):
             step.streams[operation] = step.streams.get(operation, 0) + 1
 

@@ -222,10 +222,14 @@ def test_a_library_as_large_as_its_kernels_is_noted():
     assert note.startswith("c1: 5 pattern(s) for 5 kernel(s), 1.0 kernel(s) per pattern")
 
 
-def test_pe_strategy_at_reuse_1_says_its_multiplexers_buy_nothing():
-    noted = [n for n in build(tiny_graph("pe", 1), tiny_config("pe", 1))["notes"] if "buy nothing" in n]
+def test_pe_strategy_at_reuse_1_says_it_is_the_pattern_strategys_hardware():
+    """At R = 1 each PE serves one kernel and is inlined: its constant pattern id folds the
+    multiplexers away (none in the report), which the note says."""
+    one = build(tiny_graph("pe", 1), tiny_config("pe", 1))
+    noted = [n for n in one["notes"] if "folds the pattern multiplexers away" in n]
     assert len(noted) == 1 and noted[0].startswith("c1: at reuse factor 1")
-    assert not any("buy nothing" in n for n in build(tiny_graph("pe", 2), tiny_config("pe", 2))["notes"])
+    assert not [m for m in by_name(one, "c1")["muxes"] if m["what"] == "PE pattern"]
+    assert not any("folds the pattern" in n for n in build(tiny_graph("pe", 2), tiny_config("pe", 2))["notes"])
 
 
 @pytest.mark.parametrize("rf", [1, 2, 3, 4])
@@ -240,9 +244,10 @@ def test_pe_strategy_by_hand(rf):
     assert c["macs_pruned"] == 16 * 5 * 3
     # per PE, ROMs of depth R: 3 weights and a 1-bit pattern id (2 patterns); constants at R = 1
     assert c["rom_bits"] == (pes * rf * (3 * W_BITS + 1) if rf > 1 else 0)
-    # DIAG and COLUMN use 5 positions; taps 0 and 2 differ between them (0/1, 8/7), tap 1 not (4)
+    # DIAG and COLUMN use 5 positions; taps 0 and 2 differ between them (0/1, 8/7), tap 1 not (4);
+    # at R = 1 the pattern id is a constant of each inlined PE: no multiplexer is left
     muxes = {(m["what"], m["ways"]): m["count"] for m in c["muxes"]}
-    expected = {("PE pattern", 2): 2 * pes}
+    expected = {("PE pattern", 2): 2 * pes} if rf > 1 else {}
     if rf == 4:           # PE 0: ci0's 3 kernels and one of ci1's: its 5 inputs choose the channel
         expected[("PE inputs", 2)] = 5
     assert muxes == expected

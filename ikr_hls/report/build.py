@@ -263,9 +263,9 @@ def _notes(report: dict) -> list:
                              "smaller library (IKRPruning library_size), a reuse factor that divides each pattern's "
                              "kernels, or the unrolled strategy costs less here.")
         if l.get("strategy") == "pe" and l.get("reuse_factor") == 1 and l.get("kernel_nonzero"):
-            notes.append(f"{l['name']}: at reuse factor 1 each PE of the pe strategy serves one kernel, so its "
-                         "pattern multiplexers buy nothing: the unrolled or pattern strategy has the same "
-                         "multipliers with constant taps (docs/hardware.md).")
+            notes.append(f"{l['name']}: at reuse factor 1 each PE of the pe strategy serves one kernel and is "
+                         "inlined, so its constant pattern id folds the pattern multiplexers away: it is the "
+                         "pattern strategy's hardware, the pe strategy pays off at R > 1 (docs/hardware.md).")
         if "regular" not in l:                           # layers without a pattern library
             continue
         live = l["kernels"] - l["kernels_removed"]

@@ -237,8 +237,8 @@ def cost(layer: Layer, in_bits: int, w_bits: int) -> StrategyCost:
             by_ways[ways] = by_ways.get(ways, 0) + len(p_.positions)
     muxes += [hardware.Mux("PE inputs", n, ways, in_bits) for ways, n in sorted(by_ways.items())]
     by_ways = {}
-    for t in range(p_.keep):                    # each PE's tap multiplexers, by pattern id
-        if p_.ways(t) > 1:
+    for t in range(p_.keep if rf > 1 else 0):   # each PE's tap multiplexers, by pattern id (R = 1: a
+        if p_.ways(t) > 1:                      # constant id, inlined: no multiplexer left)
             by_ways[p_.ways(t)] = by_ways.get(p_.ways(t), 0) + count
     muxes += [hardware.Mux("PE pattern", n, ways, in_bits) for ways, n in sorted(by_ways.items())]
     shared = sum(len(p_.channels(p)) > 1 for p in range(count))
@@ -251,7 +251,7 @@ def cost(layer: Layer, in_bits: int, w_bits: int) -> StrategyCost:
                 served[(r, slot[1])] = served.get((r, slot[1]), 0) + 1
     # a PE input's choice of channel by cycle, then the pattern multiplexer, the products, the PE's sum
     choose = (1 if any(len(p_.channels(p)) > 1 for p in range(count)) and rf > 1 else 0) \
-        + hardware.tree_levels(max((p_.ways(t) for t in range(p_.keep)), default=1))
+        + (hardware.tree_levels(max((p_.ways(t) for t in range(p_.keep)), default=1)) if rf > 1 else 0)
     return StrategyCost(multipliers=p_.multipliers + activation_products(layer), sharing=sharing,
                         memories=tuple(memories), muxes=tuple(muxes), accumulator_bits=accumulator_bits(layer),
                         macs=p_.kernels * p_.keep,
