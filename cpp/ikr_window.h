@@ -8,16 +8,15 @@
 #ifndef IKR_WINDOW_H_
 #define IKR_WINDOW_H_
 
-// On the host (the pybind11 module, csim) a shifting window costs a copy per register and per
-// pixel, more than the products of a pruned layer (docs/BENCHMARKS.md, issue 15). Host builds
-// therefore read the window's values from a zero-padded copy of the input instead: HostWindow
-// below gives window[i][j][c] the value the registers hold at the same step, with no copy per
-// step, and the host skips the pixel read and the line buffers (window.j2). -DIKR_HLS_WINDOWS compiles the line buffers and registers that Vitis synthesizes on
-// the host too; tests/test_host_windows.py checks that both give the same outputs.
-#ifndef __SYNTHESIS__
-#ifndef IKR_HLS_WINDOWS
-#define IKR_HOST_WINDOWS
-#endif
+// On the host a shifting window costs a copy per register and per pixel, more than the
+// products of a pruned layer (docs/BENCHMARKS.md, issue 15). The Python host model's build
+// (-DIKR_HOST_WINDOWS, given by ikr_hls/hostbuild.py and by nothing else) therefore reads the
+// window's values from a zero-padded copy of the input instead: HostWindow below gives
+// window[i][j][c] the value the registers hold at the same step, with no copy per step, and
+// skips the pixel read and the line buffers (window.j2). Every other build (Vitis csim, cosim,
+// synthesis, `ikr-hls csim`) compiles the line buffers and registers that Vitis synthesizes;
+// tests/test_host_windows.py checks that both give the same outputs.
+#if !defined(__SYNTHESIS__) && defined(IKR_HOST_WINDOWS)
 #include <vector>
 #endif
 

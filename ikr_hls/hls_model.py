@@ -24,6 +24,10 @@ from .vitis import DEFAULT_STEPS, find_csynth_report, read_csynth_report, run_bu
 
 log = logging.getLogger(__name__)
 HOST_ARITHMETIC = ("int", "ap_fixed")     # how host builds compute fixed-point types
+# The host-only forms of the Python host model's build, and of no other (cpp/ikr_window.h,
+# defines.h): windows read from a padded copy of the input, an unrolled conv's taps in one
+# function per filter. Vitis csim, cosim and `ikr-hls csim` compile what Vitis synthesizes.
+HOST_FORMS = ("-DIKR_HOST_WINDOWS", "-DIKR_HOST_TAPS")
 
 
 class HLSModel:
@@ -123,12 +127,14 @@ class HLSModel:
         self._module = self._build(arithmetic=arithmetic)
         return self
 
-    def _build(self, extra_flags=(), arithmetic: str = "int"):
+    def _build(self, extra_flags=(), arithmetic: str = "int", host_forms: bool = True):
+        """The pybind11 module; `host_forms`: with the host-only forms of the windows and taps
+        (HOST_FORMS: faster, the same values), else the forms Vitis synthesizes."""
         arithmetic = arithmetic.strip().lower() if isinstance(arithmetic, str) else arithmetic
         if arithmetic not in HOST_ARITHMETIC:
             raise IKRHLSError(f"arithmetic: unknown value '{arithmetic}' (valid: {', '.join(HOST_ARITHMETIC)})")
         self._ensure_written()
-        flags = list(extra_flags)
+        flags = (list(HOST_FORMS) if host_forms else []) + list(extra_flags)
         if arithmetic == "int" and self.graph.fixed_point:
             flags.append("-DIKR_HOST_INT")
         return build_module(self.output_dir, build_spec(self.graph, self.project_name), extra_flags=flags)

@@ -1,10 +1,10 @@
 """The host reads a conv's or pool's window from a zero-padded copy of its input (HostWindow in
-cpp/ikr_window.h), and in fixed point runs an unrolled conv's taps as a loop over tap tables
-(IKR_HOST_TAPS, defines.h); Vitis synthesizes line buffers, shifting registers and the
-written-out taps. Built on the host with -DIKR_HLS_WINDOWS -DIKR_HLS_TAPS, the synthesized form
-runs too: both must give the same outputs, bit for bit, on every geometry (padding, strides,
-non-square, pooling, depthwise, the PEs' cycles, a table activation), and equal the numpy
-reference."""
+cpp/ikr_window.h), and in fixed point runs an unrolled conv's taps in a function per filter
+(IKR_HOST_TAPS, defines.h): the Python host model's build only (hls_model.HOST_FORMS). Vitis
+synthesizes line buffers, shifting registers and the written-out taps, and every other build
+compiles them. Built on the host without the host forms, the synthesized form runs too: both
+must give the same outputs, bit for bit, on every geometry (padding, strides, non-square,
+pooling, depthwise, the PEs' cycles, a table activation), and equal the numpy reference."""
 import numpy as np
 import pytest
 
@@ -40,7 +40,7 @@ def built(tmp_path_factory):
         def host(e=entry):
             e[1] = e[0]._build()
         def synthesized(e=entry):
-            e[2] = e[0]._build(extra_flags=["-DIKR_HLS_WINDOWS", "-DIKR_HLS_TAPS"])
+            e[2] = e[0]._build(host_forms=False)
         jobs += [host, synthesized]
     run_two_at_a_time(jobs)
     return out

@@ -1,7 +1,7 @@
 """io_stream: layers talk through hls::stream of pixels (cpp/ikr_stream.h), the top takes and
 returns AXI4-Streams. Every layer kind of the zoo, both strategies, float against Keras and
 fixed point bit for bit against the numpy reference; the synthesized line buffers
-(-DIKR_HLS_WINDOWS) read the streams too; the g++ testbench passes; and a stream read while
+(built without the host forms) read the streams too; the g++ testbench passes; and a stream read while
 empty, or left holding data, is an error, never a hang."""
 import re
 
@@ -52,8 +52,8 @@ class StreamBuilds(dict):
             hls.write()
             entry = self[case] = [hls, None]
 
-            def job(e=entry, flags=["-DIKR_HLS_WINDOWS"] if synthesized else []):
-                e[1] = e[0]._build(extra_flags=flags)
+            def job(e=entry, host_forms=not synthesized):
+                e[1] = e[0]._build(host_forms=host_forms)
             jobs.append(job)
         run_two_at_a_time(jobs)
 

@@ -274,6 +274,30 @@ def test_csim_compiles_with_the_flags_of_the_config(projects, tmp_path):
     assert (path / "build" / "csim_compile.log").is_file()
 
 
+@pytest.mark.cpp
+@pytest.mark.parametrize("variant", [(FIXED, "unrolled"), ("float", "pattern")], ids=lambda v: "-".join(v))
+def test_csim_runs_the_forms_vitis_synthesizes(projects, tmp_path, variant):
+    """Nothing that Vitis csim or `ikr-hls csim` compiles defines a host-only form: the flags of
+    build_prj.tcl/project.tcl and hls_config.cfg name none, and with an #error planted in every
+    host-only branch of the written firmware the testbench still builds and passes."""
+    from ikr_hls.hls_model import HOST_FORMS
+
+    path = copy_project(projects, tmp_path, variant)
+    flags = (path / "project.tcl").read_text() + (path / "hls_config.cfg").read_text()
+    assert not [form for form in HOST_FORMS if form.removeprefix("-D") in flags]
+    planted = 0
+    for header in (path / "firmware" / "layers").glob("*.h"):
+        text = header.read_text()
+        for form in HOST_FORMS:
+            branch = f"#ifdef {form.removeprefix('-D')}"
+            planted += text.count(branch)
+            text = text.replace(branch, f"{branch}\n#error the host-only form {form} in a Vitis build")
+        header.write_text(text)
+    assert planted >= 3                              # every window layer (and, in fixed point, the taps)
+    result = run_csim(path)
+    assert result.passed, result.output
+
+
 # -- strict compilation -------------------------------------------------------------------------------
 STRICT = ["-std=c++14", "-Wall", "-Wextra", "-Werror", "-pedantic", "-Wno-unknown-pragmas",
           # HLS loop names are labels nothing jumps to
