@@ -24,7 +24,8 @@ with these rules; tests/test_hardware.py checks every figure against the generat
 - io_stream (docs/io_stream.md): a stream gives one read and one write a cycle; a layer's
   output element (ikr::array, AGGREGATEd) is a register of its width; a layer of the "vector"
   form first gathers its input, one element a cycle, into registers (a pipelined loop of
-  `gather_steps` at II 1 before the layer's own, whose latency adds up: in_stream_form).
+  `gather_steps` at II 1 before the layer's own, whose latency adds up: in_stream_form), then
+  computes into registers of its result that are packed into the element.
 - A table read by several lanes a step is copied, ceil(lanes / (2 x II)) copies, so that no
   copy is read more than twice a cycle.
 - Line buffers are RAMs, one per (row, channel), read and written once per step (their
@@ -211,4 +212,6 @@ def in_stream_form(cost, layer):
     if io.form != "vector":
         return replace(cost, registers_bits=registers)
     steps = layer.in_size // io.in_widths[0]
-    return replace(cost, gather_steps=steps, registers_bits=registers + layer.in_size * bits(layer.input_types[0]))
+    gathered = layer.in_size * bits(layer.input_types[0])             # the input's registers
+    computed = layer.out_size * bits(layer.precision["result"])       # the result's, packed into the element
+    return replace(cost, gather_steps=steps, registers_bits=registers + gathered + computed)

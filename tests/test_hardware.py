@@ -148,16 +148,20 @@ def aggregated_elements(function) -> set:
 
 def check_gather(function, functions, name, steps, where):
     """An io_stream vector layer: a loop of `steps` at II 1 reading one element a step into
-    completely partitioned registers, then one call of <name>_compute (INLINE off), returned."""
+    completely partitioned registers, then one call of <name>_compute (INLINE off) on arrays of
+    registers (no array inside the AGGREGATEd element), and an unrolled loop that packs the
+    result into the element; the compute function is returned."""
     loops = [n for n in function.body if isinstance(n, Loop)]
-    assert [loop.label for loop in loops] == [f"{name}_gather"], f"{where}: loops {[l.label for l in loops]}"
+    assert [loop.label for loop in loops] == [f"{name}_gather", f"{name}_pack"], \
+        f"{where}: loops {[l.label for l in loops]}"
+    assert loops[1].pragma("UNROLL"), f"{where}: the pack loop is not unrolled"
     gather = loops[0]
     assert gather.pragma("PIPELINE") and int(gather.pragma("PIPELINE").option("II") or 1) == 1, where
     assert evaluate(gather.bound, {}) // evaluate(gather.step, {}) == steps, f"{where}: the gather takes {steps}?"
     reads = Expander(functions, {}, {gather.var: 1}).run(gather.body).streams
     assert reads == {("in", "read"): 1}, f"{where}: the gather's step does {reads}"
     calls = [n for n in walk(function.body) if isinstance(n, Statement)
-             and re.fullmatch(rf"\s*{name}_compute\(x, res\.data\)\s*", n.text)]
+             and re.fullmatch(rf"\s*{name}_compute\(x, y\)\s*", n.text)]
     assert len(calls) == 1, f"{where}: {len(calls)} calls of {name}_compute"
     compute = functions[f"{name}_compute"]
     assert compute.pragma("INLINE") and "off" in compute.pragma("INLINE").text, where
@@ -269,7 +273,7 @@ def _check_layer(layer, header, weights, files, report, library_functions, top_p
     if wrapper:                                # the compute function works on the wrapper's registers
         arrays.update(declared_arrays(wrapper))
         partitions.update(partitions_of([p for n in [wrapper, *walk(wrapper.body)] for p in getattr(n, "pragmas", [])]))
-        partitions.update({"in": partitions["x"], "out": {0: "complete"}})   # x, res.data (AGGREGATE)
+        partitions.update({"in": partitions["x"], "out": partitions["y"]})   # the wrapper's registers x, y
     for element in aggregated_elements(function) | (aggregated_elements(wrapper) if wrapper else set()):
         partitions[element] = {0: "complete"}                                # one wide register
     tables = set(re.findall(r"static const \w+ (\w+)\[", weights))
