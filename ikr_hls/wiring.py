@@ -70,7 +70,7 @@ class Buffer:
     partition: Partition = field(default_factory=lambda: Partition("complete", 0))   # set by Wiring
     what: str = ""                          # for messages: which layer's input or output it is
     width: int = 0                          # io_stream: values per stream element
-    depth: int = STREAM_DEPTH               # io_stream: FIFO depth in elements
+    depth: int = STREAM_DEPTH               # io_stream: FIFO depth in elements; io_parallel: ping-pong slots
     why: str = DEFAULT                      # io_stream: "default", "branch lag" (a fork's copy), "whole tensor"
     bound: int = 0                          # io_stream, a fork's copy: the latency bound it was sized for
 
@@ -123,6 +123,36 @@ class Wiring:
         else:
             for buffer in self.all.values():
                 self._partition(buffer)
+            self._pingpong_depths()
+
+    def _pingpong_depths(self) -> None:
+        """io_parallel: a buffer between processes is a ping-pong channel of two slots, enough
+        when its reader runs right after its writer. A buffer that skips processes (a residual's
+        skip copy, read by the Add after the other branch's layers) holds a frame for every
+        process on the longest path from its writer to its reader, and one more for the frame
+        being written: depth = that path's length in channels + 1, so that frames keep entering
+        at the DATAFLOW interval."""
+        processes = self.processes()
+        writer = {s: p.name for p in processes for s in p.writes}
+        readers: dict = {}
+        for p in processes:
+            for s in p.reads:
+                readers.setdefault(writer.get(s), []).append((p.name, s))
+        longest: dict = {}                  # (from, to) -> channels on the longest path between them
+
+        def reach(start: str) -> dict:
+            if start not in longest:
+                out: dict = {}
+                for name, _ in readers.get(start, []):
+                    out[name] = max(out.get(name, 0), 1)
+                    for far, length in reach(name).items():
+                        out[far] = max(out.get(far, 0), length + 1)
+                longest[start] = out
+            return longest[start]
+
+        for buffer in self.buffers:
+            if buffer.writer is not None and buffer.reader is not None:
+                buffer.depth = max(2, reach(buffer.writer).get(buffer.reader, 1) + 1)
 
     def _add(self, name: str, producer: str, writer: str | None) -> Buffer:
         buffer = Buffer(name, self._types[producer], self._sizes[producer], self._shapes[producer], writer=writer)
@@ -204,8 +234,8 @@ class Wiring:
         return {name: buffer.size // buffer.width for name, buffer in self.all.items()}
 
     def processes(self) -> list:
-        """io_stream: the processes of the DATAFLOW region in call order (stream_depths.Process):
-        every layer, and every clone with the stream it copies and its copies."""
+        """The processes of the DATAFLOW region in call order (stream_depths.Process): every
+        layer, and every clone with the buffer it copies and its copies."""
         out = []
         for layer in [None, *self.graph.layers]:
             producer = INPUT if layer is None else layer.name

@@ -497,18 +497,22 @@ def add_memory(memories: dict, kind: str, dims: list, scheme: dict, width: int) 
     memories[key] = memories.get(key, 0) + banks
 
 
-def check_top(files) -> dict:
+def check_top(files) -> tuple[dict, dict]:
     """A canonical DATAFLOW region: only buffer (or stream) declarations and calls; every callee
-    INLINE off. Returns the streams: {name: (element type, width, depth)}."""
+    INLINE off. Returns the streams {name: (element type, width, depth)} and the io_parallel
+    buffers {name: (type, size, ping-pong slots)}, after checking those slots against the calls."""
     top = parse_functions(files["firmware/myproject.cpp"])["myproject"]
     assert top.pragma("DATAFLOW"), "the top function is not a DATAFLOW region"
     headers = "\n".join(text for path, text in files.items() if path.startswith("firmware/layers/"))
     functions = {**parse_functions(headers), **library()}
     fifos: dict = {}
+    arrays: dict = {}
+    calls: list = []                                           # [(callee, [argument names])] in order
     for node in top.body:
         if isinstance(node, Call):                             # an ikr library template (a clone)
             callee = functions[node.name]
             assert callee.pragma("INLINE") and "off" in callee.pragma("INLINE").text, f"{node.name} is not INLINE off"
+            calls.append((node.name, [a.strip() for a in node.args]))
             continue
         assert isinstance(node, Statement), f"not a declaration or call: {node}"
         text = node.text.strip()
@@ -522,11 +526,45 @@ def check_top(files) -> dict:
             continue
         called = re.fullmatch(r"(?:ikr::)?(\w+)(?:<[^>]*>)?\((.*)\)", text, re.S)
         assert declared or called, f"the DATAFLOW region holds '{text}'"
+        if declared:
+            kind, name, size = re.fullmatch(r"(\w+) (\w+)\[(\d+)\]", text).groups()
+            slots = next((p.option("depth") for p in top.pragmas if p.kind == "STREAM"
+                          and p.option("variable") == name and p.option("type") == "pipo"), 2)
+            arrays[name] = (kind, int(size), int(slots))
         if called:
             callee = functions[called[1]]
             inline = callee.pragma("INLINE")
             assert inline is not None and "off" in inline.text, f"{called[1]} is not INLINE off"
-    return fifos
+            calls.append((called[1], re.findall(r"\w+", called[2])))
+    check_pingpong_slots(arrays, calls)
+    return fifos, arrays
+
+
+def check_pingpong_slots(arrays: dict, calls: list) -> None:
+    """An io_parallel buffer holds a frame for each process on the longest path from its writer
+    to its reader, plus the one being written (two, a plain ping-pong, between neighbours): a
+    buffer that skips processes with fewer slots would stall the frames behind it. The calls
+    are in order, so a buffer's writer is the first call that names it, its readers the later."""
+    writer: dict = {}
+    edges: dict = {}                                           # call index -> [(reader index, buffer)]
+    for index, (_, names) in enumerate(calls):
+        for name in (n for n in names if n in arrays):
+            if name in writer:
+                edges.setdefault(writer[name], []).append((index, name))
+            else:
+                writer[name] = index
+    longest = [[0] * len(calls) for _ in calls]               # channels on the longest path i -> j
+    for i in reversed(range(len(calls))):
+        for j, _ in edges.get(i, []):
+            longest[i][j] = max(longest[i][j], 1)
+            for k in range(len(calls)):
+                if longest[j][k]:
+                    longest[i][k] = max(longest[i][k], longest[j][k] + 1)
+    for i, readers in edges.items():
+        for j, name in readers:
+            need = max(2, longest[i][j] + 1)
+            assert arrays[name][2] == need, (f"{name} has {arrays[name][2]} ping-pong slots; the longest path from "
+                                             f"{calls[i][0]} to {calls[j][0]} needs {need}")
 
 
 @pytest.mark.parametrize("io_type, reuse", FORMS, ids=[f"{io}-{r}" for io, r in FORMS])
@@ -542,13 +580,15 @@ def check_project(model, model_name, strategy, reuse, ikr_library, precision=PRE
     for layer in graph.layers:
         check_layer(layer, files, report, None, ikr_library, top_partitions, top_calls,
                     f"{model_name}/{layer.name} ({layer.kind}, {strategy}, reuse {reuse}, {io_type})")
-    fifos = check_top(files)
+    fifos, arrays = check_top(files)
+    bits = type_bits(files)
     if io_type == "io_stream":                 # the report's FIFO bits: depth x element, from the code
-        bits = type_bits(files)
         assert totals["buffer_ram_bits"] == sum(depth * width * bits[t] for t, width, depth in fifos.values())
         assert totals["buffer_registers_bits"] == 0
-    else:
+    else:                                      # the report's buffer bits: slots x size, from the code
         assert not fifos
+        assert totals["buffer_ram_bits"] + totals["buffer_registers_bits"] == \
+            sum(slots * size * bits[t] for t, size, slots in arrays.values())
 
 
 def test_every_kind_is_covered(keras_models):

@@ -144,8 +144,9 @@ def _ratio(a, b):
 
 
 def _dataflow(graph, layers: list, host_check: bool) -> dict:
-    """The DATAFLOW region as a whole: its buffers (io_parallel: ping-pong pairs, twice their
-    bits; io_stream: FIFOs of depth x element bits, each listed with its depth and why), the
+    """The DATAFLOW region as a whole: its buffers (io_parallel: ping-pong channels of `depth`
+    slots, two unless the buffer skips processes; io_stream: FIFOs of depth x element bits,
+    each listed with its depth and why), the
     copies of buffers read twice, the latency of a frame along the longest path, and the
     interval (the slowest process)."""
     from ..hardware import CLONE_DEPTH, Memory, bits
@@ -163,13 +164,13 @@ def _dataflow(graph, layers: list, host_check: bool) -> dict:
                           "width": buffer.width, "bits": buffer.depth * buffer.width * width, "why": buffer.why,
                           "bound_cycles": buffer.bound or None})
             continue
-        size = 2 * buffer.size * width
+        size = buffer.depth * buffer.size * width              # ping-pong slots (more where it skips)
         if buffer.partition.scheme == "complete":
             registers += size
         else:
             ram += size
             banks = buffer.partition.factor
-            memories.append(Memory(buffer.name, "RAM", 2 * banks, -(-buffer.size // banks), width))
+            memories.append(Memory(buffer.name, "RAM", buffer.depth * banks, -(-buffer.size // banks), width))
     priced = [fpga_estimate.memory_cost(m) for m in memories]
     if host_check:
         return {"buffer_registers_bits": int(registers), "buffer_ram_bits": int(ram), "buffer_resources": None,
