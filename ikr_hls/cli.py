@@ -57,6 +57,9 @@ def _parser() -> argparse.ArgumentParser:
     convert.add_argument("--io-type", default="io_parallel",
                          help="io_parallel (whole buffers between layers, default) or io_stream "
                               "(hls::stream of pixels)")
+    convert.add_argument("--fifo-depth", default="model",
+                         help="io_stream FIFO depths: model (sized by the depth model, default) or full "
+                              "(every FIFO its whole tensor, hls4ml's default)")
     convert.add_argument("--reuse-factor", type=int, default=1, help="multiplier reuse factor (default: 1)")
     convert.add_argument("--part", default=None, help="FPGA part for Vitis HLS")
     convert.add_argument("--clock", type=float, default=5.0, help="clock period in ns (default: 5.0)")
@@ -107,6 +110,7 @@ def _parser() -> argparse.ArgumentParser:
     report.add_argument("--strategy", help="model file only: conv strategy (default: unrolled)")
     report.add_argument("--reuse-factor", type=int, help="model file only: reuse factor (default: 1)")
     report.add_argument("--io-type", help="model file only: io_parallel (default) or io_stream")
+    report.add_argument("--fifo-depth", help="model file only, io_stream: model (default) or full")
     report.add_argument("--calibration", metavar="X.npy", help="model file only, --precision auto: the inputs "
                         "whose value ranges it measures")
     report.add_argument("--auto-width", type=int, metavar="W", help="model file only, --precision auto: bits of "
@@ -152,7 +156,8 @@ def _convert(args) -> int:
                   part=args.part or DEFAULT_PART, clock_period=args.clock,
                   project_name=args.project_name, force=args.force, config=args.config,
                   clock_uncertainty=args.clock_uncertainty, tb_data=args.tb_data, calibration=calibration,
-                  io_type=args.io_type, auto_width=16 if args.auto_width is None else args.auto_width)
+                  io_type=args.io_type, fifo_depth=args.fifo_depth,
+                  auto_width=16 if args.auto_width is None else args.auto_width)
     created = not Path(args.output_dir).exists()
     hls.write()
     log.info("wrote project %s (%d layers)", args.output_dir, len(hls.graph.layers))
@@ -295,6 +300,7 @@ def _report(args) -> int:
     target = Path(args.target)
     model_options = {"--precision": args.precision, "--config": args.config,
                      "--strategy": args.strategy, "--reuse-factor": args.reuse_factor, "--io-type": args.io_type,
+                     "--fifo-depth": args.fifo_depth,
                      "--calibration": args.calibration, "--auto-width": args.auto_width}
     if target.is_dir():
         given = [k for k, v in model_options.items() if v is not None]
@@ -316,6 +322,7 @@ def _report(args) -> int:
         graph, config, _ = plan_model(target, precision=args.precision or "float",   # nothing is rendered
                                       strategy=args.strategy or "unrolled", reuse_factor=args.reuse_factor or 1,
                                       config=args.config, io_type=args.io_type or "io_parallel",
+                                      fifo_depth=args.fifo_depth or "model",
                                       calibration=calibration,
                                       auto_width=16 if args.auto_width is None else args.auto_width)
         report = build_report(graph, config)

@@ -7,7 +7,7 @@ every error of a config at once, each naming the file and the key.
                              "ReuseFactor": 4, "Strategy": "pattern"},
                    "input_layer": {"Precision": {"result": "ap_ufixed<8,0>"}},
                    "fc3": {"TableSize": 2048}},
-     "IOType": "io_parallel", "Part": "xcvu13p-flga2577-2-e", "ClockPeriod": 5,
+     "IOType": "io_parallel", "FIFODepth": "model", "Part": "xcvu13p-flga2577-2-e", "ClockPeriod": 5,
      "ClockUncertainty": "12.5%"}
 
 Per-layer keys apply to layers by their Keras name (the input layer's name sets the input
@@ -34,13 +34,14 @@ from .precision import HLSTypeLike, parse_type
 
 STRATEGIES = ("unrolled", "pattern", "pe")
 IO_TYPES = ("io_parallel", "io_stream")  # hls4ml's names: whole buffers, or hls::stream between layers
+FIFO_DEPTHS = ("model", "full")  # io_stream: the depth model (stream_depths.py), or every FIFO its whole tensor
 DEFAULT_PART = "xcvu13p-flga2577-2-e"   # hls4ml's default part, so projects compare
 PRECISION_ROLES = ("weight", "bias", "accum", "result", "exp_table", "inv_table", "act_table", "recip", "alpha")
 VALUE_ROLES = ("weight", "bias", "result")             # what a Precision given as one type string sets
 MODEL_KEYS = ("Precision", "ReuseFactor", "Strategy", "TableSize", "ExpRange")
 LAYER_KEYS = MODEL_KEYS
 HARDWARE_KEYS = {"Part": "part", "ClockPeriod": "clock_period", "ClockUncertainty": "clock_uncertainty"}
-TOP_KEYS = ("Model", "LayerName", "LayerType", "IOType", *HARDWARE_KEYS)
+TOP_KEYS = ("Model", "LayerName", "LayerType", "IOType", "FIFODepth", *HARDWARE_KEYS)
 DEFAULT_CLOCK_UNCERTAINTY = "12.5%"     # hls4ml's default, as a share of the clock period
 AUTO_LABEL = "auto (per layer)"          # what messages and reports say of precision="auto"
 _IDENT = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*$")
@@ -78,7 +79,7 @@ class ProjectConfig:
     strategy: str = "unrolled"
     reuse_factor: int = 1
     io_type: str = "io_parallel"
-    fifo_depth: str = "model"                          # io_stream: "model" (stream_depths.py) or "full"
+    fifo_depth: str = "model"                          # io_stream: FIFO_DEPTHS
     table_size: int = 1024                             # softmax lookup tables, fixed point
     exp_range: int = 16                                # exp table covers x - max in (-range, 0]
     layers: dict = field(default_factory=dict)         # keras layer name -> LayerSettings
@@ -157,7 +158,7 @@ _BAD = object()                                          # a value that failed i
 def make_config(precision="float", strategy="unrolled", reuse_factor=1, part=DEFAULT_PART,
                 clock_period=5.0, project_name="myproject", config=None,
                 clock_uncertainty=DEFAULT_CLOCK_UNCERTAINTY, io_type="io_parallel",
-                auto_layers=None) -> ProjectConfig:
+                auto_layers=None, fifo_depth="model") -> ProjectConfig:
     """Validate the keyword options of convert(); `config` (a dict, or a .yml/.yaml/.json
     file) overrides them, model-wide and per layer. `auto_layers` (precision="auto": layer
     name -> {"Precision": {role: type}}) gives layers the types measured for them, under any
@@ -178,6 +179,7 @@ def make_config(precision="float", strategy="unrolled", reuse_factor=1, part=DEF
     model = dict(Precision=precision, ReuseFactor=reuse_factor, Strategy=strategy)
     hardware = dict(Part=part, ClockPeriod=clock_period, ClockUncertainty=clock_uncertainty)
     io_key = "io_type"                                 # where the io type came from, for messages
+    fifo_key = "fifo_depth"
     layer_types: dict = {}
     cfg: dict = {}
     source, notes = "", []  # type: tuple[str, list]
@@ -188,6 +190,8 @@ def make_config(precision="float", strategy="unrolled", reuse_factor=1, part=DEF
         hardware.update({k: v for k, v in cfg.items() if k in HARDWARE_KEYS})
         if "IOType" in cfg:
             io_type, io_key = cfg["IOType"], origin + "IOType"
+        if "FIFODepth" in cfg:
+            fifo_depth, fifo_key = cfg["FIFODepth"], origin + "FIFODepth"
         for group, target in (("LayerName", layers), ("LayerType", layer_types)):
             entries = cfg.get(group, {})
             for name, entry in (entries.items() if isinstance(entries, dict) else ()):
@@ -196,6 +200,9 @@ def make_config(precision="float", strategy="unrolled", reuse_factor=1, part=DEF
     auto = {name: _layer_settings(name, entry, None, problems, "", "precision='auto'", label=f"{name} (auto)")
             for name, entry in (auto_layers or {}).items()}
     io_type = problems.check(validate_io_type, io_type, io_key)
+    fifo_depth = problems.check(validate_fifo_depth, fifo_depth, fifo_key)
+    if io_type == "io_parallel" and fifo_depth == "full":   # io_parallel has ping-pong buffers, no FIFOs
+        notes.append((f"{fifo_key}: full", "io_parallel has no FIFOs", None))
     names = {k: (f"{source}: {k}" if source != "config" else k) if k in cfg else HARDWARE_KEYS[k]
              for k in HARDWARE_KEYS}
     part = hardware["Part"]
@@ -223,7 +230,8 @@ def make_config(precision="float", strategy="unrolled", reuse_factor=1, part=DEF
     return ProjectConfig(
         precision=cast(HLSTypeLike, parsed), **values, layers=layers, layer_types=layer_types,
         part=part.strip(), clock_period=clock, clock_uncertainty=uncertainty, project_name=project_name,
-        io_type=io_type, auto_layers=auto, source=source, notes=tuple(notes), auto=auto_layers is not None,
+        io_type=io_type, fifo_depth=fifo_depth, auto_layers=auto, source=source, notes=tuple(notes),
+        auto=auto_layers is not None,
         model_where=where)
 
 
@@ -406,6 +414,10 @@ def validate_strategy(value, key):
 
 def validate_io_type(value, key):
     return _choice(value, IO_TYPES, key)
+
+
+def validate_fifo_depth(value, key):
+    return _choice(value, FIFO_DEPTHS, key)
 
 
 def integer_value(value, key, what: str):

@@ -253,7 +253,8 @@ def _figure(value) -> str:
 def convert(model, output_dir="ikr_prj", precision="float", strategy="unrolled", reuse_factor=1,
             part=DEFAULT_PART, clock_period=5.0, project_name="myproject", force=False,
             config=None, calibration=None, auto_width=16,
-            clock_uncertainty=DEFAULT_CLOCK_UNCERTAINTY, tb_data=None, io_type="io_parallel") -> HLSModel:
+            clock_uncertainty=DEFAULT_CLOCK_UNCERTAINTY, tb_data=None, io_type="io_parallel",
+            fifo_depth="model") -> HLSModel:
     """Convert a keras.Model, or a .h5/.keras file, into an HLSModel (nothing is written
     until write() or compile()). `config` (an hls4ml-like dict, or a .yml/.json file) sets
     precision, reuse factor and strategy model-wide and per layer, over the keyword values.
@@ -261,22 +262,26 @@ def convert(model, output_dir="ikr_prj", precision="float", strategy="unrolled",
     `calibration` inputs (a per-layer config still overrides it). `tb_data` (an array
     (N, *input_shape) or a .npy file) becomes the testbench's golden inputs; by default a
     few seeded random ones. io_type="io_stream" (or the config's IOType) makes layers talk
-    through hls::stream of pixels, with line buffers instead of whole buffers (docs/io_stream.md)."""
+    through hls::stream of pixels, with line buffers instead of whole buffers (docs/io_stream.md);
+    there fifo_depth="model" (or the config's FIFODepth) sizes each FIFO by the depth model and
+    "full" gives every FIFO its whole tensor, as hls4ml does before its FIFO optimization."""
     graph, config, keras_model = plan_model(model, precision=precision, strategy=strategy,
                                             reuse_factor=reuse_factor, part=part, clock_period=clock_period,
                                             project_name=project_name, config=config, calibration=calibration,
                                             auto_width=auto_width, clock_uncertainty=clock_uncertainty,
-                                            tb_data=tb_data, io_type=io_type)
+                                            tb_data=tb_data, io_type=io_type, fifo_depth=fifo_depth)
     return HLSModel(graph, config, output_dir, keras_model=keras_model, force=force, tb_data=tb_data)
 
 
 def plan_model(model, precision="float", strategy="unrolled", reuse_factor=1, part=DEFAULT_PART,
                clock_period=5.0, project_name="myproject", config=None, calibration=None, auto_width=16,
-               clock_uncertainty=DEFAULT_CLOCK_UNCERTAINTY, tb_data=None, io_type="io_parallel"):
+               clock_uncertainty=DEFAULT_CLOCK_UNCERTAINTY, tb_data=None, io_type="io_parallel",
+               fifo_depth="model"):
     """convert() up to the frozen plan, rendering nothing: (graph, ProjectConfig, keras model).
     The frontend, the passes and the profile of the calibration data run once each."""
     options = dict(strategy=strategy, reuse_factor=reuse_factor, part=part, clock_period=clock_period,
-                   project_name=project_name, clock_uncertainty=clock_uncertainty, io_type=io_type)
+                   project_name=project_name, clock_uncertainty=clock_uncertainty, io_type=io_type,
+                   fifo_depth=fifo_depth)
     profile = None
     if isinstance(precision, str) and precision.strip().lower() == "auto":
         if calibration is None:

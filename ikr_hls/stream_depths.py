@@ -53,7 +53,6 @@ from .ir import Graph, Layer
 
 STREAM_DEPTH = 2                 # a FIFO between a producer and its only reader (Vitis's default)
 DEFAULT, BRANCH_LAG, WHOLE = "default", "branch lag", "whole tensor"
-FIFO_DEPTHS = ("model", "full")  # fifo_depth: the depth model, or every stream its whole tensor
 _PORT = 1 << 62                  # the top's input and output: the caller reads and writes them freely
 
 

@@ -14,7 +14,7 @@ import ikr_hls
 from ikr_hls.errors import IKRHLSError
 from ikr_hls.hardware import CLONE_DEPTH, MIN_LATENCY_BOUND
 from ikr_hls.report import build_report, format_report
-from ikr_hls.stream_depths import BRANCH_LAG, DEFAULT, STREAM_DEPTH, StreamModel
+from ikr_hls.stream_depths import BRANCH_LAG, DEFAULT, STREAM_DEPTH, WHOLE, StreamModel
 from ikr_hls.wiring import Wiring
 from zoo import EVERY_KIND
 
@@ -90,6 +90,29 @@ def test_the_top_and_the_report_show_the_depths(forked, case):
     text = format_report(report)
     for f in report["fifos"]:
         assert re.search(rf"^{f['name']}\s+{f['why']}\s+{f['depth']:,}\s+{f['elements']:,}\s", text, re.M), f["name"]
+
+
+def test_fifo_depth_full_gives_every_fifo_its_whole_tensor(tmp_path):
+    """FIFODepth: full (hls4ml's default) in the top's pragmas and the report, elements per
+    inference as the wiring counts them."""
+    hls = ikr_hls.convert(EVERY_KIND["residual"](), output_dir=tmp_path / "p", precision=FIXED,
+                          io_type="io_stream", config={"FIFODepth": "full"})
+    elements = hls.graph.plan.wiring.stream_elements()
+    top = hls.files["firmware/myproject.cpp"]
+    depths = dict((n, int(d)) for n, d in re.findall(r"#pragma HLS STREAM variable=(\w+) depth=(\d+)", top))
+    assert depths and depths == {name: elements[name] for name in depths}
+    report = build_report(hls.graph, hls.config)
+    assert report["fifo_depth"] == "full"
+    assert {f["name"]: (f["depth"], f["why"]) for f in report["fifos"]} == {n: (d, WHOLE) for n, d in depths.items()}
+
+
+def test_fifo_depth_means_nothing_in_io_parallel(caplog):
+    with caplog.at_level("WARNING", logger="ikr_hls"):
+        hls = ikr_hls.convert(EVERY_KIND["residual"](), output_dir="unused", precision=FIXED, fifo_depth="full")
+    assert "fifo_depth: full (io_parallel has no FIFOs)" in caplog.text
+    assert build_report(hls.graph, hls.config)["fifo_depth"] is None
+    with pytest.raises(IKRHLSError, match="fifo_depth: unknown value 'deep'"):
+        ikr_hls.convert(EVERY_KIND["residual"](), output_dir="unused", precision=FIXED, fifo_depth="deep")
 
 
 def test_io_parallel_reports_no_fifos():

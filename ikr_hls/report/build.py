@@ -48,6 +48,7 @@ def build_report(graph, config, synthesis=None) -> dict:
         "strategy": config.strategy,
         "reuse_factor": config.reuse_factor,
         "io_type": graph.io_type,
+        "fifo_depth": graph.fifo_depth if graph.io_type == "io_stream" else None,   # "model" or "full"
         "host_check_only": host_check,      # floating-point types: no hardware figures (docs/hardware.md)
         "layer_strategies": {l["name"]: l["strategy"] for l in layers
                              if l["strategy"] is not None and l["strategy"] != config.strategy},

@@ -94,10 +94,11 @@ def format_report(report: dict) -> str:
     out += _table(("layer", "kind", "II", "steps", "latency", "multipliers", "registers", "RAM", "ROM"),
                   rows, total)
     if report.get("fifos") is not None:
-        out.append(f"  totals include the DATAFLOW FIFOs: {_n(t['buffer_ram_bits'])} RAM bits")
+        sizing = " (every FIFO its whole tensor: --fifo-depth full)" if report.get("fifo_depth") == "full" else ""
+        out.append(f"  totals include the DATAFLOW FIFOs{sizing}: {_n(t['buffer_ram_bits'])} RAM bits")
         out += _format_fifos(report["fifos"])
     elif t.get("buffer_registers_bits") is not None:
-        out.append(f"  totals include the DATAFLOW buffers (ping-pong: twice each): "
+        out.append(f"  totals include the DATAFLOW buffers (ping-pong: two frames each, more for skip copies): "
                    f"{_n(t['buffer_registers_bits'])} register bits, {_n(t['buffer_ram_bits'])} RAM bits")
 
     out += _format_resources(report)
