@@ -31,9 +31,10 @@ test-all: $(STAMP)
 quick: $(STAMP)
 	$(PY) -m pytest -m "not cpp and not tools and not process and not slow" -n auto --dist loadfile
 
-# ruff (style, imports, bugbear, pyupgrade) and mypy on the package; both configured in pyproject.toml
+# ruff (style, imports, bugbear, pyupgrade) on all the Python code, mypy on the package; both
+# configured in pyproject.toml
 lint: $(STAMP)
-	$(PY) -m ruff check ikr_hls
+	$(PY) -m ruff check ikr_hls tests bench examples
 	$(PY) -m mypy
 
 clean:

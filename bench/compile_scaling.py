@@ -110,7 +110,8 @@ def main():
         print(f"`ikr-hls prebuild` (once per install; 0 if it was already built): {prebuild_s:.1f} s. "
               f"Bridge only (an almost empty 4->2 dense model, prebuilt bridge): {base:.1f} s of g++.\n")
         print(f"Precision {args.precision}.\n")
-        print("| layer | weights | strategy | nonzero weights | convert (s) | compile, cold (s) | firmware lines | firmware KiB | max abs err vs Keras |")
+        print("| layer | weights | strategy | nonzero weights | convert (s) | compile, cold (s) | firmware lines "
+              "| firmware KiB | max abs err vs Keras |")
         print("|---|---|---|---:|---:|---:|---:|---:|---:|")
         for r in rows:
             print(f"| {r['layer']} | {r['kind']} | {r['strategy']} | {r['nnz']} | {r['convert_s']:.2f} | "

@@ -45,7 +45,7 @@ def main() -> None:
                                   precision=precision, strategy=strategy)
             compiled = hls.compile()
             rate = best_rate(compiled.predict, x)
-            one = best_rate(lambda batch: compiled.predict(batch, threads=1), x)
+            one = best_rate(lambda batch, compiled=compiled: compiled.predict(batch, threads=1), x)
             print(f"| {tree.name} | {precision} | {strategy} | {rate:,.0f} | {one:,.0f} |")
 
 

@@ -195,7 +195,8 @@ CASES = {
                                ["wide.keras: layer 'head': it gathers its input of 8192 values", "limit of 4096"],
                                "wide.keras: layer 'head': it gathers its input of 8192 values into as many registers"),
     "existing directory": (_existing_directory, ["existing: directory exists and is not empty", "--force"],
-                           "existing: directory exists and is not empty (use --force, convert(..., force=True) or write(force=True) to overwrite)"),
+                           "existing: directory exists and is not empty (use --force, convert(..., force=True) or "
+                           "write(force=True) to overwrite)"),
     "bad tb data": (_bad_tb_data, ["none.npy: no such file"], "none.npy: no such file (tb_data expects a .npy array)"),
     "no compiler (convert --check)": (_no_compiler_convert, ["no C++ compiler: 'nope' is not on PATH"],
                                       "no C++ compiler: 'nope' is not on PATH (install g++ or set CXX)"),

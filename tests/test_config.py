@@ -131,7 +131,8 @@ def test_hardware_settings_from_keywords_and_config(tmp_path):
     cfg = tmp_path / "hw.yml"
     cfg.write_text("Part: xcu250-figd2104-2L-e\nClockPeriod: 3.3\nClockUncertainty: 10%\n")
     hls = ikr_hls.convert(model, part="xc7z020clg400-1", config=cfg)       # the config wins, as for Model keys
-    assert (hls.config.part, hls.config.clock_period, hls.config.clock_uncertainty) == ("xcu250-figd2104-2L-e", 3.3, "10%")
+    assert (hls.config.part, hls.config.clock_period, hls.config.clock_uncertainty) == \
+        ("xcu250-figd2104-2L-e", 3.3, "10%")
     files = hls.files
     assert "set clock_uncertainty 10%" in files["project.tcl"] and "clock=3.3ns" in files["hls_config.cfg"]
     with pytest.raises(IKRHLSError, match="clock_uncertainty: expected a percentage"):

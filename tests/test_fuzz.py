@@ -170,7 +170,7 @@ def test_non_finite_weights(damaged):
     for path in files["nan_weight"]:
         with h5py.File(path, "r") as f:                      # the damage is where it was meant to be
             bad = []
-            f.visititems(lambda name, obj: bad.append(name) if isinstance(obj, h5py.Dataset)
+            f.visititems(lambda name, obj, bad=bad: bad.append(name) if isinstance(obj, h5py.Dataset)
                          and obj.dtype.kind == "f" and not np.all(np.isfinite(obj[...])) else None)
         assert bad, path
         row = rows[str(path)]

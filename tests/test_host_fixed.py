@@ -72,7 +72,7 @@ def outputs(tmp_path_factory):
 def test_integer_model_equals_the_ap_types_headers(outputs):
     int_model, ap_types = outputs
     assert len(int_model) == len(ap_types) > len(TYPES) * len(VALUES)
-    differ = [(i, a, b) for i, (a, b) in enumerate(zip(int_model, ap_types)) if a != b]
+    differ = [(i, a, b) for i, (a, b) in enumerate(zip(int_model, ap_types, strict=True)) if a != b]
     assert differ == []
 
 

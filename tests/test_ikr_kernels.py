@@ -180,7 +180,8 @@ def test_reuse_factor_per_model_and_per_layer():
     nnz = int(np.count_nonzero(model.get_layer("fc2").kernel.numpy()))
     assert f"ALLOCATION operation instances=mul limit={-(-nnz // 8)}" in files["firmware/layers/fc2.h"]
     assert "UNROLL factor" not in "".join(files.values())
-    with pytest.raises(ikr_hls.IKRHLSError, match=r"reuse_factor\['nope'\] \(reuse factor\): the model has no layer 'nope'"):
+    with pytest.raises(ikr_hls.IKRHLSError,
+                       match=r"reuse_factor\['nope'\] \(reuse factor\): the model has no layer 'nope'"):
         ikr_hls.convert(model, reuse_factor={"nope": 2})
     with pytest.raises(ikr_hls.IKRHLSError, match="reuse_factor: expected a positive integer"):
         ikr_hls.convert(model, reuse_factor=0)

@@ -79,7 +79,7 @@ def test_top_keep_is_the_best_single_pattern(seed, keep, centre):
     energy = np.random.default_rng(seed).random((5, 9))
     tops = P.top_keep(energy, keep, 4 if centre else None)
     pool = P.all_patterns(3, 3, keep, force_center=centre)
-    for row, top in zip(energy, tops):
+    for row, top in zip(energy, tops, strict=True):
         assert top.sum() == keep and (top[4] or not centre)
         assert (row * top).sum() == pytest.approx(max((row * p).sum() for p in pool), rel=1e-12)
 
