@@ -8,10 +8,11 @@ the then-branch of `#ifdef IKR_TRACE` / `IKR_COUNT_OPS` / `IKR_HOST_WINDOWS` / `
 __SYNTHESIS__`, the else-branch of `#ifdef __SYNTHESIS__`. Any other conditional keeps all of
 its branches (conservative).
 
-Not covered: macros are not expanded; `#if` expressions other than `[!]defined(M)` or `M` are
-unknown; directives continued with a backslash; recursion through function pointers, virtual
-calls, qualified (`ns::f(...)`) or member (`x.f(...)`) calls, or overloads told apart by
-signature (functions are identified by bare name); loops bounded only by `break`.
+Not covered: macros are not expanded; `#if` expressions other than `[!]defined(M)` or `M`,
+or such terms joined by `&&` and `||` without parentheses, are unknown; directives continued
+with a backslash; recursion through function pointers, virtual calls, qualified (`ns::f(...)`)
+or member (`x.f(...)`) calls, or overloads told apart by signature (functions are identified
+by bare name); loops bounded only by `break`.
 """
 import bisect
 import re
@@ -68,6 +69,12 @@ def _condition_value(kind: str, expression: str):
     """True/False when Vitis' answer is known (see _MACROS_IN_SYNTHESIS), else None."""
     if kind in ("ifdef", "ifndef"):
         expression = ("!" if kind.endswith("ndef") else "") + f"defined({expression.strip()})"
+    for operator, absorbing in (("||", True), ("&&", False)):  # A && B is False once A or B is
+        if operator in expression:
+            values = [_condition_value("if", term) for term in expression.split(operator)]
+            if absorbing in values:
+                return absorbing
+            return None if None in values else not absorbing
     match = re.fullmatch(r"(!?)\s*(?:defined\s*\(?\s*(\w+)\s*\)?|(\w+))", expression.strip())
     if not match:
         return None

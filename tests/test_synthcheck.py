@@ -104,6 +104,8 @@ def test_look_alikes_are_not_flagged(code):
     "#ifdef IKR_COUNT_OPS\nint *c = new int;\n#else\nint c;\n#endif\n",
     "#ifdef __SYNTHESIS__\nint a[4];\n#else\nstd::vector<int> a(4);\n#endif\n",
     "#ifndef IKR_TRACE\nint t;\n#else\nstd::string t;\n#endif\n",
+    "#if !defined(__SYNTHESIS__) && defined(IKR_HOST_WINDOWS)\n#include <vector>\n#endif\n",
+    "#if defined(FOO) && defined(IKR_HOST_TAPS) || defined(IKR_TRACE)\nthrow 1;\n#endif\n",
     "#ifdef IKR_TRACE  // tracing\n#ifdef FOO\n#else\nstd::map<int, int> m;\n#endif\n"
     "#ifndef __SYNTHESIS__\n#endif\nthrow 1;\n#endif  // IKR_TRACE\n",
 ])
@@ -130,6 +132,13 @@ def test_nested_conditionals_keep_the_synthesised_branches():
             "#endif\n"                              # 16
             "#endif\n")                             # 17
     assert scan(code) == [(6, "dynamic allocation"), (13, "dynamic allocation"), (15, "dynamic allocation")]
+
+
+def test_a_conjunction_or_disjunction_with_an_unknown_term_keeps_its_branch():
+    code = ("#if defined(FOO) && !defined(__SYNTHESIS__)\nthrow 1;\n#endif\n"   # False: dropped
+            "#if defined(FOO) && defined(__SYNTHESIS__)\nthrow 2;\n#endif\n"    # unknown: kept
+            "#if defined(FOO) || defined(__SYNTHESIS__)\nthrow 3;\n#endif\n")   # True: kept
+    assert scan(code) == [(5, "exceptions"), (8, "exceptions")]
 
 
 def test_synthesis_branch_taken_drops_later_elif_and_else():
