@@ -18,6 +18,7 @@ import jinja2
 
 from . import expr, tbdata
 from ._version import __version__
+from .axis import axis_ports
 from .buildspec import SPEC_FILE, BuildSpec
 from .config import ProjectConfig
 from .errors import IKRHLSError
@@ -98,6 +99,7 @@ class _Renderer:
                       calls=wiring.calls(layer_views), has_clones=wiring.has_clones,
                       index_fields=any(view["index_types"] for view in layer_views),
                       input_shape=list(self.graph.input_shape),
+                      axis=axis_ports(self.graph) if self.config.side_channels else None,
                       output_shape=list(self.graph.output_shape))
         last = self.graph.layers[-1]
         self.files["firmware/defines.h"] = self.env.get_template("firmware/defines.h.j2").render(
@@ -113,7 +115,7 @@ class _Renderer:
         for header in sorted(cpp_dir().glob("*.h")):
             self.files[f"firmware/ikr/{header.name}"] = header.read_text()
         self._vitis_files(common)
-        self.files[SPEC_FILE] = build_spec(self.graph, self.project).to_json()
+        self.files[SPEC_FILE] = build_spec(self.graph, self.project, self.config.side_channels).to_json()
         return self.files
 
     def _vitis_files(self, common: dict):
@@ -130,12 +132,12 @@ class _Renderer:
             self.files[path] = self.env.get_template(template).render(**view)
 
 
-def build_spec(graph: Graph, project: str) -> BuildSpec:
+def build_spec(graph: Graph, project: str, side_channels: bool = False) -> BuildSpec:
     """What a host build needs to know of the project (buildspec.py), from the graph."""
     typedefs = [("input_t", graph.input_type)] + [(f"{layer.name}_{role}_t", t) for layer in graph.layers
                                                   for role, t in layer.precision.items()]
     return BuildSpec(project, graph.fixed_point, graph.io_type == "io_stream",
-                     tuple(name for name, t in typedefs if t.is_float))
+                     tuple(name for name, t in typedefs if t.is_float), f"{project}_axi" if side_channels else "")
 
 
 def render_project(graph: Graph, config: ProjectConfig) -> dict[str, str]:

@@ -21,6 +21,12 @@ class BuildSpec:
     fixed_point: bool              # ap_fixed types: the build needs the ap_types headers
     stream: bool                   # io_stream: hls::stream (Vitis's hls_stream.h when it is installed)
     float_types: tuple = ()        # typedefs that are float or double (Vitis builds float cores for them)
+    top: str = ""                  # Vitis's top function when it is not `project` (the AXI wrapper)
+
+    @property
+    def top_function(self) -> str:
+        """What Vitis synthesizes, and names its reports after."""
+        return self.top or self.project
 
     @property
     def top_source(self) -> str:
@@ -39,6 +45,6 @@ class BuildSpec:
         try:
             data = json.loads(path.read_text())
             return cls(str(data["project"]), bool(data["fixed_point"]), bool(data["stream"]),
-                       tuple(str(t) for t in data.get("float_types", ())))
+                       tuple(str(t) for t in data.get("float_types", ())), str(data.get("top", "")))
         except (ValueError, KeyError, TypeError) as exc:
             raise IKRHLSError(f"{path}: not a build spec ikr-hls wrote ({exc})") from None

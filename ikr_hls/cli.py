@@ -60,6 +60,9 @@ def _parser() -> argparse.ArgumentParser:
     convert.add_argument("--fifo-depth", default="model",
                          help="io_stream FIFO depths: model (sized by the depth model, default) or full "
                               "(every FIFO its whole tensor, hls4ml's default)")
+    convert.add_argument("--side-channels", action="store_true",
+                         help="io_stream: a top <project>_axi whose AXI4-Stream ports carry TKEEP, TSTRB and TLAST "
+                              "(for an AXI DMA); default: data only")
     convert.add_argument("--reuse-factor", type=int, default=1, help="multiplier reuse factor (default: 1)")
     convert.add_argument("--part", default=None, help="FPGA part for Vitis HLS")
     convert.add_argument("--clock", type=float, default=5.0, help="clock period in ns (default: 5.0)")
@@ -111,6 +114,8 @@ def _parser() -> argparse.ArgumentParser:
     report.add_argument("--reuse-factor", type=int, help="model file only: reuse factor (default: 1)")
     report.add_argument("--io-type", help="model file only: io_parallel (default) or io_stream")
     report.add_argument("--fifo-depth", help="model file only, io_stream: model (default) or full")
+    report.add_argument("--side-channels", action="store_true", default=None,
+                        help="model file only, io_stream: count the AXI wrapper's adapters and FIFOs")
     report.add_argument("--calibration", metavar="X.npy", help="model file only, --precision auto: the inputs "
                         "whose value ranges it measures")
     report.add_argument("--auto-width", type=int, metavar="W", help="model file only, --precision auto: bits of "
@@ -156,7 +161,7 @@ def _convert(args) -> int:
                   part=args.part or DEFAULT_PART, clock_period=args.clock,
                   project_name=args.project_name, force=args.force, config=args.config,
                   clock_uncertainty=args.clock_uncertainty, tb_data=args.tb_data, calibration=calibration,
-                  io_type=args.io_type, fifo_depth=args.fifo_depth,
+                  io_type=args.io_type, fifo_depth=args.fifo_depth, side_channels=args.side_channels,
                   auto_width=16 if args.auto_width is None else args.auto_width)
     created = not Path(args.output_dir).exists()
     hls.write()
@@ -300,7 +305,7 @@ def _report(args) -> int:
     target = Path(args.target)
     model_options = {"--precision": args.precision, "--config": args.config,
                      "--strategy": args.strategy, "--reuse-factor": args.reuse_factor, "--io-type": args.io_type,
-                     "--fifo-depth": args.fifo_depth,
+                     "--fifo-depth": args.fifo_depth, "--side-channels": args.side_channels,
                      "--calibration": args.calibration, "--auto-width": args.auto_width}
     if target.is_dir():
         given = [k for k, v in model_options.items() if v is not None]
@@ -323,6 +328,7 @@ def _report(args) -> int:
                                       strategy=args.strategy or "unrolled", reuse_factor=args.reuse_factor or 1,
                                       config=args.config, io_type=args.io_type or "io_parallel",
                                       fifo_depth=args.fifo_depth or "model",
+                                      side_channels=bool(args.side_channels),
                                       calibration=calibration,
                                       auto_width=16 if args.auto_width is None else args.auto_width)
         report = build_report(graph, config)
@@ -349,7 +355,7 @@ def _project_report(project):
     except ValueError as exc:
         raise IKRHLSError(f"{path}: not valid JSON ({exc})") from None
     try:
-        csynth = find_csynth_report(project, report.get("project"))
+        csynth = find_csynth_report(project)
     except IKRHLSError:
         csynth = None                       # not synthesised yet
     if csynth is not None:

@@ -7,8 +7,8 @@ every error of a config at once, each naming the file and the key.
                              "ReuseFactor": 4, "Strategy": "pattern"},
                    "input_layer": {"Precision": {"result": "ap_ufixed<8,0>"}},
                    "fc3": {"TableSize": 2048}},
-     "IOType": "io_parallel", "FIFODepth": "model", "Part": "xcvu13p-flga2577-2-e", "ClockPeriod": 5,
-     "ClockUncertainty": "12.5%"}
+     "IOType": "io_parallel", "FIFODepth": "model", "SideChannels": false,
+     "Part": "xcvu13p-flga2577-2-e", "ClockPeriod": 5, "ClockUncertainty": "12.5%"}
 
 Per-layer keys apply to layers by their Keras name (the input layer's name sets the input
 type), or by their Keras class under LayerType (a layer's LayerName entry wins over its
@@ -41,7 +41,7 @@ VALUE_ROLES = ("weight", "bias", "result")             # what a Precision given 
 MODEL_KEYS = ("Precision", "ReuseFactor", "Strategy", "TableSize", "ExpRange")
 LAYER_KEYS = MODEL_KEYS
 HARDWARE_KEYS = {"Part": "part", "ClockPeriod": "clock_period", "ClockUncertainty": "clock_uncertainty"}
-TOP_KEYS = ("Model", "LayerName", "LayerType", "IOType", "FIFODepth", *HARDWARE_KEYS)
+TOP_KEYS = ("Model", "LayerName", "LayerType", "IOType", "FIFODepth", "SideChannels", *HARDWARE_KEYS)
 DEFAULT_CLOCK_UNCERTAINTY = "12.5%"     # hls4ml's default, as a share of the clock period
 AUTO_LABEL = "auto (per layer)"          # what messages and reports say of precision="auto"
 _IDENT = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*$")
@@ -80,6 +80,7 @@ class ProjectConfig:
     reuse_factor: int = 1
     io_type: str = "io_parallel"
     fifo_depth: str = "model"                          # io_stream: FIFO_DEPTHS
+    side_channels: bool = False                        # io_stream: AXI4-Stream ports with TLAST (axis.py)
     table_size: int = 1024                             # softmax lookup tables, fixed point
     exp_range: int = 16                                # exp table covers x - max in (-range, 0]
     layers: dict = field(default_factory=dict)         # keras layer name -> LayerSettings
@@ -158,7 +159,7 @@ _BAD = object()                                          # a value that failed i
 def make_config(precision="float", strategy="unrolled", reuse_factor=1, part=DEFAULT_PART,
                 clock_period=5.0, project_name="myproject", config=None,
                 clock_uncertainty=DEFAULT_CLOCK_UNCERTAINTY, io_type="io_parallel",
-                auto_layers=None, fifo_depth="model") -> ProjectConfig:
+                auto_layers=None, fifo_depth="model", side_channels=False) -> ProjectConfig:
     """Validate the keyword options of convert(); `config` (a dict, or a .yml/.yaml/.json
     file) overrides them, model-wide and per layer. `auto_layers` (precision="auto": layer
     name -> {"Precision": {role: type}}) gives layers the types measured for them, under any
@@ -180,6 +181,7 @@ def make_config(precision="float", strategy="unrolled", reuse_factor=1, part=DEF
     hardware = dict(Part=part, ClockPeriod=clock_period, ClockUncertainty=clock_uncertainty)
     io_key = "io_type"                                 # where the io type came from, for messages
     fifo_key = "fifo_depth"
+    side_key = "side_channels"
     layer_types: dict = {}
     cfg: dict = {}
     source, notes = "", []  # type: tuple[str, list]
@@ -192,6 +194,8 @@ def make_config(precision="float", strategy="unrolled", reuse_factor=1, part=DEF
             io_type, io_key = cfg["IOType"], origin + "IOType"
         if "FIFODepth" in cfg:
             fifo_depth, fifo_key = cfg["FIFODepth"], origin + "FIFODepth"
+        if "SideChannels" in cfg:
+            side_channels, side_key = cfg["SideChannels"], origin + "SideChannels"
         for group, target in (("LayerName", layers), ("LayerType", layer_types)):
             entries = cfg.get(group, {})
             for name, entry in (entries.items() if isinstance(entries, dict) else ()):
@@ -203,6 +207,11 @@ def make_config(precision="float", strategy="unrolled", reuse_factor=1, part=DEF
     fifo_depth = problems.check(validate_fifo_depth, fifo_depth, fifo_key)
     if io_type == "io_parallel" and fifo_depth == "full":   # io_parallel has ping-pong buffers, no FIFOs
         notes.append((f"{fifo_key}: full", "io_parallel has no FIFOs", None))
+    if not isinstance(side_channels, bool):
+        problems.append(f"{side_key}: expected true or false, got {_show(side_channels)}")
+    elif side_channels and io_type == "io_parallel":         # asked for ports io_parallel does not have
+        problems.append(f"{side_key}: AXI4-Stream side channels are io_stream's ports (io_parallel's are arrays); "
+                        "convert with io_stream (--io-type io_stream)")
     names = {k: (f"{source}: {k}" if source != "config" else k) if k in cfg else HARDWARE_KEYS[k]
              for k in HARDWARE_KEYS}
     part = hardware["Part"]
@@ -230,7 +239,8 @@ def make_config(precision="float", strategy="unrolled", reuse_factor=1, part=DEF
     return ProjectConfig(
         precision=cast(HLSTypeLike, parsed), **values, layers=layers, layer_types=layer_types,
         part=part.strip(), clock_period=clock, clock_uncertainty=uncertainty, project_name=project_name,
-        io_type=io_type, fifo_depth=fifo_depth, auto_layers=auto, source=source, notes=tuple(notes),
+        io_type=io_type, fifo_depth=fifo_depth, side_channels=side_channels is True, auto_layers=auto,
+        source=source, notes=tuple(notes),
         auto=auto_layers is not None,
         model_where=where)
 

@@ -10,6 +10,7 @@ from typing import Any
 import numpy as np
 
 from . import tbdata
+from .axis import axis_ports
 from .backend import build_spec, render_project, write_project
 from .config import DEFAULT_CLOCK_UNCERTAINTY, DEFAULT_PART, ProjectConfig, make_config
 from .errors import IKRHLSError
@@ -137,7 +138,8 @@ class HLSModel:
         flags = (list(HOST_FORMS) if host_forms else []) + list(extra_flags)
         if arithmetic == "int" and self.graph.fixed_point:
             flags.append("-DIKR_HOST_INT")
-        return build_module(self.output_dir, build_spec(self.graph, self.project_name), extra_flags=flags)
+        spec = build_spec(self.graph, self.project_name, self.config.side_channels)
+        return build_module(self.output_dir, spec, extra_flags=flags)
 
     def csim(self):
         """Build the generated testbench with g++ from the sources and flags of hls_config.cfg
@@ -160,7 +162,7 @@ class HLSModel:
         report_path = None
         if self._written:
             try:
-                report_path = find_csynth_report(self.output_dir, self.project_name)
+                report_path = find_csynth_report(self.output_dir)
             except IKRHLSError:
                 pass                                # not synthesised yet
         synthesis = read_csynth_report(report_path) if report_path else None
@@ -254,7 +256,7 @@ def convert(model, output_dir="ikr_prj", precision="float", strategy="unrolled",
             part=DEFAULT_PART, clock_period=5.0, project_name="myproject", force=False,
             config=None, calibration=None, auto_width=16,
             clock_uncertainty=DEFAULT_CLOCK_UNCERTAINTY, tb_data=None, io_type="io_parallel",
-            fifo_depth="model") -> HLSModel:
+            fifo_depth="model", side_channels=False) -> HLSModel:
     """Convert a keras.Model, or a .h5/.keras file, into an HLSModel (nothing is written
     until write() or compile()). `config` (an hls4ml-like dict, or a .yml/.json file) sets
     precision, reuse factor and strategy model-wide and per layer, over the keyword values.
@@ -264,24 +266,27 @@ def convert(model, output_dir="ikr_prj", precision="float", strategy="unrolled",
     few seeded random ones. io_type="io_stream" (or the config's IOType) makes layers talk
     through hls::stream of pixels, with line buffers instead of whole buffers (docs/io_stream.md);
     there fifo_depth="model" (or the config's FIFODepth) sizes each FIFO by the depth model and
-    "full" gives every FIFO its whole tensor, as hls4ml does before its FIFO optimization."""
+    "full" gives every FIFO its whole tensor, as hls4ml does before its FIFO optimization.
+    side_channels=True (or SideChannels) makes the io_stream top `<project>_axi`, whose
+    AXI4-Stream ports carry TKEEP, TSTRB and TLAST for an AXI DMA (docs/io_stream.md)."""
     graph, config, keras_model = plan_model(model, precision=precision, strategy=strategy,
                                             reuse_factor=reuse_factor, part=part, clock_period=clock_period,
                                             project_name=project_name, config=config, calibration=calibration,
                                             auto_width=auto_width, clock_uncertainty=clock_uncertainty,
-                                            tb_data=tb_data, io_type=io_type, fifo_depth=fifo_depth)
+                                            tb_data=tb_data, io_type=io_type, fifo_depth=fifo_depth,
+                                            side_channels=side_channels)
     return HLSModel(graph, config, output_dir, keras_model=keras_model, force=force, tb_data=tb_data)
 
 
 def plan_model(model, precision="float", strategy="unrolled", reuse_factor=1, part=DEFAULT_PART,
                clock_period=5.0, project_name="myproject", config=None, calibration=None, auto_width=16,
                clock_uncertainty=DEFAULT_CLOCK_UNCERTAINTY, tb_data=None, io_type="io_parallel",
-               fifo_depth="model"):
+               fifo_depth="model", side_channels=False):
     """convert() up to the frozen plan, rendering nothing: (graph, ProjectConfig, keras model).
     The frontend, the passes and the profile of the calibration data run once each."""
     options = dict(strategy=strategy, reuse_factor=reuse_factor, part=part, clock_period=clock_period,
                    project_name=project_name, clock_uncertainty=clock_uncertainty, io_type=io_type,
-                   fifo_depth=fifo_depth)
+                   fifo_depth=fifo_depth, side_channels=side_channels)
     profile = None
     if isinstance(precision, str) and precision.strip().lower() == "auto":
         if calibration is None:
@@ -298,6 +303,8 @@ def plan_model(model, precision="float", strategy="unrolled", reuse_factor=1, pa
         project_config = make_config(precision=precision, config=config, **options)
         graph, keras_model = structural_graph(model, project_config)
     graph = finish_graph(graph, project_config)
+    if project_config.side_channels:
+        axis_ports(graph)                              # ports that cannot be packed are told now
     _warn_about_ranges(graph, keras_model, calibration, tb_data, profile)
     return graph, project_config, keras_model
 

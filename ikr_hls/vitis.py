@@ -137,25 +137,19 @@ def run_build(project_dir, steps=DEFAULT_STEPS, reset: bool = False, echo=None) 
 
 
 # -- the synthesis report -------------------------------------------------------------------
-def find_csynth_report(project_dir, project_name: str | None = None) -> Path:
-    """<top>_csynth.xml of the Tcl flow (<top>_prj/solution1) or of a Vitis Unified work dir."""
+def find_csynth_report(project_dir) -> Path:
+    """<top>_csynth.xml of the Tcl flow (<project>_prj/solution1) or of a Vitis Unified work
+    dir (<project>_hls); the top is the project's function, or its AXI wrapper."""
     project_dir = Path(project_dir)
-    top = project_name or _project_name(project_dir)
-    candidates = [project_dir / f"{top}_prj" / "solution1" / "syn" / "report" / f"{top}_csynth.xml",
-                  project_dir / f"{top}_hls" / "hls" / "syn" / "report" / f"{top}_csynth.xml"]
+    spec = BuildSpec.of_project(project_dir)
+    project, top = spec.project, spec.top_function
+    candidates = [project_dir / f"{project}_prj" / "solution1" / "syn" / "report" / f"{top}_csynth.xml",
+                  project_dir / f"{project}_hls" / "hls" / "syn" / "report" / f"{top}_csynth.xml"]
     for candidate in candidates:
         if candidate.is_file():
             return candidate
     raise IKRHLSError(f"{project_dir}: no synthesis report ({candidates[0].relative_to(project_dir)}); "
                       "run the synth step first")
-
-
-def _project_name(project_dir: Path) -> str:
-    config = read_hls_config(project_dir / "hls_config.cfg")
-    top = config["hls"].get("syn.top")
-    if not top:
-        raise IKRHLSError(f"{project_dir / 'hls_config.cfg'}: no syn.top")
-    return top
 
 
 def read_csynth_report(path) -> dict:

@@ -109,6 +109,14 @@ def _existing_directory(tmp):
     return ["convert", LENET, "-o", "existing"]
 
 
+def _side_channels_in_io_parallel(tmp):
+    return ["convert", LENET, "-o", "prj", "--side-channels"]
+
+
+def _side_channels_of_floats(tmp):
+    return ["convert", LENET, "-o", "prj", "--io-type", "io_stream", "--side-channels"]
+
+
 def _bad_tb_data(tmp):
     return ["convert", LENET, "-o", "prj", "--tb-data", "none.npy"]
 
@@ -197,6 +205,13 @@ CASES = {
     "existing directory": (_existing_directory, ["existing: directory exists and is not empty", "--force"],
                            "existing: directory exists and is not empty (use --force, convert(..., force=True) or "
                            "write(force=True) to overwrite)"),
+    "side channels in io_parallel": (_side_channels_in_io_parallel,
+                                     ["side_channels: AXI4-Stream side channels are io_stream's ports"],
+                                     "side_channels: AXI4-Stream side channels are io_stream's ports (io_parallel's "
+                                     "are arrays); convert with io_stream (--io-type io_stream)"),
+    "side channels of floats": (_side_channels_of_floats, ["side_channels: the input is float"],
+                                "side_channels: the input is float; AXI4-Stream side channels pack fixed-point "
+                                "values (give an ap_fixed precision)"),
     "bad tb data": (_bad_tb_data, ["none.npy: no such file"], "none.npy: no such file (tb_data expects a .npy array)"),
     "no compiler (convert --check)": (_no_compiler_convert, ["no C++ compiler: 'nope' is not on PATH"],
                                       "no C++ compiler: 'nope' is not on PATH (install g++ or set CXX)"),

@@ -38,7 +38,7 @@ def test_per_layer_config_overrides_the_model():
 
 
 @pytest.mark.parametrize("cfg,fragment", [
-    ({"Modle": {}}, "unknown key(s) Modle (valid: Model, LayerName, LayerType, IOType, FIFODepth, Part, ClockPeriod, "
+    ({"Modle": {}}, "unknown key(s) Modle (valid: Model, LayerName, LayerType, IOType, FIFODepth, SideChannels, Part, ClockPeriod, "
                            "ClockUncertainty)"),
     ({"FIFODepth": "deep"}, "FIFODepth: unknown value 'deep'"),
     ({"ClockPeriod": "fast"}, "ClockPeriod: expected a number of ns"),

@@ -8,10 +8,12 @@ its cost and its own fields. Every field is described in docs/report.md.
 from __future__ import annotations
 
 from dataclasses import asdict
+from typing import cast
 
 import numpy as np
 
 from .. import fpga_estimate
+from ..axis import axis_ports
 from ..errors import IKRHLSError
 from ..hardware import has_figures
 from ..kinds import kind_of
@@ -37,7 +39,8 @@ def build_report(graph, config, synthesis=None) -> dict:
     layers = [_layer_report(layer, config) for layer in graph.layers]
     clock = float(getattr(config, "clock_period", 0.0) or 0.0)
     host_check = not all(has_figures(layer) for layer in graph.layers)
-    flow = _dataflow(graph, layers, host_check)
+    axis = axis_ports(graph) if getattr(config, "side_channels", False) else None
+    flow = _dataflow(graph, layers, host_check, axis)
     report = {
         "report_version": REPORT_VERSION,
         "project": config.project_name,
@@ -49,6 +52,8 @@ def build_report(graph, config, synthesis=None) -> dict:
         "reuse_factor": config.reuse_factor,
         "io_type": graph.io_type,
         "fifo_depth": graph.fifo_depth if graph.io_type == "io_stream" else None,   # "model" or "full"
+        "axi_wrapper": {"top": f"{config.project_name}_axi", "input_data_bits": axis[0].data_bits,
+                        "output_data_bits": axis[1].data_bits} if axis else None,
         "host_check_only": host_check,      # floating-point types: no hardware figures (docs/hardware.md)
         "layer_strategies": {l["name"]: l["strategy"] for l in layers
                              if l["strategy"] is not None and l["strategy"] != config.strategy},
@@ -144,18 +149,28 @@ def _ratio(a, b):
     return float(a) / float(b) if b else None
 
 
-def _dataflow(graph, layers: list, host_check: bool) -> dict:
+def _dataflow(graph, layers: list, host_check: bool, axis=None) -> dict:
     """The DATAFLOW region as a whole: its buffers (io_parallel: ping-pong channels of `depth`
     slots, two unless the buffer skips processes; io_stream: FIFOs of depth x element bits,
     each listed with its depth and why), the
     copies of buffers read twice, the latency of a frame along the longest path, and the
-    interval (the slowest process)."""
+    interval (the slowest process). `axis`: the AXI wrapper's ports (axis.py), whose adapters
+    and FIFOs run in a DATAFLOW region of their own around the network's."""
     from ..hardware import CLONE_DEPTH, Memory, bits
+    from ..stream_depths import DEFAULT, STREAM_DEPTH, WHOLE
 
     wiring = graph.plan.wiring
     registers = ram = 0
     memories = []
     fifos: list | None = [] if wiring.stream else None
+    for port in axis or ():                     # the wrapper's FIFOs between its adapters and the network
+        whole = graph.fifo_depth == "full"
+        depth = port.elements if whole else STREAM_DEPTH
+        ram += depth * port.values * port.value_bits
+        memories.append(Memory(port.stream, "RAM", 1, depth, port.values * port.value_bits))
+        cast(list, fifos).append({"name": port.stream, "depth": depth, "elements": port.elements,
+                                  "width": port.values, "bits": depth * port.values * port.value_bits,
+                                  "why": WHOLE if whole else DEFAULT, "bound_cycles": None})
     for buffer in wiring.buffers:
         width = bits(buffer.type.hls)
         if fifos is not None:                   # a FIFO of `depth` elements of `width` values
@@ -179,15 +194,17 @@ def _dataflow(graph, layers: list, host_check: bool) -> dict:
     latency = {entry["name"]: entry["latency_estimate_cycles"] for entry in layers}
     clone = {name: sum(size // max(1, lanes) + CLONE_DEPTH for size, lanes in chain)
              for name, chain in wiring.clone_steps().items()}
-    finish: dict = {"input": clone.get("input", 0)}
+    adapters = [port.latency for port in axis or ()]      # the AXI wrapper's: before and after the network
+    finish: dict = {"input": clone.get("input", 0) + (adapters[0] if adapters else 0)}
     for layer in graph.layers:
         start = max(finish[name] for name in layer.inputs)
         finish[layer.name] = start + latency[layer.name] + clone.get(layer.name, 0)
-    processes = list(latency.values()) + [c for c in clone.values()]
+    processes = list(latency.values()) + [c for c in clone.values()] + adapters
     return {"buffer_registers_bits": int(registers), "buffer_ram_bits": int(ram),
             "buffer_resources": {"lut": sum(p["lut"] for p in priced), "ff": int(registers), "dsp": 0,
                                  "bram_18k": sum(p["bram_18k"] for p in priced)},
-            "latency": int(finish[graph.layers[-1].name]), "interval": int(max(processes)), "fifos": fifos}
+            "latency": int(finish[graph.layers[-1].name] + (adapters[1] if adapters else 0)),
+            "interval": int(max(processes)), "fifos": fifos}
 
 
 def _totals(layers: list, clock: float, flow: dict, host_check: bool) -> dict:
