@@ -79,7 +79,8 @@ def test_the_top_and_the_report_show_the_depths(forked, case):
     wiring, _ = _model(hls)
     computed = {b.name: b.depth for b in wiring.buffers}
     top = hls.files["firmware/myproject.cpp"]
-    assert dict((n, int(d)) for n, d in re.findall(r"#pragma HLS STREAM variable=(\w+) depth=(\d+)", top)) == computed
+    declared = re.findall(r"hls::stream<ikr::array<\w+, \d+>, (\d+)> (\w+)\(", top)    # hls::stream<T, DEPTH>
+    assert {name: int(depth) for depth, name in declared} == computed
     for b in wiring.buffers:                     # a grown copy says why, next to its declaration
         note = f"// {b.depth} of {b.size // b.width} elements: the fork runs ahead"
         assert (note in top) == (b.why == BRANCH_LAG), b.name
