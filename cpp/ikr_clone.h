@@ -17,7 +17,7 @@ void clone2(const T in[N], T out0[N], T out1[N]) {
 #pragma HLS INLINE off
 #ifdef IKR_DATAFLOW_CSIM
     if (dataflow::registering())
-        return dataflow::process("copy of " + dataflow::buffer_name(in), "", &clone2<T, N, LANES>,
+        return dataflow::register_process("copy of " + dataflow::buffer_name(in), "", &clone2<T, N, LANES>,
                                  dataflow::sized(in, N), dataflow::sized(out0, N), dataflow::sized(out1, N));
 #endif
 clone_steps:
@@ -36,7 +36,7 @@ void clone3(const T in[N], T out0[N], T out1[N], T out2[N]) {
 #pragma HLS INLINE off
 #ifdef IKR_DATAFLOW_CSIM
     if (dataflow::registering())
-        return dataflow::process("copy of " + dataflow::buffer_name(in), "", &clone3<T, N, LANES>, dataflow::sized(in, N),
+        return dataflow::register_process("copy of " + dataflow::buffer_name(in), "", &clone3<T, N, LANES>, dataflow::sized(in, N),
                                  dataflow::sized(out0, N), dataflow::sized(out1, N), dataflow::sized(out2, N));
 #endif
 clone_steps:

@@ -16,7 +16,7 @@ void clone_stream2(hls::stream<array<T, W> > &in, hls::stream<array<T, W> > &out
 #pragma HLS INLINE off
 #ifdef IKR_DATAFLOW_CSIM
     if (dataflow::registering())
-        return dataflow::process("copy of " + in.name(), "", &clone_stream2<T, W, STEPS>, in, out0, out1);
+        return dataflow::register_process("copy of " + in.name(), "", &clone_stream2<T, W, STEPS>, in, out0, out1);
 #endif
 clone_steps:
     for (int i = 0; i < STEPS; i++) {
@@ -33,7 +33,7 @@ void clone_stream3(hls::stream<array<T, W> > &in, hls::stream<array<T, W> > &out
 #pragma HLS INLINE off
 #ifdef IKR_DATAFLOW_CSIM
     if (dataflow::registering())
-        return dataflow::process("copy of " + in.name(), "", &clone_stream3<T, W, STEPS>, in, out0, out1, out2);
+        return dataflow::register_process("copy of " + in.name(), "", &clone_stream3<T, W, STEPS>, in, out0, out1, out2);
 #endif
 clone_steps:
     for (int i = 0; i < STEPS; i++) {

@@ -14,9 +14,11 @@
 // state under one mutex. So "every process that has not finished waits, and what each waits for
 // is still not there" is a fact, checked exactly whenever a process starts to wait or finishes,
 // never guessed from time passing: nothing can then wake any of them. The process that finds it
-// writes one message (every blocked process, the stream or buffer it waits on, full or empty,
-// and who is at its other end), wakes every process, which unwinds by an exception; run() joins
-// the threads and throws the message. IKR_DATAFLOW_TIMEOUT (seconds, default 60) is the last
+// writes one message (who waits for whom, from a process blocked on a full stream to the cycle
+// or the finished process it leads to; then every full and every empty stream or buffer with
+// the process waiting on it), wakes every process, which unwinds by an exception; run() joins
+// the threads and throws the message. A testbench that calls the top once per sample without
+// set_frames runs each call as a region of one frame. IKR_DATAFLOW_TIMEOUT (seconds, default 60) is the last
 // resort for what is neither finishing nor blocked (a process looping forever without touching a
 // stream, or a run too slow): the testbench prints where every process is and exits with code 1.
 #ifndef IKR_DATAFLOW_H_
@@ -43,9 +45,10 @@
 #include <utility>
 #include <vector>
 
-// A call of the DATAFLOW region, as a process (the top function #defines each layer's name to it).
+// A call of the DATAFLOW region, as a process (the top function #defines each layer's name to
+// it, so a layer's name must not be an identifier the expansion calls: register_process).
 #define IKR_DATAFLOW_PROCESS(function, ...) \
-    ::ikr::dataflow::process(#function, #__VA_ARGS__, &function, __VA_ARGS__)
+    ::ikr::dataflow::register_process(#function, #__VA_ARGS__, &function, __VA_ARGS__)
 
 namespace ikr {
 namespace dataflow {
@@ -83,7 +86,7 @@ struct Process {
     std::string name;
     std::unique_ptr<Body> frame;                          // one call of its function
     int at = 0;                                           // the frame it is on
-    bool started = false, finished = false;
+    bool finished = false;
     const Waitable *waits_on = nullptr;
     bool waits_to_write = false;
     unsigned random = 1;                                  // its stalls (xorshift32, seeded by run())
@@ -453,7 +456,7 @@ class Call : public Body {
 // Register a process: `function(arguments...)` once per frame, in a thread of its own when run()
 // starts the region. `arguments_text` is the call's argument list as written (buffer names).
 template <typename... P, typename... A>
-void process(const std::string &name, const char *arguments_text, void (*function)(P...), A &&... arguments) {
+void register_process(const std::string &name, const char *arguments_text, void (*function)(P...), A &&... arguments) {
     std::unique_ptr<Process> p(new Process);
     p->name = name;
     std::lock_guard<std::mutex> lock(mutex());
@@ -517,7 +520,6 @@ inline void run(const char *top) {
         r.failure.clear();
         for (std::size_t i = 0; i < r.processes.size(); i++) {
             r.processes[i]->random = (s.seed * 1000003u + unsigned(i)) | 1u;   // xorshift: never 0
-            r.processes[i]->started = true;
         }
     }
     for (auto &p : r.processes) threads.emplace_back(thread_main, p.get(), s.frames);

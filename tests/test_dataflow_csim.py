@@ -235,6 +235,19 @@ def test_vitis_never_sees_the_threaded_run(tmp_path, io_type):
     assert defined == undefined == [layer.name for layer in hls.graph.layers]
 
 
+@pytest.mark.cpp
+@pytest.mark.parametrize("io_type", ["io_stream", "io_parallel"])
+def test_the_threaded_build_compiles_strictly(tmp_path, io_type):
+    """The top and the testbench under -DIKR_DATAFLOW_CSIM, as strictly as the other builds."""
+    hls = ikr_hls.convert(EVERY_KIND["residual"](), output_dir=tmp_path / "p", io_type=io_type)
+    hls.write()
+    for source in ("firmware/myproject.cpp", "tb/myproject_test.cpp"):
+        proc = subprocess.run(["g++", "-std=c++14", "-Wall", "-Wextra", "-Werror", "-pedantic", "-Wno-unknown-pragmas",
+                               "-Wno-unused-label", "-fsyntax-only", "-DIKR_DATAFLOW_CSIM", "-DIKR_HLS_WINDOWS",
+                               "-DIKR_HLS_TAPS", str(hls.output_dir / source)], capture_output=True, text=True)
+        assert proc.returncode == 0, proc.stderr
+
+
 @pytest.mark.parametrize("kwargs, message", [
     (dict(seed=3), "csim: seed and timeout apply to the dataflow run only"),
     (dict(dataflow=True, timeout=0), "csim: timeout: expected a number of seconds > 0, got 0"),

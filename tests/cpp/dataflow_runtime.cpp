@@ -34,8 +34,8 @@ void fork_region(ints &out) {
 #pragma HLS DATAFLOW
     hls::stream<int, DEPTH> s("s");
     hls::stream<int, 2> t("t");
-    ikr::dataflow::process("A", "s, t", &three_then_one, s, t);
-    ikr::dataflow::process("B", "t, s, out", &one_then_three, t, s, out);
+    ikr::dataflow::register_process("A", "s, t", &three_then_one, s, t);
+    ikr::dataflow::register_process("B", "t, s, out", &one_then_three, t, s, out);
     ikr::dataflow::run("fork_region");
 }
 
@@ -63,8 +63,8 @@ void consume(const int in[4], int out[4]) {
 void pingpong_region(const int input[4], int output[4]) {
 #pragma HLS DATAFLOW
     int middle[4];
-    ikr::dataflow::process("produce", "input, middle", &produce, input, middle);
-    ikr::dataflow::process("consume", "middle, output", &consume, middle, output);
+    ikr::dataflow::register_process("produce", "input, middle", &produce, input, middle);
+    ikr::dataflow::register_process("consume", "middle, output", &consume, middle, output);
     ikr::dataflow::run("pingpong_region");
 }
 
@@ -85,8 +85,8 @@ void pass(ints &in, ints &out) { out.write(in.read()); }
 void two_stage_region(void (*first)(ints &, ints &), ints &in, ints &out) {
 #pragma HLS DATAFLOW
     hls::stream<int, 2> middle("middle");
-    ikr::dataflow::process("first", "in, middle", first, in, middle);
-    ikr::dataflow::process("second", "middle, out", &pass, middle, out);
+    ikr::dataflow::register_process("first", "in, middle", first, in, middle);
+    ikr::dataflow::register_process("second", "middle, out", &pass, middle, out);
     ikr::dataflow::run("two_stage_region");
 }
 
