@@ -5,16 +5,24 @@
 // host build with $XILINX_HLS set) uses its own hls_stream.h. Elsewhere, the host model and
 // g++ csim use the small hls::stream below, written from the documented behaviour (UG1399,
 // "HLS Stream Library": a FIFO of unbounded size in C simulation; read, write, empty, full,
-// size). It differs on purpose in one way: reading an empty stream throws std::runtime_error
-// naming the stream, where Vitis's C simulation would warn and hang or read garbage, so the
-// Python model reports the error (a dataflow that reads more than it was given would deadlock
-// in hardware). ikr::expect_drained throws when data is left in a stream at the end of a call.
+// size; hls::stream<T, DEPTH> declares a FIFO of DEPTH elements, as a STREAM pragma would,
+// and derives from hls::stream<T>). It differs on purpose in one way: reading an empty stream
+// throws std::runtime_error naming the stream, where Vitis's C simulation would warn and hang
+// or read garbage, so the Python model reports the error (a dataflow that reads more than it
+// was given would deadlock in hardware). ikr::expect_drained throws when data is left in a
+// stream at the end of a call. Under -DIKR_DATAFLOW_CSIM (`ikr-hls csim --dataflow`,
+// ikr_dataflow.h) a stream is a FIFO of its DEPTH shared by threads: in a process, a read waits
+// while it is empty and a write while it holds DEPTH elements (DEPTH 0: unbounded).
 #ifndef IKR_STREAM_H_
 #define IKR_STREAM_H_
 
 #ifndef __SYNTHESIS__
 #include <stdexcept>
 #include <string>
+#endif
+
+#if defined(IKR_DATAFLOW_CSIM) && (defined(__SYNTHESIS__) || defined(IKR_VITIS_HLS_STREAM))
+#error "IKR_DATAFLOW_CSIM runs on ikr-hls's host stream, not Vitis's hls_stream.h"
 #endif
 
 #ifdef __SYNTHESIS__
@@ -26,11 +34,22 @@
 #ifdef IKR_TRACE
 #include <vector>
 #endif
+#ifdef IKR_DATAFLOW_CSIM
+#include "ikr_dataflow.h"
+#endif
 
 namespace hls {
 
+template <typename T, int DEPTH = 0>
+class stream;
+
+// hls::stream<T>: unbounded (C simulation), or the base of a FIFO of DEPTH elements
 template <typename T>
-class stream {
+class stream<T, 0>
+#ifdef IKR_DATAFLOW_CSIM
+    : public ikr::dataflow::Waitable
+#endif
+{
   public:
     stream() : name_("stream") {}
     explicit stream(const char *name) : name_(name) {}
@@ -38,29 +57,82 @@ class stream {
     stream &operator=(const stream &) = delete;
 
     T read() {
+#ifdef IKR_DATAFLOW_CSIM
+        ikr::dataflow::stall();
+        std::unique_lock<std::mutex> lock(ikr::dataflow::mutex());
+        ikr::dataflow::wait_for(lock, *this, false);  // a process waits while it is empty
+#endif
         if (fifo_.empty()) throw std::runtime_error("ikr-hls: stream '" + name_ + "' read while empty");
         T value = fifo_.front();
         fifo_.pop_front();
+#ifdef IKR_DATAFLOW_CSIM
+        changed.notify_all();
+#endif
         return value;
     }
     void read(T &value) { value = read(); }
     void write(const T &value) {
+#ifdef IKR_DATAFLOW_CSIM
+        ikr::dataflow::stall();
+        std::unique_lock<std::mutex> lock(ikr::dataflow::mutex());
+        ikr::dataflow::wait_for(lock, *this, true);   // a process waits while it is full
+#endif
         fifo_.push_back(value);
 #ifdef IKR_TRACE
         written.push_back(value);
 #endif
+#ifdef IKR_DATAFLOW_CSIM
+        changed.notify_all();
+#endif
     }
-    bool empty() const { return fifo_.empty(); }
-    bool full() const { return false; }              // C simulation: unbounded, as Vitis's
-    size_t size() const { return fifo_.size(); }
+    bool empty() const {
+#ifdef IKR_DATAFLOW_CSIM
+        std::lock_guard<std::mutex> lock(ikr::dataflow::mutex());
+#endif
+        return fifo_.empty();
+    }
+    bool full() const {                              // C simulation: never, as Vitis's
+#ifdef IKR_DATAFLOW_CSIM
+        std::lock_guard<std::mutex> lock(ikr::dataflow::mutex());
+        return !can_write();
+#else
+        return false;
+#endif
+    }
+    size_t size() const {
+#ifdef IKR_DATAFLOW_CSIM
+        std::lock_guard<std::mutex> lock(ikr::dataflow::mutex());
+#endif
+        return fifo_.size();
+    }
     const std::string &name() const { return name_; }
 #ifdef IKR_TRACE
     std::vector<T> written;                          // host tracing: every element ever written
 #endif
+#ifdef IKR_DATAFLOW_CSIM
+    // ikr::dataflow::Waitable, with the mutex held
+    bool can_read() const override { return !fifo_.empty(); }
+    bool can_write() const override { return depth_ == 0 || fifo_.size() < size_t(depth_); }
+    std::string what() const override { return "stream '" + name_ + "'"; }
+    std::string state(bool write) const override {
+        return write ? "full: " + std::to_string(fifo_.size()) + " of depth " + std::to_string(depth_) : "empty";
+    }
+#endif
+
+  protected:
+    int depth_ = 0;                                  // 0: unbounded
 
   private:
     std::string name_;
     std::deque<T> fifo_;
+};
+
+// hls::stream<T, DEPTH>: a FIFO of DEPTH elements (Vitis: the same depth a STREAM pragma sets)
+template <typename T, int DEPTH>
+class stream : public stream<T, 0> {
+  public:
+    stream() { this->depth_ = DEPTH; }
+    explicit stream(const char *name) : stream<T, 0>(name) { this->depth_ = DEPTH; }
 };
 
 }  // namespace hls

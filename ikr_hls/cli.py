@@ -12,6 +12,7 @@ EPILOG = """examples:
   ikr-hls convert examples/models/lenet5_ikr.h5 -o prj
   ikr-hls convert model.keras -o prj --precision "ap_fixed<16,6>" --tb-data x_test.npy --force
   ikr-hls csim prj                       # the generated testbench, built with g++ on this machine
+  ikr-hls csim prj --dataflow            # its DATAFLOW processes as threads: FIFO depths, deadlocks
   ikr-hls build prj --steps csim,synth   # Vitis HLS (vitis-run or vitis_hls must be installed)
   ikr-hls report prj --plot report.png   # parameters, MACs, patterns, storage bits, cost
   ikr-hls report model.h5 --precision "ap_fixed<8,3>" --json
@@ -92,6 +93,15 @@ def _parser() -> argparse.ArgumentParser:
     csim = sub.add_parser("csim", parents=[_verbosity()],
                           help="build and run the project's testbench with g++ (like Vitis csim)", **_HELP)
     csim.add_argument("project_dir", help="a project written by `ikr-hls convert`")
+    csim.add_argument("--dataflow", action="store_true",
+                      help="run every process of the DATAFLOW region in a thread of its own over FIFOs of their "
+                           "declared depths, all samples back to back; a deadlock fails at once, naming the full "
+                           "and the empty streams")
+    csim.add_argument("--seed", type=int, default=None, metavar="N",
+                      help="--dataflow: seed of the random stalls of every read and write (default: 1)")
+    csim.add_argument("--timeout", type=float, default=None, metavar="S",
+                      help="--dataflow: seconds after which a run that neither finishes nor deadlocks is stopped "
+                           "(default: 60)")
 
     build = sub.add_parser("build", parents=[_verbosity()],
                            help="run Vitis HLS on the project and read its synthesis report", **_HELP)
@@ -377,24 +387,35 @@ def _project_dir(path: str):
 
 
 def _csim(args) -> int:
-    from .hostbuild import find_compiler, run_csim
+    from .errors import IKRHLSError
+    from .hostbuild import DATAFLOW_SEED, find_compiler, run_csim
     from .synthcheck import scan_project
 
+    for option, value in (("--seed", args.seed), ("--timeout", args.timeout)):
+        if value is not None and not args.dataflow:
+            raise IKRHLSError(f"{option}: applies to the threaded run only; add --dataflow")
+    if args.timeout is not None and not args.timeout > 0:
+        raise IKRHLSError(f"--timeout: expected a number of seconds > 0, got {args.timeout:g}")
+    if args.seed is not None and not 0 <= args.seed < 2 ** 32:
+        raise IKRHLSError(f"--seed: expected an integer in [0, 2**32), got {args.seed}")
     project = _project_dir(args.project_dir)
     find_compiler()
     log = logging.getLogger("ikr_hls")
     for finding in scan_project(project):          # firmware edited by hand, say
         log.warning("not synthesisable by Vitis HLS: %s", finding)
-    log.info("building the testbench of %s ...", project)
-    result = run_csim(project)
+    log.info("building the %stestbench of %s ...", "threaded " if args.dataflow else "", project)
+    result = run_csim(project, dataflow=args.dataflow, seed=args.seed, timeout=args.timeout)
     for line in result.mismatches:
         print(line)
+    what = "csim --dataflow" if args.dataflow else "csim"
     if not result.passed:
-        print(f"ikr-hls: csim FAILED in {project}: {result.summary()} "
+        print(f"ikr-hls: {what} FAILED in {project}: {result.summary()} "
               f"(full output: {project}/build/csim/csim.log)", file=sys.stderr)
         return 1
     if not args.quiet:
-        print(f"csim passed: {result.summary().removeprefix('PASS: ')}")
+        how = (f"; back to back through the DATAFLOW processes as threads over FIFOs of their declared depths, "
+               f"seed {DATAFLOW_SEED if args.seed is None else args.seed}") if args.dataflow else ""
+        print(f"{what} passed: {result.summary().removeprefix('PASS: ')}{how}")
     return 0
 
 

@@ -141,12 +141,18 @@ class HLSModel:
         spec = build_spec(self.graph, self.project_name, self.config.side_channels)
         return build_module(self.output_dir, spec, extra_flags=flags)
 
-    def csim(self):
+    def csim(self, dataflow: bool = False, seed: int | None = None, timeout: float | None = None):
         """Build the generated testbench with g++ from the sources and flags of hls_config.cfg
         (as Vitis csim_design does) and run it against the golden data: a CSimResult with
-        .passed, .summary() and the first .mismatches."""
+        .passed, .summary() and the first .mismatches.
+
+        dataflow=True: every sample back to back through the DATAFLOW region, its processes as
+        threads over FIFOs of their declared depths (io_parallel: ping-pong buffers of two
+        slots), stalling at random (`seed`, default 1); a deadlock fails at once, its summary
+        naming the full and the empty streams; `timeout` seconds (default 60) end a run that
+        neither finishes nor deadlocks (docs/io_stream.md)."""
         self._ensure_written()
-        return run_csim(self.output_dir)
+        return run_csim(self.output_dir, dataflow=dataflow, seed=seed, timeout=timeout)
 
     def build(self, steps=DEFAULT_STEPS, reset: bool = False, echo=None) -> dict:
         """Run the project's build_prj.tcl with Vitis HLS (vitis-run or vitis_hls, found on

@@ -291,18 +291,34 @@ def csim_sources(project_dir: Path) -> tuple[dict, list, bool]:
     return sources, data, optimise
 
 
-def build_csim(project_dir) -> Path:
+# `ikr-hls csim --dataflow`: the processes of the DATAFLOW region as threads (cpp/ikr_dataflow.h),
+# over the forms Vitis synthesizes (line buffers and windows, written-out taps), since the host
+# windows read a whole image before their first output and would need FIFOs no hardware needs
+DATAFLOW_FLAGS = ["-DIKR_DATAFLOW_CSIM", "-DIKR_HLS_WINDOWS", "-DIKR_HLS_TAPS", "-pthread"]
+DATAFLOW_TIMEOUT = 60.0        # seconds: the last resort when a run neither ends nor deadlocks
+DATAFLOW_SEED = 1
+
+
+def _dataflow_flags(flags: str) -> str:
+    """A source's cflags for the dataflow run: always ikr-hls's host stream (Vitis's is neither
+    bounded nor shared by threads), plus DATAFLOW_FLAGS."""
+    kept = [f for f in flags.split() if f != "-DIKR_VITIS_HLS_STREAM"]
+    return " ".join(kept + DATAFLOW_FLAGS)
+
+
+def build_csim(project_dir, dataflow: bool = False) -> Path:
     """Compile the testbench and the firmware with g++ from the sources and per-file cflags of
     hls_config.cfg, unoptimised with debug info as csim_design does unless csim.O is set;
-    cached by content like the host model."""
+    cached by content like the host model. dataflow: the threaded build (DATAFLOW_FLAGS)."""
     project_dir = Path(project_dir).resolve()
     sources, _, optimise = csim_sources(project_dir)
-    sources = {source: _host_stream(flags) for source, flags in sources.items()}
+    sources = {source: _dataflow_flags(flags) if dataflow else _host_stream(flags) for source, flags in sources.items()}
     cxx = find_compiler()
     opt = ["-O2"] if optimise else ["-O0", "-g"]
+    link = ["-pthread"] if dataflow else []
     include = _ap_types_flags(BuildSpec.of_project(project_dir))
     digest = hashlib.sha256()
-    for part in (_compiler_id(cxx), " ".join(opt + include), repr(sorted(sources.items()))):
+    for part in (_compiler_id(cxx), " ".join(opt + include + link), repr(sorted(sources.items()))):
         digest.update(part.encode() + b"\0")
     for path in sorted(set(project_sources(project_dir)) | {project_dir / s for s in sources}):
         digest.update(str(path.relative_to(project_dir)).encode() + b"\0" + path.read_bytes() + b"\0")
@@ -313,25 +329,38 @@ def build_csim(project_dir) -> Path:
     target.parent.mkdir(parents=True, exist_ok=True)
     with tempfile.TemporaryDirectory(prefix="ikr-csim-") as tmp:
         objects = []
-        log.info("compiling the csim testbench (g++ %s)", " ".join(opt))
+        log.info("compiling the csim testbench (g++ %s)", " ".join(opt + (DATAFLOW_FLAGS if dataflow else [])))
         start = time.perf_counter()
+        jobs = []
         for i, (source, flags) in enumerate(sorted(sources.items())):
             obj = Path(tmp) / f"{i}_{Path(source).stem}.o"
-            _run_compiler([cxx, "-c", *opt, *flags.split(), *include, str(project_dir / source),
-                           "-o", str(obj)], project_dir, "csim")
+            jobs.append([cxx, "-c", *opt, *flags.split(), *include, str(project_dir / source), "-o", str(obj)])
             objects.append(str(obj))
+        _run_compilers(jobs, project_dir, "csim")
         exe = Path(tmp) / "csim"
-        _run_compiler([cxx, *objects, "-o", str(exe)], project_dir, "csim")
+        _run_compiler([cxx, *objects, *link, "-o", str(exe)], project_dir, "csim")
         os.replace(exe, target)
         log.info("compiled the csim testbench in %.1f s", time.perf_counter() - start)
     return target
 
 
-def run_csim(project_dir) -> CSimResult:
+def run_csim(project_dir, dataflow: bool = False, seed: int | None = None,
+             timeout: float | None = None) -> CSimResult:
     """Build and run the testbench in build/csim/ (with copies of the testbench data, as Vitis
-    runs it in solution1/csim/build/); it compares against the golden outputs itself."""
+    runs it in solution1/csim/build/); it compares against the golden outputs itself.
+
+    dataflow: every sample back to back through the DATAFLOW region run as threads over FIFOs of
+    their declared depths (io_parallel: ping-pong buffers), each access stalling at random
+    (`seed`); a deadlock fails at once with a message naming the full and the empty streams;
+    `timeout` seconds (default DATAFLOW_TIMEOUT) end a run that neither finishes nor blocks."""
     project_dir = Path(project_dir).resolve()
-    exe = build_csim(project_dir)
+    if not dataflow and (seed is not None or timeout is not None):
+        raise IKRHLSError("csim: seed and timeout apply to the dataflow run only (dataflow=True, --dataflow)")
+    if timeout is not None and not timeout > 0:
+        raise IKRHLSError(f"csim: timeout: expected a number of seconds > 0, got {timeout:g}")
+    if seed is not None and not 0 <= seed < 2 ** 32:
+        raise IKRHLSError(f"csim: seed: expected an integer in [0, 2**32), got {seed}")
+    exe = build_csim(project_dir, dataflow=dataflow)
     _, data, _ = csim_sources(project_dir)
     work = project_dir / "build" / "csim"
     if work.exists():
@@ -340,11 +369,23 @@ def run_csim(project_dir) -> CSimResult:
     for name in data:
         source = project_dir / name
         (shutil.copytree if source.is_dir() else shutil.copy2)(source, work / Path(name).name)
-    proc = subprocess.run([str(exe)], cwd=work, capture_output=True, text=True, check=False)
-    output = proc.stdout + proc.stderr
+    env, limit = None, None
+    if dataflow:
+        timeout = DATAFLOW_TIMEOUT if timeout is None else float(timeout)
+        env = dict(os.environ, IKR_DATAFLOW_SEED=str(DATAFLOW_SEED if seed is None else seed),
+                   IKR_DATAFLOW_TIMEOUT=repr(timeout))
+        limit = timeout + 30                  # past the testbench's own timeout: it cannot stop itself
+    try:
+        proc = subprocess.run([str(exe)], cwd=work, capture_output=True, text=True, check=False, env=env,
+                              timeout=limit)
+        output, returncode = proc.stdout + proc.stderr, proc.returncode
+    except subprocess.TimeoutExpired as exc:
+        partial = exc.stdout.decode(errors="replace") if isinstance(exc.stdout, bytes) else (exc.stdout or "")
+        output = partial + f"FAIL: the testbench did not end within {limit:g} s and was stopped\n"
+        returncode = 1
     (work / "csim.log").write_text(output)
     mismatches = [ln for ln in output.splitlines() if ln.startswith(("MISMATCH", "ERROR"))]
-    return CSimResult(passed=proc.returncode == 0, returncode=proc.returncode, output=output,
+    return CSimResult(passed=returncode == 0, returncode=returncode, output=output,
                       results_log=work / "tb_data" / "csim_results.log", mismatches=mismatches[:10])
 
 

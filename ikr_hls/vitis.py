@@ -19,6 +19,7 @@ log = logging.getLogger(__name__)
 
 STEPS = ("csim", "synth", "cosim", "export", "vsynth")
 DEFAULT_STEPS = ("csim", "synth")
+NEED_RTL = ("cosim", "export", "vsynth")      # steps that start from the RTL of a C synthesis
 # keys that may be given more than once in a Vitis Unified config (the rest: once)
 _REPEATABLE = {"syn.file", "syn.file_cflags", "syn.file_csimflags", "tb.file", "tb.file_cflags"}
 
@@ -109,6 +110,7 @@ def run_build(project_dir, steps=DEFAULT_STEPS, reset: bool = False, echo=None) 
     if not (project_dir / "build_prj.tcl").is_file():
         raise IKRHLSError(f"{project_dir}: no build_prj.tcl (not an ikr-hls project?)")
     setting = steps_setting(steps) + f" reset={int(reset)}"
+    _check_rtl_source(project_dir, list(steps), reset)
     tool, path = find_vitis()                 # no Vitis: the one-line error, before any warning
     floating = BuildSpec.of_project(project_dir).float_types
     if floating:
@@ -134,6 +136,19 @@ def run_build(project_dir, steps=DEFAULT_STEPS, reset: bool = False, echo=None) 
     if "synth" not in steps and "vsynth" not in steps:
         return {}
     return read_csynth_report(find_csynth_report(project_dir))
+
+
+def _check_rtl_source(project_dir: Path, steps: list, reset: bool) -> None:
+    """cosim, export and vsynth start from the RTL of a C synthesis: the synth step of this run,
+    or an earlier one that the Tcl flow's solution still holds (Vitis would stop only after
+    starting up, with a less direct message)."""
+    needing = [s for s in steps if s in NEED_RTL]
+    if not needing or "synth" in steps:
+        return
+    rtl = project_dir / f"{BuildSpec.of_project(project_dir).project}_prj" / "solution1" / "syn" / "verilog"
+    why = "reset discards the earlier synthesis" if reset else f"no earlier synthesis in {rtl}"
+    if reset or not rtl.is_dir():
+        raise IKRHLSError(f"steps: {', '.join(needing)} needs the RTL of a C synthesis: add synth to the steps ({why})")
 
 
 # -- the synthesis report -------------------------------------------------------------------

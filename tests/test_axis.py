@@ -52,6 +52,14 @@ def test_the_testbench_drives_packets_and_passes(wrapped):
 
 
 @pytest.mark.cpp
+def test_the_threaded_run_drives_the_network_region(wrapped):
+    """csim --dataflow runs the network's DATAFLOW region (the wrapper adds a chain of two
+    adapters over depth-2 FIFOs, which cannot deadlock) and still compiles beside the wrapper."""
+    result = wrapped[0].csim(dataflow=True)
+    assert result.passed, result.output[-2000:]
+
+
+@pytest.mark.cpp
 def test_a_wrong_tlast_fails_the_testbench(wrapped, tmp_path):
     """The output's TLAST must be on the frame's last packet only: planted elsewhere, csim fails."""
     _, path = wrapped

@@ -151,6 +151,21 @@ def _unknown_step(tmp):
     return ["build", "prj", "--steps", "csim,place"]
 
 
+def _seed_without_dataflow(tmp):
+    _converted(tmp)
+    return ["csim", "prj", "--seed", "3"]
+
+
+def _zero_timeout(tmp):
+    _converted(tmp)
+    return ["csim", "prj", "--dataflow", "--timeout", "0"]
+
+
+def _cosim_without_synthesis(tmp):
+    _converted(tmp)
+    return ["build", "prj", "--steps", "cosim"]
+
+
 def _without_tools():
     """PATH without any Vitis, XILINX_HLS unset, CXX pointing nowhere."""
     path = [d for d in os.environ["PATH"].split(os.pathsep)
@@ -223,6 +238,15 @@ CASES = {
                       "notes: not an ikr-hls project (no hls_config.cfg)"),
     "unknown build step": (_unknown_step, ["steps: unknown step(s) place"],
                            "steps: unknown step(s) place (valid: csim, synth, cosim, export, vsynth)"),
+    "csim option without --dataflow": (_seed_without_dataflow, ["--seed: applies to the threaded run only"],
+                                       "--seed: applies to the threaded run only; add --dataflow"),
+    "csim timeout not positive": (_zero_timeout, ["--timeout: expected a number of seconds > 0, got 0"],
+                                  "--timeout: expected a number of seconds > 0, got 0"),
+    "cosim without a synthesis": (_cosim_without_synthesis,
+                                  ["steps: cosim needs the RTL of a C synthesis: add synth to the steps",
+                                   "no earlier synthesis in prj/myproject_prj/solution1/syn/verilog"],
+                                  "steps: cosim needs the RTL of a C synthesis: add synth to the steps (no earlier "
+                                  "synthesis in prj/myproject_prj/solution1/syn/verilog)"),
 }
 
 

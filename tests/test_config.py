@@ -38,8 +38,8 @@ def test_per_layer_config_overrides_the_model():
 
 
 @pytest.mark.parametrize("cfg,fragment", [
-    ({"Modle": {}}, "unknown key(s) Modle (valid: Model, LayerName, LayerType, IOType, FIFODepth, SideChannels, Part, ClockPeriod, "
-                           "ClockUncertainty)"),
+    ({"Modle": {}}, "unknown key(s) Modle (valid: Model, LayerName, LayerType, IOType, FIFODepth, SideChannels, "
+                    "Part, ClockPeriod, ClockUncertainty)"),
     ({"FIFODepth": "deep"}, "FIFODepth: unknown value 'deep'"),
     ({"ClockPeriod": "fast"}, "ClockPeriod: expected a number of ns"),
     ({"ClockPeriod": -1}, "ClockPeriod: must be a positive number of ns"),

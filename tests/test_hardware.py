@@ -517,12 +517,11 @@ def check_top(files) -> tuple[dict, dict]:
         assert isinstance(node, Statement), f"not a declaration or call: {node}"
         text = node.text.strip()
         declared = re.fullmatch(r"\w+ \w+\[\d+\]", text)
-        streamed = re.fullmatch(r"hls::stream<ikr::array<(\w+), (\d+)> > (\w+)\(\s*\)", text)
-        if streamed:                                           # a FIFO: STREAM gives its depth
-            depth = next((p.option("depth") for p in top.pragmas
-                          if p.kind == "STREAM" and p.option("variable") == streamed[3]), None)
-            assert depth is not None, f"stream {streamed[3]} has no STREAM depth"
-            fifos[streamed[3]] = (streamed[1], int(streamed[2]), int(depth))
+        streamed = re.fullmatch(r"hls::stream<ikr::array<(\w+), (\d+)>, (\d+)> (\w+)\(\s*\)", text)
+        if streamed:                                           # a FIFO: hls::stream<T, DEPTH>
+            assert not any(p.kind == "STREAM" and p.option("variable") == streamed[4] for p in top.pragmas), \
+                f"stream {streamed[4]}: a STREAM pragma besides the depth of its type"
+            fifos[streamed[4]] = (streamed[1], int(streamed[2]), int(streamed[3]))
             continue
         called = re.fullmatch(r"(?:ikr::)?(\w+)(?:<[^>]*>)?\((.*)\)", text, re.S)
         assert declared or called, f"the DATAFLOW region holds '{text}'"

@@ -105,17 +105,19 @@ def _top(hls):
 @pytest.mark.parametrize("model", list(MODELS))
 def test_top_is_streams_and_calls(built, model):
     """A DATAFLOW region of hls::stream declarations and calls: AXI-Stream ports; every stream
-    written by one call and read by one call; depths as wiring computes them (a forked stream's
-    copies at most the whole tensor; tests/test_stream_depths.py checks their values)."""
+    written by one call and read by one call; depths (hls::stream<T, DEPTH>) as wiring computes
+    them (a forked stream's copies at most the whole tensor; tests/test_stream_depths.py checks
+    their values)."""
     hls = built[(model, *VARIANTS[0])][0]
     top = _top(hls)
     assert "#pragma HLS INTERFACE mode=axis port=input" in top
     assert "#pragma HLS INTERFACE mode=axis port=output" in top
     assert "#pragma HLS DATAFLOW" in top
     body = top.split("#pragma HLS DATAFLOW", 1)[1].split("#ifndef __SYNTHESIS__", 1)[0]
-    streams = {name: int(width) for width, name in re.findall(r"hls::stream<ikr::array<\w+, (\d+)> > (\w+)\(", body)}
-    depths = dict((name, int(d)) for name, d in re.findall(r"STREAM variable=(\w+) depth=(\d+)", body))
-    assert set(depths) == set(streams)
+    declared = re.findall(r"hls::stream<ikr::array<\w+, (\d+)>, (\d+)> (\w+)\(", body)   # hls::stream<T, DEPTH>
+    streams = {name: int(width) for width, _, name in declared}
+    depths = {name: int(depth) for _, depth, name in declared}
+    assert "hls::stream<ikr::array" not in re.sub(r"hls::stream<ikr::array<\w+, \d+>, \d+> \w+\(", "", body)
     calls = re.findall(r"^\s+([\w:]+)(?:<([^>]*)>)?\(([^)]*)\);", body, re.M)
     uses: dict = {}
     for _, _, args in calls:

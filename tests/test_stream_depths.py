@@ -79,7 +79,8 @@ def test_the_top_and_the_report_show_the_depths(forked, case):
     wiring, _ = _model(hls)
     computed = {b.name: b.depth for b in wiring.buffers}
     top = hls.files["firmware/myproject.cpp"]
-    assert dict((n, int(d)) for n, d in re.findall(r"#pragma HLS STREAM variable=(\w+) depth=(\d+)", top)) == computed
+    declared = re.findall(r"hls::stream<ikr::array<\w+, \d+>, (\d+)> (\w+)\(", top)    # hls::stream<T, DEPTH>
+    assert {name: int(depth) for depth, name in declared} == computed
     for b in wiring.buffers:                     # a grown copy says why, next to its declaration
         note = f"// {b.depth} of {b.size // b.width} elements: the fork runs ahead"
         assert (note in top) == (b.why == BRANCH_LAG), b.name
@@ -93,13 +94,13 @@ def test_the_top_and_the_report_show_the_depths(forked, case):
 
 
 def test_fifo_depth_full_gives_every_fifo_its_whole_tensor(tmp_path):
-    """FIFODepth: full (hls4ml's default) in the top's pragmas and the report, elements per
+    """FIFODepth: full (hls4ml's default) in the top's stream declarations and the report, elements per
     inference as the wiring counts them."""
     hls = ikr_hls.convert(EVERY_KIND["residual"](), output_dir=tmp_path / "p", precision=FIXED,
                           io_type="io_stream", config={"FIFODepth": "full"})
     elements = hls.graph.plan.wiring.stream_elements()
     top = hls.files["firmware/myproject.cpp"]
-    depths = dict((n, int(d)) for n, d in re.findall(r"#pragma HLS STREAM variable=(\w+) depth=(\d+)", top))
+    depths = {name: int(depth) for depth, name in re.findall(r"hls::stream<ikr::array<\w+, \d+>, (\d+)> (\w+)\(", top)}
     assert depths and depths == {name: elements[name] for name in depths}
     report = build_report(hls.graph, hls.config)
     assert report["fifo_depth"] == "full"

@@ -43,8 +43,8 @@ def projects(tmp_path_factory):
 
 
 def copy_project(projects, tmp_path, variant=("float", "unrolled")):
-    target = tmp_path / "copy"
-    shutil.copytree(projects[variant][1], target)
+    target = tmp_path / "copy"       # as written: without what other tests' stubbed runs left
+    shutil.copytree(projects[variant][1], target, ignore=shutil.ignore_patterns("myproject_prj", "stub_calls.log"))
     return target
 
 
@@ -298,6 +298,50 @@ def test_csim_runs_the_forms_vitis_synthesizes(projects, tmp_path, variant):
     assert result.passed, result.output
 
 
+# -- what Vitis's C simulation and C/RTL co-simulation compile -------------------------------------
+HOST_ONLY = {"IKR_DATAFLOW_CSIM", "IKR_TRACE", "IKR_COUNT_OPS", "IKR_HOST_INT"}   # host builds' own options
+HOST_FORMS = {"IKR_HOST_TAPS", "IKR_HOST_WINDOWS"}     # host shortcuts for the forms Vitis synthesizes
+
+
+def macros_vitis_compiles(path, source) -> set:
+    """The macros defined once `source` is preprocessed as csim_design and cosim_design compile it
+    (the testbench and the top, for the host: the Tcl flow's cflags, no __SYNTHESIS__; hls4ml's
+    ap_types and hls_stream.h stand in for Vitis's include directory)."""
+    proc = subprocess.run(["g++", "-E", "-dM", *tcl_setting(path, "cflags").split(), "-isystem", str(ap_types_dir()),
+                           str(path / source)], capture_output=True, text=True)
+    assert proc.returncode == 0, proc.stderr
+    return set(re.findall(r"^#define (\w+)", proc.stdout, re.M))
+
+
+@pytest.fixture(scope="module")
+def fixed_projects(tmp_path_factory):
+    out = {}
+    for io_type in ("io_parallel", "io_stream"):
+        path = tmp_path_factory.mktemp(io_type) / "prj"
+        ikr_hls.convert(LENET_IKR, output_dir=path, precision=FIXED, io_type=io_type).write()
+        out[io_type] = path
+    return out
+
+
+@pytest.mark.cpp
+@pytest.mark.parametrize("io_type", ["io_parallel", "io_stream"])
+def test_cosim_compiles_nothing_host_only(fixed_projects, io_type):
+    """Neither the testbench nor the top, as Vitis compiles them for csim and cosim, turns on a
+    host build's option or reads the threaded run's header."""
+    for source in ("firmware/myproject.cpp", "tb/myproject_test.cpp"):
+        macros = macros_vitis_compiles(fixed_projects[io_type], source)
+        assert "MYPROJECT_DEFINES_H_" in macros                         # the project's headers were read
+        assert not macros & HOST_ONLY and "IKR_DATAFLOW_H_" not in macros, (source, macros & HOST_ONLY)
+
+
+@pytest.mark.cpp
+@pytest.mark.parametrize("io_type", ["io_parallel", "io_stream"])
+def test_cosim_compiles_the_synthesized_forms(fixed_projects, io_type):
+    for source in ("firmware/myproject.cpp", "tb/myproject_test.cpp"):
+        macros = macros_vitis_compiles(fixed_projects[io_type], source)
+        assert not macros & HOST_FORMS, (source, macros & HOST_FORMS)
+
+
 # -- strict compilation -------------------------------------------------------------------------------
 STRICT = ["-std=c++14", "-Wall", "-Wextra", "-Werror", "-pedantic", "-Wno-unknown-pragmas",
           # HLS loop names are labels nothing jumps to
@@ -372,11 +416,10 @@ def test_cli_build_warns_that_float_means_floating_point_cores(projects, tmp_pat
     assert fixed.returncode != 0 and "floating" not in fixed.stderr
 
 
-@NEEDS_TCLSH
-def test_build_runs_vitis_and_reads_its_report(projects, tmp_path):
-    """A stand-in vitis-run (tclsh with the stubs, then a report in Vitis's place) checks what
-    `ikr-hls build` runs, where, with which steps, and that it reads the report back."""
-    path = copy_project(projects, tmp_path)
+def fake_vitis(tmp_path) -> dict:
+    """The environment of a stand-in vitis-run in a fake $XILINX_HLS/bin: it checks its arguments,
+    runs build_prj.tcl under tclsh with the stubs (calls in stub_calls.log) and, when the stubs
+    synthesized, drops the fixture report where Vitis puts its own."""
     bin_dir = tmp_path / "xilinx" / "bin"
     bin_dir.mkdir(parents=True)
     fake = bin_dir / "vitis-run"
@@ -385,17 +428,69 @@ def test_build_runs_vitis_and_reads_its_report(projects, tmp_path):
 # fake vitis-run: expects --mode hls --tcl build_prj.tcl, run in the project directory
 [ "$1 $2 $3 $4" = "--mode hls --tcl build_prj.tcl" ] || {{ echo "bad arguments: $*"; exit 3; }}
 IKR_STUB_LOG=stub_calls.log tclsh {STUBS} build_prj.tcl || exit 4
-mkdir -p {report_dir} && cp {FIXTURE} {report_dir}/myproject_csynth.xml
+if grep -q '^csynth_design' stub_calls.log; then
+    mkdir -p {report_dir} && cp {FIXTURE} {report_dir}/myproject_csynth.xml
+fi
 """)
     fake.chmod(fake.stat().st_mode | stat.S_IEXEC)
-    env = dict(os.environ, PATH=_path_without_vitis(), XILINX_HLS=str(tmp_path / "xilinx"))
-    proc = run_cli("build", path, "--steps", "synth,cosim", env=env)
+    return dict(os.environ, PATH=_path_without_vitis(), XILINX_HLS=str(tmp_path / "xilinx"))
+
+
+def design_calls(path) -> list:
+    return [c for c in (path / "stub_calls.log").read_text().splitlines() if c.split()[0].endswith("_design")]
+
+
+@NEEDS_TCLSH
+def test_build_runs_vitis_and_reads_its_report(projects, tmp_path):
+    """A stand-in vitis-run (tclsh with the stubs, then a report in Vitis's place) checks what
+    `ikr-hls build` runs, where, with which steps, and that it reads the report back."""
+    path = copy_project(projects, tmp_path)
+    proc = run_cli("build", path, "--steps", "synth,cosim", env=fake_vitis(tmp_path))
     assert proc.returncode == 0, proc.stdout + proc.stderr
     assert "ikr-hls: myproject on xc7z020clg400-1 at 4 ns, steps: synth, cosim" in proc.stdout   # streamed
     assert "latency 1893-1907 cycles" in proc.stdout and "DSP 281" in proc.stdout
-    calls = (path / "stub_calls.log").read_text().splitlines()
-    assert [c for c in calls if c.endswith("_design")] == ["csynth_design", "cosim_design"]
+    assert design_calls(path) == ["csynth_design", "cosim_design"]
     assert "steps: synth, cosim" in (path / "vitis_build.log").read_text()
+
+
+@NEEDS_TCLSH
+@pytest.mark.parametrize("io_type", ["io_parallel", "io_stream"])
+def test_build_csim_synth_cosim(tmp_path, io_type):
+    """`ikr-hls build DIR --steps csim,synth,cosim`: the testbench's C simulation, the synthesis,
+    then the C/RTL co-simulation of the same testbench against the RTL, in that order; the
+    project.tcl's cosim_options reach cosim_design."""
+    path = tmp_path / "prj"
+    ikr_hls.convert(LENET_IKR, output_dir=path, precision=FIXED, io_type=io_type, part="xc7z020clg400-1",
+                    clock_period=4.0).write()
+    env = fake_vitis(tmp_path)
+    proc = run_cli("build", path, "--steps", "csim,synth,cosim", env=env)
+    assert proc.returncode == 0, proc.stdout + proc.stderr
+    assert "steps: csim, synth, cosim" in proc.stdout and "synthesis: latency 1893-1907 cycles" in proc.stdout
+    assert design_calls(path) == ["csim_design", "csynth_design", "cosim_design"]
+    tcl = path / "project.tcl"
+    tcl.write_text(tcl.read_text().replace('set cosim_options ""',
+                                           'set cosim_options "-enable_dataflow_profiling -trace_level port"'))
+    proc = run_cli("build", path, "--steps", "cosim", env=env)       # the RTL of the run above
+    assert proc.returncode == 0, proc.stdout + proc.stderr
+    assert design_calls(path) == ["cosim_design -enable_dataflow_profiling -trace_level port"]
+
+
+@NEEDS_TCLSH
+def test_cosim_needs_a_synthesis(projects, tmp_path):
+    """cosim (or export) without the synth step: refused before Vitis starts when no earlier
+    synthesis exists or --reset discards it; the Tcl stubs fail the same way Vitis would."""
+    path = copy_project(projects, tmp_path)
+    env = fake_vitis(tmp_path)
+    proc = run_cli("build", path, "--steps", "cosim,export", env=env)
+    assert_one_line_error(proc, "steps: cosim, export needs the RTL of a C synthesis: add synth to the steps",
+                          "no earlier synthesis in")
+    assert not (path / "stub_calls.log").exists()                   # Vitis was not started
+    proc, calls = run_tcl(path, "csim=0 synth=0 cosim=1")
+    assert proc.returncode != 0 and "cosim_design: no RTL in myproject_prj/solution1/syn/verilog" in proc.stderr
+    assert run_cli("build", path, "--steps", "synth", env=env).returncode == 0
+    assert run_cli("build", path, "--steps", "cosim", env=env).returncode == 0
+    proc = run_cli("build", path, "--steps", "cosim", "--reset", env=env)
+    assert_one_line_error(proc, "steps: cosim needs the RTL of a C synthesis", "reset discards the earlier synthesis")
 
 
 def test_python_build_without_vitis(projects, monkeypatch):

@@ -1,7 +1,10 @@
 # Stand-ins for the Vitis HLS Tcl commands, so that build_prj.tcl runs under plain tclsh.
 # Every call is recorded, one per line, in the file named by $::env(IKR_STUB_LOG); a stub
-# fails the way Vitis would on a missing file, a top function no source defines, or a
-# command used before the project or solution that it needs is open.
+# fails the way Vitis would on a missing file, a top function no source defines, a command
+# used before the project or solution that it needs is open, or a co-simulation or export
+# without RTL: csynth_design leaves <project>/<solution>/syn/verilog/ as Vitis does, -reset
+# removes the project's (or the solution's) directory, and cosim_design and export_design
+# need that RTL, from this run or an earlier one.
 # Usage: tclsh vitis_stubs.tcl PROJECT_DIR/build_prj.tcl [step=0|1 ...]
 set ::stub_log [open $::env(IKR_STUB_LOG) w]
 set ::stub_project ""
@@ -22,6 +25,8 @@ proc stub_need {what} {
 proc open_project {args} {
     stub_record open_project {*}$args
     set ::stub_project [lindex $args end]
+    if {[lsearch -exact $args -reset] >= 0} { file delete -force $::stub_project }
+    file mkdir $::stub_project
 }
 
 proc set_top {name} {
@@ -56,6 +61,7 @@ proc open_solution {args} {
     stub_need project
     stub_record open_solution {*}$args
     set ::stub_solution [lindex [lsearch -all -inline -not -glob $args -*] 0]
+    if {[lsearch -exact $args -reset] >= 0} { file delete -force [file join $::stub_project $::stub_solution] }
 }
 
 foreach cmd {set_part create_clock set_clock_uncertainty} {
@@ -75,9 +81,24 @@ proc stub_check_top {} {
     error "top function '$::stub_top' is not defined in $::stub_sources"
 }
 
-foreach cmd {csim_design csynth_design cosim_design export_design} {
-    proc $cmd {args} "stub_check_top; stub_record $cmd {*}\$args"
+proc stub_rtl {} { return [file join $::stub_project $::stub_solution syn verilog] }
+
+proc csim_design {args} { stub_check_top; stub_record csim_design {*}$args }
+
+proc csynth_design {args} {
+    stub_check_top
+    stub_record csynth_design {*}$args
+    file mkdir [stub_rtl]
 }
+
+proc stub_need_rtl {cmd} {
+    stub_check_top
+    if {![file isdirectory [stub_rtl]]} { error "$cmd: no RTL in [stub_rtl] (run csynth_design first)" }
+}
+
+proc cosim_design {args} { stub_need_rtl cosim_design; stub_record cosim_design {*}$args }
+
+proc export_design {args} { stub_need_rtl export_design; stub_record export_design {*}$args }
 
 proc close_project {} {
     stub_need project
