@@ -61,24 +61,33 @@ def _fixed(layer: Layer, t, role: str) -> FixedType:
     return t
 
 
-def conv_matrix(layer: Layer) -> ConstantMatrix:
-    """A conv's (used window positions x in-channels) by filters matrix."""
-    kernel = np.asarray(layer.weights["kernel"])        # (KH, KW, C, F); a depthwise conv's with its zeros
-    w_t = _fixed(layer, layer.precision["weight"], "weight")
-    in_t = _fixed(layer, layer.input_types[0], "input")
+def conv_kernel_matrix(name: str, kernel: np.ndarray, in_type: FixedType, weight_type: FixedType) -> ConstantMatrix:
+    """The (used window positions x in-channels) by filters matrix of a (KH, KW, C, F) kernel."""
     kh, kw, c, f = kernel.shape
-    flat = to_codes(kernel, w_t).reshape(kh * kw * c, f)
+    flat = to_codes(kernel, weight_type).reshape(kh * kw * c, f)
     used = np.flatnonzero((kernel != 0).reshape(kh * kw * c, f).any(axis=1))
     rows = tuple((int(i // (kw * c)), int(i // c % kw), int(i % c)) for i in used)
-    return ConstantMatrix(layer.name, flat[used], rows, in_t, w_t)
+    return ConstantMatrix(name, flat[used], rows, in_type, weight_type)
+
+
+def dense_kernel_matrix(name: str, kernel: np.ndarray, in_type: FixedType, weight_type: FixedType) -> ConstantMatrix:
+    """The (inputs x units) matrix of a Dense kernel, every input a row."""
+    return ConstantMatrix(name, to_codes(kernel, weight_type), tuple((i,) for i in range(kernel.shape[0])), in_type,
+                          weight_type)
+
+
+def conv_matrix(layer: Layer) -> ConstantMatrix:
+    """A converted conv layer's matrix (a depthwise conv's kernel holds its zeros between channels)."""
+    return conv_kernel_matrix(layer.name, np.asarray(layer.weights["kernel"]),
+                              _fixed(layer, layer.input_types[0], "input"),
+                              _fixed(layer, layer.precision["weight"], "weight"))
 
 
 def dense_matrix(layer: Layer) -> ConstantMatrix:
-    """A Dense layer's (inputs x units) matrix, every input a row."""
-    kernel = np.asarray(layer.weights["kernel"])
-    w_t = _fixed(layer, layer.precision["weight"], "weight")
-    in_t = _fixed(layer, layer.input_types[0], "input")
-    return ConstantMatrix(layer.name, to_codes(kernel, w_t), tuple((i,) for i in range(kernel.shape[0])), in_t, w_t)
+    """A converted Dense layer's matrix."""
+    return dense_kernel_matrix(layer.name, np.asarray(layer.weights["kernel"]),
+                               _fixed(layer, layer.input_types[0], "input"),
+                               _fixed(layer, layer.precision["weight"], "weight"))
 
 
 _BUILDERS = {"conv2d": conv_matrix, "dense": dense_matrix}
