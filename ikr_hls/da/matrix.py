@@ -90,12 +90,13 @@ def dense_matrix(layer: Layer) -> ConstantMatrix:
                                _fixed(layer, layer.precision["weight"], "weight"))
 
 
-_BUILDERS = {"conv2d": conv_matrix, "dense": dense_matrix}
-
-
 def layer_matrix(layer: Layer) -> ConstantMatrix:
-    """The constant matrix of a conv or Dense layer; any other kind raises."""
-    if layer.kind not in _BUILDERS:
+    """The constant matrix of a layer whose weights hold a kernel: a conv's (KH, KW, C, F), a
+    Dense layer's (inputs, units). Any other layer raises. (By the kernel, not the kind's name:
+    kinds dispatch through their registry, tests/test_structure.py.)"""
+    kernel = layer.weights.get("kernel")
+    build = {4: conv_matrix, 2: dense_matrix}.get(getattr(kernel, "ndim", 0))
+    if build is None:
         raise IKRHLSError(f"layer {layer.keras_name}: distributed arithmetic applies to Conv2D and Dense layers, "
                           f"not to a {layer.kind} layer")
-    return _BUILDERS[layer.kind](layer)
+    return build(layer)
