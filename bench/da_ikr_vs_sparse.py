@@ -49,7 +49,7 @@ IKR_MODEL = ROOT / "examples" / "models" / "lenet5_ikr.h5"
 DENSE_MODEL = ROOT / "examples" / "models" / "lenet5.h5"
 IN_TYPE = parse_fixed("ap_fixed<16,6>")
 SECTION = "## Distributed arithmetic: IKR vs unstructured sparse weights (issue 28)"
-REGENERATE = "python bench/da_ikr_vs_sparse.py --json da_ikr_vs_sparse.json --write docs/BENCHMARKS.md"
+REGENERATE = "python bench/da_ikr_vs_sparse.py --from-json bench/da_ikr_vs_sparse.json --write docs/BENCHMARKS.md"
 
 
 def kernels(path: Path) -> dict:
@@ -154,7 +154,8 @@ def markdown(result: dict) -> str:
            + ("deterministic (a second solve of the first matrix gave the same graph)."
               if result["deterministic"] else "NOT deterministic: a second solve differed."),
            "",
-           f"Command ({result['date']}): `{result['command']}`; regenerate the table with `{REGENERATE}`.",
+           f"Command ({result['date']}): `{result['command']}` (its rows: bench/da_ikr_vs_sparse.json); "
+           f"re-render the tables with `{REGENERATE}`. What they say: docs/distributed_arithmetic.md.",
            "",
            "| layer, weights: matrix | bits | mult. | products | digits | adders | adder bits | depth | wall s "
            "| CPU s |",
@@ -171,7 +172,28 @@ def markdown(result: dict) -> str:
         cells += [_spread([r[k] for r in group]) for k in ("products", "digits", "adders", "adder_bits", "depth")]
         cells += [_seconds([r["seconds"] for r in group]), _seconds([r["cpu_seconds"] for r in group])]
         out.append("| " + " | ".join(cells) + " |")
-    return "\n".join(out) + "\n"
+    return "\n".join(out + [""] + structure_table(rows)) + "\n"
+
+
+def structure_table(rows: list) -> list:
+    """IKR's adders against the same codes shuffled (only the structure differs): the change
+    from the seeds' mean, and whether IKR is below every seed."""
+    out = ["IKR against the same values shuffled (the structure alone): adders and adder bits of `ikr` "
+           "relative to the mean of `shuffled`, and how many seeds `ikr` is below. In the fc rows the structure is "
+           "that of the IKR model's Dense layers, magnitude-pruned while it trained, not IKR's.", "",
+           "| layer | bits | matrix rows ikr / shuffled | adders | below seeds | adder bits | below seeds |",
+           "|---|---|---|---|---|---|---|"]
+    for layer, bits in dict.fromkeys((r["layer"], r["bits"]) for r in rows):
+        ikr = next(r for r in rows if (r["layer"], r["bits"], r["variant"]) == (layer, bits, "ikr"))
+        shuf = [r for r in rows if (r["layer"], r["bits"], r["variant"]) == (layer, bits, "shuffled")]
+        if not shuf:
+            continue
+        cells = [layer, str(bits), f"{ikr['shape'][0]} / {statistics.mean(r['shape'][0] for r in shuf):.0f}"]
+        for key in ("adders", "adder_bits"):
+            mean = statistics.mean(r[key] for r in shuf)
+            cells += [f"{100 * (ikr[key] / mean - 1):+.1f}%", f"{sum(ikr[key] < r[key] for r in shuf)}/{len(shuf)}"]
+        out.append("| " + " | ".join(cells) + " |")
+    return out
 
 
 def write_section(path: Path, text: str) -> None:

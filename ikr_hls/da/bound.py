@@ -5,9 +5,10 @@ form (CSD: each weight code written with digits -1, 0, 1 and no two adjacent non
 fewest there are): every step searches the pairs of digits for the most common one. The bound
 is on that count, decided from the matrix alone before any solve, so that a model's code does
 not depend on the machine's speed or on what the cache holds. MAX_DIGITS comes from
-a measurement (docs/distributed_arithmetic.md): LeNet-5's fc1 at ap_fixed<16,6> weights (6,573
-digits) solves in about 22 s of CPU, fc2 (2,203) in 2.8 s, conv2 (936) in 0.2 s: the time grows
-about as the square of the digits, so 10,000 digits is about a minute of CPU.
+a measurement (`python bench/da_ikr_vs_sparse.py --bound`, docs/distributed_arithmetic.md):
+LeNet-5's fc1 at ap_fixed<16,6> weights (6,573 digits) solves in about 19 s of CPU, fc2 (2,203)
+in 2.5 s, conv2 (936) in 0.2 s: the time grows about as the square of the digits, so 10,000
+digits is about 45 s of CPU.
 """
 from __future__ import annotations
 
