@@ -14,6 +14,7 @@ from ikr_hls.da import csd_digits, fall_back_reason, layer_matrix, solve_matrix 
 from ikr_hls.da.bound import csd_weight  # noqa: E402
 from ikr_hls.da.cache import solutions_dir  # noqa: E402
 from ikr_hls.da.evaluate import mismatches, random_codes  # noqa: E402
+from ikr_hls.da.matrix import ConstantMatrix, conv_kernel_matrix  # noqa: E402
 from ikr_hls.hls_model import plan_model  # noqa: E402
 from ikr_hls.precision import to_codes  # noqa: E402
 
@@ -75,6 +76,23 @@ def test_cache_returns_the_same_graph(lenet, caplog):
     # the digest follows the types
     wider = type(m)(m.layer, m.codes, m.rows, m.in_type, type(m.weight_type)(True, 18, 6))
     assert wider.digest() != m.digest()
+
+
+def test_degenerate_matrices(lenet):
+    """All-zero codes, a zero column, and a conv whose kernels are all pruned away (no rows)."""
+    layer = lenet["conv2"]
+    t, w_t = layer.input_types[0], layer.precision["weight"]
+    adders = []
+    for codes in (np.zeros((3, 2), np.int64), np.array([[0, 3], [0, -5]]), np.array([[7]])):
+        m = ConstantMatrix("m", codes, tuple((i,) for i in range(len(codes))), t, w_t)
+        s = solve_matrix(m, use_cache=False)
+        assert mismatches(m, s, random_codes(m, 50)) == 0
+        adders.append(s.adders)
+    assert adders[0] == 0 and adders[2] == 1          # 7 = 8 - 1: one subtracter
+    m = conv_kernel_matrix("empty", np.zeros((3, 3, 2, 4)), t, w_t)
+    s = solve_matrix(m)
+    assert m.shape == (0, 4) and s.adders == 0 and s.comb is None
+    assert mismatches(m, s, random_codes(m, 5)) == 0
 
 
 def test_csd_weight_is_the_non_adjacent_form():

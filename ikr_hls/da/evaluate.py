@@ -30,6 +30,8 @@ def reference(matrix: ConstantMatrix, x: np.ndarray) -> np.ndarray:
 def run_graph(solution: DASolution, x: np.ndarray) -> np.ndarray:
     """The graph's outputs for a batch of input codes, by da4ml's interpreter, as int64."""
     x = np.asarray(x, dtype=np.int64)
+    if solution.comb is None:                # a matrix with no rows
+        return np.zeros((len(x), solution.shape[1]), dtype=np.int64)
     y = solution.comb.predict(x.astype(np.float64), n_threads=1)
     if np.abs(y).max(initial=0) >= _EXACT or not np.all(y == np.round(y)):
         raise IKRHLSError("da4ml's interpreter left the exact range of float64")
@@ -38,6 +40,8 @@ def run_graph(solution: DASolution, x: np.ndarray) -> np.ndarray:
 
 def run_graph_python(solution: DASolution, x: np.ndarray) -> np.ndarray:
     """The same by da4ml's Python walk of the ops, sample by sample (slow: a few samples)."""
+    if solution.comb is None:
+        return run_graph(solution, x)
     rows = [np.asarray(solution.comb([int(v) for v in row]), dtype=object) for row in np.asarray(x)]
     return np.array([[int(v) for v in row] for row in rows], dtype=np.int64).reshape(len(rows), -1)
 

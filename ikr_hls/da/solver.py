@@ -38,7 +38,8 @@ class DASolution:
     depth: adder levels from an input to the latest output (da4ml's latency); cost: da4ml's cost
     (bits of adders); solve_seconds, solve_cpu_seconds: wall and CPU time of the solve and trace
     when it ran (a cached solution keeps them); cached: taken from the cache; comb: the traced
-    da4ml CombLogic."""
+    da4ml CombLogic, None for a matrix with no rows (a conv whose kernels are all pruned away:
+    every output is 0)."""
     digest: str
     shape: tuple[int, int]
     adders: int
@@ -109,6 +110,8 @@ def solve_matrix(matrix: ConstantMatrix, use_cache: bool = True) -> DASolution:
     """The adder graph of matrix, from the cache when it was solved before (cache.py)."""
     _check_codes(matrix)
     _da4ml()
+    if matrix.shape[0] == 0:                 # nothing to add: da4ml takes no empty input vector
+        return DASolution(matrix.digest(), matrix.shape, 0, (), 0, 0.0, 0.0, 0.0, False, None)
     if use_cache:
         found = load_solution(matrix.digest())
         if found is not None:
