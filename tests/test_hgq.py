@@ -17,6 +17,7 @@ import ikr_hls  # noqa: E402
 from hgq.layers import QConv2D, QDense, QMaxPooling2D  # noqa: E402
 from ikr_hls import IKRHLSError  # noqa: E402
 from ikr_hls.hgq import quantizers  # noqa: E402
+from ikr_hls.kinds import kind_of  # noqa: E402
 from ikr_hls.kinds.quantize import element_type  # noqa: E402
 from ikr_hls.precision import quantize  # noqa: E402
 
@@ -217,6 +218,28 @@ def test_a_per_tensor_quantizer_is_one_plain_type():
     assert "weights/conv_iq.h" not in " ".join(hls.files)         # no table: one assignment
     x = _inputs(model, 8)
     np.testing.assert_array_equal(hls.emulate(x), _keras(model, x))
+
+
+@pytest.mark.cpp
+@pytest.mark.parametrize("io_type", ["io_parallel", "io_stream"])
+def test_a_per_channel_quantizer_is_a_constant_per_lane(io_type, tmp_path):
+    """A format per channel (the same at every pixel): per-lane constants, no ROM, bit for bit."""
+    rng = np.random.default_rng(5)
+    with hgq.config.QuantizerConfigScope(place="datalane", heterogeneous_axis=(-1,), homogeneous_axis=None,
+                                         round_mode="RND", overflow_mode="SAT"):
+        inp = keras.Input((6, 6, 3))
+        x = QMaxPooling2D(1, name="pool")(inp)
+        out = QDense(3, name="d")(L.Flatten()(QConv2D(4, 3, name="conv")(x)))
+    model = keras.Model(inp, out)
+    for name in ("pool", "conv"):
+        inner = model.get_layer(name).iq.quantizer
+        inner._i.assign(rng.integers(0, 3, inner._i.shape).astype("float32"))
+        inner._f.assign(rng.integers(1, 6, inner._f.shape).astype("float32"))
+    hls = _check_exact(model, io_type, "unrolled", 1, tmp_path)
+    q = hls.graph.layer("conv_iq")
+    assert len(np.unique(q.facts.width)) > 1
+    view = kind_of(q).view(q)
+    assert view.form == "lanes" and all("complete" in p for p in view.partitions)
 
 
 # --- pruning ------------------------------------------------------------------------------------
