@@ -178,6 +178,31 @@ def test_a_batchnorm_dense_and_an_activation_layer_convert(tmp_path):
     np.testing.assert_array_equal(hls.compile().predict(x), expected)
 
 
+def test_a_batchnorm_after_a_conv_is_not_folded_into_its_trained_weights():
+    """A QBatchNormalization right after a QConv2D (no input quantizer between them) stays a
+    layer of its own: folded, the conv's weights would no longer be values of their trained
+    type. A plain Keras BatchNormalization there has float weights: refused, not folded."""
+    from hgq.layers import QBatchNormalization
+
+    a, b = hgq_zoo._scope(7)
+    with a, b:
+        inp = keras.Input((6, 6, 2))
+        x = QBatchNormalization(name="bn", enable_iq=False)(QConv2D(3, 3, name="c")(inp))
+        model = keras.Model(inp, QDense(2, name="d")(L.Flatten()(x)))
+    hgq_zoo._train(model, 7)
+    hls = ikr_hls.convert(model, output_dir="unused")
+    assert [l.name for l in hls.graph.layers] == ["c_iq", "c", "bn", "d_iq", "d"]
+    x = _inputs(model, 16)
+    np.testing.assert_array_equal(hls.emulate(x), _keras(model, x))
+
+    with a, b:
+        inp = keras.Input((6, 6, 2))
+        x = L.BatchNormalization(name="plain_bn")(QConv2D(3, 3, name="c")(inp))
+        model = keras.Model(inp, QDense(2, name="d")(L.Flatten()(x)))
+    with pytest.raises(IKRHLSError, match=r"layer 'plain_bn' \(BatchNormalization\): its weight values are floating"):
+        ikr_hls.convert(model, output_dir="unused")
+
+
 # --- types: trained, overridden, reported -------------------------------------------------------
 
 def test_types_come_from_the_quantizers_and_an_override_wins(models):
