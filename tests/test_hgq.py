@@ -157,20 +157,22 @@ def test_the_hardware_model_matches_the_generated_code(models):
 
 @pytest.mark.cpp
 def test_a_batchnorm_dense_and_an_activation_layer_convert(tmp_path):
-    """QBatchNormDense (its forward's fused kernel and bias, from the moving statistics) and
-    QUnaryFunctionLUT with an exact activation (its input and output quantizers around it)."""
+    """QBatchNormDense (its forward's fused kernel and bias, from the moving statistics),
+    QUnaryFunctionLUT with an exact activation (its input and output quantizers around it), and
+    a conv's output quantizer (after its activation, as HGQ2 applies it)."""
     from hgq.layers import QBatchNormDense, QUnaryFunctionLUT
 
     a, b = hgq_zoo._scope(6)
     with a, b:
         inp = keras.Input((6, 6, 2))
-        x = QConv2D(3, 3, name="c")(inp)
+        x = QConv2D(3, 3, activation="relu", enable_oq=True, name="c")(inp)     # an output quantizer after the relu
         x = QUnaryFunctionLUT("relu", name="act")(x)
         x = QBatchNormDense(4, name="bnd")(L.Flatten()(x))
         model = keras.Model(inp, QDense(2, name="d")(x))
     hgq_zoo._train(model, 6)
     assert np.any(np.asarray(model.get_layer("bnd").moving_mean) != 0)      # the fused form differs from qkernel
     hls = ikr_hls.convert(model, output_dir=tmp_path / "prj")
+    assert [l.name for l in hls.graph.layers][:5] == ["c_iq", "c", "c_oq", "act_iq", "act"]
     assert [l.name for l in hls.graph.layers if l.keras_name.startswith("act")] == ["act_iq", "act", "act_oq"]
     x = _inputs(model)
     expected = _keras(model, x)

@@ -140,12 +140,8 @@ def _grouped(kernel: np.ndarray, groups: int, channels: int) -> np.ndarray:
 
 def _qdense(klayer, shape, source):
     layer = KERAS_HANDLERS["Dense"](klayer, shape, source)
-    if hasattr(klayer, "get_fused_qkernel_and_qbias"):    # QBatchNormDense: its forward's fused kernel and bias
-        kernel, bias = (_array(v) for v in klayer.get_fused_qkernel_and_qbias(klayer.moving_mean,
-                                                                              klayer.moving_variance))
-    else:
-        kernel = _array(klayer.qkernel)
-        bias = _array(klayer.qbias) if klayer.use_bias else np.zeros(klayer.units)
+    kernel = _array(klayer.qkernel)          # QBatchNormDense's: fused with its moving statistics, as its forward
+    bias = _array(klayer.qbias) if klayer.use_bias else np.zeros(klayer.units)
     layer.weights = dict(kernel=kernel, bias=bias)
     layer.activation = _activation(klayer, source)
     layer.trained = _trained(klayer, source, kernel, klayer.kq, bias, klayer.bq if klayer.use_bias else None)
