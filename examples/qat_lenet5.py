@@ -70,7 +70,7 @@ def train(seed: int, args, data) -> dict:
         exact = exact and bool(np.array_equal(hls.compile().predict(x_test[:args.cpp]), emulated[:args.cpp]))
     bits = hls.report()["totals"]["bits_mean"]
     return dict(keras=keras_acc, fixed=fixed_acc, weight_bits=bits["weight"], activation_bits=bits["activation"],
-                exact=exact)
+                exact=exact, model=model)
 
 
 def main():
