@@ -13,7 +13,7 @@ venv: $(STAMP)
 $(STAMP): pyproject.toml setup.py
 	test -x $(PY) || $(PYTHON) -m venv $(VENV)
 	$(PY) -m pip install --quiet --upgrade pip
-	$(PY) -m pip install --quiet -e ".[cpu,test,lint,da]"
+	$(PY) -m pip install --quiet -e ".[cpu,test,lint,da,qat]"
 	$(VENV)/bin/ikr-hls prebuild --quiet
 	touch $(STAMP)
 

@@ -50,8 +50,9 @@ def _parser() -> argparse.ArgumentParser:
                              **_HELP)
     convert.add_argument("model", help="Keras model file (.h5 or .keras)")
     convert.add_argument("-o", "--output-dir", required=True, help="project directory to create")
-    convert.add_argument("--precision", default="float",
-                         help="numeric type: float, double or ap_fixed<W,I[,Q,O]> (default: float)")
+    convert.add_argument("--precision", default=None,
+                         help="numeric type: float, double, ap_fixed<W,I[,Q,O]> or auto (default: an HGQ2 model's "
+                              "trained types, else float)")
     convert.add_argument("--config", default=None, metavar="CFG",
                          help="hls4ml-like config (.yml/.json): precision, reuse factor, strategy per layer")
     convert.add_argument("--strategy", default="unrolled", help="conv kernel strategy (default: unrolled)")
@@ -118,7 +119,8 @@ def _parser() -> argparse.ArgumentParser:
     report.add_argument("target", help="a Keras model file (.h5/.keras) or a project directory")
     report.add_argument("--json", action="store_true", help="print the report as JSON instead of a table")
     report.add_argument("--plot", metavar="OUT.png", help="also draw the pattern libraries and per-layer bars")
-    report.add_argument("--precision", help="model file only: numeric type (default: float)")
+    report.add_argument("--precision", help="model file only: numeric type (default: an HGQ2 model's trained "
+                                              "types, else float)")
     report.add_argument("--config", metavar="CFG", help="model file only: hls4ml-like config")
     report.add_argument("--strategy", help="model file only: conv strategy (default: unrolled)")
     report.add_argument("--reuse-factor", type=int, help="model file only: reuse factor (default: 1)")
@@ -157,7 +159,7 @@ def _convert(args) -> int:
     args.labels_array = _check_inputs(args)          # every input file, before seconds of conversion
     if args.check:
         find_compiler()                  # before anything is written
-    auto = args.precision.strip().lower() == "auto"
+    auto = (args.precision or "").strip().lower() == "auto"
     calibration = None
     if args.calibration:
         if not auto:
@@ -293,7 +295,7 @@ def _print_summary(hls, output_dir):
           f"{hls.config.precision_label}, strategy {hls.config.strategy}")
     print(f"  {totals['params_nonzero']:,} of {totals['params_dense']:,} parameters nonzero, "
           f"{totals['macs_pruned']:,} of {totals['macs_dense']:,} MACs per inference")
-    if hls.config.auto:                      # no model-wide type: each layer's own
+    if hls.config.auto or hls.config.trained:      # no model-wide type: each layer's own
         print(f"  types: input {hls.graph.input_type.cpp}")
         for layer in hls.graph.layers:
             print(f"    {layer.keras_name}: " + ", ".join(f"{role} {layer.precision[role].cpp}"
@@ -334,7 +336,7 @@ def _report(args) -> int:
             raise IKRHLSError("--auto-width: the width of the types --precision auto measures; give --precision auto")
         calibration = _load_npy(args.calibration, "--calibration") if args.calibration else None
         import_keras()
-        graph, config, _ = plan_model(target, precision=args.precision or "float",   # nothing is rendered
+        graph, config, _ = plan_model(target, precision=args.precision,   # nothing is rendered
                                       strategy=args.strategy or "unrolled", reuse_factor=args.reuse_factor or 1,
                                       config=args.config, io_type=args.io_type or "io_parallel",
                                       fifo_depth=args.fifo_depth or "model",

@@ -44,6 +44,7 @@ HARDWARE_KEYS = {"Part": "part", "ClockPeriod": "clock_period", "ClockUncertaint
 TOP_KEYS = ("Model", "LayerName", "LayerType", "IOType", "FIFODepth", "SideChannels", *HARDWARE_KEYS)
 DEFAULT_CLOCK_UNCERTAINTY = "12.5%"     # hls4ml's default, as a share of the clock period
 AUTO_LABEL = "auto (per layer)"          # what messages and reports say of precision="auto"
+TRAINED_LABEL = "trained (per element, from the model's quantizers)"   # ... of an HGQ2 model's own types
 _IDENT = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*$")
 _PART = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.:-]*$")     # written into Tcl and cfg files as is
 _INTEGER = re.compile(r"^\s*\+?\d+\s*$")                  # "4": a number written as a string reads as 4
@@ -93,13 +94,14 @@ class ProjectConfig:
     source: str = ""                                   # the config file (or "config"), for messages
     notes: tuple = ()                                  # (what, why, where) of settings dropped as meaningless
     auto: bool = False                                 # precision="auto": every layer has its own types
+    trained: bool = False                              # a quantization-aware model's own types (trained_types.py)
     resolved: bool = False                             # layers holds each layer's final settings (layer_settings)
     model_where: str = ""                              # where Model keys were given ("cfg.yml: Model")
 
     @property
     def precision_label(self) -> str:
         """The model-wide type as messages show it; precision="auto" has none that layers use."""
-        return AUTO_LABEL if self.auto else self.precision.cpp
+        return AUTO_LABEL if self.auto else TRAINED_LABEL if self.trained else self.precision.cpp
 
     def settings_for(self, keras_name: str, keras_class: str | None) -> LayerSettings:
         """A layer's settings: once resolved against the model (layer_settings.resolve), its own;
@@ -159,11 +161,13 @@ _BAD = object()                                          # a value that failed i
 def make_config(precision="float", strategy="unrolled", reuse_factor=1, part=DEFAULT_PART,
                 clock_period=5.0, project_name="myproject", config=None,
                 clock_uncertainty=DEFAULT_CLOCK_UNCERTAINTY, io_type="io_parallel",
-                auto_layers=None, fifo_depth="model", side_channels=False) -> ProjectConfig:
+                auto_layers=None, fifo_depth="model", side_channels=False, trained=False) -> ProjectConfig:
     """Validate the keyword options of convert(); `config` (a dict, or a .yml/.yaml/.json
     file) overrides them, model-wide and per layer. `auto_layers` (precision="auto": layer
     name -> {"Precision": {role: type}}) gives layers the types measured for them, under any
-    the config sets. Every error is collected and told at once."""
+    the config sets. `trained` (a quantization-aware model converted without a precision):
+    its quantizers give the types, under any the config sets, unless the config's Model sets a
+    Precision for the whole model. Every error is collected and told at once."""
     problems = _Problems()
     layers: dict = {}
     if isinstance(reuse_factor, dict):                 # {"default": R, layer: R}
@@ -177,6 +181,8 @@ def make_config(precision="float", strategy="unrolled", reuse_factor=1, part=DEF
             reuse = problems.check(validate_reuse, value, where)
             if reuse is not _BAD:
                 layers[name] = LayerSettings(reuse_factor=reuse, where=where, keys=("reuse factor",), label=where)
+    if precision is None:                              # a plain model's default; unused when trained
+        precision = "float"
     model = dict(Precision=precision, ReuseFactor=reuse_factor, Strategy=strategy)
     hardware = dict(Part=part, ClockPeriod=clock_period, ClockUncertainty=clock_uncertainty)
     io_key = "io_type"                                 # where the io type came from, for messages
@@ -189,6 +195,8 @@ def make_config(precision="float", strategy="unrolled", reuse_factor=1, part=DEF
         cfg, source, notes = _load(config, problems)
         origin = f"{source}: " if source != "config" else ""
         model.update(cfg.get("Model", {}) if isinstance(cfg.get("Model"), dict) else {})
+        if isinstance(cfg.get("Model"), dict) and "Precision" in cfg["Model"]:
+            trained = False                            # a model-wide type overrides the trained ones
         hardware.update({k: v for k, v in cfg.items() if k in HARDWARE_KEYS})
         if "IOType" in cfg:
             io_type, io_key = cfg["IOType"], origin + "IOType"
@@ -241,7 +249,7 @@ def make_config(precision="float", strategy="unrolled", reuse_factor=1, part=DEF
         part=part.strip(), clock_period=clock, clock_uncertainty=uncertainty, project_name=project_name,
         io_type=io_type, fifo_depth=fifo_depth, side_channels=side_channels is True, auto_layers=auto,
         source=source, notes=tuple(notes),
-        auto=auto_layers is not None,
+        auto=auto_layers is not None, trained=bool(trained),
         model_where=where)
 
 

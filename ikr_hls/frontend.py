@@ -11,6 +11,7 @@ import os
 
 import numpy as np
 
+from . import hgq
 from .errors import IKRHLSError
 from .ir import INPUT, Graph, Layer, c_identifier
 from .kinds import KERAS_HANDLERS, MULTI_INPUT, check_layer
@@ -75,12 +76,20 @@ def _build_graph(model, source: str) -> Graph:
             graph.removed[klayer.name] = "removed for inference"
             alias[id(klayer)] = names[0]
             continue
+        sources_of = names
+        made_names: dict = {}                  # id(made layer) -> its IR name
         for layer in made if isinstance(made, list) else [made]:    # a SeparableConv2D makes two
             check_layer(layer)
             _check_finite(layer, source)
             layer.name = c_identifier(layer.keras_name, taken)   # 'sep/depthwise' -> sep_depthwise
-            layer.inputs = names
-            graph.keras_classes[layer.keras_name] = cls          # for a config's LayerType
+            # a handler may wire its layers itself: an int is the Keras layer's input at that
+            # position, a layer one it made before (an HGQ2 merge's quantizer per input)
+            layer.inputs = [sources_of[ref] if isinstance(ref, int) else made_names[id(ref)]
+                            for ref in layer.inputs] if layer.inputs else names
+            made_names[id(layer)] = layer.name
+            # for a config's LayerType: the Keras class, or the layer's own (a quantizer's)
+            graph.keras_classes[layer.keras_name] = getattr(layer.attrs, "keras_class", None) or cls
+            graph.trained = graph.trained or layer.trained is not None
             graph.layers.append(layer)
             shapes[layer.name] = layer.out_shape
             names = [layer.name]
@@ -95,6 +104,12 @@ def _handle(klayer, cls: str, in_shapes: list, source: str, keras):
     """The frontend handler's layer(s) for a Keras layer; IKRHLSError when it does not convert."""
     if not isinstance(klayer, keras.layers.Layer):     # x + y, x * 2 on Keras tensors: keras.ops
         raise _NotALayer()
+    if hgq.is_hgq_layer(klayer):                       # a quantization-aware layer (ikr_hls/hgq/)
+        handler = hgq.handler_for(klayer)
+        if handler is None:
+            raise IKRHLSError(f"{source}: HGQ2 layer '{klayer.name}' ({cls}) is not supported (supported HGQ2 "
+                              f"layers: {', '.join(hgq.supported_classes())})")
+        return handler(klayer, in_shapes if hgq.multi_input(cls) else in_shapes[0], source)
     handler = SUPPORTED.get(cls)
     if handler is None:
         raise _UnknownClass()

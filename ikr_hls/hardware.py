@@ -39,6 +39,8 @@ from __future__ import annotations
 import math
 from dataclasses import dataclass
 
+import numpy as np
+
 from .precision import weight_bits
 
 COMPLETE_PARTITION_LIMIT = 4096     # elements: a buffer partitioned into more registers is refused
@@ -113,6 +115,19 @@ def table_copies(lookups_per_step: int, ii: int) -> int:
 
 def bits(hls_type) -> int:
     return weight_bits(hls_type)
+
+
+def product_weight_bits(layer, weights) -> float:
+    """Bits of the weight operand of the layer's products: a quantization-aware layer that keeps
+    its trained weight type has constants of their own widths (ikr_hls/hgq/), priced at the
+    mean width of its nonzero weights; any other layer's weights are of its weight type."""
+    t = layer.precision["weight"]
+    trained = layer.trained
+    if trained is not None and trained.types.get("weight") == t and "weight" in trained.widths:
+        nonzero = np.asarray(weights) != 0
+        if nonzero.any():
+            return round(float(np.asarray(trained.widths["weight"])[nonzero].mean()), 3)
+    return bits(t)
 
 
 def shared(products: int, ii: int) -> int:

@@ -14,8 +14,10 @@ from .axis import axis_ports
 from .backend import build_spec, render_project, write_project
 from .config import DEFAULT_CLOCK_UNCERTAINTY, DEFAULT_PART, ProjectConfig, make_config
 from .errors import IKRHLSError
+from .frontend import keras_to_graph
 from .hostbuild import build_module, run_csim
 from .ir import Graph
+from .passes import structure
 from .pipeline import finish_graph, structural_graph
 from .profile import auto_config, profile_graph
 from .range_check import range_warnings
@@ -258,13 +260,16 @@ def _figure(value) -> str:
     return "-" if value is None else f"{value:,}"
 
 
-def convert(model, output_dir="ikr_prj", precision="float", strategy="unrolled", reuse_factor=1,
+def convert(model, output_dir="ikr_prj", precision=None, strategy="unrolled", reuse_factor=1,
             part=DEFAULT_PART, clock_period=5.0, project_name="myproject", force=False,
             config=None, calibration=None, auto_width=16,
             clock_uncertainty=DEFAULT_CLOCK_UNCERTAINTY, tb_data=None, io_type="io_parallel",
             fifo_depth="model", side_channels=False) -> HLSModel:
     """Convert a keras.Model, or a .h5/.keras file, into an HLSModel (nothing is written
-    until write() or compile()). `config` (an hls4ml-like dict, or a .yml/.json file) sets
+    until write() or compile()). precision=None (the default): a quantization-aware model's
+    (HGQ2's) types come from its trained quantizers, per element (docs/fixed_point.md); any
+    other model is converted in "float". A precision, or a config's Model Precision, is an
+    override for the whole model. `config` (an hls4ml-like dict, or a .yml/.json file) sets
     precision, reuse factor and strategy model-wide and per layer, over the keyword values.
     precision="auto" chooses ap_fixed<auto_width, I> per value from the ranges measured on
     `calibration` inputs (a per-layer config still overrides it). `tb_data` (an array
@@ -284,7 +289,7 @@ def convert(model, output_dir="ikr_prj", precision="float", strategy="unrolled",
     return HLSModel(graph, config, output_dir, keras_model=keras_model, force=force, tb_data=tb_data)
 
 
-def plan_model(model, precision="float", strategy="unrolled", reuse_factor=1, part=DEFAULT_PART,
+def plan_model(model, precision=None, strategy="unrolled", reuse_factor=1, part=DEFAULT_PART,
                clock_period=5.0, project_name="myproject", config=None, calibration=None, auto_width=16,
                clock_uncertainty=DEFAULT_CLOCK_UNCERTAINTY, tb_data=None, io_type="io_parallel",
                fifo_depth="model", side_channels=False):
@@ -306,8 +311,11 @@ def plan_model(model, precision="float", strategy="unrolled", reuse_factor=1, pa
         project_config = make_config(precision=auto["Model"]["Precision"], config=config,
                                      auto_layers=auto["LayerName"], **options)
     else:
-        project_config = make_config(precision=precision, config=config, **options)
-        graph, keras_model = structural_graph(model, project_config)
+        # precision=None: a quantization-aware model's own types, else float (make_config)
+        graph, keras_model = keras_to_graph(model)
+        project_config = make_config(precision=precision, config=config, trained=precision is None and graph.trained,
+                                     **options)
+        graph = structure(graph, project_config)
     graph = finish_graph(graph, project_config)
     if project_config.side_channels:
         axis_ports(graph)                              # ports that cannot be packed are told now

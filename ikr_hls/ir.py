@@ -59,6 +59,16 @@ class StreamIO:
     out_width: int                 # values per element it writes
 
 
+@dataclass(frozen=True)
+class Trained:
+    """What a quantization-aware layer's quantizers decided (ikr_hls/hgq/): a type per role its
+    quantizers give (the container of every element's format: weight, bias, or a quantize
+    step's result), and each element's own width in bits (role -> array shaped like the
+    values, 0 for an element that is always 0)."""
+    types: dict
+    widths: dict = field(default_factory=dict)
+
+
 @dataclass
 class Layer:
     name: str                      # C++ identifier, unique in the graph
@@ -82,6 +92,7 @@ class Layer:
     softmax: SoftmaxShifts | None = None   # a softmax's table addressing, set with the types
     cost: Cost | None = None       # what its code costs in its io form, set by the plan pass
     nest: LoopNest | None = None   # its pipelined loop nest (a pixel-form kind's), set by the plan pass
+    trained: Trained | None = None   # a quantization-aware layer's trained types and widths (ikr_hls/hgq/)
     frozen: bool = field(default=False, init=False, repr=False, compare=False)
 
     def __setattr__(self, key, value):
@@ -146,6 +157,7 @@ class Graph:
     fifo_depth: str = "model"      # io_stream FIFO depths: "model" or "full", set by the passes
     keras_classes: dict = field(default_factory=dict)   # Keras name of a layer -> its Keras class name
     plan: Any = None               # the frozen plan (plan.Plan), set by the last pass
+    trained: bool = False          # a quantization-aware model (HGQ2): its quantizers can give every type
     frozen: bool = field(default=False, init=False, repr=False, compare=False)
 
     def __setattr__(self, key, value):

@@ -3,6 +3,7 @@ way a file can be unreadable into one IKRHLSError naming it."""
 from __future__ import annotations
 
 import os
+import sys
 import zipfile
 from pathlib import Path
 
@@ -40,6 +41,11 @@ def load_keras_model(path):
     try:
         return keras.models.load_model(path, compile=False)
     except Exception as exc:  # h5py, zipfile and Keras raise many kinds; all mean "unreadable"
+        if "hgq" in str(exc) and "hgq" not in sys.modules:     # HGQ2 layers: their classes register on import
+            from . import hgq
+
+            hgq.require(f"{path}: a model of HGQ2 layers")
+            return load_keras_model(path)
         first = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
         if len(first) > MAX_REASON:     # a damaged config.json can be quoted whole
             first = first[:MAX_REASON - 3] + "..."

@@ -44,10 +44,11 @@ def _merge_into(graph: Graph, layer: Layer, producer: Layer, why: str) -> None:
 def fold_batchnorm(graph: Graph) -> Graph:
     """Fold a scale-and-shift (BatchNormalization) into the layer it reads, when that layer's
     kind folds one (conv, dense), has no activation of its own and no other reader; zeros of
-    the kernel stay zeros, so pruning patterns survive the fold."""
+    the kernel stay zeros, so pruning patterns survive the fold. Not where either has trained
+    types (ikr_hls/hgq/): a folded weight is no longer a value of its trained type."""
     for layer in list(graph.layers):
         prev = _sole_producer(graph, layer)
-        if layer.kind != "scale_shift" or prev is None:
+        if layer.kind != "scale_shift" or prev is None or layer.trained is not None or prev.trained is not None:
             continue
         kind = hardware_kind(prev)
         if kind is not None and kind.folds_scale_shift and prev.activation == "linear":

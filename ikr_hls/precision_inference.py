@@ -10,7 +10,7 @@ import logging
 
 import numpy as np
 
-from . import activations
+from . import activations, trained_types
 from .attributes import SoftmaxShifts
 from .config import ProjectConfig
 from .errors import IKRHLSError
@@ -30,7 +30,10 @@ MAX_EMULATED_WIDTH = 62    # int64 codes in the numpy reference
 
 def assign_types(graph: Graph, config: ProjectConfig) -> Graph:
     input_settings = config.settings_for(graph.input_name, "InputLayer")
-    graph.input_precision = input_settings.precision.get("result", config.precision)
+    if config.trained:                  # a quantization-aware model: its quantizers give the types
+        graph.input_precision = input_settings.precision.get("result") or trained_types.input_type(graph)
+    else:
+        graph.input_precision = input_settings.precision.get("result", config.precision)
     result_types: dict = {INPUT: graph.input_precision}
     for layer in graph.layers:
         in_types = [result_types[name] for name in layer.inputs]
@@ -68,11 +71,15 @@ def _layer_types(layer: Layer, in_types: list, config: ProjectConfig, keras_clas
         raise IKRHLSError(f"{settings.where or 'LayerName.' + layer.keras_name}.Precision: a {layer.kind} layer "
                           f"has no {', '.join(extra)} type (it has: {', '.join(valid)})")
     roles = kind.roles_of(layer)
-    types: dict = {role: chosen.get(role, config.precision) for role in roles if role != "accum"}
-    if "recip" in types and "recip" not in chosen and not config.precision.is_float:
-        types["recip"] = parse_type(RECIP_T)
-    if "accum" in roles:
-        types["accum"] = chosen.get("accum") or kind.default_accum(layer, in_types, types)
+    if config.trained:              # the trained types, or exact ones (trained_types.py)
+        types = trained_types.layer_types(layer, in_types, chosen, keras_class)
+    else:
+        types = {role: chosen.get(role, config.precision) for role in roles if role != "accum"}
+        if "recip" in types and "recip" not in chosen and not config.precision.is_float:
+            types["recip"] = parse_type(RECIP_T)
+        if "accum" in roles:
+            types["accum"] = chosen.get("accum") or kind.default_accum(layer, in_types, types)
+
     def where(key):
         return config.where_of(layer.keras_name, key)
 

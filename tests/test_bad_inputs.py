@@ -43,6 +43,14 @@ def _unsupported_layer(tmp):
     return ["convert", "rnn.keras", "-o", "prj"]
 
 
+def _unsupported_hgq_layer(tmp):
+    """A quantization-aware (HGQ2) layer without a handler."""
+    layers = pytest.importorskip("hgq.layers")
+    inp = keras.Input((4, 4, 2))
+    keras.Model(inp, layers.QSum(axes=-1, name="s")(layers.QConv2D(2, 1, name="c")(inp))).save(tmp / "qsum.keras")
+    return ["convert", "qsum.keras", "-o", "prj"]
+
+
 def _unsupported_layers(tmp):
     """Every layer that does not convert is named, not only the first."""
     inp = keras.Input((5, 3))
@@ -193,6 +201,8 @@ CASES = {
     "unsupported layers": (_unsupported_layers, ["rnn2.keras: layers 'rnn' (LSTM) and 'gru' (GRU) are not supported"],
                            "rnn2.keras: layers 'rnn' (LSTM) and 'gru' (GRU) are not supported; supported layers: "
                            "Activation"),
+    "unsupported HGQ2 layer": (_unsupported_hgq_layer, ["qsum.keras: HGQ2 layer 's' (QSum) is not supported"],
+                               "qsum.keras: HGQ2 layer 's' (QSum) is not supported (supported HGQ2 layers: QAdd"),
     "two inputs": (_two_inputs, ["two.keras: a model with 2 inputs and 1 output is not supported"],
                    "two.keras: a model with 2 inputs and 1 output is not supported (one input, one output)"),
     "bad precision": (_bad_precision, ["precision: unknown type 'ap_fixd<16,6>'"],

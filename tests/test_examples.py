@@ -12,6 +12,18 @@ EXAMPLES = Path(__file__).resolve().parent.parent / "examples"
 PROJECT_FILES = ("firmware/myproject.cpp", "hls_config.cfg", "build_prj.tcl")
 
 
+@pytest.mark.slow
+def test_qat_lenet5_runs_bit_exact(tmp_path):
+    """examples/qat_lenet5.py for one short epoch: HGQ2 training with IKRPruning, conversion with
+    the trained types, Keras == emulate == C++ (exit code 0) and the mean bits printed."""
+    pytest.importorskip("hgq")
+    result = subprocess.run([sys.executable, str(EXAMPLES / "qat_lenet5.py"), "--epochs", "1", "--prune-epochs", "1",
+                             "--seeds", "0", "--cpp", "20"], env=dict(os.environ), capture_output=True, text=True,
+                            timeout=900, cwd=tmp_path)
+    assert result.returncode == 0, f"stdout:\n{result.stdout[-4000:]}\nstderr:\n{result.stderr[-4000:]}"
+    assert "bit-exact" in result.stdout and "bits per nonzero weight" in result.stdout
+
+
 def test_model_zoo_quick(tmp_path):
     """examples/model_zoo.py --quick trains, prunes, converts and checks both zoo models (its
     exit code is 1 when float C++ differs from Keras or fixed-point C++ from hls.emulate).

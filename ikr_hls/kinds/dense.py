@@ -149,7 +149,8 @@ def cost(layer: Layer) -> Cost:
                 sharing=f"ALLOCATION: {multipliers} for {products} products" if rf > 1 else "one per product",
                 registers_bits=kernel.shape[1] * hardware.bits(layer.precision["accum"]),
                 memories=tuple(activations.table_memories(layer, table_copies(layer))), muxes=tuple(muxes),
-                product_bits=(w_bits, in_bits), macs_dense=int(kernel.size), macs=layer.facts.nnz)
+                product_bits=(hardware.product_weight_bits(layer, kernel), in_bits), macs_dense=int(kernel.size),
+                macs=layer.facts.nnz)
 
 
 def values(layer: Layer) -> dict:

@@ -89,7 +89,7 @@ def cost(layer: Layer) -> Cost:
     chain = hardware.chain(("read", 1), ("multiply", 1), ("add", 1), activations.chain(layer), ("write", 1))
     return Cost(ii=1, iterations=steps, chain=chain, multipliers=products,
                 sharing="one per channel", memories=tuple(activations.table_memories(layer, table_copies(layer))),
-                product_bits=(hardware.bits(layer.precision["weight"]), in_bits))
+                product_bits=(hardware.product_weight_bits(layer, layer.weights["scale"]), in_bits))
 
 
 def values(layer: Layer) -> dict:

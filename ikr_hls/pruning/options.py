@@ -8,6 +8,7 @@ from dataclasses import dataclass
 import keras
 import numpy as np
 
+from .. import hgq
 from .. import patterns as pat
 from ..errors import IKRHLSError
 from .schedule import _check_int
@@ -117,8 +118,10 @@ def _walk_layers(model) -> list:
 
 def _is_conv(layer) -> bool:
     """Conv2D, or DepthwiseConv2D / SeparableConv2D: a (KH, KW, C, M) depthwise kernel is C*M
-    kernels, pruned alike (a SeparableConv2D's 1x1 pointwise kernel is left as it is)."""
-    return isinstance(layer, (keras.layers.Conv2D, keras.layers.DepthwiseConv2D, keras.layers.SeparableConv2D))
+    kernels, pruned alike (a SeparableConv2D's 1x1 pointwise kernel is left as it is); HGQ2's
+    QConv2D like a Conv2D (its kernel quantizer keeps a pruned weight at exactly 0)."""
+    return isinstance(layer, (keras.layers.Conv2D, keras.layers.DepthwiseConv2D, keras.layers.SeparableConv2D)) \
+        or hgq.is_conv2d(layer)
 
 
 def kernel_variable(layer):

@@ -8,6 +8,7 @@ from pathlib import Path
 import keras
 import numpy as np
 
+from .. import hgq
 from .. import patterns as pat
 from ..errors import IKRHLSError
 from ..modelfile import load_keras_model
@@ -198,7 +199,7 @@ def _reference_kernels(reference) -> dict:
 
 
 def _layer_summary(layer, ref: dict) -> LayerSummary:
-    weights = [read(w) for w in layer.weights]
+    weights = [read(w) for w in hgq.parameters(layer)]     # an HGQ2 layer's bit widths are no parameters
     params = sum(w.size for w in weights)
     nonzero = sum(int(np.count_nonzero(w)) for w in weights)
     if not _prunable(layer):

@@ -15,8 +15,9 @@ import numpy as np
 from .. import fpga_estimate
 from ..axis import axis_ports
 from ..errors import IKRHLSError
-from ..hardware import has_figures
+from ..hardware import has_figures, product_weight_bits
 from ..kinds import kind_of
+from ..precision import weight_bits
 
 REPORT_VERSION = 1
 # a pattern conv with more than 10% more multipliers than unrolled at the same reuse factor gets a note
@@ -61,7 +62,7 @@ def build_report(graph, config, synthesis=None) -> dict:
         "output_shape": [int(d) for d in graph.output_shape],
         "removed": {str(k): str(v) for k, v in getattr(graph, "removed", {}).items()},
         "layers": layers,
-        "totals": _totals(layers, clock, flow, host_check),
+        "totals": {**_totals(layers, clock, flow, host_check), "bits_mean": _mean_bits(graph, layers)},
         "fifos": flow["fifos"],
         "synthesis": _plain(synthesis) if synthesis else None,
         "notes": [],
@@ -86,6 +87,7 @@ def _layer_report(layer, config) -> dict:
         "reuse_factor": int(layer.settled.reuse_factor) if kind.reuses else None,
         "weight_type": None, "weight_bits": None, "bias_type": None, "bias_bits": 0,
         "result_type": layer.precision["result"].cpp if "result" in layer.precision else None,
+        "bits": _bits(layer, kind),
         "params_dense": 0, "params_nonzero": 0,
         "macs_dense": cost.macs_dense, "macs_pruned": cost.macs,
         "storage_bits": None,
@@ -119,7 +121,7 @@ _HARDWARE_FIGURES = ("multipliers", "latency_estimate_cycles", "ii", "iterations
 
 # Field order of a layer entry in the JSON (kept stable for readers of older reports).
 _FIELDS = ("name", "keras_name", "kind", "depthwise_multiplier", "activation", "in_shape", "out_shape",
-           "strategy", "reuse_factor", "weight_type", "weight_bits", "bias_type", "bias_bits", "result_type",
+           "strategy", "reuse_factor", "weight_type", "weight_bits", "bias_type", "bias_bits", "result_type", "bits",
            "params_dense", "params_nonzero", "macs_dense", "macs_pruned", "storage_bits", "multipliers",
            "latency_estimate_cycles", "ii", "iterations", "gather_steps", "pipeline_depth", "chain", "sharing",
            "registers_bits", "ram_bits", "rom_bits",
@@ -131,6 +133,41 @@ _FIELDS = ("name", "keras_name", "kind", "depthwise_multiplier", "activation", "
 def _report_order(keys: list) -> list:
     known = [k for k in _FIELDS if k in keys]
     return known + [k for k in keys if k not in _FIELDS]
+
+
+def _bits(layer, kind) -> dict:
+    """Mean bits per value as converted: per nonzero weight (a quantization-aware layer's own
+    widths while it keeps its trained weight type: hardware.product_weight_bits), and per value
+    of its result (a quantize step's element formats while it keeps its trained result type;
+    its buffer carries the result type); None where it has none, or in floating point."""
+    if any(t.is_float for t in layer.precision.values()):
+        return {"weight": None, "result": None}
+    values = kind.values(layer)
+    weight = None
+    if "weight" in values and "weight" in layer.precision:
+        weight = product_weight_bits(layer, values["weight"])
+    result = float(weight_bits(layer.precision["result"]))
+    trained = layer.trained
+    if trained is not None and "result" in trained.widths and trained.types.get("result") == layer.precision["result"]:
+        result = round(float(np.mean(trained.widths["result"])), 3)
+    return {"weight": weight, "result": result}
+
+
+def _mean_bits(graph, layers: list) -> dict:
+    """The model's mean bits: per nonzero weight, and per activation value (the values its
+    quantize steps write when it has them, else every layer's result), or None in float."""
+    if any(l["bits"]["result"] is None for l in layers):
+        return {"weight": None, "activation": None}
+    weights = [(l["bits"]["weight"], l["kernel_nonzero"] if "kernel_nonzero" in l else l["params_nonzero"])
+               for l in layers if l["bits"]["weight"] is not None]
+    quantized = [l for l in layers if "quantized" in l] or layers      # a quantize step's report field
+    values = [(l["bits"]["result"], int(np.prod(l["out_shape"]))) for l in quantized]
+
+    def mean(pairs):
+        total = sum(n for _, n in pairs)
+        return round(sum(b * n for b, n in pairs) / total, 3) if total else None
+
+    return {"weight": mean(weights), "activation": mean(values)}
 
 
 # The two bindings of the products that the estimate prices: DSP48E1s (Vitis's usual choice

@@ -37,6 +37,10 @@ def _table(header, rows, total=None) -> list:
     return out
 
 
+def _bits(value) -> str:
+    return "-" if value is None else f"{value:g}"
+
+
 def format_report(report: dict) -> str:
     """The report as fixed-width text: layer tables, totals, synthesis figures beside the
     estimates when present, conv pattern libraries as grids, notes."""
@@ -74,15 +78,20 @@ def format_report(report: dict) -> str:
     rows = []
     for l in layers:
         s = l["storage_bits"] or {}
-        rows.append((l["name"], l["weight_type"] or "-", l.get("result_type") or "-", _n(s.get("dense")),
+        bits = l.get("bits") or {}
+        rows.append((l["name"], l["weight_type"] or "-", l.get("result_type") or "-", _bits(bits.get("weight")),
+                     _bits(bits.get("result")), _n(s.get("dense")),
                      _n(s.get("ikr")), _n(s.get("csr")), l["strategy"] or "-", _n(l["reuse_factor"]),
                      _n(l["multipliers"]), _n(l["latency_estimate_cycles"])))
     s, r = t["storage_bits"], t["storage_reduction"]
-    total = ("total", "", "", _n(s["dense"]), f"{_n(s['ikr'])} ({_x(r['ikr'])})",
-             f"{_n(s['csr'])} ({_x(r['csr'])})", "", "", _n(t["multipliers"]),
+    mean = t.get("bits_mean") or {}
+    total = ("total", "", "", _bits(mean.get("weight")), _bits(mean.get("activation")), _n(s["dense"]),
+             f"{_n(s['ikr'])} ({_x(r['ikr'])})", f"{_n(s['csr'])} ({_x(r['csr'])})", "", "", _n(t["multipliers"]),
              _n(t["latency_estimate_cycles"]))
-    out += _table(("layer", "weight type", "result type", "dense bits", "IKR bits", "CSR bits", "strategy",
-                   "reuse", "multipliers", "latency est."), rows, total)
+    out += _table(("layer", "weight type", "result type", "w bits", "r bits", "dense bits", "IKR bits", "CSR bits",
+                   "strategy", "reuse", "multipliers", "latency est."), rows, total)
+    out.append("  w bits, r bits: mean bits per nonzero weight and per result value as converted (a quantization-"
+               "aware model's own widths: docs/fixed_point.md); the total's r bits: per activation value")
 
     out += ["", "Hardware (ikr_hls model of the generated code: II and steps of each layer's pipelined loop,",
             "latency = steps x II + pipeline depth; registers, RAM and ROM in bits)"]

@@ -274,7 +274,6 @@ def cost(layer: Layer, own: StrategyCost) -> hardware.Cost:
     ph, pw = padded_grid(layer)
     c = layer.in_shape[-1]
     in_bits = hardware.bits(layer.input_types[0]) if layer.input_types else 0
-    w_bits = hardware.bits(layer.precision["weight"])
     memories = [hardware.Memory("line buffers", "RAM", (a.kh - 1) * c, pw, in_bits)] if a.kh > 1 else []
     memories += own.memories
     # the layer's own registers: window, the step's pixel and column, the PE strategies' accumulators
@@ -287,7 +286,8 @@ def cost(layer: Layer, own: StrategyCost) -> hardware.Cost:
     chain = hardware.chain(("read", 1), own.chain, activations.chain(layer), ("write", 1))
     return hardware.Cost(ii=ii, iterations=steps, chain=chain,
                          multipliers=int(own.multipliers), sharing=own.sharing, registers_bits=registers,
-                         memories=tuple(memories), muxes=tuple(own.muxes), product_bits=(w_bits, in_bits),
+                         memories=tuple(memories), muxes=tuple(own.muxes),
+                         product_bits=(hardware.product_weight_bits(layer, layer.weights["kernel"]), in_bits),
                          macs_dense=oh * ow * int(kernel.size), macs=oh * ow * own.macs)
 
 

@@ -45,6 +45,12 @@ def _layer(klayer, shape, source, kernel, bias, extra_attrs, activation) -> Laye
     return with_activation(layer, activation)
 
 
+def conv_layer(klayer, shape, source, kernel, bias, extra_attrs: dict, activation: str) -> Layer:
+    """A conv2d layer of a Keras conv layer's geometry with the given (KH, KW, C, F) kernel and
+    bias (a quantization-aware conv's quantized ones, ikr_hls/hgq/)."""
+    return _layer(klayer, shape, source, kernel, bias, extra_attrs, activation)
+
+
 def _conv2d(klayer, shape, source):
     if getattr(klayer, "groups", 1) != 1:
         raise unsupported(klayer, source, f"groups={klayer.groups} (only 1)")
