@@ -158,17 +158,38 @@ def row(p: dict, result) -> dict:
                 seconds=result.seconds, cells=result.cells)
 
 
-def synthesize_all(points: list[dict], jobs: int) -> list[dict]:
-    rows: list = [None] * len(points)
-    order = sorted(range(len(points)), key=lambda i: -cost_guess(points[i]))
+def key(p: dict) -> str:
+    return json.dumps([p["family"], p["dsp_mapping"], p["spec"].as_dict()], sort_keys=True)
+
+
+def row_key(r: dict) -> str:
+    spec = {k: r[k] for k in ("op", "width", "other", "ways", "depth", "constant", "style", "seed") if k in r}
+    return json.dumps([r["family"], r["dsp_mapping"], spec], sort_keys=True)
+
+
+def synthesize_all(points: list[dict], jobs: int, checkpoint: Path | None = None) -> list[dict]:
+    """Every point's row; with a checkpoint (JSON lines, one row each), the rows found there
+    are kept and each new row is appended as it comes: an interrupted run goes on from there.
+    The cheap points go first, so that a partial table covers every operator early."""
+    done_rows = {}
+    if checkpoint is not None and checkpoint.is_file():
+        for line in checkpoint.read_text().splitlines():
+            r = json.loads(line)
+            done_rows[row_key(r)] = r
+    rows: list = [done_rows.get(key(p)) for p in points]
+    todo = sorted((i for i, r in enumerate(rows) if r is None), key=lambda i: cost_guess(points[i]))
+    print(f"{len(points) - len(todo)} rows from {checkpoint}, {len(todo)} to synthesize", flush=True)
     start = time.monotonic()
     with ThreadPoolExecutor(max_workers=jobs) as pool:       # each task waits on one yosys process
         futures = {pool.submit(synthesize_operator, points[i]["spec"], points[i]["family"],
-                               points[i]["dsp_mapping"]): i for i in order}
+                               points[i]["dsp_mapping"]): i for i in todo}
         for done, future in enumerate(as_completed(futures), 1):
             i = futures[future]
             rows[i] = r = row(points[i], future.result())
-            print(f"[{done}/{len(points)} {time.monotonic() - start:6.0f} s] {points[i]['family']} "
+            if checkpoint is not None:
+                with checkpoint.open("a") as out:
+                    out.write(json.dumps(r) + "\n")
+            print(f"[{done}/{len(todo)} {time.monotonic() - start:6.0f} s] {points[i]['family']} "
                   f"{points[i]['spec'].describe()}{'' if r['dsp_mapping'] else ', no DSP'}: {r['lut']} LUT "
                   f"{r['ff']} FF {r['dsp']} DSP {r['bram_18k']} BRAM_18K ({r['seconds']:.1f} s)", flush=True)
     return rows
@@ -271,6 +292,8 @@ def parse_args(argv=None):
     p.add_argument("--json", metavar="PATH", help="write the measured table as JSON")
     p.add_argument("--write", metavar="MD", help=f"write the section '{SECTION}' into this Markdown file")
     p.add_argument("--from-json", metavar="PATH", help="no synthesis: render the Markdown of a saved run")
+    p.add_argument("--checkpoint", metavar="JSONL", help="keep each row here as it comes; a run given the same file "
+                   "synthesizes only the points it lacks")
     return p.parse_args(argv)
 
 
@@ -279,13 +302,16 @@ def measure(args, argv) -> dict:
     version = yosys_version()
     print(f"{len(points)} syntheses with {version}, {args.jobs} at a time", flush=True)
     start = time.monotonic()
-    rows = synthesize_all(points, args.jobs)
+    rows = synthesize_all(points, args.jobs, Path(args.checkpoint) if args.checkpoint else None)
     seconds = time.monotonic() - start
     print(f"done in {seconds / 60:.1f} min", flush=True)
+    argv = [a for i, a in enumerate(argv) if a != "--checkpoint" and (i == 0 or argv[i - 1] != "--checkpoint")]
+    flow = f"{synth_command('xc7').replace('xc7', '<xc7|xcup>')} -top <module> [-nodsp]; stat; {DEPTH_COMMAND}"
     return dict(command="python bench/operator_synthesis.py " + shlex.join(argv), regenerate=REGENERATE,
-                yosys=version, flow=f"{synth_command('xc7').replace('xc7', '<xc7|xcup>')} -top <module> [-nodsp]; stat; {DEPTH_COMMAND}",
+                yosys=version, flow=flow,
                 families=list(args.families), jobs=args.jobs, cpu_count=os.cpu_count(), seconds=round(seconds, 1),
                 cpu_seconds=round(sum(r["seconds"] for r in rows), 1),
+                note="seconds: the wall time of the last run; a run resumed from a checkpoint adds earlier runs' rows",
                 units=dict(lut="LUT1..LUT6 + LUT sites of distributed RAM and SRL cells (INV left out)",
                            ff="FD* cells", carry="CARRY4/CARRY8", dsp="DSP48E1 (xc7) / DSP48E2 (xcup)",
                            bram_18k="RAMB18 + 2 x RAMB36", lutram="of lut: distributed RAM and SRL LUT sites",
