@@ -154,6 +154,7 @@ def plan_streams(graph: Graph, config: ProjectConfig) -> Graph:
     width. Readers that cannot take their input's elements are refused, naming the layer."""
     graph.io_type = config.io_type
     graph.fifo_depth = config.fifo_depth
+    graph.part = config.part
     if config.io_type != "io_stream":
         return graph
     width = {INPUT: pixel_lanes(graph.input_shape)}
