@@ -126,6 +126,8 @@ def _parser() -> argparse.ArgumentParser:
     report.add_argument("--fifo-depth", help="model file only, io_stream: model (default) or full")
     report.add_argument("--side-channels", action="store_true", default=None,
                         help="model file only, io_stream: count the AXI wrapper's adapters and FIFOs")
+    report.add_argument("--part", help="model file only: FPGA part whose family prices the operators and whose "
+                        "totals the fit check reads (default: the convert default)")
     report.add_argument("--calibration", metavar="X.npy", help="model file only, --precision auto: the inputs "
                         "whose value ranges it measures")
     report.add_argument("--auto-width", type=int, metavar="W", help="model file only, --precision auto: bits of "
@@ -176,6 +178,7 @@ def _convert(args) -> int:
     created = not Path(args.output_dir).exists()
     hls.write()
     log.info("wrote project %s (%d layers)", args.output_dir, len(hls.graph.layers))
+    _warn_fit(hls.report())
     code = 0
     if args.check:
         try:
@@ -316,7 +319,7 @@ def _report(args) -> int:
     model_options = {"--precision": args.precision, "--config": args.config,
                      "--strategy": args.strategy, "--reuse-factor": args.reuse_factor, "--io-type": args.io_type,
                      "--fifo-depth": args.fifo_depth, "--side-channels": args.side_channels,
-                     "--calibration": args.calibration, "--auto-width": args.auto_width}
+                     "--part": args.part, "--calibration": args.calibration, "--auto-width": args.auto_width}
     if target.is_dir():
         given = [k for k, v in model_options.items() if v is not None]
         if given:
@@ -339,14 +342,25 @@ def _report(args) -> int:
                                       config=args.config, io_type=args.io_type or "io_parallel",
                                       fifo_depth=args.fifo_depth or "model",
                                       side_channels=bool(args.side_channels),
-                                      calibration=calibration,
+                                      calibration=calibration, **({"part": args.part} if args.part else {}),
                                       auto_width=16 if args.auto_width is None else args.auto_width)
         report = build_report(graph, config)
+    _warn_fit(report)
     if args.plot:
         plot_report(report, args.plot)
         logging.getLogger("ikr_hls").info("plot written to %s", args.plot)
     print(json.dumps(report, indent=1) if args.json else format_report(report))
     return 0
+
+
+def _warn_fit(report: dict) -> None:
+    """One warning line when the estimate exceeds the fit limit of the part (or the part is
+    unknown): ikr_hls.report.fit_warning."""
+    from .report import fit_warning
+
+    line = fit_warning(report)
+    if line:
+        logging.getLogger("ikr_hls").warning("%s", line)
 
 
 def _project_report(project):
