@@ -54,7 +54,8 @@ def _parser() -> argparse.ArgumentParser:
                          help="numeric type: float, double or ap_fixed<W,I[,Q,O]> (default: float)")
     convert.add_argument("--config", default=None, metavar="CFG",
                          help="hls4ml-like config (.yml/.json): precision, reuse factor, strategy per layer")
-    convert.add_argument("--strategy", default="unrolled", help="conv kernel strategy (default: unrolled)")
+    convert.add_argument("--strategy", default="unrolled", help="conv kernel strategy: unrolled, pattern, pe, or "
+                         "auto: per layer, with --reuse-factor auto (default: unrolled)")
     convert.add_argument("--io-type", default="io_parallel",
                          help="io_parallel (whole buffers between layers, default) or io_stream "
                               "(hls::stream of pixels)")
@@ -64,7 +65,8 @@ def _parser() -> argparse.ArgumentParser:
     convert.add_argument("--side-channels", action="store_true",
                          help="io_stream: a top <project>_axi whose AXI4-Stream ports carry TKEEP, TSTRB and TLAST "
                               "(for an AXI DMA); default: data only")
-    convert.add_argument("--reuse-factor", type=int, default=1, help="multiplier reuse factor (default: 1)")
+    convert.add_argument("--reuse-factor", default="1", help="multiplier reuse factor, or auto: per layer, the "
+                         "fastest that fits the part (default: 1)")
     convert.add_argument("--part", default=None, help="FPGA part for Vitis HLS")
     convert.add_argument("--clock", type=float, default=5.0, help="clock period in ns (default: 5.0)")
     convert.add_argument("--clock-uncertainty", default=DEFAULT_CLOCK_UNCERTAINTY,
@@ -121,7 +123,7 @@ def _parser() -> argparse.ArgumentParser:
     report.add_argument("--precision", help="model file only: numeric type (default: float)")
     report.add_argument("--config", metavar="CFG", help="model file only: hls4ml-like config")
     report.add_argument("--strategy", help="model file only: conv strategy (default: unrolled)")
-    report.add_argument("--reuse-factor", type=int, help="model file only: reuse factor (default: 1)")
+    report.add_argument("--reuse-factor", help="model file only: reuse factor or auto (default: 1)")
     report.add_argument("--io-type", help="model file only: io_parallel (default) or io_stream")
     report.add_argument("--fifo-depth", help="model file only, io_stream: model (default) or full")
     report.add_argument("--side-channels", action="store_true", default=None,

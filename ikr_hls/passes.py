@@ -10,7 +10,8 @@ import logging
 
 from . import activations
 from .attributes import Settings
-from .config import ProjectConfig
+from .auto import choose_settings
+from .config import AUTO, ProjectConfig
 from .errors import IKRHLSError
 from .hardware import COMPLETE_PARTITION_LIMIT
 from .ir import INPUT, Graph, Layer, StreamIO
@@ -114,10 +115,16 @@ def apply_settings(graph: Graph, config: ProjectConfig) -> Graph:
     config = settings_of(graph, config)
     for layer in graph.layers:
         settings = config.settings_for(layer.keras_name, None)
-        layer.settings = Settings(strategy=settings.strategy or config.strategy,
-                                  reuse_factor=settings.reuse_factor or config.reuse_factor,
+        strategy = settings.strategy or config.strategy
+        reuse = settings.reuse_factor or config.reuse_factor
+        kind = kind_of(layer)
+        # "auto": the first strategy and R = 1 until auto.choose_settings prices the candidates
+        layer.settings = Settings(strategy=kind.strategies[0] if strategy == AUTO else strategy,
+                                  reuse_factor=1 if reuse == AUTO else int(reuse),
                                   table_size=settings.table_size or config.table_size,
-                                  exp_range=settings.exp_range or config.exp_range, act_range=ACT_RANGE)
+                                  exp_range=settings.exp_range or config.exp_range, act_range=ACT_RANGE,
+                                  auto_strategy=strategy == AUTO and len(kind.strategies) > 1,
+                                  auto_reuse=reuse == AUTO and kind.reuses)
     return graph
 
 
@@ -197,7 +204,8 @@ def finish(graph: Graph, config: ProjectConfig) -> Graph:
     `config`: the one structure() was given, or the same model's config with other types
     (precision="auto"), whose settings were warned about there."""
     config = settings_of(graph, config, warn=False)
-    return plan_hardware(plan_streams(assign_types(graph, config), config))
+    graph = plan_streams(assign_types(graph, config), config)
+    return plan_hardware(choose_settings(graph, config.part, config.fit_limit))
 
 
 def run_passes(graph: Graph, config: ProjectConfig) -> Graph:

@@ -72,6 +72,10 @@ def test_report_warns_once_when_the_estimate_does_not_fit_the_part():
     assert len(warnings) == 1
     top = max(report["layers"], key=lambda l: (l["resources_estimate"] or {}).get("lut", 0))
     assert f"LUT {fit['estimate']['lut']:,} of 53,200" in warnings[0] and f"mostly {top['name']}" in warnings[0]
+    proc = run_cli("report", ikr, "--precision", "ap_fixed<16,6>", "--part", "xc7z045ffg900-2", "--reuse-factor",
+                   "auto", "--strategy", "auto", "--json")
+    assert proc.returncode == 0 and "exceeds" not in proc.stderr
+    assert json.loads(proc.stdout)["totals"]["fit"]["fits"] is True
     proc = run_cli("report", ikr, "--precision", "ap_fixed<8,3>", "--part", "xc7k70tfbg676-1")
     assert proc.returncode == 0 and "not in ikr-hls's table of parts" in proc.stderr
     assert "not in ikr_hls/parts.json, no fit check" in proc.stdout
