@@ -7,8 +7,10 @@ reuse factors 1, 2, 4, ... up to its products), the one whose latency is at most
 estimate takes the smallest sum of shares of the part's LUT, FF, DSP and BRAM_18K; the layers
 that are not auto keep their settings and their estimates. T runs through the candidates'
 latencies from the smallest up; the first T whose total fits is taken (greedy: the per-layer
-choice by the sum of shares is not an exact multi-resource knapsack). When none fits, every
-auto layer takes its cheapest candidate (the report's fit check then says it does not fit).
+choice by the sum of shares is not an exact multi-resource knapsack). Candidates are priced
+only as T reaches them (per strategy in increasing reuse factor, whose latency grows with it).
+When none fits, every auto layer takes its cheapest candidate (the report's fit check then
+says it does not fit).
 The DATAFLOW buffers are not in the search: they do not depend on the reuse factor.
 
 An unknown part has no totals: its auto layers take reuse factor 1 (and their first strategy),
@@ -61,24 +63,36 @@ def _reuse_factors(layer: Layer) -> list:
     return out
 
 
-def candidates(layer: Layer, part: str, family: str, available: dict) -> list:
-    """Every (strategy, reuse factor) the layer may take, priced; the layer keeps its settings."""
+def streams(layer: Layer, part: str, family: str, available: dict) -> list:
+    """Per strategy the layer may take, its candidates in increasing reuse factor (so, latency),
+    each priced when it is asked for; the layer keeps its settings in between."""
     kind = kind_of(layer)
-    settings, facts = layer.settled, layer.facts
+    settings = layer.settled
     strategies = kind.strategies if settings.auto_strategy else (settings.strategy,)
-    out = []
-    try:
-        for strategy in strategies:
+
+    def stream(strategy: str):
+        saved = layer.settings, layer.facts
+        try:
             layer.settings = settings.replace(strategy=strategy, reuse_factor=1)
             layer.facts = kind.derive(layer) if kind.derive else None
             reuses = _reuse_factors(layer) if settings.auto_reuse else [settings.reuse_factor]
-            for reuse in reuses:
+        finally:
+            layer.settings, layer.facts = saved
+        for reuse in reuses:
+            saved = layer.settings, layer.facts
+            try:
                 latency, estimate = _evaluate(layer, strategy, reuse, part, family)
-                share = sum(estimate[k] / available[k] for k in RESOURCES if available[k])
-                out.append(Candidate(strategy, reuse, latency, estimate, share))
-    finally:
-        layer.settings, layer.facts = settings, facts
-    return out
+            finally:
+                layer.settings, layer.facts = saved
+            share = sum(estimate[k] / available[k] for k in RESOURCES if available[k])
+            yield Candidate(strategy, reuse, latency, estimate, share)
+
+    return [stream(strategy) for strategy in strategies]
+
+
+def candidates(layer: Layer, part: str, family: str, available: dict) -> list:
+    """Every (strategy, reuse factor) the layer may take, priced."""
+    return [c for stream in streams(layer, part, family, available) for c in stream]
 
 
 def _fixed_estimate(graph: Graph, auto: set, part: str, family: str) -> dict:
@@ -94,22 +108,39 @@ def _fixed_estimate(graph: Graph, auto: set, part: str, family: str) -> dict:
     return total
 
 
+def _cheapest(candidates: list) -> Candidate:
+    return min(candidates, key=lambda c: (c.share, c.latency))
+
+
 def choose(options: dict, fixed: dict, budget: dict) -> dict:
-    """{layer name: Candidate}: the smallest target interval at which every layer's cheapest
-    candidate within it makes the total fit `budget`; the cheapest of each when none does."""
-    targets = sorted({c.latency for cands in options.values() for c in cands})
-    for target in targets:
-        chosen = {}
-        for name, cands in options.items():
-            within = [c for c in cands if c.latency <= target]
-            if not within:
-                break
-            chosen[name] = min(within, key=lambda c: (c.share, c.latency))
-        else:
-            total = {k: fixed[k] + sum(c.estimate[k] for c in chosen.values()) for k in RESOURCES}
-            if all(total[k] <= budget[k] for k in RESOURCES):
-                return chosen
-    return {name: min(cands, key=lambda c: (c.share, c.latency)) for name, cands in options.items()}
+    """{layer name: Candidate}: the smallest target interval T at which every layer's cheapest
+    candidate within T makes the total fit `budget`; the cheapest of each when none does.
+    `options`: layer name -> its streams of candidates, each in increasing latency; a stream is
+    read only as far as T needs (the next candidate beyond T sets the next T)."""
+    pending: dict = {}                 # name -> [[next candidate or None, its stream], ...]
+    seen: dict = {}
+    for name, layer_streams in options.items():
+        pending[name] = []
+        for stream in layer_streams:
+            it = iter(stream)
+            pending[name].append([next(it, None), it])
+        seen[name] = []
+    firsts = [min(p[0].latency for p in ps if p[0] is not None) for ps in pending.values()]  # each has one
+    target = max(firsts, default=0)
+    while True:
+        for name, ps in pending.items():
+            for p in ps:
+                while p[0] is not None and p[0].latency <= target:
+                    seen[name].append(p[0])
+                    p[0] = next(p[1], None)
+        chosen = {name: _cheapest(cands) for name, cands in seen.items()}
+        total = {k: fixed[k] + sum(c.estimate[k] for c in chosen.values()) for k in RESOURCES}
+        if all(total[k] <= budget[k] for k in RESOURCES):
+            return chosen
+        later = [p[0].latency for ps in pending.values() for p in ps if p[0] is not None]
+        if not later:
+            return chosen              # every candidate seen: each layer's cheapest
+        target = min(later)
 
 
 def choose_settings(graph: Graph, part: str, limit: float) -> Graph:
@@ -125,7 +156,7 @@ def choose_settings(graph: Graph, part: str, limit: float) -> Graph:
         return graph
     family = family_of(part)
     available = device.available()
-    options = {l.name: candidates(l, part, family, available) for l in auto}
+    options = {l.name: streams(l, part, family, available) for l in auto}
     fixed = _fixed_estimate(graph, {l.name for l in auto}, part, family)
     chosen = choose(options, fixed, {k: limit * available[k] for k in RESOURCES})
     for layer in auto:
@@ -138,4 +169,4 @@ def choose_settings(graph: Graph, part: str, limit: float) -> Graph:
     return graph
 
 
-__all__ = ["Candidate", "candidates", "choose", "choose_settings"]
+__all__ = ["Candidate", "candidates", "choose", "choose_settings", "streams"]

@@ -205,7 +205,29 @@ def finish(graph: Graph, config: ProjectConfig) -> Graph:
     (precision="auto"), whose settings were warned about there."""
     config = settings_of(graph, config, warn=False)
     graph = plan_streams(assign_types(graph, config), config)
-    return plan_hardware(choose_settings(graph, config.part, config.fit_limit))
+    graph = plan_hardware(choose_settings(graph, config.part, config.fit_limit))
+    warn_code_size(graph)
+    return graph
+
+
+# Taps the unrolled strategy may write out in a model before conversion warns: the code has
+# about a line of C++ per tap, and g++ (host builds) and Vitis slow down with it (a
+# MobileNetV2-0.35 written out unrolled is ~450k lines; g++ had not finished after 9 minutes)
+UNROLLED_TAPS_WARNING = 50_000
+
+
+def warn_code_size(graph: Graph) -> None:
+    """One warning when the unrolled conv layers write out more than UNROLLED_TAPS_WARNING taps,
+    naming the largest and the strategies whose code does not grow with them."""
+    unrolled = [(layer.facts.nnz, layer.name) for layer in graph.layers
+                if layer.kind == "conv2d" and layer.settled.strategy == "unrolled" and layer.facts is not None]
+    taps = sum(n for n, _ in unrolled)
+    if taps <= UNROLLED_TAPS_WARNING:
+        return
+    largest = ", ".join(f"{name} {n:,}" for n, name in sorted(unrolled, reverse=True)[:3])
+    log.warning("strategy unrolled writes out %s taps (about a line of C++ each; %s): the code compiles slowly; "
+                "strategy='pattern' (--strategy pattern), or 'auto' with reuse_factor='auto', writes a processing "
+                "element per pattern instead", f"{taps:,}", largest)
 
 
 def run_passes(graph: Graph, config: ProjectConfig) -> Graph:

@@ -35,13 +35,14 @@ def test_the_rule_finds_the_smallest_interval_that_fits():
                "c": [_candidate(15, 40, dsp=2), _candidate(30, 10)]}
     budget = {"lut": 80, "ff": 0, "dsp": 0, "bram_18k": 0}
     fixed = dict.fromkeys(RESOURCES, 0.0)
-    chosen = auto.choose(options, fixed, budget)
+    streams = {name: [sorted(cands, key=lambda c: c.latency)] for name, cands in options.items()}
+    chosen = auto.choose(streams, fixed, budget)
     best = min(max(c.latency for c in combo) for combo in itertools.product(*options.values())
                if all(sum(c.estimate[k] for c in combo) <= budget[k] for k in RESOURCES))
     assert max(c.latency for c in chosen.values()) == best == 30
     assert sum(c.estimate["lut"] for c in chosen.values()) <= 80
     # nothing fits: every layer its cheapest candidate
-    chosen = auto.choose(options, fixed, dict(budget, lut=10))
+    chosen = auto.choose(streams, fixed, dict(budget, lut=10))
     assert [c.latency for c in chosen.values()] == [40, 50, 30]
 
 
@@ -115,3 +116,20 @@ def test_auto_per_layer_from_the_config_and_the_unknown_part(caplog):
 def test_a_bad_reuse_factor_names_auto(value):
     with pytest.raises(IKRHLSError, match="or 'auto'"):
         make_config(precision=PRECISION, reuse_factor=value)
+
+
+def test_a_large_unrolled_model_is_warned_about(monkeypatch, caplog):
+    """More taps written out than UNROLLED_TAPS_WARNING: one warning naming the largest layers
+    and the strategies that do not write them out (the limit lowered for LeNet-5)."""
+    from ikr_hls import passes
+
+    conv = {l.name: l for l in ikr_hls.convert(str(IKR), output_dir="unused").graph.layers if l.kind == "conv2d"}
+    taps = sum(l.facts.nnz for l in conv.values())
+    monkeypatch.setattr(passes, "UNROLLED_TAPS_WARNING", taps - 1)
+    with caplog.at_level(logging.WARNING, logger="ikr_hls"):
+        ikr_hls.convert(str(IKR), output_dir="unused", strategy="pattern")
+        assert "writes out" not in caplog.text
+        ikr_hls.convert(str(IKR), output_dir="unused")
+    lines = [r.getMessage() for r in caplog.records if "writes out" in r.getMessage()]
+    assert len(lines) == 1 and f"{taps:,} taps" in lines[0] and f"conv2 {conv['conv2'].facts.nnz:,}" in lines[0]
+    assert "strategy='pattern'" in lines[0]
