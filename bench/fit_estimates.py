@@ -75,7 +75,8 @@ def main(argv=None) -> int:
                    "tables of the part's family; products where the code binds them) and its fit against the part, "
                    "per strategy at reuse factor 1 and with `reuse_factor=\"auto\"`, `strategy=\"auto\"` "
                    f"(ikr_hls/auto.py). Estimates, not Vitis results (docs/report.md says how far to trust them). "
-                   f"The first row's time includes loading TensorFlow and the model. Command (2 cores):\n\n```\n{command}\n```\n\n{text}\n")
+                   "The first row's time includes loading TensorFlow and the model. Command (2 cores):"
+                   f"\n\n```\n{command}\n```\n\n{text}\n")
         path = Path(args.write)
         doc = path.read_text()
         if SECTION in doc:
