@@ -3,8 +3,9 @@ so that the estimate fits `fit_limit` of the part at the smallest DATAFLOW inter
 
 The interval of the DATAFLOW region is its slowest process's latency, so the choice is made
 for a target interval T: every auto layer takes, among its candidates (each strategy it has,
-reuse factors 1, 2, 4, ... up to its products), the one whose latency is at most T and whose
-estimate takes the smallest sum of shares of the part's LUT, FF, DSP and BRAM_18K; the layers
+reuse factors 1, 2, 4, ... up to its products, and to 64 for the pattern and pe strategies),
+the one whose latency is at most T and whose estimate takes the smallest sum of shares of the
+part's LUT, FF, DSP and BRAM_18K; the layers
 that are not auto keep their settings and their estimates. T runs through the candidates'
 latencies from the smallest up; the first T whose total fits is taken (greedy: the per-layer
 choice by the sum of shares is not an exact multi-resource knapsack). Candidates are priced
@@ -30,6 +31,9 @@ from .parts import RESOURCES, family_of, lookup
 
 log = logging.getLogger("ikr_hls")
 MAX_AUTO_REUSE = 1 << 12          # the largest reuse factor tried (II 4096)
+# the pattern and pe strategies choose each PE input among up to R registers by a chain of R
+# selects written out: beyond this their code grows deep and long, so auto tries no more
+MAX_AUTO_PE_REUSE = 64
 
 
 @dataclass(frozen=True)
@@ -53,11 +57,13 @@ def _evaluate(layer: Layer, strategy: str, reuse: int, part: str, family: str) -
 
 
 def _reuse_factors(layer: Layer) -> list:
-    """1, 2, 4, ... up to the layer's products at R = 1 (beyond them nothing is saved)."""
+    """1, 2, 4, ... up to the layer's products at R = 1 (beyond them nothing is saved), and up to
+    MAX_AUTO_PE_REUSE for the pattern and pe strategies."""
     kind = kind_of(layer)
     products = kind.cost_of(layer).multipliers or 1
+    most = MAX_AUTO_PE_REUSE if layer.settled.strategy in ("pattern", "pe") else MAX_AUTO_REUSE
     out, r = [], 1
-    while r <= min(products, MAX_AUTO_REUSE):
+    while r <= min(products, most):
         out.append(r)
         r *= 2
     return out

@@ -238,18 +238,19 @@ def comparisons(*exprs) -> int:
     prints them: the conditions of a step and its decodes of a cycle or a pattern id."""
     from .expr import Bin, Index, Not, Select
 
-    def count(e) -> int:
+    total, stack = 0, [e for e in exprs if e is not None]     # a stack: a choice among R is R deep
+    while stack:
+        e = stack.pop()
         if isinstance(e, Bin):
-            return (e.op in _COMPARISONS) + count(e.left) + count(e.right)
-        if isinstance(e, Not):
-            return count(e.operand)
-        if isinstance(e, Select):
-            return count(e.condition) + count(e.then) + count(e.otherwise)
-        if isinstance(e, Index):
-            return sum(count(i) for i in e.indices)
-        return 0
-
-    return sum(count(e) for e in exprs if e is not None)
+            total += e.op in _COMPARISONS
+            stack += (e.left, e.right)
+        elif isinstance(e, Not):
+            stack.append(e.operand)
+        elif isinstance(e, Select):
+            stack += (e.condition, e.then, e.otherwise)
+        elif isinstance(e, Index):
+            stack += e.indices
+    return total
 
 
 def csd_digits(codes) -> np.ndarray:
