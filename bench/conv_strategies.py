@@ -54,7 +54,7 @@ def rows(model, label: str, reuses: list) -> list:
             for layer in hls.report()["layers"]:
                 if layer["kind"] != "conv2d":
                     continue
-                estimate = layer["resources_estimate"]["products_on_dsp"]
+                estimate = layer["resources_estimate"]          # the products where the code binds them
                 muxes = sum(m["count"] * m["width"] * (m["ways"] - 1) for m in layer["muxes"])
                 out.append([f"{label}/{layer['name']}", str(reuse), strategy, f"{layer['multipliers']:,}",
                             f"{layer['ii']}x{layer['iterations']:,}", f"{layer['rom_bits']:,}", f"{muxes:,}",

@@ -39,7 +39,7 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
-from ikr_hls.fpga_estimate import memory_cost  # noqa: E402
+from ikr_hls.fpga_estimate import memory_price  # noqa: E402
 from ikr_hls.hardware import Memory  # noqa: E402
 from ikr_hls.precision import FixedType, index_bits  # noqa: E402
 from ikr_hls.rtl import (  # noqa: E402
@@ -479,12 +479,13 @@ def rom_ids(r: dict) -> list[int]:
 
 
 def priced_rom(r: dict) -> int:
-    """LUTs ikr_hls.fpga_estimate prices this PE's ROMs at (conv_pe.cost's: `keep` weight ROMs
-    and a pattern-id ROM, each of depth R)."""
-    luts = memory_cost(Memory("PE weights", "ROM", r["keep"], r["rom_depth"], r["weight_bits"]))["lut"]
+    """LUTs ikr_hls.fpga_estimate prices this PE's ROMs at for 7-series (conv_pe.cost's: `keep`
+    weight ROMs and a pattern-id ROM, each of depth R)."""
+    luts = memory_price(Memory("PE weights", "ROM", r["keep"], r["rom_depth"], r["weight_bits"]), "xc7")["lut"]
     if index_bits(r["library_size"]):
-        luts += memory_cost(Memory("PE pattern ids", "ROM", 1, r["rom_depth"], index_bits(r["library_size"])))["lut"]
-    return luts
+        luts += memory_price(Memory("PE pattern ids", "ROM", 1, r["rom_depth"], index_bits(r["library_size"])),
+                             "xc7")["lut"]
+    return round(luts)
 
 
 def word_bits(r: dict) -> int:

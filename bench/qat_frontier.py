@@ -42,9 +42,9 @@ def _accuracy(y, labels) -> float:
 
 def _figures(hls) -> dict:
     totals = hls.report()["totals"]
-    est = totals["resources_estimate"]
-    return dict(lut_dsp=est["products_on_dsp"]["lut"], dsp=est["products_on_dsp"]["dsp"],
-                lut_only=est["products_in_luts"]["lut"], multipliers=totals["multipliers"],
+    est = totals["resources_by_binding"]          # every product on DSPs, and every one in fabric
+    return dict(lut_dsp=est["dsp"]["lut"], dsp=est["dsp"]["dsp"],
+                lut_only=est["fabric"]["lut"], multipliers=totals["multipliers"],
                 weight_bits=totals["bits_mean"]["weight"], activation_bits=totals["bits_mean"]["activation"])
 
 

@@ -1,7 +1,7 @@
 """The "what to expect from synthesis" tables of docs/vitis.md: per layer of the shipped
 IKR LeNet-5, what the ikr_hls hardware model reads from the generated code (II, steps,
 latency, multipliers, registers, RAM, ROM) and the resource estimates it prices from the
-yosys PE table, for a few settings.
+yosys operator tables, for a few settings.
 
     python bench/synthesis_expectations.py            # print the tables
     python bench/synthesis_expectations.py --write    # replace them in docs/vitis.md
@@ -46,11 +46,12 @@ def table(precision: str, strategy: str, reuse: int) -> str:
     lines.append(f"| DATAFLOW total (buffers included) | | | {_n(t['latency_estimate_cycles'])} | "
                  f"{_n(t['multipliers'])} | {_n(t['registers_bits'])} | {_n(t['ram_bits'])} | {_n(t['rom_bits'])} |")
     lines += ["", f"Interval (a new image every): {_n(t['interval_estimate_cycles'])} cycles."]
-    estimate = t["resources_estimate"]
-    for mapping, words in (("products_on_dsp", "products on DSPs"), ("products_in_luts", "products in LUTs")):
-        e = estimate[mapping]
-        lines.append(f"Estimated resources, {words} (yosys PE table, not Vitis): {_n(e['lut'])} LUT, "
-                     f"{_n(e['ff'])} FF, {_n(e['dsp'])} DSP, {_n(e['bram_18k'])} BRAM_18K.")
+    e, fit = t["resources_estimate"], t["fit"]
+    bindings = ", ".join(f"{l['name']} {l['binding']}" for l in report["layers"] if l["binding"])
+    lines.append(f"Estimated resources (yosys operator tables, {t['resources_estimate_source']['family']}, "
+                 f"not Vitis; products: {bindings}): {_n(e['lut'])} LUT, {_n(e['ff'])} FF, {_n(e['dsp'])} DSP, "
+                 f"{_n(e['bram_18k'])} BRAM_18K; {'fits' if fit['fits'] else 'does NOT fit'} "
+                 f"{fit['device']} within {100 * fit['limit']:.0f}%.")
     lines.append("")
     return "\n".join(lines)
 

@@ -83,6 +83,42 @@ def chain(layer: Layer, lanes: int = 1) -> tuple:
     return ()
 
 
+def operators(layer: Layer, lanes: int, width: int) -> tuple:
+    """The datapath operators of the activation on `lanes` values of `width` bits a step, as
+    ikr_activation.h and ikr_fixed.h write them: a ReLU's compare, a ReLU6's two (a clip), a
+    leaky ReLU's compare and choice (priced as a max); a table lookup's offset (an add) and its
+    two index clamps; a softmax over `lanes` values: the maximum (lanes - 1), the differences
+    and the sum's adders, the index clamps of every exp read and of the inverse's."""
+    name = layer.activation
+    ops = hardware.ops
+    if name == "relu":
+        return ops("ReLU", "relu", width, lanes)
+    if name == "relu6":
+        return ops("ReLU6", "clip", width, lanes)
+    if name == "leaky_relu":
+        return ops("leaky ReLU sign", "max", width, lanes)
+    if name == "softmax":
+        if "exp_table" not in layer.precision:
+            return ()
+        diff, total = hardware.bits(layer.precision["diff"]), hardware.bits(layer.precision["exp_sum"])
+        return (ops("softmax maximum", "max", width, lanes - 1) + ops("softmax differences", "add", diff, lanes)
+                + ops("softmax sum", "add", total, lanes - 1)
+                + ops("softmax table index clamps", "max", diff, lanes) + ops("softmax inverse index clamp", "max",
+                                                                               total, 1))
+    if "act_table" in layer.precision:
+        shifted = hardware.bits(layer.precision["act_in"]) if "act_in" in layer.precision else width
+        return ops(f"{name} table offset", "add", shifted, lanes) + ops(f"{name} table index clamps", "max",
+                                                                        shifted, 2 * lanes)
+    return ()
+
+
+def constant_products(layer: Layer, lanes: int) -> tuple:
+    """A leaky ReLU's products by its slope, a constant (hardware.constant_products)."""
+    if layer.activation != "leaky_relu" or "alpha" not in layer.precision:
+        return ()
+    return hardware.constant_products([slope(layer)] * lanes, layer.precision["alpha"])
+
+
 def softmax_view(layer: Layer) -> dict:
     """SoftmaxView's fields for the layer."""
     if not (layer.activation == "softmax" and "exp_table" in layer.precision):

@@ -108,6 +108,8 @@ class Settings(Attributes):
     table_size: int
     exp_range: int
     act_range: int
+    auto_strategy: bool = False        # strategy "auto": ikr_hls/auto.py chooses it (and keeps it here)
+    auto_reuse: bool = False           # reuse_factor "auto": ikr_hls/auto.py chooses it
 
     def check(self) -> None:
         positive(self, "reuse_factor", "table_size", "exp_range", "act_range")

@@ -55,7 +55,8 @@ def _parser() -> argparse.ArgumentParser:
                               "trained types, else float)")
     convert.add_argument("--config", default=None, metavar="CFG",
                          help="hls4ml-like config (.yml/.json): precision, reuse factor, strategy per layer")
-    convert.add_argument("--strategy", default="unrolled", help="conv kernel strategy (default: unrolled)")
+    convert.add_argument("--strategy", default="unrolled", help="conv kernel strategy: unrolled, pattern, pe, or "
+                         "auto: per layer, with --reuse-factor auto (default: unrolled)")
     convert.add_argument("--io-type", default="io_parallel",
                          help="io_parallel (whole buffers between layers, default) or io_stream "
                               "(hls::stream of pixels)")
@@ -65,7 +66,8 @@ def _parser() -> argparse.ArgumentParser:
     convert.add_argument("--side-channels", action="store_true",
                          help="io_stream: a top <project>_axi whose AXI4-Stream ports carry TKEEP, TSTRB and TLAST "
                               "(for an AXI DMA); default: data only")
-    convert.add_argument("--reuse-factor", type=int, default=1, help="multiplier reuse factor (default: 1)")
+    convert.add_argument("--reuse-factor", default="1", help="multiplier reuse factor, or auto: per layer, the "
+                         "fastest that fits the part (default: 1)")
     convert.add_argument("--part", default=None, help="FPGA part for Vitis HLS")
     convert.add_argument("--clock", type=float, default=5.0, help="clock period in ns (default: 5.0)")
     convert.add_argument("--clock-uncertainty", default=DEFAULT_CLOCK_UNCERTAINTY,
@@ -123,11 +125,13 @@ def _parser() -> argparse.ArgumentParser:
                                               "types, else float)")
     report.add_argument("--config", metavar="CFG", help="model file only: hls4ml-like config")
     report.add_argument("--strategy", help="model file only: conv strategy (default: unrolled)")
-    report.add_argument("--reuse-factor", type=int, help="model file only: reuse factor (default: 1)")
+    report.add_argument("--reuse-factor", help="model file only: reuse factor or auto (default: 1)")
     report.add_argument("--io-type", help="model file only: io_parallel (default) or io_stream")
     report.add_argument("--fifo-depth", help="model file only, io_stream: model (default) or full")
     report.add_argument("--side-channels", action="store_true", default=None,
                         help="model file only, io_stream: count the AXI wrapper's adapters and FIFOs")
+    report.add_argument("--part", help="model file only: FPGA part whose family prices the operators and whose "
+                        "totals the fit check reads (default: the convert default)")
     report.add_argument("--calibration", metavar="X.npy", help="model file only, --precision auto: the inputs "
                         "whose value ranges it measures")
     report.add_argument("--auto-width", type=int, metavar="W", help="model file only, --precision auto: bits of "
@@ -178,6 +182,7 @@ def _convert(args) -> int:
     created = not Path(args.output_dir).exists()
     hls.write()
     log.info("wrote project %s (%d layers)", args.output_dir, len(hls.graph.layers))
+    _warn_fit(hls.report())
     code = 0
     if args.check:
         try:
@@ -318,7 +323,7 @@ def _report(args) -> int:
     model_options = {"--precision": args.precision, "--config": args.config,
                      "--strategy": args.strategy, "--reuse-factor": args.reuse_factor, "--io-type": args.io_type,
                      "--fifo-depth": args.fifo_depth, "--side-channels": args.side_channels,
-                     "--calibration": args.calibration, "--auto-width": args.auto_width}
+                     "--part": args.part, "--calibration": args.calibration, "--auto-width": args.auto_width}
     if target.is_dir():
         given = [k for k, v in model_options.items() if v is not None]
         if given:
@@ -341,14 +346,25 @@ def _report(args) -> int:
                                       config=args.config, io_type=args.io_type or "io_parallel",
                                       fifo_depth=args.fifo_depth or "model",
                                       side_channels=bool(args.side_channels),
-                                      calibration=calibration,
+                                      calibration=calibration, **({"part": args.part} if args.part else {}),
                                       auto_width=16 if args.auto_width is None else args.auto_width)
         report = build_report(graph, config)
+    _warn_fit(report)
     if args.plot:
         plot_report(report, args.plot)
         logging.getLogger("ikr_hls").info("plot written to %s", args.plot)
     print(json.dumps(report, indent=1) if args.json else format_report(report))
     return 0
+
+
+def _warn_fit(report: dict) -> None:
+    """One warning line when the estimate exceeds the fit limit of the part (or the part is
+    unknown): ikr_hls.report.fit_warning."""
+    from .report import fit_warning
+
+    line = fit_warning(report)
+    if line:
+        logging.getLogger("ikr_hls").warning("%s", line)
 
 
 def _project_report(project):

@@ -33,6 +33,7 @@ from .errors import IKRHLSError
 from .precision import HLSTypeLike, parse_type
 
 STRATEGIES = ("unrolled", "pattern", "pe")
+AUTO = "auto"            # Strategy and ReuseFactor: chosen per layer to fit the part (ikr_hls/auto.py)
 IO_TYPES = ("io_parallel", "io_stream")  # hls4ml's names: whole buffers, or hls::stream between layers
 FIFO_DEPTHS = ("model", "full")  # io_stream: the depth model (stream_depths.py), or every FIFO its whole tensor
 DEFAULT_PART = "xcvu13p-flga2577-2-e"   # hls4ml's default part, so projects compare
@@ -57,7 +58,7 @@ _SHOW.maxstring = _SHOW.maxother = 60
 class LayerSettings:
     precision: dict = field(default_factory=dict)     # role -> parsed type ('auto' accum: absent);
                                                       # may hold hls4ml's roles (scale, table, param)
-    reuse_factor: int | None = None
+    reuse_factor: int | str | None = None               # an int, or "auto"
     strategy: str | None = None
     table_size: int | None = None
     exp_range: int | None = None
@@ -77,11 +78,12 @@ class LayerSettings:
 @dataclass(frozen=True)
 class ProjectConfig:
     precision: HLSTypeLike                             # model-wide type (HLSType or FixedType)
-    strategy: str = "unrolled"
-    reuse_factor: int = 1
+    strategy: str = "unrolled"                         # a strategy, or "auto" (per layer, ikr_hls/auto.py)
+    reuse_factor: int | str = 1                        # an int, or "auto" (per layer, to fit the part)
     io_type: str = "io_parallel"
     fifo_depth: str = "model"                          # io_stream: FIFO_DEPTHS
     side_channels: bool = False                        # io_stream: AXI4-Stream ports with TLAST (axis.py)
+    fit_limit: float = 0.8                             # the share of the part's resources a design may use
     table_size: int = 1024                             # softmax lookup tables, fixed point
     exp_range: int = 16                                # exp table covers x - max in (-range, 0]
     layers: dict = field(default_factory=dict)         # keras layer name -> LayerSettings
@@ -161,7 +163,8 @@ _BAD = object()                                          # a value that failed i
 def make_config(precision="float", strategy="unrolled", reuse_factor=1, part=DEFAULT_PART,
                 clock_period=5.0, project_name="myproject", config=None,
                 clock_uncertainty=DEFAULT_CLOCK_UNCERTAINTY, io_type="io_parallel",
-                auto_layers=None, fifo_depth="model", side_channels=False, trained=False) -> ProjectConfig:
+                auto_layers=None, fifo_depth="model", side_channels=False, trained=False,
+                fit_limit=0.8) -> ProjectConfig:
     """Validate the keyword options of convert(); `config` (a dict, or a .yml/.yaml/.json
     file) overrides them, model-wide and per layer. `auto_layers` (precision="auto": layer
     name -> {"Precision": {role: type}}) gives layers the types measured for them, under any
@@ -228,6 +231,8 @@ def make_config(precision="float", strategy="unrolled", reuse_factor=1, part=DEF
     clock = problems.check(_clock_period, hardware["ClockPeriod"], names["ClockPeriod"])
     uncertainty = problems.check(_clock_uncertainty, hardware["ClockUncertainty"],
                                  clock if clock is not _BAD else 1e300, names["ClockUncertainty"])
+    if isinstance(fit_limit, bool) or not isinstance(fit_limit, (int, float)) or not 0 < fit_limit <= 1:
+        problems.append(f"fit_limit: expected a share of the part in (0, 1], got {_show(fit_limit)}")
     if not isinstance(project_name, str) or not _IDENT.match(project_name):
         problems.append(f"project_name: {_show(project_name)} is not a C++ identifier")
     where = (f"{source}: Model" if source != "config" else "Model") if config is not None else ""
@@ -250,7 +255,7 @@ def make_config(precision="float", strategy="unrolled", reuse_factor=1, part=DEF
         io_type=io_type, fifo_depth=fifo_depth, side_channels=side_channels is True, auto_layers=auto,
         source=source, notes=tuple(notes),
         auto=auto_layers is not None, trained=bool(trained),
-        model_where=where)
+        model_where=where, fit_limit=float(fit_limit))
 
 
 def load_config(config) -> dict:
@@ -427,7 +432,7 @@ def _choice(value, valid, key):
 
 
 def validate_strategy(value, key):
-    return _choice(value, STRATEGIES, key)
+    return _choice(value, STRATEGIES + (AUTO,), key)
 
 
 def validate_io_type(value, key):
@@ -449,7 +454,9 @@ def integer_value(value, key, what: str):
 
 
 def validate_reuse(value, key):
-    what = f"a positive integer (at most {MAX_REUSE})"
+    if isinstance(value, str) and value.strip().lower() == AUTO:
+        return AUTO
+    what = f"a positive integer (at most {MAX_REUSE}) or 'auto'"
     value = integer_value(value, key, what)
     if not 1 <= value <= MAX_REUSE:
         raise IKRHLSError(f"{key}: expected {what}, got {_show(value)}")

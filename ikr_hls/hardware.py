@@ -170,6 +170,30 @@ class Mux:
     width: int
 
 
+# The operators a layer's code describes besides its products, each priced from the measured
+# operator table (ikr_hls/rtl/operators.py): `op` one of
+OPERATOR_OPS = ("add", "compare", "max", "relu", "clip", "select", "counter")
+# and `part`: the datapath (what the code computes on data), control (loop counters, the
+# comparisons of conditions and cycle decodes), or a type conversion's rounding or saturation
+# (ap_fixed semantics: not written as operators in the code)
+OPERATOR_PARTS = ("datapath", "control", "conversion")
+
+
+@dataclass(frozen=True)
+class Operator:
+    """`count` operators `op` on `width` bits: an adder of a sum or an accumulation, a comparator
+    (a ReLU, a max, a clamp), a 2:1 select, a loop counter (`width`: its bits)..."""
+    what: str
+    op: str
+    width: int
+    count: int
+    part: str = "datapath"
+
+    def __post_init__(self):
+        if self.op not in OPERATOR_OPS or self.part not in OPERATOR_PARTS:
+            raise ValueError(f"operator {self.what}: op {self.op!r}, part {self.part!r}")
+
+
 @dataclass(frozen=True)
 class Cost:
     """What one call of the layer costs in the hardware its code describes (ikr_hls/hardware.py
@@ -189,6 +213,9 @@ class Cost:
     macs_dense: int | None = None
     macs: int | None = None
     gather_steps: int = 0          # io_stream, a vector layer: the elements it gathers first (hardware.py)
+    operators: tuple = ()          # Operator: adders, comparators, selects, counters
+    constants: tuple = ()          # ((CSD digits, count), ...): the products by a constant, of `multipliers`
+    binding: str | None = None     # where the products go: "dsp" or "fabric" (the plan decides, BIND_OP)
 
     @property
     def depth(self) -> int:
@@ -209,6 +236,105 @@ class Cost:
     @property
     def rom_bits(self) -> int:
         return sum(m.bits for m in self.memories if m.kind == "ROM")
+
+
+def ops(what: str, op: str, width: int, count: int, part: str = "datapath") -> tuple:
+    """(Operator,) or () when there are none."""
+    return (Operator(what, op, int(width), int(count), part),) if count > 0 and width > 0 else ()
+
+
+_COMPARISONS = ("<", "<=", ">", ">=", "==", "!=")
+
+
+def comparisons(*exprs) -> int:
+    """Comparisons (<, <=, >, >=, ==, !=) in expression trees (ikr_hls/expr.py) as the code
+    prints them: the conditions of a step and its decodes of a cycle or a pattern id."""
+    from .expr import Bin, Index, Not, Select
+
+    total, stack = 0, [e for e in exprs if e is not None]     # a stack: a choice among R is R deep
+    while stack:
+        e = stack.pop()
+        if isinstance(e, Bin):
+            total += e.op in _COMPARISONS
+            stack += (e.left, e.right)
+        elif isinstance(e, Not):
+            stack.append(e.operand)
+        elif isinstance(e, Select):
+            stack += (e.condition, e.then, e.otherwise)
+        elif isinstance(e, Index):
+            stack += e.indices
+    return total
+
+
+def csd_digits(codes) -> np.ndarray:
+    """Nonzero canonical signed digits (non-adjacent form) of each |code|: popcount(n ^ 3n). A
+    product by a constant of d digits is d - 1 adders of shifted values (none for 0 and the
+    powers of two)."""
+    n = np.abs(np.asarray(codes, dtype=np.int64))
+    x = n ^ (3 * n)
+    count = np.zeros(x.shape, dtype=np.int64)
+    while np.any(x):
+        count += x & 1
+        x = x >> 1
+    return count
+
+
+def constant_products(values, hls_type) -> tuple:
+    """((CSD digits, count), ...) of products by the constants `values` in `hls_type` (their
+    codes: a weight that rounds to 0 is a product by 0)."""
+    from .precision import to_codes
+
+    values = np.asarray(values, dtype=float).reshape(-1)
+    if not values.size or getattr(hls_type, "is_float", True):
+        return ()
+    digits, counts = np.unique(csd_digits(to_codes(values, hls_type)), return_counts=True)
+    return tuple((int(d), int(c)) for d, c in zip(digits, counts, strict=True))
+
+
+def merge_constants(*histograms) -> tuple:
+    out: dict = {}
+    for histogram in histograms:
+        for digits, count in histogram:
+            out[digits] = out.get(digits, 0) + count
+    return tuple(sorted(out.items()))
+
+
+def counter_bits(trips: int) -> int:
+    """Bits of a counter of `trips` values (0 .. trips-1)."""
+    return max(1, (int(trips) - 1).bit_length())
+
+
+def control(what: str, compares: int, width: int) -> tuple:
+    """`compares` comparisons of loop variables or counters of `width` bits."""
+    return ops(what, "compare", width, compares, "control")
+
+
+def conversion(what: str, hls_type, values: int) -> tuple:
+    """A conversion of `values` values to `hls_type` a step: its rounding (an adder) when it
+    rounds, its saturation (a clamp) when it saturates; nothing for truncation and wrapping."""
+    if getattr(hls_type, "is_float", True):
+        return ()
+    width = bits(hls_type)
+    out = ops(f"{what}: rounding", "add", width, values if hls_type.quantization != "AP_TRN" else 0, "conversion")
+    return out + ops(f"{what}: saturation", "clip", width, values if hls_type.overflow != "AP_WRAP" else 0,
+                     "conversion")
+
+
+def loop_counters(cost, nest) -> tuple:
+    """The counters of a layer's pipelined loops: one per loop of its nest and per counter it
+    keeps (a stride's phase), or one for a loop of several steps (a kind without a nest), and
+    the io_stream gather loop's."""
+    out: tuple = ()
+    if nest is not None:
+        for var, trips in nest.loops:
+            out += ops(f"loop {var}", "counter", counter_bits(trips), 1 if trips > 1 else 0, "control")
+        for name, _ in nest.counters:
+            out += ops(name, "counter", 2, 1, "control")
+    elif cost.iterations > 1:
+        out += ops("loop", "counter", counter_bits(cost.iterations), 1, "control")
+    if cost.gather_steps:
+        out += ops("gather loop", "counter", counter_bits(cost.gather_steps), 1, "control")
+    return out
 
 
 # the gather loop's step: a stream read, then the register write

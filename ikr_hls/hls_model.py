@@ -264,7 +264,7 @@ def convert(model, output_dir="ikr_prj", precision=None, strategy="unrolled", re
             part=DEFAULT_PART, clock_period=5.0, project_name="myproject", force=False,
             config=None, calibration=None, auto_width=16,
             clock_uncertainty=DEFAULT_CLOCK_UNCERTAINTY, tb_data=None, io_type="io_parallel",
-            fifo_depth="model", side_channels=False) -> HLSModel:
+            fifo_depth="model", side_channels=False, fit_limit=0.8) -> HLSModel:
     """Convert a keras.Model, or a .h5/.keras file, into an HLSModel (nothing is written
     until write() or compile()). precision=None (the default): a quantization-aware model's
     (HGQ2's) types come from its trained quantizers, per element (docs/fixed_point.md); any
@@ -279,25 +279,28 @@ def convert(model, output_dir="ikr_prj", precision=None, strategy="unrolled", re
     there fifo_depth="model" (or the config's FIFODepth) sizes each FIFO by the depth model and
     "full" gives every FIFO its whole tensor, as hls4ml does before its FIFO optimization.
     side_channels=True (or SideChannels) makes the io_stream top `<project>_axi`, whose
-    AXI4-Stream ports carry TKEEP, TSTRB and TLAST for an AXI DMA (docs/io_stream.md)."""
+    AXI4-Stream ports carry TKEEP, TSTRB and TLAST for an AXI DMA (docs/io_stream.md).
+    reuse_factor="auto" (and strategy="auto") choose each layer's reuse factor (and strategy) for
+    the smallest DATAFLOW interval at which the estimate fits `fit_limit` of the part
+    (ikr_hls/auto.py; docs/report.md)."""
     graph, config, keras_model = plan_model(model, precision=precision, strategy=strategy,
                                             reuse_factor=reuse_factor, part=part, clock_period=clock_period,
                                             project_name=project_name, config=config, calibration=calibration,
                                             auto_width=auto_width, clock_uncertainty=clock_uncertainty,
                                             tb_data=tb_data, io_type=io_type, fifo_depth=fifo_depth,
-                                            side_channels=side_channels)
+                                            side_channels=side_channels, fit_limit=fit_limit)
     return HLSModel(graph, config, output_dir, keras_model=keras_model, force=force, tb_data=tb_data)
 
 
 def plan_model(model, precision=None, strategy="unrolled", reuse_factor=1, part=DEFAULT_PART,
                clock_period=5.0, project_name="myproject", config=None, calibration=None, auto_width=16,
                clock_uncertainty=DEFAULT_CLOCK_UNCERTAINTY, tb_data=None, io_type="io_parallel",
-               fifo_depth="model", side_channels=False):
+               fifo_depth="model", side_channels=False, fit_limit=0.8):
     """convert() up to the frozen plan, rendering nothing: (graph, ProjectConfig, keras model).
     The frontend, the passes and the profile of the calibration data run once each."""
     options = dict(strategy=strategy, reuse_factor=reuse_factor, part=part, clock_period=clock_period,
                    project_name=project_name, clock_uncertainty=clock_uncertainty, io_type=io_type,
-                   fifo_depth=fifo_depth, side_channels=side_channels)
+                   fifo_depth=fifo_depth, side_channels=side_channels, fit_limit=fit_limit)
     profile = None
     if isinstance(precision, str) and precision.strip().lower() == "auto":
         if calibration is None:

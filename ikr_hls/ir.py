@@ -155,6 +155,7 @@ class Graph:
     output_reshape: tuple | None = None   # the model's output shape when a free Reshape/Flatten ends it
     io_type: str = "io_parallel"   # set by the passes from the config
     fifo_depth: str = "model"      # io_stream FIFO depths: "model" or "full", set by the passes
+    part: str = ""                 # the FPGA part (its family prices the operators), set by the passes
     keras_classes: dict = field(default_factory=dict)   # Keras name of a layer -> its Keras class name
     plan: Any = None               # the frozen plan (plan.Plan), set by the last pass
     trained: bool = False          # a quantization-aware model (HGQ2): its quantizers can give every type

@@ -242,7 +242,7 @@ def _resolve_layer(config: ProjectConfig, facts: LayerFacts, members: tuple, fou
             else:
                 found.miss("ReuseFactor", "ReuseFactor", "the layer has no multipliers to share", source)
         if source.strategy is not None:
-            if source.strategy in facts.strategies:
+            if source.strategy in facts.strategies or source.strategy == "auto":
                 layer.set("Strategy", source.strategy, source, "Strategy")
             else:
                 found.miss("Strategy", f"Strategy: {source.strategy}", f"the layer has {_forms(facts.strategies)}",

@@ -10,7 +10,8 @@ import logging
 
 from . import activations
 from .attributes import Settings
-from .config import ProjectConfig
+from .auto import choose_settings
+from .config import AUTO, ProjectConfig
 from .errors import IKRHLSError
 from .hardware import COMPLETE_PARTITION_LIMIT
 from .ir import INPUT, Graph, Layer, StreamIO
@@ -115,10 +116,16 @@ def apply_settings(graph: Graph, config: ProjectConfig) -> Graph:
     config = settings_of(graph, config)
     for layer in graph.layers:
         settings = config.settings_for(layer.keras_name, None)
-        layer.settings = Settings(strategy=settings.strategy or config.strategy,
-                                  reuse_factor=settings.reuse_factor or config.reuse_factor,
+        strategy = settings.strategy or config.strategy
+        reuse = settings.reuse_factor or config.reuse_factor
+        kind = kind_of(layer)
+        # "auto": the first strategy and R = 1 until auto.choose_settings prices the candidates
+        layer.settings = Settings(strategy=kind.strategies[0] if strategy == AUTO else strategy,
+                                  reuse_factor=1 if reuse == AUTO else int(reuse),
                                   table_size=settings.table_size or config.table_size,
-                                  exp_range=settings.exp_range or config.exp_range, act_range=ACT_RANGE)
+                                  exp_range=settings.exp_range or config.exp_range, act_range=ACT_RANGE,
+                                  auto_strategy=strategy == AUTO and len(kind.strategies) > 1,
+                                  auto_reuse=reuse == AUTO and kind.reuses)
     return graph
 
 
@@ -155,6 +162,7 @@ def plan_streams(graph: Graph, config: ProjectConfig) -> Graph:
     width. Readers that cannot take their input's elements are refused, naming the layer."""
     graph.io_type = config.io_type
     graph.fifo_depth = config.fifo_depth
+    graph.part = config.part
     if config.io_type != "io_stream":
         return graph
     width = {INPUT: pixel_lanes(graph.input_shape)}
@@ -197,7 +205,30 @@ def finish(graph: Graph, config: ProjectConfig) -> Graph:
     `config`: the one structure() was given, or the same model's config with other types
     (precision="auto"), whose settings were warned about there."""
     config = settings_of(graph, config, warn=False)
-    return plan_hardware(plan_streams(assign_types(graph, config), config))
+    graph = plan_streams(assign_types(graph, config), config)
+    graph = plan_hardware(choose_settings(graph, config.part, config.fit_limit))
+    warn_code_size(graph)
+    return graph
+
+
+# Taps the unrolled strategy may write out in a model before conversion warns: the code has
+# about a line of C++ per tap, and g++ (host builds) and Vitis slow down with it (a
+# MobileNetV2-0.35 written out unrolled is ~450k lines; g++ had not finished after 9 minutes)
+UNROLLED_TAPS_WARNING = 50_000
+
+
+def warn_code_size(graph: Graph) -> None:
+    """One warning when the unrolled conv layers write out more than UNROLLED_TAPS_WARNING taps,
+    naming the largest and the strategies whose code does not grow with them."""
+    unrolled = [(layer.facts.nnz, layer.name) for layer in graph.layers
+                if layer.kind == "conv2d" and layer.settled.strategy == "unrolled" and layer.facts is not None]
+    taps = sum(n for n, _ in unrolled)
+    if taps <= UNROLLED_TAPS_WARNING:
+        return
+    largest = ", ".join(f"{name} {n:,}" for n, name in sorted(unrolled, reverse=True)[:3])
+    log.warning("strategy unrolled writes out %s taps (about a line of C++ each; %s): the code compiles slowly; "
+                "strategy='pattern' (--strategy pattern), or 'auto' with reuse_factor='auto', writes a processing "
+                "element per pattern instead", f"{taps:,}", largest)
 
 
 def run_passes(graph: Graph, config: ProjectConfig) -> Graph:

@@ -7,11 +7,23 @@ report, the summary and the checks read what is stored here and never compute it
 """
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
-from .ir import Graph
+from .hardware import Cost, has_figures
+from .ir import Graph, Layer
 from .kinds import kind_of
 from .wiring import Wiring
+
+
+def priced(layer: Layer, cost: Cost, part: str, binding: str | None = None) -> Cost:
+    """The cost with its products' binding: `binding`, else the rule of fpga_estimate.binding
+    (none for a floating-point layer, which is not priced)."""
+    if not has_figures(layer) or not cost.multipliers:
+        return cost
+    from .config import DEFAULT_PART
+    from .fpga_estimate import binding as rule
+
+    return replace(cost, binding=binding or rule(cost, part or DEFAULT_PART))
 
 
 @dataclass(frozen=True)
@@ -20,10 +32,11 @@ class Plan:
 
 
 def plan_hardware(graph: Graph) -> Graph:
-    """Costs and loop nests per layer, then the wiring; the graph is read-only afterwards."""
+    """Costs and loop nests per layer, where each layer's products go (fpga_estimate.binding:
+    DSPs or fabric, for the part), then the wiring; the graph is read-only afterwards."""
     for layer in graph.layers:
         kind = kind_of(layer)
-        layer.cost = kind.cost_of(layer)
+        layer.cost = priced(layer, kind.cost_of(layer), graph.part)
         layer.nest = kind.loop_nest(layer) if kind.loop_nest is not None else None
     graph.freeze(Plan(Wiring(graph)))
     return graph

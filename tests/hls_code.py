@@ -272,6 +272,11 @@ def products(text: str) -> int:
     return flat.count("*")
 
 
+@functools.cache
+def library_names() -> frozenset:
+    return frozenset(library())
+
+
 def library() -> dict:
     """{name: Function} of every ikr library function (cpp/*.h of the installed package)."""
     from ikr_hls.resources import cpp_dir
@@ -320,7 +325,9 @@ def walk(nodes: list):
 # --- one pipelined step, unrolled ---------------------------------------------------------------
 
 _ACCESS = re.compile(r"(?<![\w.])([A-Za-z_]\w*)((?:\[[^\[\]]*(?:\[[^\[\]]*\][^\[\]]*)*\])+)")
-_INLINE_CALL = re.compile(r"ikr::(\w+)\s*(?:<((?:[^<>]|<[^<>]*>)*)>)?\s*\(")
+# a call of an ikr helper: ikr::name<...>(...), or name<...>(...) inside the namespace (one helper
+# calling another); Expander inlines the names that are library functions
+_INLINE_CALL = re.compile(r"(?<![\w.:])(?:ikr::)?(\w+)\s*(?:<((?:[^<>]|<[^<>]*>)*)>)?\s*\(")
 
 
 @functools.cache
@@ -398,6 +405,14 @@ class Step:
     streams: dict = field(default_factory=dict)  # (stream, "read" | "write") -> operations per step
     sums: dict = field(default_factory=dict)     # accumulator -> terms of its longest sum in the step
     _open: dict = field(default_factory=dict)    # accumulator -> terms of the sum being added up
+    _zero: dict = field(default_factory=dict)    # element -> it holds the constant 0 (a sum's start)
+    product_reads: list = field(default_factory=list)   # per statement with products: (products, target,
+                                                        # the reads it multiplies (array, index, write), the
+                                                        # consts it multiplies (table, index),
+                                                        # whether an ikr library helper makes them)
+    adds: int = 0                                # additions and subtractions of data (operators.py below)
+    compares: int = 0                            # relational comparisons of data (<, <=, >, >=)
+    control: int = 0                             # comparisons of a loop variable or counter (conditions, decodes)
 
 
 _COMPOUND = re.compile(r"\s*([A-Za-z_]\w*)((?:\[[^\[\]]*\])*)\s*\+=")
@@ -414,14 +429,15 @@ def sum_terms(nodes: list) -> int:
     return max(step.sums.values(), default=1)
 
 
-def _count_sum(text: str, env: dict, step: Step) -> None:
+def _count_sum(text: str, env: dict, step: Step) -> bool:
     """`x = ...` starts a sum of one term in x, `x += ...` adds a term (x an element whose
-    index is evaluated where it can be)."""
+    index is evaluated where it can be). True when the statement is `x += ...` onto a value
+    that is not a constant 0 (an adder; the first term of a sum started at 0 is none)."""
     match = _COMPOUND.match(text)
     compound = match is not None
     match = match or _ASSIGN.match(text)
     if match is None:
-        return
+        return False
     indices = []
     for index in re.findall(r"\[([^\[\]]*)\]", match[2]):
         try:
@@ -432,8 +448,203 @@ def _count_sum(text: str, env: dict, step: Step) -> None:
     # a sum starts with its first value; a constant 0 is no term (synthesis adds nothing)
     start = 0 if re.fullmatch(r"\s*(?:\w+\()?\s*0\s*\)?\s*", text[match.end():]) else 1
     # a sum the step did not start adds to a value kept from an earlier step: one more term
+    adder = compound and step._open.get(key, 1) > 0
     step._open[key] = step._open.get(key, 1) + 1 if compound else start
     step.sums[key] = max(step.sums.get(key, 1), step._open[key])
+    return adder
+
+
+# --- the operators of a statement ------------------------------------------------------------
+#
+# An operator is counted by its operands: a comparison or an addition with a loop variable or a
+# counter of the step (or an int/bool the function keeps) as an operand is control; one whose
+# operands are all constants (numbers, template parameters, const ints the reader evaluated,
+# constant tables, UPPER_CASE names) is worked out by the compiler; any other is datapath.
+
+_TEMPLATE_ARGS = re.compile(r"(?<=\w)<[^<>()]*>")
+_CAST = re.compile(r"\((?:const\s+)?(?:unsigned\s+|signed\s+)?(?:long\s+long|long|int|short|char|bool)\s*\)")
+_TYPE_WORDS = {"int", "long", "unsigned", "signed", "short", "char", "bool", "float", "double", "const", "true",
+               "false", "ikr", "std", "hls", "ap_fixed", "ap_ufixed", "ap_int", "ap_uint", "return"}
+
+
+def _flat_operators(text: str) -> str:
+    """A statement with its index brackets emptied ([...] -> []), its template argument lists and
+    C casts removed: what is left of `<` and `>` are comparisons and shifts."""
+    flat = text
+    while True:
+        stripped = re.sub(r"\[[^\[\]]*\]", "\x00", flat)
+        if stripped == flat:
+            break
+        flat = stripped
+    flat = flat.replace("\x00", "[]")
+    while True:
+        stripped = _TEMPLATE_ARGS.sub("", flat)
+        if stripped == flat:
+            break
+        flat = stripped
+    return _CAST.sub("", flat)
+
+
+def _operand_left(flat: str, at: int) -> str:
+    """The operand that ends just before position `at`."""
+    i = at
+    while i > 0 and flat[i - 1].isspace():
+        i -= 1
+    end = i
+    while i > 0 and flat[i - 1] in ")]":
+        depth, j = 0, i - 1
+        while j >= 0:
+            depth += (flat[j] in ")]") - (flat[j] in "([")
+            if depth == 0:
+                break
+            j -= 1
+        i = j
+    while i > 0 and (flat[i - 1].isalnum() or flat[i - 1] in "_.:"):
+        i -= 1
+    return flat[i:end]
+
+
+def _operand_right(flat: str, at: int) -> str:
+    """The operand that starts at position `at`."""
+    i = at
+    while i < len(flat) and (flat[i].isspace() or flat[i] in "-!~"):
+        i += 1
+    start = i
+    while i < len(flat) and (flat[i].isalnum() or flat[i] in "_.:"):
+        i += 1
+    while i < len(flat) and flat[i] in "([":
+        close = {"(": ")", "[": "]"}[flat[i]]
+        depth, j = 0, i
+        while j < len(flat):
+            depth += (flat[j] in "([") - (flat[j] in ")]")
+            if depth == 0 and flat[j] == close:
+                break
+            j += 1
+        i = j + 1
+    return flat[start:i]
+
+
+def _names(operand: str) -> list:
+    """The value names an operand reads (not the functions or types it calls)."""
+    return [m[1] for m in re.finditer(r"(?<![\w.])([A-Za-z_]\w*)(?!\w)(?!\s*(?:\(|::))", operand)
+            if m[1] not in _TYPE_WORDS]
+
+
+def _kind(operand: str, env: dict, control: set) -> str:
+    """'control', 'data' or 'constant'."""
+    names = _names(operand)
+    if any(n in control for n in names):
+        return "control"
+    if any(n not in env and not n.isupper() and not n.endswith("_t") for n in names):
+        return "data"
+    return "constant"
+
+
+def _binary(flat: str, at: int, length: int, env: dict, control: set) -> str:
+    left, right = _operand_left(flat, at), _operand_right(flat, at + length)
+    kinds = {_kind(left, env, control), _kind(right, env, control)}
+    return "control" if "control" in kinds else "data" if "data" in kinds else "constant"
+
+
+_RELATIONAL = re.compile(r"<=|>=|==|!=|<<|>>|<|>")
+
+
+def _short_circuited(flat: str, env: dict) -> str:
+    """A condition with the parts left out that a known value cuts short: `first || a > b` with
+    first true is `first`."""
+    parts = [p for p in re.split(r"(\|\||&&)", flat)]
+    out = parts[0]
+    for op, part in zip(parts[1::2], parts[2::2], strict=True):
+        known = env.get(out.strip().lstrip("!").strip())
+        negated = out.strip().startswith("!")
+        if isinstance(known, int) and re.fullmatch(r"\s*!?\s*\w+\s*", out):
+            value = bool(known) != negated
+            if (op == "||" and value) or (op == "&&" and not value):
+                return out
+        out += op + part
+    return out
+
+
+def count_operators(text: str, env: dict, control: set, step: Step, condition: bool = False) -> None:
+    """Add a statement's (or a condition's) datapath additions and comparisons, and its control
+    comparisons, to `step`. A compound `+=` / `-=` is counted by _count_sum's rule."""
+    flat = _flat_operators(text)
+    if condition:
+        flat = _short_circuited(flat, env)
+    for match in _RELATIONAL.finditer(flat):
+        op = match[0]
+        if op in ("<<", ">>"):
+            continue
+        kind = _binary(flat, match.start(), len(op), env, control)
+        if kind == "control":
+            step.control += 1
+        elif kind == "data" and op not in ("==", "!="):
+            step.compares += 1
+    for match in re.finditer(r"(?<![+\-=<>!*/&|^])[+\-](?![+\-=>])", flat):
+        before = flat[:match.start()].rstrip()
+        if not before or not (before[-1].isalnum() or before[-1] in "_)]"):
+            continue                                         # unary
+        if re.search(r"\d[eE]$", before):
+            continue                                         # an exponent: 1e-5
+        if _binary(flat, match.start(), 1, env, control) == "data":
+            step.adds += 1
+
+
+_TARGET = r"([A-Za-z_]\w*)((?:\[(?:[^\[\]]|\[[^\[\]]*\])*\])*)"
+_COMPOUND_ANY = re.compile(r"\s*" + _TARGET + r"\s*[+\-]=")
+_ASSIGN_ANY = re.compile(r"\s*(?:(?:const\s+)?[A-Za-z_][\w:<>, ]*\s+)?" + _TARGET + r"\s*=(?!=)(.*)", re.S)
+
+
+def _element(name: str, brackets: str, env: dict) -> str:
+    out = name
+    for index in re.findall(r"\[((?:[^\[\]]|\[[^\[\]]*\])*)\]", brackets):
+        try:
+            out += f"[{evaluate(index, env)}]"
+        except (KeyError, SyntaxError, NameError, TypeError, ZeroDivisionError):
+            out += f"[{index}]"
+    return out
+
+
+def _accumulates(text: str, env: dict, control: set, step: Step) -> bool:
+    """`x += e` (or -=) onto data: an adder, unless x holds the constant 0 it was set to (the
+    first term of a sum started at 0). `x = 0` marks x so."""
+    match = _COMPOUND_ANY.match(text)
+    if match:
+        key = _element(match[1], match[2], env)
+        zero = step._zero.pop(key, False)
+        return match[1] not in control and not zero
+    match = _ASSIGN_ANY.match(text)
+    if match:
+        step._zero[_element(match[1], match[2], env)] = bool(
+            re.fullmatch(r"\s*(?:[\w:]+\()?\s*0\s*\)?\s*", match[3]))
+    return False
+
+
+class _CompileTime:
+    """The value of a const int made of constants that the reader cannot evaluate (a template
+    parameter deduced from a type): known to the compiler, unknown here."""
+
+    def __int__(self):
+        raise TypeError("a compile-time constant the reader cannot evaluate")
+
+    def __index__(self):
+        raise TypeError("a compile-time constant the reader cannot evaluate")
+
+
+COMPILE_TIME = _CompileTime()
+
+
+def _locals(nodes: list) -> set:
+    """The int and bool variables a function body declares and that the reader cannot evaluate
+    as constants: control state (counters, conditions, indices)."""
+    out = set()
+    for node in walk(nodes):
+        if isinstance(node, Statement):
+            for name in re.findall(r"^\s*(?:const\s+)?(?:int|bool)\s+(\w+)", node.text):
+                out.add(name)
+            for name in re.findall(r"^\s*int\s+\w+\s*=\s*[^,]*,\s*(\w+)", node.text):
+                out.add(name)
+    return out
 
 
 class Expander:
@@ -442,18 +653,24 @@ class Expander:
     pipelined loop and the loops around it take a sample value (`samples`): an index that
     changes with the sample depends on the step."""
 
-    def __init__(self, functions: dict, env: dict, step_vars: dict):
+    def __init__(self, functions: dict, env: dict, step_vars: dict, control=()):
         self.functions = functions
         self.env = env                          # constants: template parameters, loop bounds
         self.step_vars = step_vars              # name -> increment per step (loop vars: 1)
+        self.control = set(step_vars) | set(control)    # loop variables, counters, int/bool state
+        self.flags: dict = {}                   # bool flags the unrolled code has set so far
+        self.locals: dict = {}                  # const locals read from a table: name -> (table, index)
+        self.library_depth = 0                  # > 0 inside an inlined ikr library helper (an activation)
 
     def run(self, nodes: list, samples=(0, 1, 2)) -> Step:
         """One pass over the step, the step variables Sampled at `samples` steps: an index that
         differs between them depends on the step (None in Access.index, its values in samples)."""
         env = dict(self.env, **{v: Sampled(s * inc for s in samples) for v, inc in self.step_vars.items()})
+        self.flags, self.locals = {}, {}
         step = Step()
         self._nodes(nodes, env, {}, step)
-        merged = Step(accesses=set(), products=step.products, calls=step.calls, streams=step.streams, sums=step.sums)
+        merged = Step(accesses=set(), products=step.products, calls=step.calls, streams=step.streams, sums=step.sums,
+                      adds=step.adds, compares=step.compares, control=step.control, product_reads=step.product_reads)
         for array, index, write in set(step.accesses):     # (array, index, write) tuples, while expanding
             if not any(isinstance(v, Sampled) for v in index):
                 merged.accesses.add(Access(array, index, write, (index,)))
@@ -475,17 +692,26 @@ class Expander:
                     self._nodes(node.body, inner, alias, step)
             elif isinstance(node, If):
                 self._expression(node.condition, env, alias, step)
+                count_operators(self._sub(node.condition, alias), {**env, **self.flags}, self.control, step,
+                                condition=True)
                 if self._decided(node.condition, env, alias) is not False:
                     self._nodes(node.body, env, alias, step)
             elif isinstance(node, Call):
                 self._call(node.name, node.template_args, node.args, env, alias, step)
             else:
                 self._statement(node.text, env, alias, step)
+                known = re.fullmatch(r"\s*(?:bool\s+)?(\w+)\s*=\s*(true|false)\s*", node.text)
+                if known:                            # a flag the unrolled code sets: `first = false`
+                    self.flags[known[1]] = int(known[2] == "true")
                 match = _const_int(node.text)
                 if match:
                     try:
                         value = evaluate(self._sub(match[1], alias), env)
                     except (KeyError, SyntaxError):
+                        if _kind(self._sub(match[1], alias), env, self.control) == "constant":
+                            if not own:          # a const int of constants the reader cannot evaluate
+                                env, own = dict(env), True
+                            env[match[0]] = COMPILE_TIME
                         continue
                     if not own:
                         env, own = dict(env), True
@@ -512,10 +738,33 @@ class Expander:
         text = self._sub(text, alias)
         calls, count, pes = _statement_parts(text)
         for name, template_args, args in calls:
-            if name in self.functions:
+            if name in library_names():
                 self._call(name, template_args, args, env, {}, step)
         step.products += count
+        if count:
+            before = len(step.accesses)
+            self._expression(text, env, {}, step)
+            target = (_COMPOUND_ANY.match(text) or _ASSIGN_ANY.match(text))
+            # the values it multiplies: the operands of its `*` (not an addend, not an index)
+            flat = _flat_operators(text)
+            factors = set()
+            for star in re.finditer(r"\*(?!=)", flat):
+                factors.update(_names(_operand_left(flat, star.start())) + _names(_operand_right(flat, star.end())))
+            reads = tuple(a for a in step.accesses[before:] if a[0] in factors)
+            step.product_reads.append((count, target[1] if target else None, reads,
+                                       tuple(self.locals[n] for n in factors if n in self.locals),
+                                       self.library_depth > 0))
+            del step.accesses[before:]
+        local = re.fullmatch(r"\s*const\s+\w+\s+(\w+)\s*=\s*(\w+)\[([^\[\]]+)\]\s*", text)
+        if local:                                # const T name = table[index]: a value read once
+            try:
+                self.locals[local[1]] = (local[2], (evaluate(local[3], env),))
+            except (KeyError, SyntaxError, NameError, TypeError, ZeroDivisionError):
+                self.locals[local[1]] = (local[2], (None,))
         _count_sum(text, env, step)
+        if _accumulates(text, env, self.control, step):
+            step.adds += 1                       # acc += ...: an adder of data
+        count_operators(re.sub(r"^[^=]*?(?:\+=|-=)", "", text, count=1), env, self.control, step)
         self._expression(text, env, {}, step)
         for name, args in pes:               # a processing element: a module of its own, or inlined
             function = self.functions.get(name)
@@ -558,7 +807,11 @@ class Expander:
                 pass
         inner_alias = {p: f"({self._sub(a, alias)})" if not re.fullmatch(r"\w+(\[[^\]]*\])*", a.strip())
                        else self._sub(a.strip(), alias) for p, a in zip(function.param_names(), args, strict=False)}
-        self._nodes(function.body, bound, inner_alias, step)
+        self.library_depth += name in library_names()
+        try:
+            self._nodes(function.body, bound, inner_alias, step)
+        finally:
+            self.library_depth -= name in library_names()
 
 
 def counters(function) -> set:
@@ -618,6 +871,7 @@ def partitions_of(pragmas: list) -> dict:
     return out
 
 
-__all__ = ["Access", "Call", "Expander", "Function", "If", "Loop", "Pragma", "Statement", "Step", "bank_of",
+__all__ = ["Access", "Call", "Expander", "count_operators", "_locals", "Function", "If", "Loop", "Pragma", "Statement",
+           "Step", "bank_of",
            "bank_of_access", "bind", "clean", "counters", "evaluate", "indices_of", "itertools", "library",
            "local_constants", "parse_functions", "partitions_of", "products", "sum_terms", "walk"]

@@ -203,17 +203,17 @@ def test_plan_meets_params_and_macs_targets_and_ikrpruning_takes_it(trained, tab
 
 def test_plan_prices_resources_with_the_converter(trained, table, digits):
     _, _, xv, yv = digits
-    dense = ikr_hls.convert(trained, precision="ap_fixed<12,4>").report()["totals"]["resources_estimate"]
-    limit = dense["products_on_dsp"]["dsp"] // 3                     # the dense model is 3x over
+    dense = ikr_hls.convert(trained, precision="ap_fixed<12,4>").report()["totals"]["resources_by_binding"]
+    limit = dense["dsp"]["dsp"] // 3                                 # the dense model is 3x over
     plan = plan_budget(trained, xv, yv, resources={"dsp": limit}, precision="ap_fixed<12,4>", table=table,
-                       print_fn=None)
+                       mapping="dsp", print_fn=None)
     assert plan.predicted["resources"]["dsp"] <= limit
     assert "dsp" in plan.text() and f"limit {limit:,}" in plan.text()
     model = keras.models.clone_model(trained)
     model.set_weights(trained.get_weights())
     prune_once(model, **plan)
-    estimate = ikr_hls.convert(model, precision="ap_fixed<12,4>").report()["totals"]["resources_estimate"]
-    assert estimate["products_on_dsp"]["dsp"] == plan.predicted["resources"]["dsp"]
+    estimate = ikr_hls.convert(model, precision="ap_fixed<12,4>").report()["totals"]["resources_by_binding"]
+    assert estimate["dsp"]["dsp"] == plan.predicted["resources"]["dsp"]
 
 
 @pytest.mark.parametrize("kwargs,match", [
@@ -223,6 +223,7 @@ def test_plan_prices_resources_with_the_converter(trained, table, digits):
     (dict(resources={"dsp": -1}), "resources\\['dsp'\\]"),
     (dict(resources={"slices": 10}), "valid keys"),
     (dict(resources={"dsp": 10}, mapping="on_dsp"), "mapping='on_dsp'"),
+    (dict(resources={"dsp": 10}, mapping="products_on_dsp"), "expected one of auto, dsp, fabric"),
     (dict(resources={"dsp": 10}, precision="float"), "no resources estimate"),
     (dict(params_ratio=2, keep=[3]), "are the table's"),
     (dict(params_ratio=1000), "no combination .* params [0-9.]+x fewer"),

@@ -53,6 +53,34 @@ def test_report_of_a_model_and_of_a_project(tmp_path):
     assert saved["totals"] == from_model["totals"] and saved["layers"] == from_model["layers"]
 
 
+def test_report_warns_once_when_the_estimate_does_not_fit_the_part():
+    """LeNet-5 at ap_fixed<8,3> and reuse factor 1 fits the default part and not a Zynq-7020:
+    one warning line, its figures the report's fit, the layers that take most of the LUTs."""
+    import json
+
+    ikr = REPO / "examples" / "models" / "lenet5_ikr.h5"
+    proc = run_cli("report", ikr, "--precision", "ap_fixed<8,3>", "--json")
+    assert proc.returncode == 0 and json.loads(proc.stdout)["totals"]["fit"]["fits"] is True
+    assert "exceeds" not in proc.stderr
+    proc = run_cli("report", ikr, "--precision", "ap_fixed<8,3>", "--part", "xc7z020clg400-1", "--json")
+    assert proc.returncode == 0, proc.stderr
+    report = json.loads(proc.stdout)
+    fit = report["totals"]["fit"]
+    assert fit["device"] == "xc7z020" and fit["fits"] is False and "lut" in fit["over"]
+    assert report["totals"]["resources_estimate_source"]["family"] == "xc7"
+    warnings = [l for l in proc.stderr.splitlines() if "exceeds" in l]
+    assert len(warnings) == 1
+    top = max(report["layers"], key=lambda l: (l["resources_estimate"] or {}).get("lut", 0))
+    assert f"LUT {fit['estimate']['lut']:,} of 53,200" in warnings[0] and f"mostly {top['name']}" in warnings[0]
+    proc = run_cli("report", ikr, "--precision", "ap_fixed<16,6>", "--part", "xc7z045ffg900-2", "--reuse-factor",
+                   "auto", "--strategy", "auto", "--json")
+    assert proc.returncode == 0 and "exceeds" not in proc.stderr
+    assert json.loads(proc.stdout)["totals"]["fit"]["fits"] is True
+    proc = run_cli("report", ikr, "--precision", "ap_fixed<8,3>", "--part", "xc7k70tfbg676-1")
+    assert proc.returncode == 0 and "not in ikr-hls's table of parts" in proc.stderr
+    assert "not in ikr_hls/parts.json, no fit check" in proc.stdout
+
+
 def test_quiet_after_the_command(tmp_path):
     proc = run_cli("convert", LENET, "-o", tmp_path / "prj", "-q")
     assert proc.returncode == 0 and proc.stdout == "" and proc.stderr == ""

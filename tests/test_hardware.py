@@ -27,6 +27,7 @@ from hls_code import (
     Loop,
     Statement,
     Step,
+    _locals,
     bank_of_access,
     clean,
     counters,
@@ -321,13 +322,19 @@ def _check_layer(layer, header, weights, files, report, library_functions, top_p
         variables.pop(cycle)
         steps_by_cycle = [Expander(all_functions, dict(env, **{cycle: r}), variables).run(body)
                           for r in range(evaluate(scope.bound, env))]
-    step = Expander(all_functions, env, variables).run(body)
+    control = _locals(function.body) | set(variables) | ({cycle} if cycle else set())
+    step = Expander(all_functions, env, variables, control).run(body)
     for port_step in (steps_by_cycle if cycle else [step]):
         check_ports(port_step, partitions, params, arrays, tables, ii, where)
         for (stream, operation), count in port_step.streams.items():     # a FIFO: one of each a cycle
             assert count <= ii, f"{where}: {count} {operation}s of stream {stream} a step at II {ii}"
 
     check_chain(entry, step, steps_by_cycle if cycle else [step], all_functions, tables, where)
+    # one counter per loop of more than one trip in the nest, per counter the function keeps, and
+    # for the io_stream gather loop
+    counters = sum(evaluate(loop.bound, {}) // evaluate(loop.step, {}) > 1 for loop in path) \
+        + len(variables) + bool(cycle) - len(path) + bool(wrapper)
+    check_operators(entry, step, all_functions, counters, where)
 
     # multipliers
     pragmas = [p for n in [function, *walk(function.body)] for p in getattr(n, "pragmas", [])]
@@ -352,6 +359,8 @@ def _check_layer(layer, header, weights, files, report, library_functions, top_p
         multipliers += limit_pe * sum(products(n.text) for n in walk(pe_function.body) if isinstance(n, Statement))
     assert (entry["multipliers"] or 0) == multipliers, (
         f"{where}: {multipliers} multipliers in the code, the report says {entry['multipliers']}")
+
+    check_products(layer, entry, step, function, weights, files, all_functions, limit, where)
 
     # operand choices: an ALLOCATION-shared multiplier picks both operands among the products it
     # serves; a PE instance's input written `r == 0 ? a : b ...` is a choice among its values
@@ -424,6 +433,112 @@ def _check_layer(layer, header, weights, files, report, library_functions, top_p
         claimed[key] = claimed.get(key, 0) + m["count"]
     assert memories == claimed, (
         f"{where}: memories (kind, depth, width): count {memories} in the code, the report says {claimed}")
+
+
+def type_of(files) -> dict:
+    """{type name: its parsed type} from defines.h's typedefs of fixed-point types."""
+    from ikr_hls.precision import parse_type
+
+    out = {}
+    for spelled, name in re.findall(r"typedef\s+(ap_u?fixed<[^;]*?>)\s+(\w+);", clean(files["firmware/defines.h"])):
+        out[name] = parse_type(spelled)
+    return out
+
+
+def literal_tables(weights: str) -> dict:
+    """{table: (its type name, [values])} of a weights header: the tables written out, and the
+    ones written through their <NAME>_VALUES macro."""
+    out = {}
+    macros = {m[1]: m[2] for m in re.finditer(r"#define (\w+)_VALUES \\\n((?:.*\\\n)*.*)", weights)}
+    for m in re.finditer(r"static const (\w+) (\w+)\[\d+\] = \{([^{}]*)\};", weights):
+        text = m[3].strip()
+        if text.endswith("_VALUES"):
+            text = macros.get(text[:-len("_VALUES")], "").replace("\\", "")
+        try:
+            out[m[2]] = (m[1], [float(v) for v in text.replace(",", " ").split()])
+        except ValueError:
+            continue
+    return out
+
+
+def check_products(layer, entry, step, function, weights, files, functions, limit, where) -> None:
+    """Where the products go and what they multiply by. The code binds them where the report
+    says (every BIND_OP's impl is the report's binding; a conv's or a Dense's products all go to
+    a variable a BIND_OP names); and the report's constant products are the code's: at R = 1
+    (no ALLOCATION, no shared processing element) each product whose operand is a constant table
+    read at a constant index, counted by the canonical signed digits of that constant's code
+    in its type (hardware.csd_digits), matches the report's histogram."""
+    from ikr_hls.hardware import csd_digits
+    from ikr_hls.precision import to_codes
+
+    pes = [f for name, f in functions.items() if re.fullmatch(rf"{layer.name}_pe\d*", name)]
+    pragmas = [p for f in [function, *pes] for n in [f, *walk(f.body)] for p in getattr(n, "pragmas", [])
+               if p.kind == "BIND_OP"]
+    binds = {p.option("variable"): p.option("impl") for p in pragmas}
+    assert set(binds.values()) <= {entry["binding"]}, f"{where}: BIND_OP {binds}, the report binds {entry['binding']}"
+    if layer.kind in ("conv2d", "dense") and entry["multipliers"]:
+        # the weights' products (an activation's, in an ikr helper, are Vitis's choice: docs/hardware.md)
+        targets = {t for _, t, _, _, helper in step.product_reads if t and not helper} | {
+            t for pe in pes for node in walk(pe.body) if isinstance(node, Statement) and products(node.text)
+            for t in re.findall(r"^\s*(?:\w+\s+)?(\w+)\s*[+]?=", node.text)}
+        assert targets and targets <= set(binds), f"{where}: products assigned to {targets}, BIND_OP on {binds}"
+    tables, types = literal_tables(weights), type_of(files)
+    counted: dict = {}
+    if limit is None and not step.calls:
+        for count, _, accesses, consts, _ in step.product_reads:
+            reads = [(a, i) for a, i, w in accesses if not w and a in tables] + list(consts)
+            constant = [(a, i) for a, i in reads if a in tables and all(isinstance(v, int) for v in i)]
+            if not constant:
+                continue
+            assert count == 1 and len(constant) == 1, f"{where}: a statement of {count} products by {constant}"
+            table, index = constant[0]
+            type_name, values = tables[table]
+            digits = int(csd_digits(to_codes(values[index[-1]], types[type_name])))
+            counted[digits] = counted.get(digits, 0) + 1
+    claimed = {d: n for d, n in entry["constants"]}
+    assert counted == claimed, f"{where}: products by constants (digits: count) {counted} in the code, the report " \
+                               f"says {claimed}"
+
+
+# comparisons each priced operator makes (ikr_hls/hardware.py, Operator)
+COMPARISONS = {"compare": 1, "max": 1, "relu": 1, "clip": 2}
+
+
+def code_operators(step, functions) -> dict:
+    """The step's datapath additions and comparisons and its control comparisons, with those of
+    the INLINE-off processing elements it calls (each call an instance)."""
+    counted = {"add": step.adds, "compare": step.compares, "control": step.control}
+    for pe, calls in step.calls.items():
+        body = functions[pe].body
+        inner = Expander(functions, {}, {}, _locals(body)).run(body)
+        counted["add"] += calls * inner.adds
+        counted["compare"] += calls * inner.compares
+        counted["control"] += calls * inner.control
+    return counted
+
+
+def claimed_operators(entry) -> dict:
+    claimed = {"add": 0, "compare": 0, "control": 0, "counter": 0}
+    for op in entry["operators"]:
+        if op["part"] == "datapath" and op["op"] == "add":
+            claimed["add"] += op["count"]
+        elif op["part"] == "datapath" and op["op"] in COMPARISONS:
+            claimed["compare"] += op["count"] * COMPARISONS[op["op"]]
+        elif op["part"] == "control" and op["op"] == "counter":
+            claimed["counter"] += op["count"]
+        elif op["part"] == "control":
+            claimed["control"] += op["count"]
+    return claimed
+
+
+def check_operators(entry, step, functions, counters, where) -> None:
+    """The report's operators against the step's code: its datapath additions (an accumulation's
+    `+=`, a sum's `+`, a softmax's differences) and comparisons (ReLU, max, clamps), its control
+    comparisons (conditions on the loop variables, cycle decodes), and one counter per loop
+    variable or counter of the pipelined step (and the io_stream gather loop's)."""
+    counted = dict(code_operators(step, functions), counter=counters)
+    claimed = claimed_operators(entry)
+    assert counted == claimed, f"{where}: operators in the code {counted}, the report says {claimed}"
 
 
 def check_chain(entry, step, cycle_steps, functions, tables, where) -> None:

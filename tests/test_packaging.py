@@ -33,7 +33,7 @@ def test_wheel_installs_and_converts_from_another_directory(tmp_path):
     names = set(zipfile.ZipFile(wheel).namelist())
     for rel in ("ikr_hls/templates/firmware/layers/conv2d.h.j2", "ikr_hls/templates/bridge.cpp.j2",
                 "ikr_hls/templates/firmware/layers/activation_call.j2", "ikr_hls/templates/firmware/layers/window.j2",
-                "ikr_hls/rtl/pe_synthesis.json"):
+                "ikr_hls/rtl/pe_synthesis.json", "ikr_hls/rtl/operator_synthesis.json", "ikr_hls/parts.json"):
         assert rel in names, f"{rel} missing from {wheel.name}"
     # every module of every subpackage (kinds/conv2d/, report/, pruning/, ...) in the wheel
     modules = {p.relative_to(source).as_posix() for p in (source / "ikr_hls").rglob("*.py")}

@@ -108,9 +108,13 @@ def cost(layer: Layer) -> Cost:
         if constant in layer.precision and data in layer.precision:
             product_bits = (hardware.bits(layer.precision[constant]), hardware.bits(layer.precision[data]))
     chain = hardware.chain(("read", 1), activations.chain(layer, lanes), ("write", 1))
+    width = hardware.bits(layer.input_types[0]) if layer.input_types else 0
+    operators = activations.operators(layer, lanes, width) + hardware.conversion("result", layer.precision["result"],
+                                                                                  lanes)
     return Cost(ii=1, iterations=steps, chain=chain, multipliers=products or None,
                 sharing="one per lane" if products else "none",
-                memories=tuple(activations.table_memories(layer, table_copies(layer))), product_bits=product_bits)
+                memories=tuple(activations.table_memories(layer, table_copies(layer))), product_bits=product_bits,
+                operators=operators, constants=activations.constant_products(layer, lanes))
 
 
 def default_accum(layer: Layer, in_types: list, types: dict):

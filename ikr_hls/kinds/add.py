@@ -74,9 +74,14 @@ def cost(layer: Layer) -> Cost:
     product_bits = (hardware.bits(layer.precision["alpha"]), hardware.bits(layer.precision["accum"])) \
         if products else (0, 0)
     chain = hardware.chain(("read", 1), hardware.add_tree(len(layer.inputs)), activations.chain(layer), ("write", 1))
+    acc_bits = hardware.bits(layer.precision["accum"])
+    operators = (hardware.ops("sums", "add", acc_bits, (len(layer.inputs) - 1) * lanes)
+                 + activations.operators(layer, lanes, acc_bits)
+                 + hardware.conversion("result", layer.precision["result"], lanes))
     return Cost(ii=1, iterations=steps, chain=chain, multipliers=products or None,
                 sharing="one per lane" if products else "none",
-                memories=tuple(activations.table_memories(layer, table_copies(layer))), product_bits=product_bits)
+                memories=tuple(activations.table_memories(layer, table_copies(layer))), product_bits=product_bits,
+                operators=operators, constants=activations.constant_products(layer, lanes))
 
 
 def default_accum(layer: Layer, in_types: list, types: dict):

@@ -152,8 +152,12 @@ class LayerKind:
     def cost_of(self, layer: Layer) -> Cost:
         """What the layer's code costs in its io form (io_parallel: the kind's cost; io_stream:
         hardware.in_stream_form of it)."""
+        from dataclasses import replace
+
         cost = self.cost(layer)
-        return hardware.in_stream_form(cost, layer) if layer.stream is not None else cost
+        cost = hardware.in_stream_form(cost, layer) if layer.stream is not None else cost
+        nest = self.loop_nest(layer) if self.loop_nest is not None else None
+        return replace(cost, operators=cost.operators + hardware.loop_counters(cost, nest))
 
     def template_of(self, layer: Layer) -> str:
         """The layer's template in its io form: the kind's template (io_parallel), or its

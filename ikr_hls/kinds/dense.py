@@ -78,6 +78,7 @@ class DenseView(View, SoftmaxView):
     exp_copies: int
     table_pragmas: list
     act: ActivationCall
+    binding: str              # where the products go (BIND_OP impl): "dsp", "fabric", "" (no pragma)
 
 
 def view(layer: Layer) -> DenseView:
@@ -90,7 +91,7 @@ def view(layer: Layer) -> DenseView:
                 allocation=multipliers if rf > 1 else 0, per_copy=_per_copy(layer),
                 exp_copies=table_copies(layer),
                 table_pragmas=activations.partition_pragmas(layer),
-                act=activations.call_view(layer), keras_class="Dense",
+                act=activations.call_view(layer), keras_class="Dense", binding=layer.plan_cost.binding or "",
                 summary=f"Dense {n_in}->{n_out}, {nnz}/{size} weights")
 
 
@@ -145,12 +146,21 @@ def cost(layer: Layer) -> Cost:
     terms = int(np.bincount(layer.facts.cols, minlength=kernel.shape[1]).max(initial=0)) + 1   # and the bias
     chain = hardware.chain(("multiply", 1), hardware.add_tree(terms),
                            activations.chain(layer, kernel.shape[1]), hardware.sharing_cycles(rf), ("write", 1))
+    acc_bits, n_out = hardware.bits(layer.precision["accum"]), kernel.shape[1]
+    operators = (hardware.ops("accumulation", "add", acc_bits, layer.facts.nnz)
+                 + activations.operators(layer, n_out, acc_bits)
+                 + hardware.conversion("result", layer.precision["result"], n_out))
+    weights = kernel[layer.facts.rows, layer.facts.cols]
+    constants = hardware.merge_constants(
+        hardware.constant_products(weights, layer.precision["weight"]) if rf == 1 else (),
+        activations.constant_products(layer, n_out) if rf == 1 else ())
     return Cost(ii=rf, iterations=1, chain=chain, multipliers=multipliers,
                 sharing=f"ALLOCATION: {multipliers} for {products} products" if rf > 1 else "one per product",
-                registers_bits=kernel.shape[1] * hardware.bits(layer.precision["accum"]),
+                registers_bits=n_out * acc_bits,
                 memories=tuple(activations.table_memories(layer, table_copies(layer))), muxes=tuple(muxes),
                 product_bits=(hardware.product_weight_bits(layer, kernel), in_bits), macs_dense=int(kernel.size),
-                macs=layer.facts.nnz)
+                macs=layer.facts.nnz,
+                operators=operators, constants=constants)
 
 
 def values(layer: Layer) -> dict:

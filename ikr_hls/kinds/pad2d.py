@@ -160,8 +160,17 @@ def reference(layer: Layer, ins: list) -> np.ndarray:
 
 
 def cost(layer: Layer) -> Cost:
-    """One output pixel per step, II 1."""
-    return pixel_steps_cost(layer)
+    """One output pixel per step, II 1: a pixel or zeros (a choice per value), by `inside` and
+    the phase updates of a zero insertion (two comparisons each)."""
+    from .. import hardware
+
+    dh, dw = _dilation(layer)
+    c = layer.in_shape[-1]
+    in_bits = hardware.bits(layer.input_types[0]) if layer.input_types else 0
+    operators = (hardware.ops("padding zeros", "select", in_bits, c)
+                 + hardware.control("inside", hardware.comparisons(_inside(layer)) + 2 * (dh > 1) + 2 * (dw > 1),
+                                    hardware.counter_bits(max(layer.out_shape[:2]))))
+    return pixel_steps_cost(layer, operators=operators)
 
 
 

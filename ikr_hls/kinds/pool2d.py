@@ -191,10 +191,22 @@ def cost(layer: Layer) -> Cost:
     over = (hardware.chain(hardware.add_tree(window_values), ("table", 1 if a.padded else 0), ("multiply", 1)) if avg
             else hardware.compare_tree(window_values))
     chain = hardware.chain(("read", 1), over, ("write", 1))
+    view_ = view(layer)
+    terms = (window_values - 1) * c
+    operators = (hardware.ops("window sums", "add", hardware.bits(layer.precision["accum"]), terms) if avg
+                 else hardware.ops("window maximum", "max", in_bits, terms))
+    operators += hardware.ops("padding zeros", "select", in_bits, c if a.padded else 0)
+    conditions = grid.control_compares(layer.stream is not None) + (
+        hardware.comparisons(*view_.row_in, *view_.col_in) if a.padded else 0)
+    operators += hardware.control("window conditions", conditions, hardware.counter_bits(max(grid_h, grid_w)))
+    operators += hardware.conversion("result", layer.precision["result"], c)
+    # an unpadded average multiplies by the one reciprocal of a full window, a constant
+    constants = hardware.constant_products([_reciprocals(layer)[a.ph * a.pw]] * c, layer.precision["recip"]) \
+        if avg and not a.padded else ()
     return Cost(ii=1, iterations=grid_h * grid_w, chain=chain,
                 multipliers=c if avg else None, sharing="one per channel" if avg else "none",
                 registers_bits=(a.ph * a.pw + a.ph + 1) * c * in_bits + (a.ph + a.pw if a.padded else 0),
-                memories=tuple(memories), product_bits=product_bits)
+                memories=tuple(memories), product_bits=product_bits, operators=operators, constants=constants)
 
 
 def declared_roles(layer: Layer) -> tuple:

@@ -87,9 +87,15 @@ def cost(layer: Layer) -> Cost:
     products = c * (2 if layer.activation == "leaky_relu" else 1)
     in_bits = hardware.bits(layer.input_types[0]) if layer.input_types else 0
     chain = hardware.chain(("read", 1), ("multiply", 1), ("add", 1), activations.chain(layer), ("write", 1))
+    acc_bits = hardware.bits(layer.precision["accum"])
+    operators = (hardware.ops("shifts", "add", acc_bits, c) + activations.operators(layer, c, acc_bits)
+                 + hardware.conversion("result", layer.precision["result"], c))
+    constants = hardware.merge_constants(hardware.constant_products(layer.weights["scale"], layer.precision["weight"]),
+                                         activations.constant_products(layer, c))
     return Cost(ii=1, iterations=steps, chain=chain, multipliers=products,
                 sharing="one per channel", memories=tuple(activations.table_memories(layer, table_copies(layer))),
-                product_bits=(hardware.product_weight_bits(layer, layer.weights["scale"]), in_bits))
+                product_bits=(hardware.product_weight_bits(layer, layer.weights["scale"]), in_bits),
+                operators=operators, constants=constants)
 
 
 def values(layer: Layer) -> dict:

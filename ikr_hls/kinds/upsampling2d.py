@@ -104,7 +104,13 @@ def cost(layer: Layer) -> Cost:
         registers = c * in_bits if _attributes(layer).sw > 1 else 0
         if _attributes(layer).sh > 1:
             memories.append(hardware.Memory("line buffer", "RAM", c, w, in_bits))
-    return pixel_steps_cost(layer, registers_bits=registers, memories=tuple(memories))
+    # io_stream: the first copy of an input pixel reads it; each value chooses the held pixel
+    # (rx != 0) or the line (ry != 0) by the copy it is
+    a = _attributes(layer)
+    decodes = c * ((a.sw > 1) + (a.sh > 1)) + hardware.comparisons(view(layer).first) if layer.stream is not None \
+        else 0
+    operators = hardware.control("copy decodes", decodes, hardware.counter_bits(max(a.sh, a.sw)))
+    return pixel_steps_cost(layer, registers_bits=registers, memories=tuple(memories), operators=operators)
 
 
 

@@ -105,6 +105,18 @@ class Window:
             out.append(("col_phase", select(X >= self.kw - 1, (X - (self.kw - 1)) % self.sw, 0)))
         return tuple(out)
 
+    def control_compares(self, stream: bool = False) -> int:
+        """Comparisons of the loop variables and counters that window.j2 writes: the `inside`
+        condition of a padded grid, the `valid` one, the phase updates (three each), and with
+        several cycles a pixel the cycle decodes (the read's `r == 0`, the updates' and the
+        io_stream write's `r == R-1`)."""
+        from ..hardware import comparisons
+
+        many = self.cycles > 1
+        phases = (self.sw > 1) + (self.sh > 1)
+        return (comparisons(self.inside) if self.padded else 0) + comparisons(self.valid) + phases * (3 + many) \
+            + many + (many and stream)
+
     def nest(self) -> LoopNest:
         """The grid in raster order, `cycles` steps a pixel: the pixel's first cycle reads it
         when inside the image, its last writes the output when the window is valid."""

@@ -29,6 +29,9 @@ from .options import PruningOptions
 from .sensitivity import SensitivityTable, for_layers, sensitivity
 from .summary import summary
 
+# where the priced products go: as the converter binds them, or all on DSPs, or all in fabric
+MAPPINGS = ("auto", "dsp", "fabric")
+
 log = logging.getLogger("ikr_hls.pruning")
 
 _SENSITIVITY_DEFAULTS = (None, 8, None, 0.0, None, "accuracy")
@@ -77,7 +80,7 @@ class BudgetPlan(dict):
 
 
 def plan_budget(model, x_val, y_val, params_ratio=None, macs_ratio=None, resources=None,
-                precision="ap_fixed<16,6>", mapping="products_on_dsp", convert_options=None, table=None,
+                precision="ap_fixed<16,6>", mapping="auto", convert_options=None, table=None,
                 keep=None, library_size=8, dense_sparsity=None, kernel_sparsity=0.0, layers=None,
                 library="refine", force_center=False, metric="accuracy", print_fn=print) -> BudgetPlan:
     """Per-layer keep, library_size, dense_sparsity (and kernel_sparsity, when candidates are given)
@@ -86,8 +89,9 @@ def plan_budget(model, x_val, y_val, params_ratio=None, macs_ratio=None, resourc
     params_ratio:   at least this many times fewer nonzero parameters than the model has (biases count).
     macs_ratio:     at least this many times fewer MACs than the dense model.
     resources:      {"lut": n, "ff": n, "dsp": n, "bram_18k": n} (any of them): limits on the
-                    estimate of the converted model at `precision`, products bound as `mapping`
-                    ("products_on_dsp" or "products_in_luts", the report's names); other
+                    estimate of the converted model at `precision`, its products where `mapping`
+                    puts them: "auto" (each layer where the converter binds them, BIND_OP), "dsp"
+                    or "fabric" (every layer's there: the report's resources_by_binding); other
                     `ikr_hls.convert` keywords in `convert_options` (strategy, reuse_factor, io_type...).
     table:          a SensitivityTable from `sensitivity` (else it is measured here, with keep,
                     library_size, dense_sparsity, kernel_sparsity as candidate lists, layers,
@@ -155,6 +159,8 @@ def _targets(params_ratio, macs_ratio, resources, precision, mapping, convert_op
         clash = sorted({"precision", "output_dir"} & set(convert_options or {}))
         if clash:
             raise IKRHLSError(f"convert_options: {clash} are plan_budget's own arguments (precision=...) or its own")
+        if mapping not in MAPPINGS:
+            raise IKRHLSError(f"mapping={mapping!r}: expected one of {', '.join(MAPPINGS)}")
     if params_ratio is None and macs_ratio is None and resources is None:
         raise IKRHLSError("plan_budget: give a target: params_ratio, macs_ratio or resources")
     return {"params_ratio": params_ratio, "macs_ratio": macs_ratio,
@@ -298,9 +304,9 @@ class _Pricer:
         if estimate is None:
             raise IKRHLSError(f"resources: the report has no resources estimate at precision={self.precision!r} "
                               "(floating point is not priced); give an ap_fixed precision")
-        if self.mapping not in estimate:
-            raise IKRHLSError(f"mapping={self.mapping!r} is not in the report's estimate; valid: {list(estimate)}")
-        return {k: float(v) for k, v in estimate[self.mapping].items()}
+        if self.mapping != "auto":
+            estimate = report["totals"]["resources_by_binding"][self.mapping]
+        return {k: float(v) for k, v in estimate.items()}
 
 
 class _pruned:

@@ -11,8 +11,10 @@ figures are analytic estimates, not synthesis results.
 """
 from ..precision import index_bits, weight_bits
 from .build import REPORT_FILE, REPORT_VERSION, build_report
+from .fit import FIT_LIMIT, fit_check, fit_warning
 from .plot import plot_report
 from .text import MAX_DRAWN_PATTERNS, format_report
 
-__all__ = ["build_report", "format_report", "plot_report", "REPORT_FILE", "REPORT_VERSION",
+__all__ = ["build_report", "format_report", "plot_report", "REPORT_FILE", "REPORT_VERSION", "FIT_LIMIT", "fit_check",
+           "fit_warning",
            "MAX_DRAWN_PATTERNS", "index_bits", "weight_bits"]

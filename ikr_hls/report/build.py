@@ -7,6 +7,7 @@ its cost and its own fields. Every field is described in docs/report.md.
 """
 from __future__ import annotations
 
+import math
 from dataclasses import asdict
 from typing import cast
 
@@ -14,12 +15,15 @@ import numpy as np
 
 from .. import fpga_estimate
 from ..axis import axis_ports
+from ..config import DEFAULT_PART
 from ..errors import IKRHLSError
 from ..hardware import has_figures, product_weight_bits
 from ..kinds import kind_of
+from ..parts import RESOURCES, family_of
 from ..precision import weight_bits
+from .fit import FIT_LIMIT, fit_check
 
-REPORT_VERSION = 1
+REPORT_VERSION = 2                 # 2: one resource estimate (the products where the code binds them), fit
 # a pattern conv with more than 10% more multipliers than unrolled at the same reuse factor gets a note
 PATTERN_OVERHEAD_NOTED = 1.1
 REPORT_FILE = "ikr_report.json"    # written into every project
@@ -37,11 +41,12 @@ def build_report(graph, config, synthesis=None) -> dict:
     """
     if not getattr(graph, "layers", None):
         raise IKRHLSError(f"report: {getattr(graph, 'source', 'graph')} has no layers")
-    layers = [_layer_report(layer, config) for layer in graph.layers]
+    family = family_of(getattr(config, "part", "") or DEFAULT_PART)
+    layers = [_layer_report(layer, config, family) for layer in graph.layers]
     clock = float(getattr(config, "clock_period", 0.0) or 0.0)
     host_check = not all(has_figures(layer) for layer in graph.layers)
     axis = axis_ports(graph) if getattr(config, "side_channels", False) else None
-    flow = _dataflow(graph, layers, host_check, axis)
+    flow = _dataflow(graph, layers, host_check, family, axis)
     report = {
         "report_version": REPORT_VERSION,
         "project": config.project_name,
@@ -62,7 +67,10 @@ def build_report(graph, config, synthesis=None) -> dict:
         "output_shape": [int(d) for d in graph.output_shape],
         "removed": {str(k): str(v) for k, v in getattr(graph, "removed", {}).items()},
         "layers": layers,
-        "totals": {**_totals(layers, clock, flow, host_check), "bits_mean": _mean_bits(graph, layers)},
+        "totals": {**_totals(layers, clock, flow, host_check, family,
+                             getattr(config, "part", "") or DEFAULT_PART, getattr(config, "fit_limit", FIT_LIMIT),
+                             _by_binding(graph, flow.get("buffer_resources"), family, host_check)),
+                   "bits_mean": _mean_bits(graph, layers)},
         "fifos": flow["fifos"],
         "synthesis": _plain(synthesis) if synthesis else None,
         "notes": [],
@@ -71,7 +79,7 @@ def build_report(graph, config, synthesis=None) -> dict:
     return report
 
 
-def _layer_report(layer, config) -> dict:
+def _layer_report(layer, config, family: str) -> dict:
     kind = kind_of(layer)
     cost = layer.plan_cost
     entry = {
@@ -102,7 +110,11 @@ def _layer_report(layer, config) -> dict:
         "rom_bits": int(cost.rom_bits),
         "memories": [asdict(m) for m in cost.memories],
         "muxes": [asdict(m) for m in cost.muxes],
-        "resources_estimate": _resources(layer, cost),
+        "operators": [asdict(o) for o in cost.operators],
+        "binding": cost.binding,
+        "constants": [[d, n] for d, n in cost.constants],
+        "resources_estimate": _resources(layer, cost, family),
+        "resources_by_part": _parts(layer, cost, family),
     }
     own = kind.report(layer)
     order = list(entry) + [k for k in own if k not in entry]
@@ -110,13 +122,14 @@ def _layer_report(layer, config) -> dict:
     entry["pipeline_depth"] = cost.depth
     entry["chain"] = [{"op": op.what, "levels": op.levels, "cycles": op.cycles} for op in cost.chain]
     if not has_figures(layer):              # floating point: a host check, no hardware figure
-        entry.update({k: None for k in _HARDWARE_FIGURES}, memories=[], muxes=[], chain=None)
+        entry.update({k: None for k in _HARDWARE_FIGURES}, memories=[], muxes=[], chain=None, operators=[],
+                     constants=[])
     return {k: _plain(entry[k]) for k in _report_order(order + ["pipeline_depth", "chain"])}
 
 
 # The per-layer fields of the hardware model: None for a layer with floating-point types.
 _HARDWARE_FIGURES = ("multipliers", "latency_estimate_cycles", "ii", "iterations", "gather_steps", "sharing",
-                     "registers_bits", "ram_bits", "rom_bits", "pipeline_depth")
+                     "registers_bits", "ram_bits", "rom_bits", "pipeline_depth", "binding")
 
 
 # Field order of a layer entry in the JSON (kept stable for readers of older reports).
@@ -125,7 +138,7 @@ _FIELDS = ("name", "keras_name", "kind", "depthwise_multiplier", "activation", "
            "params_dense", "params_nonzero", "macs_dense", "macs_pruned", "storage_bits", "multipliers",
            "latency_estimate_cycles", "ii", "iterations", "gather_steps", "pipeline_depth", "chain", "sharing",
            "registers_bits", "ram_bits", "rom_bits",
-           "memories", "muxes", "resources_estimate",
+           "memories", "muxes", "operators", "binding", "constants", "resources_estimate", "resources_by_part",
            "kernel_size", "kernels", "kernels_removed", "kernel_nonzero", "keep",
            "regular", "library_size", "index_bits", "weight_slots", "support_groups", "patterns")
 
@@ -170,23 +183,28 @@ def _mean_bits(graph, layers: list) -> dict:
     return {"weight": mean(weights), "activation": mean(values)}
 
 
-# The two bindings of the products that the estimate prices: DSP48E1s (Vitis's usual choice
-# for 16-bit operands) or LUTs (its usual choice for narrow ones, or with BIND_OP impl=fabric).
-MAPPINGS = ("products_on_dsp", "products_in_luts")
-
-
-def _resources(layer, cost) -> dict | None:
-    """None for a layer with floating-point types: its cores are not priced."""
-    if any(t.is_float for t in (*layer.precision.values(), *layer.input_types)):
+def _resources(layer, cost, family: str) -> dict | None:
+    """{lut, ff, dsp, bram_18k}, the products where the code binds them; None for a layer with
+    floating-point types: its cores are not priced."""
+    if not has_figures(layer):
         return None
-    return {m: fpga_estimate.estimate(cost, products_on_dsp=(m == "products_on_dsp")) for m in MAPPINGS}
+    return fpga_estimate.estimate(cost, family)
+
+
+def _parts(layer, cost, family: str) -> dict | None:
+    """The estimate by part of the layer (products, adders, comparators, choices, control,
+    registers, memories), rounded: what dominates it."""
+    if not has_figures(layer):
+        return None
+    return {part: {k: int(round(v)) for k, v in price.items()}
+            for part, price in fpga_estimate.breakdown(cost, family).items() if any(price.values())}
 
 
 def _ratio(a, b):
     return float(a) / float(b) if b else None
 
 
-def _dataflow(graph, layers: list, host_check: bool, axis=None) -> dict:
+def _dataflow(graph, layers: list, host_check: bool, family: str, axis=None) -> dict:
     """The DATAFLOW region as a whole: its buffers (io_parallel: ping-pong channels of `depth`
     slots, two unless the buffer skips processes; io_stream: FIFOs of depth x element bits,
     each listed with its depth and why), the
@@ -204,7 +222,7 @@ def _dataflow(graph, layers: list, host_check: bool, axis=None) -> dict:
         whole = graph.fifo_depth == "full"
         depth = port.elements if whole else STREAM_DEPTH
         ram += depth * port.values * port.value_bits
-        memories.append(Memory(port.stream, "RAM", 1, depth, port.values * port.value_bits))
+        memories.append(Memory(port.stream, "FIFO", 1, depth, port.values * port.value_bits))
         cast(list, fifos).append({"name": port.stream, "depth": depth, "elements": port.elements,
                                   "width": port.values, "bits": depth * port.values * port.value_bits,
                                   "why": WHOLE if whole else DEFAULT, "bound_cycles": None})
@@ -212,7 +230,7 @@ def _dataflow(graph, layers: list, host_check: bool, axis=None) -> dict:
         width = bits(buffer.type.hls)
         if fifos is not None:                   # a FIFO of `depth` elements of `width` values
             ram += buffer.depth * buffer.width * width
-            memories.append(Memory(buffer.name, "RAM", 1, buffer.depth, buffer.width * width))
+            memories.append(Memory(buffer.name, "FIFO", 1, buffer.depth, buffer.width * width))
             fifos.append({"name": buffer.name, "depth": buffer.depth, "elements": buffer.size // buffer.width,
                           "width": buffer.width, "bits": buffer.depth * buffer.width * width, "why": buffer.why,
                           "bound_cycles": buffer.bound or None})
@@ -224,7 +242,7 @@ def _dataflow(graph, layers: list, host_check: bool, axis=None) -> dict:
             ram += size
             banks = buffer.partition.factor
             memories.append(Memory(buffer.name, "RAM", buffer.depth * banks, -(-buffer.size // banks), width))
-    priced = [fpga_estimate.memory_cost(m) for m in memories]
+    priced = [fpga_estimate.memory_price(m, family) for m in memories]
     if host_check:
         return {"buffer_registers_bits": int(registers), "buffer_ram_bits": int(ram), "buffer_resources": None,
                 "latency": None, "interval": None, "fifos": fifos}
@@ -238,13 +256,32 @@ def _dataflow(graph, layers: list, host_check: bool, axis=None) -> dict:
         finish[layer.name] = start + latency[layer.name] + clone.get(layer.name, 0)
     processes = list(latency.values()) + [c for c in clone.values()] + adapters
     return {"buffer_registers_bits": int(registers), "buffer_ram_bits": int(ram),
-            "buffer_resources": {"lut": sum(p["lut"] for p in priced), "ff": int(registers), "dsp": 0,
-                                 "bram_18k": sum(p["bram_18k"] for p in priced)},
+            "buffer_resources": {"lut": int(math.ceil(sum(p["lut"] for p in priced))),
+                                 "ff": int(registers + math.ceil(sum(p["ff"] for p in priced))), "dsp": 0,
+                                 "bram_18k": int(math.ceil(sum(p["bram_18k"] for p in priced)))},
             "latency": int(finish[graph.layers[-1].name] + (adapters[1] if adapters else 0)),
             "interval": int(max(processes)), "fifos": fifos}
 
 
-def _totals(layers: list, clock: float, flow: dict, host_check: bool) -> dict:
+def _by_binding(graph, buffers: dict | None, family: str, host_check: bool) -> dict | None:
+    """The total estimate with every layer's products on DSPs, and with every one in fabric (the
+    layers' own binding aside): what the choice weighs, and what a budget may be set against."""
+    if host_check:
+        return None
+    out = {}
+    for binding in ("dsp", "fabric"):
+        total = dict.fromkeys(RESOURCES, 0)
+        for layer in graph.layers:
+            for k, v in fpga_estimate.estimate(layer.plan_cost, family, binding).items():
+                total[k] += v
+        for k, v in (buffers or {}).items():
+            total[k] += v
+        out[binding] = total
+    return out
+
+
+def _totals(layers: list, clock: float, flow: dict, host_check: bool, family: str, part: str, limit: float,
+            by_binding: dict | None) -> dict:
     with_w = [l for l in layers if l["storage_bits"] is not None]
     counted = [l for l in layers if l["macs_dense"] is not None]
     storage = {k: int(sum(l["storage_bits"][k] for l in with_w)) for k in ("dense", "ikr", "csr")}
@@ -277,23 +314,22 @@ def _totals(layers: list, clock: float, flow: dict, host_check: bool) -> dict:
         **hardware,
         "buffer_registers_bits": flow.get("buffer_registers_bits", 0),
         "buffer_ram_bits": flow.get("buffer_ram_bits", 0),
-        "resources_estimate": _total_resources(layers, flow.get("buffer_resources")),
-        "resources_estimate_source": fpga_estimate.provenance(),
+        "resources_estimate": (resources := _total_resources(layers, flow.get("buffer_resources"))),
+        "resources_by_binding": by_binding,
+        "resources_estimate_source": fpga_estimate.provenance(family),
+        "fit": fit_check(resources, part, limit),
     }
 
 
 def _total_resources(layers: list, buffers: dict | None) -> dict | None:
-    """The layers' estimates plus the DATAFLOW buffers', for both bindings of the products
-    (None when a layer has none: floating point)."""
+    """The layers' estimates plus the DATAFLOW buffers' (None when a layer has none: floating
+    point)."""
     if any(l["resources_estimate"] is None for l in layers):
         return None
-    out = {}
-    for mapping in MAPPINGS:
-        total = {k: sum(l["resources_estimate"][mapping][k] for l in layers) for k in ("lut", "ff", "dsp", "bram_18k")}
-        for k, v in (buffers or {}).items():
-            total[k] += v
-        out[mapping] = total
-    return out
+    total = {k: sum(l["resources_estimate"][k] for l in layers) for k in RESOURCES}
+    for k, v in (buffers or {}).items():
+        total[k] += v
+    return total
 
 
 def _notes(report: dict) -> list:

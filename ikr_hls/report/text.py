@@ -157,25 +157,35 @@ def _format_fifos(fifos: list) -> list:
 
 
 def _format_resources(report: dict) -> list:
-    """Per layer and in total: estimated LUT, FF, DSP and BRAM_18K (fpga_estimate), products on
-    DSPs; the total with products in LUTs too."""
+    """Per layer and in total: estimated LUT, FF, DSP and BRAM_18K (fpga_estimate), the products
+    where the code binds them; the fit against the part."""
     t = report["totals"]
     if t.get("resources_estimate") is None:
         return ["", "Resources: no estimate for floating-point types (Vitis builds floating-point cores;",
                 "convert with an ap_fixed precision for hardware)."] if "resources_estimate" in t else []
     source = t.get("resources_estimate_source") or {}
-    out = ["", "Resources: ESTIMATES from open-source synthesis of the PE (yosys, xc7), not Vitis results",
-           f"  (the hardware model priced with ikr_hls/rtl/pe_synthesis.json: {source.get('yosys', '?')};",
-           f"  regenerate with: {source.get('command', '?')}; memories under {source.get('bram_min_bits', '?')} "
-           "bits in LUTs, larger in BRAM_18K)"]
+    out = ["", "Resources: ESTIMATES from open-source synthesis of every operator "
+           f"(yosys, {source.get('family', '?')}), not Vitis results",
+           f"  (the hardware model priced with {source.get('table', '?')}: {source.get('yosys', '?')};",
+           f"  regenerate with: {source.get('command', '?')}; how far to trust them: docs/report.md)"]
     keys = ("lut", "ff", "dsp", "bram_18k")
-    rows = [(l["name"], l["kind"], *(_n(l["resources_estimate"]["products_on_dsp"][k]) for k in keys))
-            for l in report["layers"]]
-    dsp, luts = t["resources_estimate"]["products_on_dsp"], t["resources_estimate"]["products_in_luts"]
-    out += _table(("layer", "kind", "LUT", "FF", "DSP", "BRAM_18K"), rows,
-                  ("total", "with buffers", *(_n(dsp[k]) for k in keys)))
-    out.append("  products in LUTs instead of DSPs: " + ", ".join(f"{_n(luts[k])} {k.upper()}" for k in keys))
+    rows = [(l["name"], l["kind"], l.get("strategy") or "-", _n(l.get("reuse_factor")), l.get("binding") or "-",
+             *(_n(l["resources_estimate"][k]) for k in keys)) for l in report["layers"]]
+    total = t["resources_estimate"]
+    out += _table(("layer", "kind", "strategy", "reuse", "products", "LUT", "FF", "DSP", "BRAM_18K"), rows,
+                  ("total", "with buffers", "", "", "", *(_n(total[k]) for k in keys)))
+    out += _format_fit(t.get("fit"))
     return out
+
+
+def _format_fit(fit: dict | None) -> list:
+    if not fit:
+        return []
+    if fit.get("available") is None:
+        return [f"  part {fit['part']}: not in ikr_hls/parts.json, no fit check"]
+    use = ", ".join(f"{k.upper()} {100 * fit['use'][k]:.1f}%" for k in ("lut", "ff", "dsp", "bram_18k"))
+    verdict = "fits" if fit["fits"] else "does NOT fit"
+    return [f"  {fit['device']} ({fit['part']}): {use} of the part; {verdict} within {100 * fit['limit']:.0f}%"]
 
 
 def _format_synthesis(syn: dict, t: dict) -> list:
@@ -201,13 +211,13 @@ def _format_synthesis(syn: dict, t: dict) -> list:
     names = [k for k in _SYNTH_RESOURCES if k in resources or k in available]
     names += [k for k in resources if k not in names]
     if names:
-        estimate = (t.get("resources_estimate") or {}).get("products_on_dsp") or {}
+        estimate = t.get("resources_estimate") or {}
         res_rows = []
         for k in names:
             used, avail = resources.get(k), available.get(k)
             pct = f"{100.0 * used / avail:.1f}%" if used is not None and avail else "-"
             res_rows.append((k, _n(used), _n(avail), pct, _n(estimate.get(k.lower()))))
-        out += [""] + _table(("resource", "used", "available", "use", "estimate (yosys PE table)"), res_rows)
+        out += [""] + _table(("resource", "used", "available", "use", "estimate (yosys operators)"), res_rows)
     return out
 
 

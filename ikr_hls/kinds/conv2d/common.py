@@ -119,6 +119,9 @@ class StrategyCost:
     accumulator_bits: int = 0      # registers of accumulators kept over a pixel's cycles
     macs: int = 0                  # products per output pixel
     chain: tuple = ()              # the operators from the window's registers to the accumulator
+    adds: int = 0                  # adders of its sums and accumulations a step (accumulator width)
+    control: int = 0               # its comparisons of the cycle r (choices, guards, updates)
+    constants: tuple = ()          # its products by constants ((CSD digits, count), ...): R = 1
 
 
 R = Var("r")                       # the cycle of a pixel, in the PE strategies
@@ -227,6 +230,7 @@ class ConvView(View):
     slots: int                # pipelined steps per pixel
     grid: Window
     allocation: int           # the ALLOCATION limit on multipliers (0: none)
+    binding: str              # where the products go (BIND_OP impl): "dsp", "fabric", "" (no pragma)
 
 
 def view_fields(layer: Layer) -> dict:
@@ -260,6 +264,7 @@ def view_fields(layer: Layer) -> dict:
                            "flipped kernel: " + out["summary"])
     out["slots"] = facts.cycles
     out["grid"] = grid
+    out["binding"] = layer.plan_cost.binding or ""
     return out
 
 
@@ -284,11 +289,27 @@ def cost(layer: Layer, own: StrategyCost) -> hardware.Cost:
     ii, steps = rf // slots, ph * pw * slots
     # a line-buffer read, the strategy's products and sums, the activation, the write
     chain = hardware.chain(("read", 1), own.chain, activations.chain(layer), ("write", 1))
+    acc_bits = hardware.bits(layer.precision["accum"])
+    grid = window(layer)
+    operators = (hardware.ops("accumulation", "add", acc_bits, own.adds)
+                 + activations.operators(layer, f, acc_bits)
+                 + hardware.ops("padding zeros", "select", in_bits, c if a.padded else 0)
+                 + hardware.control("window and cycle conditions",
+                                    grid.control_compares(layer.stream is not None) + own.control,
+                                    hardware.counter_bits(max(ph, pw, slots)))
+                 + hardware.conversion("result", layer.precision["result"], f))
     return hardware.Cost(ii=ii, iterations=steps, chain=chain,
                          multipliers=int(own.multipliers), sharing=own.sharing, registers_bits=registers,
                          memories=tuple(memories), muxes=tuple(own.muxes),
                          product_bits=(hardware.product_weight_bits(layer, layer.weights["kernel"]), in_bits),
-                         macs_dense=oh * ow * int(kernel.size), macs=oh * ow * own.macs)
+                         macs_dense=oh * ow * int(kernel.size), macs=oh * ow * own.macs, operators=operators,
+                         constants=hardware.merge_constants(
+                             own.constants, activations.constant_products(layer, f) if rf == 1 else ()))
+
+
+def kernel_constants(layer: Layer, values) -> tuple:
+    """Products by constant weights (R = 1: every weight reaches its multiplier as a constant)."""
+    return hardware.constant_products(values, layer.precision["weight"]) if layer.settled.reuse_factor == 1 else ()
 
 
 def accumulation(served: dict) -> tuple:

@@ -12,6 +12,7 @@ from ... import codes as C
 from ... import hardware
 from ...constants import array, literal
 from ...expr import any_of, index
+from ...hardware import comparisons
 from ...ir import Layer
 from ...precision import requantize
 from .common import (
@@ -24,6 +25,7 @@ from .common import (
     activation_products,
     choice,
     copy_of,
+    kernel_constants,
     view_fields,
 )
 from .pe import drawing
@@ -88,18 +90,38 @@ def view(layer: Layer) -> PatternView:
     kh, kw = layer.weights["kernel"].shape[:2]
     rf = layer.settled.reuse_factor
     name = layer.name
+    pes = []
+    written = instances(layer)
+    for g, group in enumerate(layer.facts.groups):
+        taps = [(p // kw, p % kw) for p in group["positions"]]
+        keep, count = len(taps), -(-len(group["kernels"]) // rf)
+        pes.append(dict(taps=taps, keep=keep, kernels=len(group["kernels"]), count=count,
+                        instances=written[g], drawing=drawing(group["positions"], kh, kw),
+                        partition=_weights_partition(name, g, count * keep, rf)))
+    copies = [dict(co=co, table_copy=copy_of(layer, co)) for co in range(layer.out_shape[-1])]
+    return PatternView(**view_fields(layer), groups=pes, result_copies=copies, allocation=0,
+                       index_bits=max(1, int(np.ceil(np.log2(max(len(layer.facts.groups), 2))))))
+
+
+def instances(layer: Layer) -> list:
+    """Per PE, its instances as the code writes them out (R > 1; none at R = 1, where the
+    kernels are a loop): index, inputs (a choice of window register by the cycle), weights (the
+    ROM read at r), updates ((condition or None, filter)), the kernels it serves, and the
+    guard of an instance that idles in the pixel's last cycles."""
+    kw = layer.weights["kernel"].shape[1]
+    rf = layer.settled.reuse_factor
     served: dict = {}
     if rf > 1:
         for slot in (slot for cycle in layer.facts.form.slots for slot in cycle):
             served.setdefault((slot.g, slot.i), []).append(slot)
-    pes = []
+    out = []
     for g, group in enumerate(layer.facts.groups):
         taps = [(p // kw, p % kw) for p in group["positions"]]
         keep, count = len(taps), -(-len(group["kernels"]) // rf)
-        instances = []
+        mine = []
         for i in range(count if rf > 1 else 0):
             slots = served[(g, i)]
-            weights = [index(f"{name}_pe{g}_w", R * (count * keep) + (i * keep + t)) for t in range(keep)]
+            weights = [index(f"{layer.name}_pe{g}_w", R * (count * keep) + (i * keep + t)) for t in range(keep)]
             inputs = [choice([(s.r, index("window", ti, tj, s.ci)) for s in slots]) for ti, tj in taps]
             targets: dict = {}
             for s in slots:
@@ -109,14 +131,9 @@ def view(layer: Layer) -> PatternView:
             # an instance with fewer than R kernels idles in the last cycles: it is not called
             # there (the counting build counts the products that are used, and so does the report)
             idle = R < len(slots) if len(slots) < rf else None
-            instances.append(dict(index=i, inputs=inputs, weights=weights, updates=updates, kernels=kernels,
-                                  guard=idle))
-        pes.append(dict(taps=taps, keep=keep, kernels=len(group["kernels"]), count=count, instances=instances,
-                        drawing=drawing(group["positions"], kh, kw),
-                        partition=_weights_partition(name, g, count * keep, rf)))
-    copies = [dict(co=co, table_copy=copy_of(layer, co)) for co in range(layer.out_shape[-1])]
-    return PatternView(**view_fields(layer), groups=pes, result_copies=copies, allocation=0,
-                       index_bits=max(1, int(np.ceil(np.log2(max(len(layer.facts.groups), 2))))))
+            mine.append(dict(index=i, inputs=inputs, weights=weights, updates=updates, kernels=kernels, guard=idle))
+        out.append(mine)
+    return out
 
 
 def choice_of_cycles(cycles: list):
@@ -200,7 +217,22 @@ def cost(layer: Layer, in_bits: int, w_bits: int) -> StrategyCost:
         banks = sum(-(-len(g["kernels"]) // rf) * len(g["positions"]) for g in facts.groups)
         memories.append(hardware.Memory("PE weights", "ROM", banks, rf, w_bits))
         muxes += _input_muxes(layer, in_bits)
-    return StrategyCost(multipliers=facts.multipliers + activation_products(layer),
+    if rf > 1:                  # each instance: its PE's sum (keep - 1 adders) and the filters it updates
+        by_group = instances(layer)
+        written = [inst for group in by_group for inst in group]
+        adds = sum(len(facts.groups[g]["positions"]) - 1 + len(inst["updates"])
+                   for g, group in enumerate(by_group) for inst in group)
+        control = 2 + sum(comparisons(*inst["inputs"], *(c for c, _ in inst["updates"]), inst["guard"])
+                          for inst in written)           # + the bias's r == 0 and the output's r == R-1
+        constants: tuple = ()
+    else:                       # every kernel: its PE's sum and the accumulation, keep adders
+        adds, control = facts.nnz, 0
+        kernel = layer.weights["kernel"]
+        kw = kernel.shape[1]
+        constants = kernel_constants(layer, [kernel[p // kw, p % kw, ci, co] for g in facts.groups
+                                             for ci, co in g["kernels"] for p in g["positions"]])
+    return StrategyCost(multipliers=facts.multipliers + activation_products(layer), adds=adds, control=control,
+                        constants=constants,
                         sharing=(f"{sum(-(-len(g['kernels']) // rf) for g in facts.groups)} PE instance(s) for "
                                  f"{sum(len(g['kernels']) for g in facts.groups)} kernel(s)"),
                         memories=tuple(memories), muxes=tuple(muxes), accumulator_bits=accumulator_bits(layer),

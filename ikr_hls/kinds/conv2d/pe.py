@@ -24,6 +24,7 @@ from ... import codes as C
 from ... import hardware
 from ...constants import array, literal
 from ...expr import Var, any_of, index
+from ...hardware import comparisons
 from ...ir import Layer
 from ...patterns import patterns_from_kernel
 from ...precision import IndexType, index_bits, requantize
@@ -37,6 +38,7 @@ from .common import (
     activation_products,
     choice,
     copy_of,
+    kernel_constants,
     view_fields,
 )
 
@@ -123,6 +125,34 @@ def drawing(positions, kh: int, kw: int) -> str:
     return "/".join("".join("#" if v else "." for v in row) for row in grid.reshape(kh, kw))
 
 
+def instances(layer: Layer) -> list:
+    """The PEs as the code writes them out (R > 1; none at R = 1, where they are a loop):
+    index, inputs (a choice of window register by the cycle), updates ((condition or None,
+    filter)), the guard of a PE that idles in some cycles, its kernels, and its ROM reads."""
+    p_ = plan_of(layer)
+    kw = layer.weights["kernel"].shape[1]
+    rf, name, count = p_.rf, layer.name, len(p_.pes)
+    out = []
+    for p, slots in enumerate(p_.pes if rf > 1 else []):
+        live = [(r, slot) for r, slot in enumerate(slots) if slot is not None]
+        inputs = [choice([(r, index("window", pos // kw, pos % kw, ci)) for r, (ci, _, _) in live])
+                  for pos in p_.positions]
+        targets: dict = {}
+        for r, (_, co, _) in live:
+            targets.setdefault(co, []).append(r)
+        updates = [(None if len(cycles) == rf else any_of(*(R.eq(r) for r in cycles)), co)
+                   for co, cycles in targets.items()]
+        # an idle cycle does not call the PE (the counting build counts the products that are
+        # used, and so does the report)
+        guard = any_of(*(R.eq(r) for r, _ in live)) if len(live) < rf else None
+        out.append(dict(index=p, inputs=inputs, updates=updates, guard=guard,
+                        kernels=", ".join(f"{ci}->{co}" for _, (ci, co, _) in live),
+                        pattern=index(f"{name}_pe_pattern", R * count + p),
+                        weights=[index(f"{name}_pe_w", R * (count * p_.keep) + (p * p_.keep + t))
+                                 for t in range(p_.keep)]))
+    return out
+
+
 @dataclass(frozen=True, kw_only=True)
 class PEView(ConvView):
     """conv2d_pe.h.j2: the PE design (taps and their multiplexers) and its instances."""
@@ -137,34 +167,15 @@ def view(layer: Layer) -> PEView:
     added to the output channel of each cycle's kernel."""
     p_ = plan_of(layer)
     kh, kw = layer.weights["kernel"].shape[:2]
-    rf, name = p_.rf, layer.name
     count = len(p_.pes)
     taps = [dict(index=t, select=choice([(pid, Var(f"x{pos}")) for pid, pos in enumerate(p_.choices(t))],
                                         Var("pattern")),
                  ways=p_.ways(t)) for t in range(p_.keep)]
-    instances = []
-    for p, slots in enumerate(p_.pes if rf > 1 else []):
-        live = [(r, slot) for r, slot in enumerate(slots) if slot is not None]
-        inputs = [choice([(r, index("window", pos // kw, pos % kw, ci)) for r, (ci, _, _) in live])
-                  for pos in p_.positions]
-        targets: dict = {}
-        for r, (_, co, _) in live:
-            targets.setdefault(co, []).append(r)
-        updates = [(None if len(cycles) == rf else any_of(*(R.eq(r) for r in cycles)), co)
-                   for co, cycles in targets.items()]
-        # an idle cycle does not call the PE (the counting build counts the products that are
-        # used, and so does the report)
-        guard = any_of(*(R.eq(r) for r, _ in live)) if len(live) < rf else None
-        instances.append(dict(index=p, inputs=inputs, updates=updates, guard=guard,
-                              kernels=", ".join(f"{ci}->{co}" for _, (ci, co, _) in live),
-                              pattern=index(f"{name}_pe_pattern", R * count + p),
-                              weights=[index(f"{name}_pe_w", R * (count * p_.keep) + (p * p_.keep + t))
-                                       for t in range(p_.keep)]))
     return PEView(
         **view_fields(layer),
         pe=dict(keep=p_.keep, count=count, kernels=p_.kernels, library=len(p_.library), pattern_bits=p_.pattern_bits,
                 inputs=[dict(pos=pos, i=pos // kw, j=pos % kw) for pos in p_.positions], taps=taps,
-                instances=instances, shared=sum(len(p_.channels(p)) > 1 for p in range(count)),
+                instances=instances(layer), shared=sum(len(p_.channels(p)) > 1 for p in range(count)),
                 drawings=[drawing(pattern, kh, kw) for pattern in p_.library]),
         result_copies=[dict(co=co, table_copy=copy_of(layer, co)) for co in range(layer.out_shape[-1])],
         index_types=(("pattern", IndexType(p_.pattern_bits)),) if p_.pattern_bits else (), allocation=0)
@@ -252,7 +263,21 @@ def cost(layer: Layer, in_bits: int, w_bits: int) -> StrategyCost:
     # a PE input's choice of channel by cycle, then the pattern multiplexer, the products, the PE's sum
     choose = (1 if any(len(p_.channels(p)) > 1 for p in range(count)) and rf > 1 else 0) \
         + (hardware.tree_levels(max((p_.ways(t) for t in range(p_.keep)), default=1)) if rf > 1 else 0)
-    return StrategyCost(multipliers=p_.multipliers + activation_products(layer), sharing=sharing,
+    if rf > 1:                  # each PE: its sum (keep - 1 adders) and the filters it updates
+        written = instances(layer)
+        adds = sum(p_.keep - 1 + len(inst["updates"]) for inst in written)
+        control = 2 + sum(comparisons(*inst["inputs"], *(c for c, _ in inst["updates"]), inst["guard"])
+                          for inst in written)           # + the bias's r == 0 and the output's r == R-1
+        constants: tuple = ()
+    else:                       # every kernel: its PE's sum and the accumulation, keep adders
+        adds, control = p_.kernels * p_.keep, 0
+        kernel = layer.weights["kernel"]
+        kw = kernel.shape[1]
+        constants = kernel_constants(layer, [kernel[pos // kw, pos % kw, ci, co] for slots in p_.pes
+                                             for ci, co, pid in (s for s in slots if s is not None)
+                                             for pos in p_.library[pid]])
+    return StrategyCost(multipliers=p_.multipliers + activation_products(layer), sharing=sharing, adds=adds,
+                        control=control, constants=constants,
                         memories=tuple(memories), muxes=tuple(muxes), accumulator_bits=accumulator_bits(layer),
                         macs=p_.kernels * p_.keep,
                         chain=hardware.chain(("choose", choose), ("table", 1 if rf > 1 else 0),   # the PE ROMs

@@ -11,7 +11,15 @@ from ... import codes as C
 from ... import hardware
 from ...constants import array, literal
 from ...ir import Layer
-from .common import ConvStrategy, ConvView, StrategyCost, activation_products, copy_of, view_fields
+from .common import (
+    ConvStrategy,
+    ConvView,
+    StrategyCost,
+    activation_products,
+    copy_of,
+    kernel_constants,
+    view_fields,
+)
 
 
 @dataclass(frozen=True)
@@ -73,7 +81,8 @@ def cost(layer: Layer, in_bits: int, w_bits: int) -> StrategyCost:
     products = nnz + activation_products(layer)
     multipliers = hardware.shared(products, rf)
     taps = max((len(t) for t in layer.facts.filter_taps), default=0) + 1     # a filter's taps and its bias
-    return StrategyCost(multipliers=multipliers,
+    kernel = layer.weights["kernel"]
+    return StrategyCost(multipliers=multipliers, adds=nnz, constants=kernel_constants(layer, kernel[kernel != 0]),
                         sharing=f"ALLOCATION: {multipliers} for {products} products" if rf > 1 else "one per product",
                         muxes=tuple(hardware.shared_operand_muxes(products, multipliers, in_bits, w_bits)), macs=nnz,
                         chain=hardware.chain(("multiply", 1), hardware.add_tree(taps), hardware.sharing_cycles(rf)))
