@@ -13,7 +13,7 @@ import numpy as np
 
 from .errors import IKRHLSError
 from .ir import INPUT, Graph, Layer, c_identifier
-from .kinds import KERAS_HANDLERS, MULTI_INPUT, check_layer
+from .kinds import KERAS_HANDLERS, MULTI_INPUT, OPERATION_HANDLERS, check_layer
 from .modelfile import import_keras, load_keras_model
 
 # Keras class name -> frontend handler(keras layer, input shape (or shapes), source)
@@ -80,7 +80,8 @@ def _build_graph(model, source: str) -> Graph:
             _check_finite(layer, source)
             layer.name = c_identifier(layer.keras_name, taken)   # 'sep/depthwise' -> sep_depthwise
             layer.inputs = names
-            graph.keras_classes[layer.keras_name] = cls          # for a config's LayerType
+            graph.keras_classes[layer.keras_name] = cls if isinstance(klayer, keras.layers.Layer) \
+                else f"keras.ops.{cls}"                          # for a config's LayerType
             graph.layers.append(layer)
             shapes[layer.name] = layer.out_shape
             names = [layer.name]
@@ -94,7 +95,10 @@ def _build_graph(model, source: str) -> Graph:
 def _handle(klayer, cls: str, in_shapes: list, source: str, keras):
     """The frontend handler's layer(s) for a Keras layer; IKRHLSError when it does not convert."""
     if not isinstance(klayer, keras.layers.Layer):     # x + y, x * 2 on Keras tensors: keras.ops
-        raise _NotALayer()
+        operation = OPERATION_HANDLERS.get(cls)
+        if operation is None:
+            raise _NotALayer()
+        return operation(klayer, in_shapes, source)
     handler = SUPPORTED.get(cls)
     if handler is None:
         raise _UnknownClass()
@@ -144,7 +148,8 @@ class _Refused:
                          f"{', '.join(sorted(SUPPORTED))}")
         if self.operations:
             parts.append(f"{_several('operation', self.operations)} not supported; use layers "
-                         "(keras.layers.Add for a sum of tensors)")
+                         "(keras.layers.Add for a sum of tensors; keras.ops operations of a tensor and a "
+                         f"constant convert: {', '.join(sorted(OPERATION_HANDLERS))})")
         if parts:
             raise IKRHLSError(f"{self.source}: " + "; ".join(parts))
 

@@ -88,12 +88,29 @@ def test_shared_layer_is_refused(order):
     _error(keras.Model(inp, out), "'shared'", "more than once")
 
 
-def test_keras_ops_on_tensors_are_refused():
-    """x + 1.0 is a keras.ops Add with a constant the graph cannot see: never a layer Add."""
+def test_keras_ops_of_two_tensors_and_other_operations_are_refused():
+    """x + y on Keras tensors is a keras.ops Add, never a layer Add: refused, pointing to the
+    layer; an operation without a converter (exp) is refused as an operation."""
     inp = keras.Input((8, 8, 2))
     x = L.Conv2D(2, 1)(inp)
-    _error(keras.Model(inp, x + 1.0), "operation", "keras.ops Add", "keras.layers.Add")
-    _error(keras.Model(inp, x + inp), "keras.ops Add")
+    _error(keras.Model(inp, x + inp), "operation", "keras.ops Add", "several tensors", "keras.layers.Add")
+    _error(keras.Model(inp, keras.ops.exp(x)), "operation", "keras.ops Exp", "not supported")
+    _error(keras.Model(inp, 1.0 / x), "keras.ops TrueDivide", "of a constant by a tensor")
+
+
+def test_keras_ops_of_a_tensor_and_a_constant_are_a_scale_and_shift():
+    """x + c, c - x, x * c, x / c (c a number or one per channel) convert as a scale and a shift,
+    folded into the conv before them."""
+    inp = keras.Input((8, 8, 2))
+    x = L.Conv2D(2, 1, name="conv")(inp)
+    y = L.ReLU(name="relu")((2.0 - x) / np.array([4.0, 2.0], np.float32))
+    graph = keras_to_graph(keras.Model(inp, y * 3.0 + 1.0))[0]
+    ops = [layer for layer in graph.layers if layer.kind == "scale_shift"]
+    assert [graph.keras_classes[layer.keras_name] for layer in ops] == [
+        "keras.ops.Subtract", "keras.ops.TrueDivide", "keras.ops.Multiply", "keras.ops.Add"]
+    np.testing.assert_allclose([ops[0].weights["scale"], ops[0].weights["shift"]], [[-1, -1], [2, 2]])
+    np.testing.assert_allclose(ops[1].weights["scale"], [0.25, 0.5])
+    np.testing.assert_allclose([ops[3].weights["scale"], ops[3].weights["shift"]], [[1, 1], [1, 1]])
 
 
 def test_broadcasting_add_is_refused():

@@ -54,10 +54,10 @@ def depthwise_as_conv(depthwise: np.ndarray) -> np.ndarray:
     """A (KH, KW, C, M) depthwise kernel as the (KH, KW, C, C*M) conv kernel the converter
     uses: input channel c feeds only outputs c*M .. c*M+M-1 (Keras's order), zeros elsewhere."""
     kh, kw, c, m = depthwise.shape
-    kernel = np.zeros((kh, kw, c, c * m))
-    for ci in range(c):
-        kernel[:, :, ci, ci * m:(ci + 1) * m] = depthwise[:, :, ci, :]
-    return kernel
+    kernel = np.zeros((kh, kw, c, c, m))
+    channels = np.arange(c)
+    kernel[:, :, channels, channels, :] = depthwise
+    return kernel.reshape(kh, kw, c, c * m)
 
 
 def layer_kernel(layer: Layer) -> np.ndarray:
@@ -187,8 +187,8 @@ def window(layer: Layer) -> Window:
 
 
 def activation_products(layer: Layer) -> int:
-    """Multiplications of the fused activation per output pixel (a leaky ReLU's slope)."""
-    return layer.out_shape[-1] if layer.activation == "leaky_relu" else 0
+    """Multiplications of the fused activation per output pixel (a leaky ReLU's slope, ...)."""
+    return layer.out_shape[-1] * activations.products(layer)
 
 
 def _table_lookups(layer: Layer) -> int:

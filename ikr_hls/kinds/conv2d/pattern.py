@@ -170,8 +170,8 @@ def arrays(layer: Layer) -> tuple:
         keep, count = len(positions), -(-len(kernels) // rf)
         table = np.zeros((rf, count, keep))                   # [cycle][instance][tap]; unused cycles: 0
         k = np.arange(len(kernels))
-        table[k % rf, k // rf] = kernel.reshape(kh * kw, *kernel.shape[2:])[positions][:, kernels[:, 0],
-                                                                                      kernels[:, 1]].T
+        flat = kernel.reshape(kh * kw, *kernel.shape[2:])
+        table[k % rf, k // rf] = flat[np.asarray(positions)[:, None], kernels[:, 0], kernels[:, 1]].T
         layout = ("kernel by kernel" if rf == 1 else
                   f"at [(cycle * {count} + instance) * {keep} + tap]: {count * keep} ROMs of depth {rf}")
         out.append(array(f"{layer.name}_pe{g}_w", f"{layer.name}_weight_t", table.reshape(-1),
