@@ -46,7 +46,7 @@ template <typename shifted_t, int SHIFT, int TABLE, int RANGE, typename out_t, t
 inline out_t gated_lookup(const in_t &x, const table_t table[TABLE]) {
     const shifted_t s = x + RANGE;
     const table_t gate = table[s < 0 ? 0 : floor_index<SHIFT, TABLE - 1>(s)];
-    return s < 0 ? out_t(0) : (s >= 2 * RANGE ? out_t(x) : out_t(x * gate));
+    return s < 0 ? out_t(0) : (s >= RANGE + RANGE ? out_t(x) : out_t(x * gate));
 }
 
 // hard_sigmoid(x) = relu6(x + 3) / 6, piecewise linear: s = x + 3 held exactly (shifted_t), 0 at

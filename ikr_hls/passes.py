@@ -36,7 +36,7 @@ def _sole_producer(graph: Graph, layer: Layer) -> Layer | None:
 
 def _merge_into(graph: Graph, layer: Layer, producer: Layer, why: str) -> None:
     graph.removed[layer.keras_name] = f"{why} {producer.keras_name}"
-    producer.keras_output = layer.keras_name
+    producer.keras_output = layer.keras_output or layer.keras_name     # what `layer` computed, merged or not
     # a config's entry for the merged layer sets the producer's result (layer_settings.resolve)
     producer.merged = (*producer.merged, (layer.keras_name, graph.keras_classes.get(layer.keras_name),
                                           why.split()[0], layer.activation))
@@ -91,8 +91,7 @@ def recognise_hard_sigmoid(graph: Graph) -> Graph:
                 graph.bypass(gone)
             relu6.merged = (*relu6.merged, *((gone.keras_name, graph.keras_classes.get(gone.keras_name), "fused",
                                               "linear") for gone in (plus3, layer)))
-            if relu6.keras_output is None:
-                relu6.keras_output = layer.keras_name
+            relu6.keras_output = layer.keras_output or layer.keras_name
     return graph
 
 

@@ -111,9 +111,14 @@ def reference(layer: Layer, ins: list) -> np.ndarray:
     (first, first_t), rest = ins[0], ins[1:]
     shape = (len(first), *layer.out_shape)
     acc = np.broadcast_to(requantize(first, first_t.fractional, acc_t), shape)
+    # bits the accumulator's codes take (at most): the first input's integer bits at the
+    # accumulator's fraction (+1: rounding up), then each product's growth; the int64 check needs
+    # only these, not the whole accumulator's width plus each input's
+    held = min(acc_t.width, signed_integer(first_t) + acc_t.fractional + 1)
     for codes, t in rest:
-        C.check_fits(acc_t.width + t.width, "product")
+        C.check_fits(held + signed_width(t), "product")
         acc = requantize(acc * codes, acc_t.fractional + t.fractional, acc_t)
+        held = min(acc_t.width, held + signed_width(t) - t.fractional + 1)   # back at acc_t's fraction
     return activations.activate(layer, np.ascontiguousarray(acc), acc_t)
 
 
