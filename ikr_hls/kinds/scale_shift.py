@@ -23,15 +23,16 @@ from .keras_reading import check_channels_last, read_array, unsupported
 
 ROLES = ("weight", "bias", "accum", "result")
 # what a scale_shift layer came from: the Keras class, or "operation" (keras.ops)
+Origin = Literal["BatchNormalization", "Rescaling", "Normalization", "operation"]
 ORIGINS = ("BatchNormalization", "Rescaling", "Normalization", "operation")
 
 
 @dataclass(frozen=True)
 class ScaleShiftAttributes(Attributes):
-    origin: Literal["BatchNormalization", "Rescaling", "Normalization", "operation"] = "BatchNormalization"
+    origin: Origin = "BatchNormalization"
 
 
-def _scale_shift(klayer, shape, scale, shift, origin: str) -> Layer:
+def _scale_shift(klayer, shape, scale, shift, origin: Origin) -> Layer:
     channels = shape[-1]
     scale = np.broadcast_to(np.asarray(scale, np.float64), (channels,)).copy()
     shift = np.broadcast_to(np.asarray(shift, np.float64), (channels,)).copy()
