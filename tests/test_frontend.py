@@ -6,7 +6,7 @@ import pytest
 import ikr_hls
 from ikr_hls.config import make_config
 from ikr_hls.frontend import keras_to_graph
-from ikr_hls.passes import run_passes
+from ikr_hls.passes import fold_batchnorm, run_passes
 from zoo import build
 
 L = keras.layers
@@ -118,6 +118,27 @@ def test_broadcasting_add_is_refused():
     a = L.Conv2D(1, 1)(inp)
     out = L.Add(name="merge")([a, inp])
     _error(keras.Model(inp, out), "'merge'", "same shape")
+
+
+def test_multiply_broadcasting_other_than_a_channel_vector_is_refused():
+    """A Multiply broadcasts an (H, W, C) image by a (1, 1, C) or (C,) vector only."""
+    inp = keras.Input((8, 8, 2))
+    row = L.Conv2D(2, 1)(L.AveragePooling2D((8, 1))(inp))               # (1, 8, 2): a row, not a vector
+    _error(keras.Model(inp, L.Multiply(name="gate")([inp, row])), "'gate'", "(8, 8, 2)", "(1, 8, 2)",
+           "(1, 1, C) or (C,) vector")
+
+
+def test_rescaling_and_normalization_fold_into_one_scale_and_shift():
+    inp = keras.Input((8, 8, 3))
+    x = L.Rescaling(1 / 127.5, offset=-1.0, name="rescale")(inp)
+    x = L.Normalization(mean=[0.1, -0.2, 0.3], variance=[1.2, 0.8, 1.5], name="norm")(x)
+    graph = keras_to_graph(keras.Model(inp, L.Conv2D(2, 3, name="conv")(x)))[0]
+    graph = fold_batchnorm(graph)
+    assert graph.removed["norm"] == "folded into rescale"      # the scale-and-shift it reads
+    (layer,) = [layer for layer in graph.layers if layer.kind == "scale_shift"]
+    std = np.sqrt([1.2, 0.8, 1.5])
+    np.testing.assert_allclose(layer.weights["scale"], 1 / 127.5 / std)
+    np.testing.assert_allclose(layer.weights["shift"], (-1.0 - np.array([0.1, -0.2, 0.3])) / std)
 
 
 def test_unsupported_activation_is_refused():
