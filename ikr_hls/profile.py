@@ -41,8 +41,9 @@ def _keras_tensor(keras, keras_model, layer):
 
 
 def _operation(keras_model, name: str):
-    """The model's layer, or keras.ops operation (x + 3.0), of that name."""
-    for operation in keras_model.operations:
+    """The model's layer, or keras.ops operation (x + 3.0), of that name (a Sequential model
+    has layers only, and no `operations`)."""
+    for operation in getattr(keras_model, "operations", keras_model.layers):
         if operation.name == name:
             return operation
     return keras_model.get_layer(name)          # its error names what is missing
