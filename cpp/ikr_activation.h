@@ -1,5 +1,6 @@
 // ikr-hls activation functions. Scalar ones are fused into conv/dense loops; softmax
-// works on a vector. Floating-point versions: they reproduce Keras on the host.
+// works on a vector. Floating-point versions: they reproduce Keras on the host (fixed-point
+// forms: ikr_fixed.h).
 #ifndef IKR_ACTIVATION_H_
 #define IKR_ACTIVATION_H_
 
@@ -22,6 +23,16 @@ template <typename R, typename T, typename A> inline R leaky_relu(T x, A alpha) 
 template <typename T> inline T sigmoid(T x) { return T(1) / (T(1) + std::exp(-x)); }
 
 template <typename T> inline T tanh(T x) { return std::tanh(x); }
+
+// As Keras computes them (TensorFlow): relu6(x + 3) / 6, x times it, x * sigmoid(x), and the
+// exact gelu 0.5 x (1 + erf(x / sqrt(2))).
+template <typename T> inline T hard_sigmoid(T x) { return relu6(x + T(3)) / T(6); }
+
+template <typename T> inline T hard_silu(T x) { return x * hard_sigmoid(x); }
+
+template <typename T> inline T silu(T x) { return x * sigmoid(x); }
+
+template <typename T> inline T gelu(T x) { return x * T(0.5) * (T(1) + std::erf(x / T(1.4142135623730951))); }
 
 // Softmax over a vector, shifted by the maximum so that exp never overflows.
 template <typename in_t, typename out_t, int N>

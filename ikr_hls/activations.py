@@ -18,10 +18,18 @@ from .ir import Layer
 from .precision import requantize, to_codes, weight_bits
 from .tables import softmax_shifts
 
-# The precision roles an activation adds to its layer (in fixed point).
+# The precision roles an activation adds to its layer (in fixed point) that a config may set.
 ROLES = {"softmax": ("exp_table", "inv_table"), "sigmoid": ("act_table",), "tanh": ("act_table",),
-         "leaky_relu": ("alpha",)}
+         "silu": ("act_table",), "gelu": ("act_table",), "leaky_relu": ("alpha",)}
 ALL_ROLES = tuple(sorted({role for roles in ROLES.values() for role in roles}))
+# A table of f over [-R, R): sigmoid and tanh are the table's value; silu and gelu multiply the
+# input by it (their gate: sigmoid(x), the normal distribution's Phi(x)).
+TABLE_ACTIVATIONS = ("sigmoid", "tanh", "silu", "gelu")
+GATED = ("silu", "gelu")
+# Piecewise linear in fixed point, no table: hard_sigmoid(x) = relu6(x + 3) / 6, 1/6 a constant
+# (`slope`); hard_silu(x) = x * hard_sigmoid(x) (the gate rounded to `gate` first).
+HARD = ("hard_sigmoid", "hard_silu")
+HARD_SHIFT = 3                  # relu6(x + 3) / 6: 0 at x <= -3, 1 at x >= 3
 
 
 def slope(layer: Layer) -> float:
@@ -38,8 +46,9 @@ def roles(layer: Layer) -> tuple:
 @dataclass(frozen=True)
 class ActivationCall:
     """How the C++ applies a layer's scalar activation (activation_call.j2's `activate`):
-    kind "leaky" (its slope a constant), "table" (a lookup table: shift, size, input range) or
-    "function" (ikr::<function>)."""
+    kind "leaky" (its slope a constant), "table" (a lookup table: shift, size, input range),
+    "gated" (the input times a table's value: silu, gelu), "hard" (ikr::<function>_fx, its 1/6
+    a constant: hard_sigmoid, hard_silu) or "function" (ikr::<function>)."""
     kind: str
     name: str
     function: str = ""
@@ -51,10 +60,30 @@ class ActivationCall:
 def call_view(layer: Layer) -> ActivationCall:
     if layer.activation == "leaky_relu":
         return ActivationCall("leaky", layer.name)
+    if "slope" in layer.precision:
+        return ActivationCall("hard", layer.name, function=layer.activation)
     if "act_table" in layer.precision:
-        return ActivationCall("table", layer.name, shift=tables.act_shift(layer),
-                              table_size=layer.settled.table_size, range=layer.settled.act_range)
+        return ActivationCall("gated" if layer.activation in GATED else "table", layer.name,
+                              shift=tables.act_shift(layer), table_size=layer.settled.table_size,
+                              range=layer.settled.act_range)
     return ActivationCall("function", layer.name, function=layer.activation)
+
+
+def products(layer: Layer) -> int:
+    """Multiplications the fused activation makes per value: a leaky ReLU's slope, a hard
+    sigmoid's 1/6, a hard silu's 1/6 and gate, a silu's or gelu's gate (none for a softmax,
+    counted by the kinds that apply it, nor for the others)."""
+    return {"leaky_relu": 1, "hard_sigmoid": 1, "hard_silu": 2, "silu": 1, "gelu": 1}.get(layer.activation, 0)
+
+
+def product_bits(layer: Layer) -> tuple:
+    """The widths of the activation's (constant, data) product operands, (0, 0) without a
+    product or in floating point."""
+    roles = {"leaky_relu": ("alpha", "accum"), "hard_sigmoid": ("slope", "act_in"), "hard_silu": ("slope", "act_in"),
+             "silu": ("act_table", "accum"), "gelu": ("act_table", "accum")}.get(layer.activation)
+    if roles is None or not all(role in layer.precision for role in roles):
+        return (0, 0)
+    return tuple(hardware.bits(layer.precision[role]) for role in roles)
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -78,8 +107,10 @@ def chain(layer: Layer, lanes: int = 1) -> tuple:
         return hardware.chain(("compare", 1))
     if name == "leaky_relu":
         return hardware.chain(("multiply", 1))
+    if "slope" in layer.precision:          # x + 3, its compares, the product by 1/6 (and by x)
+        return hardware.chain(("add", 1), ("compare", 1), ("multiply", products(layer)))
     if "act_table" in layer.precision:
-        return hardware.chain(("add", 1), ("table", 1))
+        return hardware.chain(("add", 1), ("table", 1), ("multiply", products(layer)))
     return ()
 
 
@@ -133,9 +164,14 @@ def arrays(layer: Layer, copies: int = 1) -> list[Array]:
     if layer.activation == "leaky_relu":
         return [array(f"{layer.name}_alpha", f"{layer.name}_alpha_t", [slope(layer)],
                       "negative slope of the leaky ReLU", literal(layer, "alpha"))]
+    if "slope" in layer.precision:
+        return [array(f"{layer.name}_slope", f"{layer.name}_slope_t", [1.0 / (2 * HARD_SHIFT)],
+                      f"1/6 of the {layer.activation}", literal(layer, "slope"))]
     if "act_table" in layer.precision:
+        gate = {"silu": "sigmoid, the gate of the silu,", "gelu": "Phi (the normal distribution), the gate of "
+                "the gelu,"}.get(layer.activation, layer.activation)
         return [array(f"{layer.name}_act_table", f"{layer.name}_act_table_t", tables.act_table(layer),
-                      f"{layer.activation} at the middle of each bin ({copies} identical copies: each ROM is "
+                      f"{gate} at the middle of each bin ({copies} identical copies: each ROM is "
                       "read at most twice a cycle)", literal(layer, "act_table"), copies=copies)]
     if softmax_view(layer)["softmax_lut"]:
         return [array(f"{layer.name}_exp_table", f"{layer.name}_exp_table_t", tables.exp_table(layer),
@@ -146,11 +182,15 @@ def arrays(layer: Layer, copies: int = 1) -> list[Array]:
     return []
 
 
+_CONSTANTS = ("_alpha", "_slope")          # single constants (registers, wires), not memories
+
+
 def table_memories(layer: Layer, copies: int = 1) -> list[Memory]:
-    """The ROMs of the activation's tables (a leaky slope is a constant, not a memory)."""
+    """The ROMs of the activation's tables (a leaky slope or a hard activation's 1/6 is a
+    constant, not a memory)."""
     out = []
     for table in arrays(layer, copies):
-        if table.name.endswith("_alpha"):
+        if table.name.endswith(_CONSTANTS):
             continue
         role = table.cpp_type[len(layer.name) + 1:-len("_t")]
         out.append(Memory(table.name, "ROM", table.copies or 1, table.size, weight_bits(layer.precision[role])))
@@ -158,11 +198,12 @@ def table_memories(layer: Layer, copies: int = 1) -> list[Memory]:
 
 
 def partition_pragmas(layer: Layer) -> list[str]:
-    """The pragmas that keep the activation's constants within their ports: a leaky slope and
-    the copies of a table are separate memories (the copies' index is a constant in the code)."""
+    """The pragmas that keep the activation's constants within their ports: a leaky slope, a
+    hard activation's 1/6 and the copies of a table are separate memories (the copies' index is
+    a constant in the code)."""
     out = []
     for constant in arrays(layer):
-        if constant.name.endswith("_alpha"):
+        if constant.name.endswith(_CONSTANTS):
             out.append(f"#pragma HLS ARRAY_PARTITION variable={constant.name} complete")
         elif constant.copies:
             out.append(f"#pragma HLS ARRAY_PARTITION variable={constant.name} complete dim=1")
@@ -184,8 +225,10 @@ def activate(layer: Layer, acc, acc_t):
         return _leaky_relu(layer, acc, acc_t)
     elif layer.activation == "softmax":
         return softmax(layer, acc, acc_t)
-    elif layer.activation in ("sigmoid", "tanh"):
+    elif layer.activation in TABLE_ACTIVATIONS:
         return _table_activation(layer, acc, acc_t)
+    elif layer.activation in HARD:
+        return _hard_activation(layer, acc, acc_t)
     elif layer.activation != "linear":
         raise IKRHLSError(f"emulate: activation '{layer.activation}' has no fixed-point version")
     return requantize(acc, acc_t.fractional, C.fixed_types(layer)["result"])
@@ -216,12 +259,40 @@ def softmax(layer: Layer, codes, in_t):
 
 
 def _table_activation(layer: Layer, codes, in_t):
-    """ikr::lut_lookup: table[min(floor((x + R) * 2**shift), T - 1)], table[0] below -R."""
+    """ikr::lut_lookup: table[min(floor((x + R) * 2**shift), T - 1)], table[0] below -R; a gated
+    one (ikr::gated_lookup, silu and gelu): x * that entry, 0 below -R and x from R on."""
     p = C.fixed_types(layer)
-    shifted_t = p["act_in"]
+    shifted_t, table_t, result_t = p["act_in"], p["act_table"], p["result"]
     r = layer.settled.act_range
     s = requantize(codes + (np.int64(r) << in_t.fractional), in_t.fractional, shifted_t)
     idx = np.where(s < 0, 0, C.floor_index(np.maximum(s, 0), shifted_t, tables.act_shift(layer),
                                            layer.settled.table_size))
-    values = to_codes(tables.act_table(layer), p["act_table"])[idx]
-    return requantize(values, p["act_table"].fractional, p["result"])
+    values = to_codes(tables.act_table(layer), table_t)[idx]
+    if layer.activation not in GATED:
+        return requantize(values, table_t.fractional, result_t)
+    C.check_fits(in_t.width + table_t.width, "product")
+    gated = requantize(codes * values, in_t.fractional + table_t.fractional, result_t)
+    above = np.int64(2 * r) << shifted_t.fractional
+    return np.where(s < 0, 0, np.where(s >= above, requantize(codes, in_t.fractional, result_t), gated))
+
+
+def _hard_activation(layer: Layer, codes, in_t):
+    """ikr::hard_sigmoid_fx and hard_silu_fx: s = x + 3 (exact), then 0 at s <= 0, 1 (the hard
+    silu: x) at s >= 6, else result_t(s * slope) (hard silu: result_t(x * gate_t(s * slope)))."""
+    p = C.fixed_types(layer)
+    shifted_t, slope_t, result_t = p["act_in"], p["slope"], p["result"]
+    s = requantize(codes + (np.int64(HARD_SHIFT) << in_t.fractional), in_t.fractional, shifted_t)
+    one_sixth = to_codes(np.array(1.0 / (2 * HARD_SHIFT)), slope_t)
+    C.check_fits(shifted_t.width + slope_t.width, "product")
+    scaled = s * one_sixth
+    if layer.activation == "hard_sigmoid":
+        middle = requantize(scaled, shifted_t.fractional + slope_t.fractional, result_t)
+        top = requantize(np.int64(1), 0, result_t)
+    else:
+        gate_t = p["gate"]
+        gate = requantize(scaled, shifted_t.fractional + slope_t.fractional, gate_t)
+        C.check_fits(in_t.width + gate_t.width, "product")
+        middle = requantize(codes * gate, in_t.fractional + gate_t.fractional, result_t)
+        top = requantize(codes, in_t.fractional, result_t)
+    six = np.int64(2 * HARD_SHIFT) << shifted_t.fractional
+    return np.where(s <= 0, 0, np.where(s >= six, top, middle))

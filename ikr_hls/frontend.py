@@ -14,7 +14,7 @@ import numpy as np
 from . import hgq
 from .errors import IKRHLSError
 from .ir import INPUT, Graph, Layer, c_identifier
-from .kinds import KERAS_HANDLERS, MULTI_INPUT, check_layer
+from .kinds import KERAS_HANDLERS, MULTI_INPUT, OPERATION_HANDLERS, check_layer
 from .modelfile import import_keras, load_keras_model
 
 # Keras class name -> frontend handler(keras layer, input shape (or shapes), source)
@@ -88,7 +88,8 @@ def _build_graph(model, source: str) -> Graph:
                             for ref in layer.inputs] if layer.inputs else names
             made_names[id(layer)] = layer.name
             # for a config's LayerType: the Keras class, or the layer's own (a quantizer's)
-            graph.keras_classes[layer.keras_name] = getattr(layer.attrs, "keras_class", None) or cls
+            graph.keras_classes[layer.keras_name] = getattr(layer.attrs, "keras_class", None) or (
+                cls if isinstance(klayer, keras.layers.Layer) else f"keras.ops.{cls}")
             graph.trained = graph.trained or layer.trained is not None
             graph.layers.append(layer)
             shapes[layer.name] = layer.out_shape
@@ -103,7 +104,10 @@ def _build_graph(model, source: str) -> Graph:
 def _handle(klayer, cls: str, in_shapes: list, source: str, keras):
     """The frontend handler's layer(s) for a Keras layer; IKRHLSError when it does not convert."""
     if not isinstance(klayer, keras.layers.Layer):     # x + y, x * 2 on Keras tensors: keras.ops
-        raise _NotALayer()
+        operation = OPERATION_HANDLERS.get(cls)
+        if operation is None:
+            raise _NotALayer()
+        return operation(klayer, in_shapes, source)
     if hgq.is_hgq_layer(klayer):                       # a quantization-aware layer (ikr_hls/hgq/)
         handler = hgq.handler_for(klayer)
         if handler is None:
@@ -159,7 +163,8 @@ class _Refused:
                          f"{', '.join(sorted(SUPPORTED))}")
         if self.operations:
             parts.append(f"{_several('operation', self.operations)} not supported; use layers "
-                         "(keras.layers.Add for a sum of tensors)")
+                         "(keras.layers.Add for a sum of tensors; keras.ops operations of a tensor and a "
+                         f"constant convert: {', '.join(sorted(OPERATION_HANDLERS))})")
         if parts:
             raise IKRHLSError(f"{self.source}: " + "; ".join(parts))
 

@@ -22,7 +22,8 @@ from .hardware import Cost
 from .loops import LoopNest
 from .precision import HLSTypeLike
 
-ACTIVATIONS = ("linear", "relu", "relu6", "leaky_relu", "sigmoid", "tanh", "softmax")
+ACTIVATIONS = ("linear", "relu", "relu6", "leaky_relu", "sigmoid", "tanh", "hard_sigmoid", "hard_silu", "silu",
+               "gelu", "softmax")
 INPUT = "input"                    # the name layers use to read the model input
 
 _CPP_KEYWORDS = {

@@ -29,7 +29,7 @@ from .errors import IKRHLSError
 
 log = logging.getLogger(__name__)
 
-TABLE_ACTIVATIONS = ("softmax", "sigmoid", "tanh")
+TABLE_ACTIVATIONS = ("softmax", "sigmoid", "tanh", "silu", "gelu")
 TABLE_ROLES = ("exp_table", "inv_table", "act_table", "alpha")     # an activation's, wherever it is applied
 # hls4ml's class for a layer's own activation (hls4ml splits it off as `<layer>_<activation>`)
 HLS4ML_ACTIVATION_CLASS = {"softmax": "Softmax", "leaky_relu": "LeakyReLU"}
@@ -38,7 +38,7 @@ HLS4ML_CLASSES = {"ReLU": ("ThresholdedReLU",), "Add": ("Merge",), "Flatten": ("
 MAX_NAMES = 8                                                     # names a warning lists before "and N more"
 # why a role means nothing on a layer that the kind of the layer could otherwise have
 ROLE_REASONS = {
-    "act_table": "only a sigmoid or tanh uses a table; a softmax has exp_table and inv_table",
+    "act_table": "only a sigmoid, tanh, silu or gelu uses a table; a softmax has exp_table and inv_table",
     "alpha": "only a leaky ReLU has a parameter, its slope",
     "exp_table": "only a softmax has it", "inv_table": "only a softmax has it",
     "recip": "only an average pool has reciprocals",
@@ -301,7 +301,8 @@ def _take_types(layer: _Layer, source: LayerSettings, member: Member | None, fou
 def _take_tables(layer: _Layer, source: LayerSettings, tables: bool, found: _Findings) -> None:
     softmax = layer.facts.activation == "softmax"
     for key, value, honoured, why in (
-            ("TableSize", source.table_size, tables, "no lookup table: only a softmax, sigmoid or tanh has one"),
+            ("TableSize", source.table_size, tables,
+             "no lookup table: only a softmax, sigmoid, tanh, silu or gelu has one"),
             ("ExpRange", source.exp_range, softmax, "no softmax")):
         if value is None:
             continue

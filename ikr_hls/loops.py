@@ -21,6 +21,9 @@ class LoopNest:
     reads: Expr = TRUE             # a step reads one element of each input stream
     writes: Expr = TRUE            # a step writes one element of the output stream
     counters: tuple = ()           # ((name, value as an Expr of the loop variables), ...)
+    # inputs read on conditions of their own (a Multiply's vector, read once): one Expr per
+    # input, in the layer's input order, instead of `reads`
+    input_reads: tuple = ()
 
     @property
     def steps(self) -> int:
@@ -47,5 +50,8 @@ class LoopNest:
         return np.broadcast_to(evaluate(condition, self.env()), self.shape).ravel().astype(bool)
 
     def stream_steps(self) -> tuple:
-        """(read, write): per step, whether it reads its input stream(s) and writes its output."""
+        """(read, write): per step, whether it reads its input stream(s) and writes its output;
+        with input_reads, read has a row per input."""
+        if self.input_reads:
+            return np.stack([self.mask(condition) for condition in self.input_reads]), self.mask(self.writes)
         return self.mask(self.reads), self.mask(self.writes)

@@ -8,6 +8,8 @@ from __future__ import annotations
 
 import logging
 
+import numpy as np
+
 from . import activations
 from .attributes import Settings
 from .auto import choose_settings
@@ -35,7 +37,7 @@ def _sole_producer(graph: Graph, layer: Layer) -> Layer | None:
 
 def _merge_into(graph: Graph, layer: Layer, producer: Layer, why: str) -> None:
     graph.removed[layer.keras_name] = f"{why} {producer.keras_name}"
-    producer.keras_output = layer.keras_name
+    producer.keras_output = layer.keras_output or layer.keras_name     # what `layer` computed, merged or not
     # a config's entry for the merged layer sets the producer's result (layer_settings.resolve)
     producer.merged = (*producer.merged, (layer.keras_name, graph.keras_classes.get(layer.keras_name),
                                           why.split()[0], layer.activation))
@@ -43,20 +45,56 @@ def _merge_into(graph: Graph, layer: Layer, producer: Layer, why: str) -> None:
 
 
 def fold_batchnorm(graph: Graph) -> Graph:
-    """Fold a scale-and-shift (BatchNormalization) into the layer it reads, when that layer's
-    kind folds one (conv, dense), has no activation of its own and no other reader; zeros of
-    the kernel stay zeros, so pruning patterns survive the fold. Not where either has trained
-    types (ikr_hls/hgq/): a folded weight is no longer a value of its trained type."""
+    """Fold a scale-and-shift (BatchNormalization, Rescaling, Normalization, x * c + d) into the
+    layer it reads, when that layer's kind folds one (conv, dense) or is a scale-and-shift
+    itself, has no activation of its own and no other reader; zeros of the kernel stay zeros,
+    so pruning patterns survive the fold. (One before a conv does not fold into it: the conv's
+    zero padding would then pad the unscaled values.) Not where either has trained types
+    (ikr_hls/hgq/): a folded weight is no longer a value of its trained type."""
     for layer in list(graph.layers):
         prev = _sole_producer(graph, layer)
-        if layer.kind != "scale_shift" or prev is None or layer.trained is not None or prev.trained is not None:
+        if layer.kind != "scale_shift" or prev is None or prev.activation != "linear" \
+                or layer.trained is not None or prev.trained is not None:
             continue
         kind = hardware_kind(prev)
-        if kind is not None and kind.folds_scale_shift and prev.activation == "linear":
-            scale, shift = layer.weights["scale"], layer.weights["shift"]
-            prev.weights["kernel"] = prev.weights["kernel"] * scale     # broadcast over out channels
+        scale, shift = layer.weights["scale"], layer.weights["shift"]
+        if kind is not None and kind.folds_scale_shift:
+            kernel = prev.weights["kernel"]        # the frontend's own array: in place (a depthwise conv's is big)
+            prev.weights["kernel"] = np.multiply(kernel, scale, out=kernel if kernel.flags.writeable else None)
             prev.weights["bias"] = prev.weights["bias"] * scale + shift
             _merge_into(graph, layer, prev, "folded into")
+        elif prev.kind == "scale_shift":
+            prev.weights["scale"] = prev.weights["scale"] * scale
+            prev.weights["shift"] = prev.weights["shift"] * scale + shift
+            _merge_into(graph, layer, prev, "folded into")
+    return graph
+
+
+def _constant(layer: Layer, role: str, value: float) -> bool:
+    """Every channel's `role` weight is `value` (to float32's precision: Keras's constants)."""
+    return bool(np.all(np.abs(layer.weights[role] - value) <= 1e-7 * max(1.0, abs(value))))
+
+
+def recognise_hard_sigmoid(graph: Graph) -> Graph:
+    """x + 3, a ReLU6, then * (1/6) (or / 6): Keras's MobileNetV3 writes its hard sigmoid with
+    keras.ops so; the three become one hard_sigmoid activation, which the hardware computes as
+    a piecewise-linear function and which fuses into the layer before it."""
+    for layer in list(graph.layers):
+        relu6 = _sole_producer(graph, layer)
+        plus3 = _sole_producer(graph, relu6) if relu6 is not None else None
+        if (layer.kind != "scale_shift" or layer.activation != "linear" or relu6 is None
+                or relu6.kind != "activation" or relu6.activation != "relu6" or plus3 is None
+                or plus3.kind != "scale_shift" or plus3.activation != "linear"):
+            continue
+        if _constant(plus3, "scale", 1.0) and _constant(plus3, "shift", 3.0) \
+                and _constant(layer, "scale", 1.0 / 6.0) and _constant(layer, "shift", 0.0):
+            relu6.activation = "hard_sigmoid"
+            for gone in (plus3, layer):
+                graph.removed[gone.keras_name] = f"part of the hard_sigmoid of {relu6.keras_name}"
+                graph.bypass(gone)
+            relu6.merged = (*relu6.merged, *((gone.keras_name, graph.keras_classes.get(gone.keras_name), "fused",
+                                              "linear") for gone in (plus3, layer)))
+            relu6.keras_output = layer.keras_output or layer.keras_name
     return graph
 
 
@@ -195,7 +233,7 @@ def plan_streams(graph: Graph, config: ProjectConfig) -> Graph:
 def structure(graph: Graph, config: ProjectConfig) -> Graph:
     """The passes that shape the graph: merges and removals, per-layer settings, facts. What
     they leave does not depend on types (precision="auto" profiles this graph)."""
-    for step in (fold_batchnorm, fuse_activations, drop_free_layers, merge_zero_padding):
+    for step in (recognise_hard_sigmoid, fold_batchnorm, fuse_activations, drop_free_layers, merge_zero_padding):
         graph = step(graph)
     return derive_facts(apply_settings(graph, config))
 

@@ -53,6 +53,22 @@ def center_index(kh: int, kw: int) -> int:
     return (kh // 2) * kw + kw // 2
 
 
+def unique_masks(masks: np.ndarray) -> tuple:
+    """(rows, inverse, counts) of a bool matrix, as np.unique(masks, axis=0, return_inverse=True,
+    return_counts=True) gives them (rows in lexicographic order), in one sort of integers: each
+    row is read as a binary number, its first position the most significant bit (rows of up to
+    63 positions; longer ones take np.unique's own path)."""
+    masks = np.asarray(masks, dtype=bool)
+    n, width = masks.shape
+    if width > 63 or n == 0:
+        rows, inverse, counts = np.unique(masks, axis=0, return_inverse=True, return_counts=True)
+        return rows, inverse.reshape(-1), counts
+    weights = np.left_shift(np.int64(1), np.arange(width - 1, -1, -1, dtype=np.int64))
+    keys = masks.astype(np.int64) @ weights
+    values, first, inverse, counts = np.unique(keys, return_index=True, return_inverse=True, return_counts=True)
+    return masks[first], inverse.reshape(-1), counts
+
+
 # ---------------------------------------------------------------------------------------------
 # Candidate patterns and per-kernel best patterns
 
@@ -127,8 +143,7 @@ def seed_library(energy: np.ndarray, keep: int, size: int, center: int | None = 
     if len(live) == 0:
         return top_keep(np.zeros((1, energy.shape[1])), keep, center)
     tops = top_keep(live, keep, center)
-    sets, inverse, counts = np.unique(tops, axis=0, return_inverse=True, return_counts=True)
-    inverse = inverse.reshape(-1)
+    sets, inverse, counts = unique_masks(tops)
     weight = np.bincount(inverse, weights=(live * tops).sum(axis=1), minlength=len(sets))
     order = np.lexsort((-weight, -counts))          # last key is primary: count, then energy
     return sets[order[:size]]
@@ -417,7 +432,7 @@ def patterns_from_kernel(kernel_hwio: np.ndarray) -> LayerPatterns:
     if keep == 0:
         return LayerPatterns(np.zeros((0, kh, kw), dtype=bool), assignment.reshape(ci, co), 0)
     full = counts == keep
-    library, inverse, usage = np.unique(support[full], axis=0, return_inverse=True, return_counts=True)
+    library, inverse, usage = unique_masks(support[full])
     assignment[full] = inverse.reshape(-1)
     partial = np.flatnonzero((counts > 0) & ~full)
     regular = True
@@ -431,7 +446,7 @@ def patterns_from_kernel(kernel_hwio: np.ndarray) -> LayerPatterns:
         assignment[partial[ok]] = best[ok]
         if not ok.all():
             regular = False
-            extra, extra_inverse = np.unique(support[partial[~ok]], axis=0, return_inverse=True)
+            extra, extra_inverse, _ = unique_masks(support[partial[~ok]])
             assignment[partial[~ok]] = len(library) + extra_inverse.reshape(-1)
             library = np.concatenate([library, extra])
     library, assignment = _order_by_usage(library, assignment)

@@ -23,8 +23,12 @@ log = logging.getLogger(__name__)
 # Fixed-point defaults of the softmax, sigmoid/tanh and average-pool tables (values are pre-rounded).
 EXP_TABLE_T = "ap_ufixed<18,0,AP_RND,AP_SAT>"
 RECIP_T = "ap_ufixed<18,1,AP_RND,AP_SAT>"
-ACT_TABLE_T = {"sigmoid": "ap_ufixed<18,0,AP_RND,AP_SAT>", "tanh": "ap_fixed<18,1,AP_RND,AP_SAT>"}
-ACT_RANGE = 8             # sigmoid/tanh tables cover [-8, 8); beyond it they saturate
+ACT_TABLE_T = {"sigmoid": "ap_ufixed<18,0,AP_RND,AP_SAT>", "tanh": "ap_fixed<18,1,AP_RND,AP_SAT>",
+               "silu": "ap_ufixed<18,0,AP_RND,AP_SAT>", "gelu": "ap_ufixed<18,0,AP_RND,AP_SAT>"}
+ACT_RANGE = 8             # sigmoid/tanh/silu/gelu tables cover [-8, 8); beyond it they saturate
+# hard_sigmoid and hard_silu: 1/6 as a constant, and the hard silu's gate (both in [0, 1))
+SLOPE_T = "ap_ufixed<18,0,AP_RND,AP_SAT>"
+GATE_T = "ap_ufixed<18,0,AP_RND,AP_SAT>"
 MAX_EMULATED_WIDTH = 62    # int64 codes in the numpy reference
 
 
@@ -86,8 +90,10 @@ def _layer_types(layer: Layer, in_types: list, config: ProjectConfig, keras_clas
     if layer.activation == "softmax":
         softmax_in = types["accum"] if kind.softmax_input == "accum" else in_types[0]
         types.update(_softmax_types(layer, softmax_in, chosen, where))
-    elif layer.activation in ("sigmoid", "tanh") and not types["accum"].is_float:
+    elif layer.activation in activations.TABLE_ACTIVATIONS and not types["accum"].is_float:
         types.update(_table_activation_types(layer, types["accum"], chosen, where))
+    elif layer.activation in activations.HARD and not types["accum"].is_float:
+        types.update(_hard_activation_types(layer, types["accum"]))
     elif layer.activation == "leaky_relu":
         types["alpha"] = chosen.get("alpha") or _alpha_type(layer, types["result"])
     return types
@@ -102,7 +108,7 @@ def _alpha_type(layer: Layer, result_t: HLSTypeLike) -> HLSTypeLike:
 
 
 def _table_activation_types(layer: Layer, acc_t: FixedType, chosen: dict, where) -> dict:
-    """sigmoid/tanh by table over [-R, R): the table type and a type that holds acc + R."""
+    """sigmoid/tanh/silu/gelu by table over [-R, R): the table type and a type that holds acc + R."""
     r = layer.settled.act_range
     if layer.settled.table_size < 2 * r:
         raise IKRHLSError(f"{where('TableSize')}: {layer.settled.table_size} is too small for the "
@@ -112,9 +118,21 @@ def _table_activation_types(layer: Layer, acc_t: FixedType, chosen: dict, where)
     if table_t.is_float:
         raise IKRHLSError(f"{where('act_table')}: expected a fixed-point type for the {layer.activation} table "
                           f"of layer '{layer.keras_name}', got {table_t.cpp}")
-    integer = max(signed_integer(acc_t), int(np.log2(r)) + 2) + 1
-    shifted = parse_type(f"ap_fixed<{integer + acc_t.fractional},{integer}>")
-    return {"act_table": table_t, "act_in": shifted}
+    return {"act_table": table_t, "act_in": _shifted_type(acc_t, r)}
+
+
+def _shifted_type(acc_t: FixedType, shift: int) -> FixedType:
+    """A type that holds acc + shift exactly (shift > 0)."""
+    integer = max(signed_integer(acc_t), int(np.log2(shift)) + 2) + 1
+    return parse_type(f"ap_fixed<{integer + acc_t.fractional},{integer}>")
+
+
+def _hard_activation_types(layer: Layer, acc_t: FixedType) -> dict:
+    """hard_sigmoid/hard_silu: x + 3 exactly, 1/6 as a constant, and a hard silu's gate."""
+    types = {"act_in": _shifted_type(acc_t, activations.HARD_SHIFT), "slope": parse_type(SLOPE_T)}
+    if layer.activation == "hard_silu":
+        types["gate"] = parse_type(GATE_T)
+    return types
 
 
 def _softmax_types(layer: Layer, in_type: HLSTypeLike, chosen: dict, where=None) -> dict:

@@ -37,7 +37,16 @@ def _keras_tensor(keras, keras_model, layer):
     the layer merged into it last)."""
     hook = kind_of(layer).keras_tensor
     tensor = hook(layer, keras_model, keras) if hook is not None else None
-    return tensor if tensor is not None else keras_model.get_layer(layer.keras_output or layer.keras_name).output
+    return tensor if tensor is not None else _operation(keras_model, layer.keras_output or layer.keras_name).output
+
+
+def _operation(keras_model, name: str):
+    """The model's layer, or keras.ops operation (x + 3.0), of that name (a Sequential model
+    has layers only, and no `operations`)."""
+    for operation in getattr(keras_model, "operations", keras_model.layers):
+        if operation.name == name:
+            return operation
+    return keras_model.get_layer(name)          # its error names what is missing
 
 
 def profile_graph(graph, keras_model, x) -> dict:

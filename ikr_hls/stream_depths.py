@@ -93,8 +93,8 @@ def _steps(layer: Layer) -> tuple:
     if layer.nest is None:
         raise AssertionError(f"stream depths: layer kind {layer.kind} states no loop nest")
     read, write = layer.nest.stream_steps()
-    if len(read) != cost.iterations:
-        raise AssertionError(f"stream depths: {layer.name}: {len(read)} steps, the cost model says {cost.iterations}")
+    if len(write) != cost.iterations:
+        raise AssertionError(f"stream depths: {layer.name}: {len(write)} steps, the cost model says {cost.iterations}")
     return read, write, _lag(bound(cost.depth), cost.ii)
 
 
@@ -108,16 +108,24 @@ def _lag(cycles: int, ii: int) -> int:
     return math.ceil(cycles / ii)
 
 
+def _per_input(read: np.ndarray, inputs: int) -> np.ndarray:
+    """A step's reads as a row per input stream (one row: every input reads alike)."""
+    return np.broadcast_to(np.atleast_2d(read), (inputs, np.shape(read)[-1]))
+
+
 def _runs(read: np.ndarray, write: np.ndarray, lag: int, reads: tuple, writes: tuple) -> list:
     """The pipeline's advances as runs of identical ones: [(streams read, streams written,
     count)]. Advance k reads for step k and writes for step k - lag; advances that do neither
-    are left out (only the order of stream events matters)."""
+    are left out (only the order of stream events matters). `read`: per step, or a row per
+    input stream."""
+    rows = _per_input(read, len(reads)) if reads else np.zeros((0, len(write)), dtype=bool)
     pad = np.zeros(lag, dtype=bool)
-    code = np.r_[read, pad].astype(np.int8) + 2 * np.r_[pad, write].astype(np.int8)
+    code = sum((np.r_[row, pad].astype(np.int64) << k for k, row in enumerate(rows)),
+               np.zeros(len(write) + lag, dtype=np.int64)) + (np.r_[pad, write].astype(np.int64) << len(reads))
     starts = np.r_[0, np.flatnonzero(np.diff(code)) + 1]
     counts = np.diff(np.r_[starts, len(code)])
-    return [(reads if c & 1 else (), writes if c & 2 else (), int(n))
-            for c, n in zip(code[starts], counts, strict=True) if c]
+    return [(tuple(s for k, s in enumerate(reads) if c >> k & 1), writes if c >> len(reads) & 1 else (), int(n))
+            for c, n in zip(code[starts].tolist(), counts, strict=True) if c]
 
 
 # --- the network of processes --------------------------------------------------------------------
@@ -176,9 +184,9 @@ class StreamModel:
     def _check_counts(self, process: Process, read: np.ndarray, write: np.ndarray) -> None:
         """A process reads every element its producers write, and writes every element of its
         output (else the schedule is not the template's)."""
-        for stream in process.reads:
-            if int(read.sum()) != self.elements[stream]:
-                raise AssertionError(f"stream depths: {process.name} reads {int(read.sum())} elements of {stream}, "
+        for stream, row in zip(process.reads, _per_input(read, len(process.reads)), strict=True):
+            if int(row.sum()) != self.elements[stream]:
+                raise AssertionError(f"stream depths: {process.name} reads {int(row.sum())} elements of {stream}, "
                                      f"which holds {self.elements[stream]}")
         for stream in process.writes:
             if int(write.sum()) != self.elements[stream]:

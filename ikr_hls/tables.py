@@ -11,6 +11,8 @@ of 1/s is common to every output, so the argmax depends on the exp table alone.
 """
 from __future__ import annotations
 
+import math
+
 import numpy as np
 
 from .precision import quantize
@@ -55,8 +57,14 @@ def act_shift(layer) -> int:
 
 
 def act_table(layer) -> np.ndarray:
-    """sigmoid or tanh at the middle of each bin of [-R, R); index = floor((x + R) * 2**shift)."""
+    """sigmoid or tanh at the middle of each bin of [-R, R); index = floor((x + R) * 2**shift).
+    A silu's table holds sigmoid, a gelu's Phi (the normal distribution): their gates."""
     r = layer.settled.act_range
     mid = -r + (np.arange(layer.settled.table_size) + 0.5) / 2.0 ** act_shift(layer)
-    values = 1.0 / (1.0 + np.exp(-mid)) if layer.activation == "sigmoid" else np.tanh(mid)
+    if layer.activation in ("sigmoid", "silu"):
+        values = 1.0 / (1.0 + np.exp(-mid))
+    elif layer.activation == "gelu":
+        values = 0.5 * (1.0 + np.array([math.erf(v / math.sqrt(2.0)) for v in mid.tolist()]))
+    else:
+        values = np.tanh(mid)
     return quantize(values, layer.precision["act_table"])

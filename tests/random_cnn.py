@@ -19,7 +19,9 @@ within what the current shape allows, never filtered afterwards. A layer entry w
 is "Residual" ({"class": "Residual", "body": [layers]}) builds x + body(x) with
 keras.layers.Add, one whose class is "Concat" ({"class": "Concat", "body": [layers],
 "config": {"axis": ...}}) the channels of x and body(x) side by side with
-keras.layers.Concatenate (functional models).
+keras.layers.Concatenate, one whose class is "Product" x * body(x) with keras.layers.Multiply
+(body(x) an image like x, or a squeeze-and-excitation vector of its channels) (functional
+models). A network may start with an input preprocessing (Rescaling, Normalization).
 """
 from __future__ import annotations
 
@@ -27,13 +29,21 @@ import math
 from dataclasses import dataclass, field
 
 import numpy as np
+import tensorflow as tf
 from hypothesis import strategies as st
 
+from ikr_hls.hardware import COMPLETE_PARTITION_LIMIT
 from ikr_hls.ir import conv_output_size
 from ikr_hls.patterns import kernel_mask
 
+# TensorFlow 2.21's graph remapper (oneDNN) fuses a conv's BiasAdd, a hard_silu and a following
+# LeakyRelu into a kernel it does not have: Keras's own predict of such a drawn network fails
+# ("Fusion is not implemented: [BiasAdd,_FusedHardSwish,LeakyRelu]"). Without the remapper Keras
+# computes it as written.
+tf.config.optimizer.set_experimental_options({"remapping": False})
+
 # Every scalar activation the converter supports, by the names Keras layers take.
-ACTIVATIONS = ("linear", "relu", "relu6", "leaky_relu", "tanh", "sigmoid")
+ACTIVATIONS = ("linear", "relu", "relu6", "leaky_relu", "tanh", "sigmoid", "hard_sigmoid", "hard_silu", "silu", "gelu")
 LEAKY_SLOPES = (0.01, 0.1, 0.3, 0.5)
 BN_EPSILONS = (1e-3, 1e-5, 0.1)
 MAX_KERNEL = 5
@@ -43,7 +53,7 @@ MAX_DENSE = 2
 MAX_UNITS = 12
 MAX_UPSAMPLED = 24          # UpSampling2D keeps images within MAX_UPSAMPLED x MAX_UPSAMPLED
 # Entries that merge x with body(x): their Keras class
-MERGES = {"Residual": "Add", "Concat": "Concatenate"}
+MERGES = {"Residual": "Add", "Concat": "Concatenate", "Product": "Multiply"}
 # Nonzero Dense products per layer: the C++ writes one line per nonzero weight, so this
 # bounds the compile time of a wide Flatten (16x16x8 = 2048 inputs) followed by Dense.
 DENSE_NONZERO_BUDGET = 600
@@ -173,6 +183,46 @@ def concat_block(draw, shape):
     return [{"class": "Concat", "body": body, "shape": out, "config": {"axis": draw(st.sampled_from([-1, 3]))}}], out
 
 
+def product_block(draw, shape):
+    """Multiply([x, body(x)]): body is a stride-1 same-padded Conv2D keeping the shape, or a
+    squeeze-and-excitation (GlobalAveragePooling2D keepdims, a 1x1 Conv2D to the channels)
+    whose (1, 1, C) vector scales every pixel."""
+    h, w, c = shape
+    config, prune, _ = _conv_geometry(draw, shape)
+    if draw(st.booleans()):
+        config.update(strides=(1, 1), padding="same")
+        body = [_layer("Conv2D", shape, prune, filters=c, **config)]
+    else:
+        config.update(kernel_size=(1, 1), strides=(1, 1), padding="valid")
+        body = [_layer("GlobalAveragePooling2D", (1, 1, c), keepdims=True),
+                _layer("Conv2D", (1, 1, c), {"dead": prune["dead"]}, filters=c, **config)]
+    return [{"class": "Product", "body": body, "shape": tuple(shape)}], shape
+
+
+def preprocessing_block(draw, shape):
+    """What keras.applications models start with: Rescaling (a scale and an offset, one or one
+    per channel), a Normalization (mean and variance per channel or one for all, maybe
+    inverted), or both."""
+    c = shape[2]
+
+    def constant(low, high):
+        if draw(st.booleans()):
+            return round(draw(st.floats(low, high)), 3)
+        return tuple(round(draw(st.floats(low, high)), 3) for _ in range(c))
+    layers = []
+    if draw(st.integers(0, 2)):
+        layers.append(_layer("Rescaling", shape, scale=constant(0.2, 2.0), offset=constant(-1.0, 1.0)))
+    if not layers or draw(st.booleans()):
+        per_channel = draw(st.booleans())         # axis -1: a mean per channel; None: one for all
+
+        def values(low, high):
+            drawn = tuple(round(draw(st.floats(low, high)), 3) for _ in range(c if per_channel else 1))
+            return drawn if per_channel else drawn[0]
+        layers.append(_layer("Normalization", shape, axis=-1 if per_channel else None, mean=values(-1.0, 1.0),
+                             variance=values(0.25, 4.0), invert=draw(st.integers(0, 3)) == 0))
+    return layers, shape
+
+
 def transpose_block(draw, shape):
     """Conv2DTranspose (as _conv_geometry, strides 2 only where the output stays within
     MAX_UPSAMPLED), output_padding below the stride with valid padding (TensorFlow cannot run
@@ -285,11 +335,13 @@ def global_pool_block(draw, shape):
 
 
 def dense_head(draw, shape):
-    """0..2 Dense layers of 1..12 units with magnitude-free random sparsity (bounded by
-    DENSE_NONZERO_BUDGET), each maybe followed by BatchNormalization; the last may end in
-    softmax, as its activation, an Activation layer or a Softmax layer."""
+    """0..2 Dense layers (none on a vector over COMPLETE_PARTITION_LIMIT) of 1..12 units with
+    magnitude-free random sparsity (bounded by DENSE_NONZERO_BUDGET), each maybe followed by
+    BatchNormalization; the last may end in softmax, as its activation, an Activation layer or
+    a Softmax layer."""
     layers = []
-    n = draw(st.integers(0, MAX_DENSE))
+    # io_stream refuses a Dense whose input vector is wider than the registers it may partition
+    n = draw(st.integers(0, MAX_DENSE)) if shape[0] <= COMPLETE_PARTITION_LIMIT else 0
     for i in range(n):
         fan_in = shape[0]
         units = draw(st.integers(1, MAX_UNITS))
@@ -314,7 +366,7 @@ def dense_head(draw, shape):
 # return None (do not fit the shape) are skipped.
 # A block listed twice is drawn twice as often.
 FEATURE_BLOCKS = [conv_block, conv_block, depthwise_block, separable_block, residual_block,  # 1..MAX_CONVS
-                  concat_block, transpose_block]
+                  concat_block, transpose_block, product_block]
 EXTRA_BLOCKS = [pool_block, pool_block, batchnorm_block, activation_block, zero_pad_block,  # 0..2 after each
                 dropout_block, upsample_block, upsample_block]
 TO_VECTOR_BLOCKS = [flatten_block, flatten_block, flatten_block, reshape_block, global_pool_block]
@@ -338,6 +390,8 @@ def cnn_specs(draw, min_hw=5, max_hw=16, max_channels=8):
     w = draw(st.integers(min_hw, max_hw)) if draw(st.booleans()) else h
     shape = (h, w, draw(st.integers(1, max_channels)))
     spec = CNNSpec(input_shape=shape, seed=draw(st.integers(0, 2**31 - 1)))
+    if draw(st.integers(0, 3)) == 0:
+        spec.layers += preprocessing_block(draw, shape)[0]
     for _ in range(draw(st.integers(1, MAX_CONVS))):
         made = _one_of(draw, FEATURE_BLOCKS, shape)
         if made is None:
@@ -514,18 +568,25 @@ _USE_BIAS = _values(True, False)
 _CHANNELS_LAST = _only("channels_last", "channels_first")
 _FLOAT32 = _only("float32", "int8_from_float32")      # a quantized layer stores int8 codes
 _CONV_ACTIVATION = Option({repr(a): _is(a) for a in ACTIVATIONS}, ("softmax", "elu"))
+# Every conv class applies its fused activation through the same code (the conv2d kind's
+# activation call): the activations edge models brought (hard_sigmoid, hard_silu, silu, gelu)
+# are required of Conv2D (and Dense, Activation), the others of every conv class; all of them
+# are drawn everywhere. (Requiring all ten of each class made the cover 32 models.)
+_CLASSIC_ACTIVATIONS = ("linear", "relu", "relu6", "leaky_relu", "tanh", "sigmoid")
+_CLASSIC_CONV_ACTIVATION = Option({repr(a): _is(a) for a in _CLASSIC_ACTIVATIONS}, ("softmax", "elu"))
 _COUNT = Option({"1": _is(1), "> 1": lambda v: v > 1})
 _CONV_COMMON = dict(kernel_size=_KERNEL, strides=_STRIDES, padding=_PADDING, use_bias=_USE_BIAS,
-                    activation=_CONV_ACTIVATION, data_format=_CHANNELS_LAST,
+                    activation=_CLASSIC_CONV_ACTIVATION, data_format=_CHANNELS_LAST,
                     dilation_rate=_only((1, 1), (2, 2)), dtype=_FLOAT32)
 _POOL = dict(pool_size=Option({"2": _is((2, 2)), "3": _is((3, 3)), "non-square": lambda v: v[0] != v[1]}),
              strides=Option({"= pool": lambda v: v in ((2, 2), (3, 3)), "1": lambda v: 1 in v,
                              "non-square": lambda v: v[0] != v[1]}),
              padding=_PADDING, data_format=_CHANNELS_LAST, dtype=_FLOAT32)
+_ONE_OR_PER_CHANNEL = Option({"one": lambda v: not isinstance(v, tuple), "per channel": lambda v: isinstance(v, tuple)})
 _GLOBAL_POOL = dict(keepdims=_values(False, True), data_format=_CHANNELS_LAST, dtype=_FLOAT32)
 
 OPTIONS = {
-    "Conv2D": dict(_CONV_COMMON, filters=_COUNT, groups=_only(1, 2)),
+    "Conv2D": dict(_CONV_COMMON, filters=_COUNT, groups=_only(1, 2), activation=_CONV_ACTIVATION),
     "DepthwiseConv2D": dict(_CONV_COMMON, depth_multiplier=_COUNT),
     "Conv2DTranspose": dict(_CONV_COMMON, filters=_COUNT,
                             output_padding=Option({"None": _is(None), "given": lambda v: v is not None})),
@@ -547,6 +608,12 @@ OPTIONS = {
     "Reshape": dict(target_shape=Option({"given": lambda v: -1 not in v, "inferred": lambda v: -1 in v}),
                     dtype=_FLOAT32),
     "Add": dict(dtype=_FLOAT32),
+    "Multiply": dict(dtype=_FLOAT32),
+    "Rescaling": dict(scale=_ONE_OR_PER_CHANNEL, offset=_ONE_OR_PER_CHANNEL, dtype=_FLOAT32),
+    "Normalization": dict(axis=Option({"-1": _is((-1,)), "None": _is(())}),
+                          mean=_ONE_OR_PER_CHANNEL,
+                          variance=Option({"given": lambda v: v is not None}), invert=_values(False, True),
+                          dtype=_FLOAT32),
     "Concatenate": dict(axis=Option({"-1": _is(-1), "3": _is(3)}, (1, 2)), dtype=_FLOAT32),
     "UpSampling2D": dict(size=Option({"2": _is((2, 2)), "3": lambda v: 3 in v, "non-square": lambda v: v[0] != v[1]}),
                          interpolation=_only("nearest", "bilinear"), data_format=_CHANNELS_LAST, dtype=_FLOAT32),
@@ -562,11 +629,13 @@ OPTIONS = {
 
 # Where a layer lands in the converted graph also changes the code that computes it.
 CONTEXTS = ("BatchNormalization folded into a conv", "BatchNormalization folded into a Dense",
-            "BatchNormalization on its own", "activation fused into an Add",
+            "BatchNormalization on its own", "a scale-and-shift folded into the one before it",
+            "activation fused into an Add",
             "an activation layer after a layer with its own activation",
             "ZeroPadding2D merged into a conv", "ZeroPadding2D on its own",
             "AveragePooling2D padded unevenly (top != left)", "MaxPooling2D padded unevenly (top != left)")
 _CONVS = ("Conv2D", "DepthwiseConv2D", "SeparableConv2D")
+_SCALE_SHIFTS = ("BatchNormalization", "Rescaling", "Normalization")
 _ACTIVATION_LAYERS = ("Activation", "ReLU", "LeakyReLU", "Softmax")
 
 
@@ -615,18 +684,24 @@ def _contexts(entries, previous, in_shape) -> set:
     shapes = [in_shape] + [e["shape"] for e in entries]          # shapes[i]: what entry i reads
     kept = [(e, shapes[i]) for i, e in enumerate(entries) if e["class"] != "Dropout" and not (   # both removed
         e["class"] == "Activation" and e["config"].get("activation") == "linear")]
+    folded: dict = {}                       # a scale-and-shift folded into an entry before it -> that entry
     for i, (entry, shape) in enumerate(kept):
         cls = entry["class"]
         prev = kept[i - 1][0] if i else previous
         prev_activation = _activation_of(prev)
         if cls in MERGES:
             found |= _contexts(entry["body"], previous=None, in_shape=shape)
-        elif cls == "BatchNormalization":
-            if prev is not None and prev["class"] in _CONVS + ("Conv2DTranspose",) and prev_activation == "linear":
-                found.add("BatchNormalization folded into a conv")
-            elif prev is not None and prev["class"] == "Dense" and prev_activation == "linear":
-                found.add("BatchNormalization folded into a Dense")
-            else:
+        elif cls in _SCALE_SHIFTS:
+            target = folded.get(id(prev), prev)     # what the one before it folded into, if it did
+            target_cls = None if target is None else target["class"]
+            if target_cls in _CONVS + ("Conv2DTranspose", "Dense") and _activation_of(target) == "linear":
+                found.add("BatchNormalization folded into a Dense" if target_cls == "Dense"
+                          else "BatchNormalization folded into a conv")
+                folded[id(entry)] = target
+            elif target_cls in _SCALE_SHIFTS:
+                found.add("a scale-and-shift folded into the one before it")
+                folded[id(entry)] = target
+            elif cls == "BatchNormalization":
                 found.add("BatchNormalization on its own")
         elif cls in _ACTIVATION_LAYERS and prev is not None and prev["class"] == "Residual":
             found.add("activation fused into an Add")
@@ -652,7 +727,7 @@ def required_cases() -> set:
             | {("context", c) for c in CONTEXTS})
 
 
-def covering_specs(draws: int = 400) -> tuple[list, set]:
+def covering_specs(draws: int = 1000) -> tuple[list, set]:
     """A few specs, drawn by cnn_specs(), that together exercise every required case: chosen
     greedily from `draws` derandomized draws, then for each case still missing, the first
     draw of a search for one that has it. Returns (specs, cases no search found).

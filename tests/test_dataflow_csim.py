@@ -26,7 +26,7 @@ from ikr_hls.synthcheck import drop_unsynthesised_branches, strip_comments_and_l
 from zoo import EVERY_KIND
 
 RUNTIME_TEST = Path(__file__).resolve().parent / "cpp" / "dataflow_runtime.cpp"
-FORK_MODELS = ["residual", "depthwise_separable", "unet"]     # forked streams that merge again
+FORK_MODELS = ["residual", "depthwise_separable", "unet", "squeeze_excite"]     # forked streams that merge again
 
 
 # -- the runtime on small regions ------------------------------------------------------------------

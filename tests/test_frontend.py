@@ -6,7 +6,7 @@ import pytest
 import ikr_hls
 from ikr_hls.config import make_config
 from ikr_hls.frontend import keras_to_graph
-from ikr_hls.passes import run_passes
+from ikr_hls.passes import fold_batchnorm, run_passes
 from zoo import build
 
 L = keras.layers
@@ -88,12 +88,29 @@ def test_shared_layer_is_refused(order):
     _error(keras.Model(inp, out), "'shared'", "more than once")
 
 
-def test_keras_ops_on_tensors_are_refused():
-    """x + 1.0 is a keras.ops Add with a constant the graph cannot see: never a layer Add."""
+def test_keras_ops_of_two_tensors_and_other_operations_are_refused():
+    """x + y on Keras tensors is a keras.ops Add, never a layer Add: refused, pointing to the
+    layer; an operation without a converter (exp) is refused as an operation."""
     inp = keras.Input((8, 8, 2))
     x = L.Conv2D(2, 1)(inp)
-    _error(keras.Model(inp, x + 1.0), "operation", "keras.ops Add", "keras.layers.Add")
-    _error(keras.Model(inp, x + inp), "keras.ops Add")
+    _error(keras.Model(inp, x + inp), "operation", "keras.ops Add", "several tensors", "keras.layers.Add")
+    _error(keras.Model(inp, keras.ops.exp(x)), "operation", "keras.ops Exp", "not supported")
+    _error(keras.Model(inp, 1.0 / x), "keras.ops TrueDivide", "of a constant by a tensor")
+
+
+def test_keras_ops_of_a_tensor_and_a_constant_are_a_scale_and_shift():
+    """x + c, c - x, x * c, x / c (c a number or one per channel) convert as a scale and a shift,
+    folded into the conv before them."""
+    inp = keras.Input((8, 8, 2))
+    x = L.Conv2D(2, 1, name="conv")(inp)
+    y = L.ReLU(name="relu")((2.0 - x) / np.array([4.0, 2.0], np.float32))
+    graph = keras_to_graph(keras.Model(inp, y * 3.0 + 1.0))[0]
+    ops = [layer for layer in graph.layers if layer.kind == "scale_shift"]
+    assert [graph.keras_classes[layer.keras_name] for layer in ops] == [
+        "keras.ops.Subtract", "keras.ops.TrueDivide", "keras.ops.Multiply", "keras.ops.Add"]
+    np.testing.assert_allclose([ops[0].weights["scale"], ops[0].weights["shift"]], [[-1, -1], [2, 2]])
+    np.testing.assert_allclose(ops[1].weights["scale"], [0.25, 0.5])
+    np.testing.assert_allclose([ops[3].weights["scale"], ops[3].weights["shift"]], [[1, 1], [1, 1]])
 
 
 def test_broadcasting_add_is_refused():
@@ -101,6 +118,27 @@ def test_broadcasting_add_is_refused():
     a = L.Conv2D(1, 1)(inp)
     out = L.Add(name="merge")([a, inp])
     _error(keras.Model(inp, out), "'merge'", "same shape")
+
+
+def test_multiply_broadcasting_other_than_a_channel_vector_is_refused():
+    """A Multiply broadcasts an (H, W, C) image by a (1, 1, C) or (C,) vector only."""
+    inp = keras.Input((8, 8, 2))
+    row = L.Conv2D(2, 1)(L.AveragePooling2D((8, 1))(inp))               # (1, 8, 2): a row, not a vector
+    _error(keras.Model(inp, L.Multiply(name="gate")([inp, row])), "'gate'", "(8, 8, 2)", "(1, 8, 2)",
+           "(1, 1, C) or (C,) vector")
+
+
+def test_rescaling_and_normalization_fold_into_one_scale_and_shift():
+    inp = keras.Input((8, 8, 3))
+    x = L.Rescaling(1 / 127.5, offset=-1.0, name="rescale")(inp)
+    x = L.Normalization(mean=[0.1, -0.2, 0.3], variance=[1.2, 0.8, 1.5], name="norm")(x)
+    graph = keras_to_graph(keras.Model(inp, L.Conv2D(2, 3, name="conv")(x)))[0]
+    graph = fold_batchnorm(graph)
+    assert graph.removed["norm"] == "folded into rescale"      # the scale-and-shift it reads
+    (layer,) = [layer for layer in graph.layers if layer.kind == "scale_shift"]
+    std = np.sqrt([1.2, 0.8, 1.5])
+    np.testing.assert_allclose(layer.weights["scale"], 1 / 127.5 / std)
+    np.testing.assert_allclose(layer.weights["shift"], (-1.0 - np.array([0.1, -0.2, 0.3])) / std)
 
 
 def test_unsupported_activation_is_refused():

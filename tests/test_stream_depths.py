@@ -8,6 +8,7 @@ import re
 import time
 
 import keras
+import numpy as np
 import pytest
 
 import ikr_hls
@@ -37,7 +38,7 @@ def forked(tmp_path_factory):
     return out
 
 
-CASES = [(m, s, r) for m in ("residual", "depthwise_separable", "unet") for s, r in FORMS]
+CASES = [(m, s, r) for m in ("residual", "depthwise_separable", "unet", "squeeze_excite") for s, r in FORMS]
 
 
 def _ids(case):
@@ -132,22 +133,26 @@ def test_a_network_that_cannot_be_proven_is_refused(forked, monkeypatch):
 # --- a second simulator: token by token, from each layer's stream form and planned loop nest ------
 
 def _schedule(process, elements):
-    """[(reads, writes)] per step of the process's loop, and its lag (steps in flight), from
-    what the plan states of the layer (its stream form, its loop nest and II), with no
+    """[(streams read, writes)] per step of the process's loop, and its lag (steps in flight),
+    from what the plan states of the layer (its stream form, its loop nest and II), with no
     knowledge of particular kinds; simulated one token at a time rather than in runs."""
+    every = tuple(process.reads)
     layer = process.layer
     if layer is None:                                  # a clone: one element to every copy a step
-        return [(True, True)] * elements[process.reads[0]], max(MIN_LATENCY_BOUND, CLONE_DEPTH)
+        return [(every, True)] * elements[process.reads[0]], max(MIN_LATENCY_BOUND, CLONE_DEPTH)
     io, cost = layer.stream, layer.plan_cost
     lag = math.ceil(max(MIN_LATENCY_BOUND, cost.depth) / cost.ii)      # its latency bound, in steps
     if io.form == "vector":
         n = layer.in_size // io.in_widths[0]
-        return [(True, False)] * n + [(False, True)], 0
+        return [(every, False)] * n + [((), True)], 0
     if io.form in ("elementwise", "channels"):
-        return [(True, True)] * (layer.in_size // io.in_widths[0]), lag
+        return [(every, True)] * (layer.in_size // io.in_widths[0]), lag
     reads, writes = layer.nest.stream_steps()
-    assert len(reads) == cost.iterations, layer.name
-    return [(bool(r), bool(w)) for r, w in zip(reads, writes, strict=True)], lag
+    if reads.ndim == 1:                                # one condition for every input
+        reads = np.broadcast_to(reads, (len(every), len(reads)))
+    assert reads.shape == (len(every), cost.iterations), layer.name
+    return [(tuple(s for s, r in zip(every, step, strict=True) if r), bool(w))
+            for step, w in zip(reads.T, writes, strict=True)], lag
 
 
 class _Pipeline:
@@ -169,12 +174,12 @@ class _Pipeline:
         retire = flight[0] if flight and (len(flight) > self.lag or start is None) else None
         if start is None and retire is None:
             return False
-        if start is not None and start[0] and any(fifo[s] == 0 for s in self.process.reads):
+        if start is not None and any(fifo[s] == 0 for s in start[0]):
             return False
         if retire and any(fifo[s] >= depth[s] for s in self.process.writes):
             return False
         if start is not None:
-            for s in self.process.reads if start[0] else ():
+            for s in start[0]:
                 fifo[s] -= 1
             self.next += 1
         if retire is not None:

@@ -205,7 +205,35 @@ def unet():
     return keras.Model(inp, out, name="unet")
 
 
-DAG_MODELS = {f.__name__: f for f in (residual, depthwise_separable, unet)}
+def squeeze_excite():
+    """MobileNetV3 / EfficientNet-like: Rescaling and Normalization (one scale-and-shift at the
+    input), a conv with hard_silu, a depthwise conv with silu, a squeeze-and-excitation whose
+    hard sigmoid is written with keras.ops (x + 3, ReLU6, * 1/6) and whose (1, 1, C) vector
+    scales the image (Multiply: the image's copy waits for the squeeze), a second excitation by
+    a (C,) vector from a Dense with sigmoid (the vector first), a Multiply of three same-shape
+    tensors, gelu and hard_sigmoid layers (the latter fused into a BatchNormalization of its
+    own), a Dense with gelu."""
+    inp = keras.Input((10, 9, 3))
+    x = L.Rescaling(1 / 127.5, offset=-1.0, name="rescale")(inp)
+    x = L.Normalization(mean=[0.1, -0.2, 0.3], variance=[1.2, 0.8, 1.5], name="norm")(x)
+    x = L.Conv2D(8, 3, padding="same", activation="hard_silu", name="stem")(x)
+    y = L.DepthwiseConv2D(3, padding="same", activation="silu", name="dw")(x)
+    s = L.GlobalAveragePooling2D(keepdims=True, name="squeeze")(y)
+    s = L.Conv2D(4, 1, activation="relu", name="reduce")(s)
+    s = L.Conv2D(8, 1, name="expand")(s)
+    s = L.ReLU(6.0, name="gate_relu6")(s + 3.0) * (1.0 / 6.0)
+    y = L.Multiply(name="excite")([y, s])
+    v = L.GlobalAveragePooling2D(name="squeeze2")(y)
+    v = L.Dense(8, activation="sigmoid", name="gate2")(v)
+    z = L.Multiply(name="excite2")([v, y])
+    z = L.Multiply(name="triple")([z, x, y])
+    z = L.Activation("gelu", name="act_gelu")(L.MaxPooling2D(2, name="pool")(z))
+    z = L.Activation("hard_sigmoid", name="act_hard_sigmoid")(L.BatchNormalization(name="bn")(z))
+    out = L.Dense(5, activation="gelu", name="head")(L.Flatten(name="flatten")(z))
+    return keras.Model(inp, out, name="squeeze_excite")
+
+
+DAG_MODELS = {f.__name__: f for f in (residual, depthwise_separable, unet, squeeze_excite)}
 
 
 def build_dag(name, seed=0, keep=None):
@@ -227,4 +255,49 @@ EVERY_KIND = {
     "depthwise_separable": lambda: build_dag("depthwise_separable", seed=3, keep=4),
     "activations": lambda: build("activations", seed=3),
     "unet": lambda: build_dag("unet", seed=3, keep=4),
+    "squeeze_excite": lambda: build_dag("squeeze_excite", seed=3, keep=4),
 }
+
+
+# keras.applications edge models at 32x32x3 (weights=None: nothing is downloaded), by name:
+# (constructor, keyword arguments)
+APPLICATIONS = {
+    "MobileNetV3Small": ("MobileNetV3Small", {}),
+    "MobileNetV3Small-minimalistic": ("MobileNetV3Small", {"minimalistic": True}),
+    "EfficientNetB0": ("EfficientNetB0", {}),
+}
+
+
+def application(name, seed=0, keep=4, n_calibration=16):
+    """A keras.applications model at 32x32x3 with 10 classes and logits out (no softmax: random
+    EfficientNetB0 logits are large enough to saturate one and hide an error), IKR-pruned once (every kernel bigger
+    than 1x1 keeps `keep` positions from an 8-pattern library), then given random
+    BatchNormalization scales and shifts and, as statistics, those its inputs have on random
+    images (one pass in training mode, momentum 0): with Keras's initial statistics the signal of
+    these deep models fades to 1e-11 by the logits, and a comparison would check nothing."""
+    from ikr_hls.pruning import prune_once
+
+    constructor, options = APPLICATIONS[name]
+    keras.utils.set_random_seed(seed)
+    model = getattr(keras.applications, constructor)(input_shape=(32, 32, 3), weights=None, classes=10,
+                                                        classifier_activation=None, **options)
+    prune_once(model, keep=keep, library_size=8)
+    rng = np.random.default_rng(seed)
+    saved = {}
+    for layer in model.layers:
+        if isinstance(layer, L.BatchNormalization):
+            layer.gamma.assign(rng.uniform(0.5, 1.5, layer.gamma.shape).astype("float32"))
+            layer.beta.assign(rng.normal(0, 0.3, layer.beta.shape).astype("float32"))
+            saved[layer.name], layer.momentum = layer.momentum, 0.0
+        elif isinstance(layer, L.Dropout):
+            saved[layer.name], layer.rate = layer.rate, 0.0
+    model(application_images((n_calibration, 32, 32, 3), seed + 1), training=True)
+    for layer in model.layers:
+        if layer.name in saved:
+            setattr(layer, "momentum" if isinstance(layer, L.BatchNormalization) else "rate", saved[layer.name])
+    return model
+
+
+def application_images(shape, seed=0):
+    """Random 8-bit images, as the applications' Rescaling expects (0 to 255, integers)."""
+    return np.random.default_rng(seed).integers(0, 256, shape).astype("float32")

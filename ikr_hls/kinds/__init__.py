@@ -10,6 +10,7 @@ test), with the folder of its templates.
     HARDWARE               {name: LayerKind} of the kinds that become C++
     FREE                   {name: FreeKind} of the kinds removed on the way (Flatten, Reshape, Dropout)
     KERAS_HANDLERS         {Keras class name: frontend handler}, MULTI_INPUT the classes with several inputs
+    OPERATION_HANDLERS     {keras.ops operation class name: frontend handler} (x + 3.0 on a Keras tensor)
     check_layer(layer)     a layer a handler built: a known kind, with its kind's typed attributes
     register(kind, templates), unregister(kind), registered(kind, templates): kinds from outside
     template_dirs()        the template folders of kinds registered from outside the package
@@ -28,6 +29,7 @@ HARDWARE: dict = {}
 FREE: dict = {}
 KERAS_HANDLERS: dict = {}
 MULTI_INPUT: set = set()
+OPERATION_HANDLERS: dict = {}
 _TEMPLATE_DIRS: dict = {}              # kind name -> the template folder of a kind registered from outside
 
 
@@ -38,11 +40,13 @@ def register(kind: LayerKind | FreeKind, templates: Path | str | None = None) ->
     table = HARDWARE if isinstance(kind, LayerKind) else FREE
     if kind.name in HARDWARE or kind.name in FREE:
         raise ValueError(f"kind {kind.name!r} is registered already")
-    claimed = set(kind.keras) & set(KERAS_HANDLERS)
+    operations = getattr(kind, "keras_ops", {})
+    claimed = set(kind.keras) & set(KERAS_HANDLERS) | set(operations) & set(OPERATION_HANDLERS)
     if claimed:
         raise ValueError(f"kind {kind.name!r}: Keras class(es) {sorted(claimed)} belong to another kind")
     table[kind.name] = kind
     KERAS_HANDLERS.update(kind.keras)
+    OPERATION_HANDLERS.update(operations)
     MULTI_INPUT.update(kind.multi_input)
     if templates is not None:
         _TEMPLATE_DIRS[kind.name] = str(Path(templates).resolve())
@@ -52,6 +56,8 @@ def unregister(kind: LayerKind | FreeKind) -> None:
     (HARDWARE if isinstance(kind, LayerKind) else FREE).pop(kind.name)
     for cls in kind.keras:
         KERAS_HANDLERS.pop(cls, None)
+    for cls in getattr(kind, "keras_ops", {}):
+        OPERATION_HANDLERS.pop(cls, None)
     MULTI_INPUT.difference_update(kind.multi_input)
     _TEMPLATE_DIRS.pop(kind.name, None)
 
@@ -103,6 +109,6 @@ def hardware_kind(layer: Layer) -> LayerKind | None:
     return HARDWARE.get(layer.kind)
 
 
-__all__ = ["HARDWARE", "FREE", "KERAS_HANDLERS", "MULTI_INPUT", "Cost", "FreeKind", "LayerKind",
+__all__ = ["HARDWARE", "FREE", "KERAS_HANDLERS", "MULTI_INPUT", "OPERATION_HANDLERS", "Cost", "FreeKind", "LayerKind",
            "Sample", "Weights", "check_layer", "hardware_kind", "kind_of", "register", "registered", "template_dirs",
            "unregister"]

@@ -100,13 +100,10 @@ def cost(layer: Layer) -> Cost:
     each lane by its slope, a softmax each value by the sum's reciprocal."""
     lanes = _lanes(layer)
     steps = layer.out_size // lanes
-    products = lanes if layer.activation in ("leaky_relu", "softmax") else 0
-    product_bits = (0, 0)
-    if products:                    # the slope times the value, or the value times 1/sum
-        constant = "alpha" if layer.activation == "leaky_relu" else "inv_table"
-        data = "exp_table" if layer.activation == "softmax" else "accum"
-        if constant in layer.precision and data in layer.precision:
-            product_bits = (hardware.bits(layer.precision[constant]), hardware.bits(layer.precision[data]))
+    products = lanes * (1 if layer.activation == "softmax" else activations.products(layer))
+    product_bits = activations.product_bits(layer)
+    if layer.activation == "softmax" and "inv_table" in layer.precision:    # the value times 1/sum
+        product_bits = (hardware.bits(layer.precision["inv_table"]), hardware.bits(layer.precision["exp_table"]))
     chain = hardware.chain(("read", 1), activations.chain(layer, lanes), ("write", 1))
     width = hardware.bits(layer.input_types[0]) if layer.input_types else 0
     operators = activations.operators(layer, lanes, width) + hardware.conversion("result", layer.precision["result"],

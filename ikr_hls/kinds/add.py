@@ -70,9 +70,8 @@ def cost(layer: Layer) -> Cost:
     """One step per pixel (a vector: one step), II 1."""
     lanes = pixel_lanes(layer.out_shape)
     steps = layer.out_size // lanes
-    products = lanes if layer.activation == "leaky_relu" else 0
-    product_bits = (hardware.bits(layer.precision["alpha"]), hardware.bits(layer.precision["accum"])) \
-        if products else (0, 0)
+    products = lanes * activations.products(layer)
+    product_bits = activations.product_bits(layer)
     chain = hardware.chain(("read", 1), hardware.add_tree(len(layer.inputs)), activations.chain(layer), ("write", 1))
     acc_bits = hardware.bits(layer.precision["accum"])
     operators = (hardware.ops("sums", "add", acc_bits, (len(layer.inputs) - 1) * lanes)

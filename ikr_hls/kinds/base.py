@@ -22,7 +22,8 @@ from ..loops import LoopNest
 from ..precision import HLSTypeLike
 
 # The scalar activations (everything but softmax, which works on a vector).
-SCALAR_ACTIVATIONS = ("linear", "relu", "relu6", "leaky_relu", "sigmoid", "tanh")
+SCALAR_ACTIVATIONS = ("linear", "relu", "relu6", "leaky_relu", "sigmoid", "tanh", "hard_sigmoid", "hard_silu",
+                      "silu", "gelu")
 
 # frontend handler: (Keras layer, input shape or [shapes], source name) -> layer(s) or None
 Handler = Callable[[Any, Any, str], "Layer | list[Layer] | None"]
@@ -119,6 +120,8 @@ class LayerKind:
     derive: Callable[[Layer], Any] | None = None                # facts from its weights (a pass)
     declared_roles: Callable[[Layer], tuple] | None = None      # the roles a layer has (default: roles)
     multi_input: frozenset = frozenset()        # Keras classes whose handler gets every input shape
+    # keras.ops operation classes (x + 3.0 on a Keras tensor) -> handler(operation, [input shapes], source)
+    keras_ops: Mapping[str, Handler] = field(default_factory=dict)
     reuses: bool = False                        # has a strategy and a reuse factor
     strategies: tuple = ("unrolled",)           # the forms it has ("pattern": the IKR pattern PEs)
     activations: tuple = ()                     # activations it can apply itself (fused)

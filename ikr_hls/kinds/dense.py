@@ -50,8 +50,9 @@ def template(layer: Layer) -> str:
 
 
 def _activation_products(layer: Layer) -> int:
-    """Multiplications of the activation: a leaky ReLU's slope, or a softmax's normalisation."""
-    return layer.out_shape[-1] if layer.activation in ("leaky_relu", "softmax") else 0
+    """Multiplications of the activation: a leaky ReLU's slope (activations.products), or a
+    softmax's normalisation."""
+    return layer.out_shape[-1] * (1 if layer.activation == "softmax" else activations.products(layer))
 
 
 def _per_copy(layer: Layer) -> int:

@@ -11,6 +11,8 @@ frontend.py reads the Keras layers; common.py holds what the strategies share (f
 the view, arrays, reference and cost around the products, the report)."""
 from __future__ import annotations
 
+import dataclasses
+
 import numpy as np
 
 from ... import activations, hardware
@@ -36,9 +38,10 @@ def derive(layer: Layer) -> ConvFacts:
     """What the weights decide (passes.derive_facts): the common facts and the strategy's own."""
     kernel = layer.weights["kernel"]                         # (KH, KW, CI, CO)
     strategy = strategy_of(layer)
-    groups, taps = common.support_groups(kernel), common.filter_taps(kernel)
-    return ConvFacts(int(np.count_nonzero(kernel)), groups, taps, patterns_from_kernel(layer_kernel(layer)),
-                     strategy.cycles(layer.settled.reuse_factor), strategy.derive(layer, groups, taps))
+    groups = common.support_groups(kernel)
+    facts = ConvFacts(int(np.count_nonzero(kernel)), groups, patterns_from_kernel(layer_kernel(layer)),
+                      strategy.cycles(layer.settled.reuse_factor), None, kernel)
+    return dataclasses.replace(facts, form=strategy.derive(layer, facts))
 
 
 def template(layer: Layer) -> str:

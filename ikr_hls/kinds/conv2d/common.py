@@ -2,8 +2,9 @@
 view, arrays, reference and cost parts that do not depend on the strategy, and the report."""
 from __future__ import annotations
 
+import functools
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any, Literal
 
 import numpy as np
@@ -13,7 +14,7 @@ from ...activations import ActivationCall
 from ...attributes import Attributes, attributes_of, not_negative, positive
 from ...expr import Expr, Var, any_of, cpp, select
 from ...ir import Layer
-from ...patterns import LayerPatterns
+from ...patterns import LayerPatterns, unique_masks
 from ...precision import index_bits, weight_bits, widen_for_sum
 from ..base import View
 from ..window import Window
@@ -53,10 +54,10 @@ def depthwise_as_conv(depthwise: np.ndarray) -> np.ndarray:
     """A (KH, KW, C, M) depthwise kernel as the (KH, KW, C, C*M) conv kernel the converter
     uses: input channel c feeds only outputs c*M .. c*M+M-1 (Keras's order), zeros elsewhere."""
     kh, kw, c, m = depthwise.shape
-    kernel = np.zeros((kh, kw, c, c * m))
-    for ci in range(c):
-        kernel[:, :, ci, ci * m:(ci + 1) * m] = depthwise[:, :, ci, :]
-    return kernel
+    kernel = np.zeros((kh, kw, c, c, m))
+    channels = np.arange(c)
+    kernel[:, :, channels, channels, :] = depthwise
+    return kernel.reshape(kh, kw, c, c * m)
 
 
 def layer_kernel(layer: Layer) -> np.ndarray:
@@ -74,9 +75,9 @@ def layer_kernel(layer: Layer) -> np.ndarray:
 class ConvFacts:
     """What the weights of a conv layer decide, computed once for backend, emulate and report.
 
-    groups:      the exact-support groups ("positions", "kernels" as (ci, co)), most used first:
+    groups:      the exact-support groups ("positions", "kernels": (n, 2) of (ci, co)), most used first:
                  the pattern strategy's processing elements; all-zero kernels belong to none.
-    filter_taps: per filter, its nonzero taps (ci, kh, kw) in the unrolled strategy's order.
+    filter_taps: per filter, its nonzero taps, (n, 3) of (ci, kh, kw), in the unrolled strategy's order.
     patterns:    the IKR library of the layer's own kernels (a depthwise conv's compact ones).
     cycles:      the pipelined steps a pixel takes in the layer's strategy (R for a PE strategy).
     form:        the strategy's own facts (its module says what they are); form.multipliers:
@@ -84,14 +85,19 @@ class ConvFacts:
     """
     nnz: int
     groups: list
-    filter_taps: list
     patterns: LayerPatterns
     cycles: int
     form: Any
+    kernel: np.ndarray = field(repr=False, compare=False)    # the layer's (KH, KW, CI, CO) kernel
 
     @property
     def multipliers(self) -> int:
         return self.form.multipliers
+
+    @functools.cached_property
+    def filter_taps(self) -> list:
+        """Computed when a strategy asks (the unrolled one): it walks every weight."""
+        return filter_taps(self.kernel)
 
 
 @dataclass(frozen=True)
@@ -101,7 +107,7 @@ class ConvStrategy:
     name: str
     template: str                                   # under templates/firmware/layers/, no .h.j2
     cycles: Callable[[int], int]                    # pipelined steps per pixel at reuse factor R
-    derive: Callable[[Layer, list, list], Any]      # (layer, support groups, filter taps) -> its facts
+    derive: Callable[[Layer, Any], Any]             # (layer, its ConvFacts but form) -> its form
     view: Callable[[Layer], View]                   # its template's variables (a ConvView)
     arrays: Callable[[Layer], tuple]                # (description, [weight arrays]) (bias, tables: common)
     accumulate: Callable[..., np.ndarray]           # reference: (layer, windows, w_codes, product_frac,
@@ -142,25 +148,30 @@ def choice(choices: list, by: Var = R) -> Expr:
 
 
 def support_groups(kernel: np.ndarray) -> list:
+    """The kernels grouped by their exact support, most used first (ties: in the order of the
+    supports as bit rows): [{"positions": [flat positions], "kernels": (n, 2) array of (ci, co)}],
+    each group's kernels in the order of their row ci * CO + co; all-zero kernels in none."""
     kh, kw, ci, co = kernel.shape
     support = (kernel != 0).reshape(kh * kw, ci * co).T     # row = ci * CO + co
     live = np.flatnonzero(support.any(axis=1))
+    if not len(live):
+        return []
+    patterns, inverse, counts = unique_masks(support[live])
+    members = live[np.argsort(inverse, kind="stable")]      # by pattern, each in row order
+    starts = np.r_[0, np.cumsum(counts)]
     groups = []
-    if len(live):
-        patterns, inverse = np.unique(support[live], axis=0, return_inverse=True)
-        inverse = inverse.reshape(-1)
-        for p in np.argsort(-np.bincount(inverse), kind="stable"):
-            members = live[inverse == p]
-            groups.append(dict(positions=[int(i) for i in np.flatnonzero(patterns[p])],
-                               kernels=[(int(m // co), int(m % co)) for m in members]))
+    for p in np.argsort(-counts, kind="stable"):
+        rows = members[starts[p]:starts[p + 1]]
+        groups.append(dict(positions=np.flatnonzero(patterns[p]).tolist(),
+                           kernels=np.column_stack(np.divmod(rows, co))))
     return groups
 
 
 def filter_taps(kernel: np.ndarray) -> list:
-    """Per filter, its nonzero taps (ci, kh, kw): channel, row, column."""
-    kh, kw, c, f = kernel.shape
-    return [[(ci, i, j) for ci in range(c) for i in range(kh) for j in range(kw) if kernel[i, j, ci, co] != 0]
-            for co in range(f)]
+    """Per filter, its nonzero taps as an (n, 3) array of (ci, kh, kw): channel, row, column."""
+    f = kernel.shape[3]
+    co, ci, i, j = np.nonzero(kernel.transpose(3, 2, 0, 1))
+    return np.split(np.stack([ci, i, j], axis=1), np.cumsum(np.bincount(co, minlength=f))[:-1])
 
 
 def padded_grid(layer: Layer) -> tuple[int, int]:
@@ -179,8 +190,8 @@ def window(layer: Layer) -> Window:
 
 
 def activation_products(layer: Layer) -> int:
-    """Multiplications of the fused activation per output pixel (a leaky ReLU's slope)."""
-    return layer.out_shape[-1] if layer.activation == "leaky_relu" else 0
+    """Multiplications of the fused activation per output pixel (a leaky ReLU's slope, ...)."""
+    return layer.out_shape[-1] * activations.products(layer)
 
 
 def _table_lookups(layer: Layer) -> int:

@@ -4,6 +4,7 @@ instance i of a pattern's PE serves R of its kernels, one per cycle of the pixel
 chosen among window registers by the cycle, its weights a ROM of depth R read at the cycle."""
 from __future__ import annotations
 
+import functools
 from dataclasses import dataclass
 
 import numpy as np
@@ -16,11 +17,11 @@ from ...hardware import comparisons
 from ...ir import Layer
 from ...precision import requantize
 from .common import (
+    ConvFacts,
     ConvStrategy,
     ConvView,
     R,
     StrategyCost,
-    accumulation,
     accumulator_bits,
     activation_products,
     choice,
@@ -44,29 +45,54 @@ class Slot:
 
 
 @dataclass(frozen=True)
+class Schedule:
+    """The slot schedule as arrays, one entry per kernel, in the order in which the
+    accumulators receive the PEs' sums: cycle by cycle, PE by PE, instance by instance. Entry n
+    is kernel k[n] of PE g[n] (input channel ci[n], output channel co[n]), run by instance i[n]
+    of the PE in cycle r[n] of each input pixel."""
+    g: np.ndarray
+    i: np.ndarray
+    r: np.ndarray
+    k: np.ndarray
+    ci: np.ndarray
+    co: np.ndarray
+
+    def __len__(self) -> int:
+        return len(self.k)
+
+
+@dataclass(frozen=True)
 class PatternFacts:
-    """slots[r]: the kernels the PE instances serve in cycle r of an input pixel (Slots, PE by
-    PE, instance by instance); multipliers: every instance's taps."""
-    slots: list
+    """schedule: the kernels the PE instances serve, cycle by cycle (Schedule);
+    multipliers: every instance's taps."""
+    schedule: Schedule
     multipliers: int
 
+    @functools.cached_property
+    def slots(self) -> list:
+        """slots[r]: the Slots of cycle r of an input pixel, PE by PE, instance by instance."""
+        s = self.schedule
+        out: list = [[] for _ in range(int(s.r.max(initial=-1)) + 1)]
+        for g, i, r, k, ci, co in zip(*(a.tolist() for a in (s.g, s.i, s.r, s.k, s.ci, s.co)), strict=True):
+            out[r].append(Slot(g, i, r, k, ci, co))
+        return out
 
-def _slot_schedule(groups: list, rf: int) -> list:
+
+def _slot_schedule(groups: list, rf: int) -> Schedule:
     """ceil(kernels / R) instances per PE; instance i serves kernels i*R .. i*R + R-1 of its PE,
     one per cycle: the order in which the accumulators receive the PEs' sums."""
-    slots: list = [[] for _ in range(rf)]
-    for g, group in enumerate(groups):
-        for k, (ci, co) in enumerate(group["kernels"]):
-            slots[k % rf].append(Slot(g, k // rf, k % rf, k, ci, co))
-    for cycle in slots:
-        cycle.sort(key=lambda s: (s.g, s.i))
-    return slots
+    sizes = [len(group["kernels"]) for group in groups]
+    g = np.repeat(np.arange(len(groups), dtype=np.int64), sizes)
+    k = np.concatenate([np.arange(n, dtype=np.int64) for n in sizes]) if groups else np.zeros(0, np.int64)
+    kernels = np.concatenate([group["kernels"] for group in groups]) if groups else np.zeros((0, 2), np.int64)
+    order = np.argsort(k % rf, kind="stable")       # by cycle; within it PE by PE, instance by instance
+    return Schedule(g[order], (k // rf)[order], (k % rf)[order], k[order], kernels[order, 0], kernels[order, 1])
 
 
-def derive(layer: Layer, groups: list, filter_taps: list) -> PatternFacts:
+def derive(layer: Layer, facts: ConvFacts) -> PatternFacts:
     rf = layer.settled.reuse_factor
-    return PatternFacts(_slot_schedule(groups, rf),
-                        sum(-(-len(g["kernels"]) // rf) * len(g["positions"]) for g in groups))
+    return PatternFacts(_slot_schedule(facts.groups, rf),
+                        sum(-(-len(g["kernels"]) // rf) * len(g["positions"]) for g in facts.groups))
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -160,17 +186,18 @@ def arrays(layer: Layer) -> tuple:
         positions, kernels = group["positions"], group["kernels"]
         keep, count = len(positions), -(-len(kernels) // rf)
         table = np.zeros((rf, count, keep))                   # [cycle][instance][tap]; unused cycles: 0
-        for k, (ci, co) in enumerate(kernels):
-            table[k % rf, k // rf] = [kernel[p // kw, p % kw, ci, co] for p in positions]
+        k = np.arange(len(kernels))
+        flat = kernel.reshape(kh * kw, *kernel.shape[2:])
+        table[k % rf, k // rf] = flat[np.asarray(positions)[:, None], kernels[:, 0], kernels[:, 1]].T
         layout = ("kernel by kernel" if rf == 1 else
                   f"at [(cycle * {count} + instance) * {keep} + tap]: {count * keep} ROMs of depth {rf}")
         out.append(array(f"{layer.name}_pe{g}_w", f"{layer.name}_weight_t", table.reshape(-1),
                          f"PE {g} ({drawing(positions, kh, kw)}): {keep} weights per kernel, {layout}",
                          literal(layer, "weight")))
         if rf == 1:                                         # the kernels' channels, constants once unrolled
-            out += [array(f"{layer.name}_pe{g}_ci", "int", [ci for ci, _ in kernels],
+            out += [array(f"{layer.name}_pe{g}_ci", "int", kernels[:, 0],
                           f"PE {g}: input channel of each kernel"),
-                    array(f"{layer.name}_pe{g}_co", "int", [co for _, co in kernels],
+                    array(f"{layer.name}_pe{g}_co", "int", kernels[:, 1],
                           f"PE {g}: output channel (filter) of each kernel")]
     return f"Conv2D grouped by pattern, {len(layer.facts.groups)} pattern(s)", out
 
@@ -178,30 +205,61 @@ def arrays(layer: Layer) -> tuple:
 def accumulate(layer: Layer, windows, w_codes, product_frac: int, acc, acc_t) -> np.ndarray:
     """Each kernel's products summed in its PE (sum = x0*w0; sum += x1*w1; ...), then the PE's
     sum added into the filter's accumulator, in the order of the slot schedule (cycle by cycle,
-    PE by PE, instance by instance)."""
+    PE by PE, instance by instance). Sums into different filters do not meet, so the schedule
+    runs in rounds: round j of a cycle adds the j-th sum each filter receives in it, every
+    filter at once (per PE, whose kernels have the same taps)."""
     kh, kw = layer.weights["kernel"].shape[:2]
-    for slot in (slot for cycle in layer.facts.form.slots for slot in cycle):
-        taps = [slot.ci * kh * kw + pos for pos in layer.facts.groups[slot.g]["positions"]]
-        products = [windows[..., t] * w_codes[t, slot.co] for t in taps]
-        pe_sum = requantize(products[0], product_frac, acc_t)
-        for product in products[1:]:
-            pe_sum = C.add(pe_sum, acc_t, product, product_frac)
-        acc[..., slot.co] = C.add(acc[..., slot.co], acc_t, pe_sum, acc_t.fractional)
+    s = layer.facts.form.schedule
+    for rounds in _rounds(s):
+        for pe in np.unique(s.g[rounds]):
+            at = rounds[s.g[rounds] == pe]
+            ci, co = s.ci[at], s.co[at]
+            taps = [ci * kh * kw + pos for pos in layer.facts.groups[pe]["positions"]]
+            products = [windows[..., t] * w_codes[t, co] for t in taps]
+            pe_sum = requantize(products[0], product_frac, acc_t)
+            for product in products[1:]:
+                pe_sum = C.add(pe_sum, acc_t, product, product_frac)
+            acc[..., co] = C.add(acc[..., co], acc_t, pe_sum, acc_t.fractional)
     return acc
+
+
+def _rounds(s: Schedule) -> list:
+    """The schedule's entries in rounds, in order: per cycle, round j holds the j-th entry of
+    each filter that receives j + 1 or more PE sums in that cycle (distinct filters)."""
+    if not len(s):
+        return []
+    key = s.r * (int(s.co.max()) + 1) + s.co             # (cycle, filter), in schedule order by cycle
+    order = np.argsort(key, kind="stable")
+    sorted_key = key[order]
+    starts = np.r_[0, np.flatnonzero(np.diff(sorted_key)) + 1]
+    rank = np.empty(len(s), dtype=np.int64)
+    rank[order] = np.arange(len(s)) - np.repeat(starts, np.diff(np.r_[starts, len(s)]))
+    grouped = np.lexsort((rank, s.r))                    # by cycle, then round (entries in schedule order)
+    bounds = np.flatnonzero(np.diff(s.r[grouped]) | np.diff(rank[grouped])) + 1
+    return np.split(grouped, bounds)
 
 
 def _input_muxes(layer: Layer, in_bits: int) -> list:
     """R > 1: each tap of a PE instance chooses its window register by the cycle, among the
     distinct input channels of the kernels it serves (as the view writes it)."""
-    served: dict = {}
-    for slot in (slot for cycle in layer.facts.form.slots for slot in cycle):
-        served.setdefault((slot.g, slot.i), set()).add(slot.ci)
+    s = layer.facts.form.schedule
+    if not len(s):
+        return []
+    channels, instances = int(s.ci.max()) + 1, int(s.i.max()) + 1
+    served = np.unique((s.g * instances + s.i) * channels + s.ci)       # (PE, instance, channel) served
+    instance, ways = np.unique(served // channels, return_counts=True)
     by_ways: dict = {}
-    for (g, _), channels in served.items():
-        if len(channels) > 1:
-            taps = len(layer.facts.groups[g]["positions"])
-            by_ways[len(channels)] = by_ways.get(len(channels), 0) + taps
+    for g, n in zip((instance // instances).tolist(), ways.tolist(), strict=True):
+        if n > 1:
+            by_ways[n] = by_ways.get(n, 0) + len(layer.facts.groups[g]["positions"])
     return [hardware.Mux("PE inputs", count, ways, in_bits) for ways, count in sorted(by_ways.items())]
+
+
+def _most_served(s: Schedule) -> int:
+    """The most PE sums one filter receives in one cycle (the accumulator's adder tree)."""
+    if not len(s):
+        return 0
+    return int(np.bincount(s.r * (int(s.co.max()) + 1) + s.co).max())
 
 
 def cost(layer: Layer, in_bits: int, w_bits: int) -> StrategyCost:
@@ -210,9 +268,7 @@ def cost(layer: Layer, in_bits: int, w_bits: int) -> StrategyCost:
     rf, facts = layer.settled.reuse_factor, layer.facts
     memories, muxes = [], []
     keep = max((len(g["positions"]) for g in facts.groups), default=0)
-    served: dict = {}                   # (cycle, filter) -> PE sums added to it in that cycle
-    for slot in (slot for cycle in facts.form.slots for slot in cycle):
-        served[(slot.r, slot.co)] = served.get((slot.r, slot.co), 0) + 1
+    served = _most_served(facts.form.schedule)
     if rf > 1:                  # each instance: a weight ROM of depth R per tap, inputs chosen by cycle
         banks = sum(-(-len(g["kernels"]) // rf) * len(g["positions"]) for g in facts.groups)
         memories.append(hardware.Memory("PE weights", "ROM", banks, rf, w_bits))
@@ -239,7 +295,7 @@ def cost(layer: Layer, in_bits: int, w_bits: int) -> StrategyCost:
                         macs=facts.nnz, chain=hardware.chain(("choose", 1 if muxes else 0),
                                                              ("table", 1 if rf > 1 else 0),   # the weight ROMs
                                                              ("multiply", 1), hardware.add_tree(keep),
-                                                             accumulation(served)))
+                                                             hardware.add_tree(served + 1)))
 
 
 STRATEGY = ConvStrategy("pattern", "conv2d_pattern", cycles=lambda rf: rf, derive=derive, view=view,

@@ -29,6 +29,7 @@ from ...ir import Layer
 from ...patterns import patterns_from_kernel
 from ...precision import IndexType, index_bits, requantize
 from .common import (
+    ConvFacts,
     ConvStrategy,
     ConvView,
     R,
@@ -115,7 +116,7 @@ def plan_of(layer: Layer) -> PEPlan:
     return found
 
 
-def derive(layer: Layer, groups: list, filter_taps: list) -> PEPlan:
+def derive(layer: Layer, facts: ConvFacts) -> PEPlan:
     return plan(layer.weights["kernel"], layer.settled.reuse_factor)
 
 

@@ -12,6 +12,7 @@ from ... import hardware
 from ...constants import array, literal
 from ...ir import Layer
 from .common import (
+    ConvFacts,
     ConvStrategy,
     ConvView,
     StrategyCost,
@@ -24,16 +25,16 @@ from .common import (
 
 @dataclass(frozen=True)
 class UnrolledFacts:
-    """orders: per filter, its taps as (ci*KH + kh)*KW + kw in the order the code accumulates
-    them (channel, row, column). multipliers: ceil(products / R)."""
+    """orders: per filter, its taps as (ci*KH + kh)*KW + kw (an array) in the order the code
+    accumulates them (channel, row, column). multipliers: ceil(products / R)."""
     orders: list
     multipliers: int
 
 
-def derive(layer: Layer, groups: list, filter_taps: list) -> UnrolledFacts:
+def derive(layer: Layer, facts: ConvFacts) -> UnrolledFacts:
     kh, kw = layer.weights["kernel"].shape[:2]
-    nnz = sum(len(taps) for taps in filter_taps)
-    orders = [[(ci * kh + i) * kw + j for ci, i, j in taps] for taps in filter_taps]
+    nnz = sum(len(taps) for taps in facts.filter_taps)
+    orders = [(taps[:, 0] * kh + taps[:, 1]) * kw + taps[:, 2] for taps in facts.filter_taps]
     return UnrolledFacts(orders, -(-nnz // layer.settled.reuse_factor))
 
 
@@ -47,7 +48,7 @@ class UnrolledView(ConvView):
 def view(layer: Layer) -> UnrolledView:
     filters, k = [], 0
     for co, taps in enumerate(layer.facts.filter_taps):
-        filters.append(dict(index=co, taps=[(i, j, ci, k + n) for n, (ci, i, j) in enumerate(taps)],
+        filters.append(dict(index=co, taps=[(i, j, ci, k + n) for n, (ci, i, j) in enumerate(taps.tolist())],
                             table_copy=copy_of(layer, co)))
         k += len(taps)
     return UnrolledView(**view_fields(layer), filters=filters,
@@ -58,7 +59,8 @@ def view(layer: Layer) -> UnrolledView:
 
 def arrays(layer: Layer) -> tuple:
     kernel = layer.weights["kernel"]
-    values = [kernel[i, j, ci, co] for co, taps in enumerate(layer.facts.filter_taps) for ci, i, j in taps]
+    values = np.concatenate([kernel[taps[:, 1], taps[:, 2], taps[:, 0], co]
+                             for co, taps in enumerate(layer.facts.filter_taps)])
     return (f"Conv2D, {layer.facts.nnz} nonzero of {kernel.size}, ordered by filter, input channel, row, column",
             [array(f"{layer.name}_w", f"{layer.name}_weight_t", values, "nonzero kernel weights only",
                    literal(layer, "weight"))])
