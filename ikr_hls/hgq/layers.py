@@ -20,6 +20,7 @@ from ..kinds.conv2d.common import depthwise_as_conv
 from ..kinds.conv2d.frontend import conv_layer
 from ..kinds.keras_reading import activation_name, unsupported
 from ..kinds.quantize import quantize_layer
+from ..kinds.scale_shift import ScaleShiftAttributes
 from . import quantizers
 
 EXACT_ACTIVATIONS = ("linear", "relu", "relu6")
@@ -154,7 +155,8 @@ def _qbatchnorm(klayer, shape, source):
         raise unsupported(klayer, source, f"axis={klayer.axis} (only the channel axis, -1)")
     scale, shift = (_array(v) for v in klayer.qscaler_and_qoffset)     # HGQ2's quantized scale and offset
     layer = Layer(name="", kind="scale_shift", keras_name=klayer.name, in_shape=tuple(shape),
-                  out_shape=tuple(shape), weights=dict(scale=scale, shift=shift))
+                  out_shape=tuple(shape), weights=dict(scale=scale, shift=shift),
+                  attrs=ScaleShiftAttributes(origin="BatchNormalization"))
     layer.trained = _trained(klayer, source, scale, klayer.kq, shift, klayer.bq)
     return _around(klayer, [layer], shape, source)
 

@@ -268,7 +268,13 @@ def cost(layer: Layer) -> Cost:
         last = ("add", 1) if a.overflow == "WRAP" else ("compare", 2)
         chain = hardware.chain(("read", 1), ("table", 1 if form == "elements" else 0), tie, ("add", 1), last,
                                ("write", 1))
-    return Cost(ii=1, iterations=steps, chain=chain, memories=tuple(memories))
+    operators: tuple = ()
+    if form not in ("zero", "plain"):                # ikr_quantize.h, per lane
+        bits = hardware.bits(layer.precision["accum"])
+        adds = 1 + (a.round == "RND_CONV") + (a.overflow == "WRAP")    # (the tie,) the rounding, the offset
+        operators = hardware.ops("rounding and offset", "add", bits, lanes * adds) + (
+            hardware.ops("saturation bounds", "compare", bits, lanes * 2) if a.overflow != "WRAP" else ())
+    return Cost(ii=1, iterations=steps, chain=chain, memories=tuple(memories), operators=operators)
 
 
 def default_accum(layer: Layer, in_types: list, types: dict):
