@@ -59,13 +59,14 @@ def float_row(name, path, x, labels) -> dict:
 
 
 def qat_rows(args, data, x, labels) -> list:
-    from qat_lenet5 import train
+    from qat_lenet5 import WEIGHT_BITS, WEIGHT_INT, train
 
     rows = []
     for beta in args.betas:
         runs = []
         for seed in args.seeds:
-            options = SimpleNamespace(beta=beta, epochs=args.epochs, prune_epochs=args.epochs // 2, cpp=0)
+            options = SimpleNamespace(beta=beta, epochs=args.epochs, prune_epochs=args.epochs // 2, cpp=0,
+                                      weight_bits=WEIGHT_BITS, weight_int=WEIGHT_INT)
             run = train(seed, options, data)
             model = run.pop("model")
             hls = ikr_hls.convert(model, output_dir="unused")
