@@ -10,7 +10,7 @@ namespace ikr {
 
 template <typename T> inline T linear(T x) { return x; }
 
-template <typename T> inline T relu(T x) { return x > T(0) ? x : T(0); }
+template <typename T> inline T relu(T x) { return x < T(0) ? T(0) : x; }   // NaN stays NaN, as TensorFlow's Relu
 
 // ReLU6 compares with the integer 6 so that a type too narrow to hold 6 never builds one.
 template <typename T> inline T relu6(T x) { return x > 6 ? T(6) : (x > T(0) ? x : T(0)); }

@@ -7,6 +7,14 @@ from pathlib import Path
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
 
 import pytest  # noqa: E402
+import tensorflow as tf  # noqa: E402
+
+# TensorFlow 2.21's graph remapper (oneDNN) fuses a conv's BiasAdd and activations into kernels
+# of its own: for a drawn network with a hard_silu before a LeakyRelu it has none, and Keras's
+# own predict fails ("Fusion is not implemented: [BiasAdd,_FusedHardSwish,LeakyRelu]"); and a
+# fused ReLU turns a NaN into 0 where the plain one keeps it. Off for the whole session, so
+# that Keras computes every network as written whatever test ran first.
+tf.config.optimizer.set_experimental_options({"remapping": False})
 from hypothesis import HealthCheck, settings  # noqa: E402
 
 # Hypothesis profiles (tests/test_properties.py). Every run is derandomized by default, so a
