@@ -117,7 +117,8 @@ def chain(layer: Layer, lanes: int = 1) -> tuple:
 def operators(layer: Layer, lanes: int, width: int) -> tuple:
     """The datapath operators of the activation on `lanes` values of `width` bits a step, as
     ikr_activation.h and ikr_fixed.h write them: a ReLU's compare, a ReLU6's two (a clip), a
-    leaky ReLU's compare and choice (priced as a max); a table lookup's offset (an add) and its
+    leaky ReLU's compare and choice (priced as a max); a hard sigmoid's or hard silu's offset
+    (x + 3, an add) and its two bounds; a table lookup's offset (an add) and its
     two index clamps; a softmax over `lanes` values: the maximum (lanes - 1), the differences
     and the sum's adders, the index clamps of every exp read and of the inverse's."""
     name = layer.activation
@@ -136,15 +137,23 @@ def operators(layer: Layer, lanes: int, width: int) -> tuple:
                 + ops("softmax sum", "add", total, lanes - 1)
                 + ops("softmax table index clamps", "max", diff, lanes) + ops("softmax inverse index clamp", "max",
                                                                                total, 1))
+    if name in ("hard_sigmoid", "hard_silu") and "act_in" in layer.precision:
+        shifted = hardware.bits(layer.precision["act_in"])      # ikr_fixed.h: s = x + 3, s <= 0, s >= 6
+        return ops(f"{name} offset", "add", shifted, lanes) + ops(f"{name} bounds", "compare", shifted, 2 * lanes)
     if "act_table" in layer.precision:
         shifted = hardware.bits(layer.precision["act_in"]) if "act_in" in layer.precision else width
+        gated = ops(f"{name} upper bound (x from there on)", "compare", shifted, lanes) \
+            if name in ("silu", "gelu") else ()                       # ikr::gated_lookup's s >= 2 RANGE
         return ops(f"{name} table offset", "add", shifted, lanes) + ops(f"{name} table index clamps", "max",
-                                                                        shifted, 2 * lanes)
+                                                                        shifted, 2 * lanes) + gated
     return ()
 
 
 def constant_products(layer: Layer, lanes: int) -> tuple:
-    """A leaky ReLU's products by its slope, a constant (hardware.constant_products)."""
+    """A leaky ReLU's products by its slope, a hard sigmoid's or hard silu's by 1/6: constants
+    (hardware.constant_products)."""
+    if layer.activation in ("hard_sigmoid", "hard_silu") and "slope" in layer.precision:
+        return hardware.constant_products([1.0 / (2 * HARD_SHIFT)] * lanes, layer.precision["slope"])
     if layer.activation != "leaky_relu" or "alpha" not in layer.precision:
         return ()
     return hardware.constant_products([slope(layer)] * lanes, layer.precision["alpha"])

@@ -129,7 +129,12 @@ def _shifted_type(acc_t: FixedType, shift: int) -> FixedType:
 
 def _hard_activation_types(layer: Layer, acc_t: FixedType) -> dict:
     """hard_sigmoid/hard_silu: x + 3 exactly, 1/6 as a constant, and a hard silu's gate."""
-    types = {"act_in": _shifted_type(acc_t, activations.HARD_SHIFT), "slope": parse_type(SLOPE_T)}
+    shifted, slope = _shifted_type(acc_t, activations.HARD_SHIFT), parse_type(SLOPE_T)
+    if shifted.width + slope.width > MAX_EMULATED_WIDTH:
+        # a wide accumulator: only s in (0, 6) reaches the product, so s saturates at 4 integer
+        # bits (+-8: beyond, the result is 0 or its top either way) and s * 1/6 stays in int64
+        shifted = parse_type(f"ap_fixed<{4 + acc_t.fractional},4,AP_TRN,AP_SAT>")
+    types = {"act_in": shifted, "slope": slope}
     if layer.activation == "hard_silu":
         types["gate"] = parse_type(GATE_T)
     return types

@@ -147,9 +147,16 @@ def cost(layer: Layer) -> Cost:
         registers = layer.out_shape[-1] * hardware.bits(layer.input_types[vector])
     bits = (hardware.bits(layer.input_types[1]), hardware.bits(layer.input_types[0])) if layer.input_types else (0, 0)
     chain = hardware.chain(("read", 1), ("multiply", len(layer.inputs) - 1), activations.chain(layer), ("write", 1))
+    operators: tuple = ()
+    if "accum" in layer.precision:
+        acc_bits = hardware.bits(layer.precision["accum"])
+        operators = (activations.operators(layer, n, acc_bits)
+                     + hardware.conversion("result", layer.precision["result"], n))
+    if registers:                                    # the vector is read in the first step only
+        operators += hardware.control("vector read condition", 1, hardware.counter_bits(steps))
     return Cost(ii=1, iterations=steps, chain=chain, multipliers=products, sharing="one per product",
                 registers_bits=registers, memories=tuple(activations.table_memories(layer, table_copies(layer))),
-                product_bits=bits)
+                product_bits=bits, operators=operators)
 
 
 def default_accum(layer: Layer, in_types: list, types: dict):

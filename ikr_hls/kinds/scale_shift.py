@@ -187,7 +187,7 @@ def cost(layer: Layer) -> Cost:
     in_bits = hardware.bits(layer.input_types[0]) if layer.input_types else 0
     chain = hardware.chain(("read", 1), ("multiply", 1), ("add", 1), activations.chain(layer), ("write", 1))
     acc_bits = hardware.bits(layer.precision["accum"])
-    operators = (hardware.ops("shifts", "add", acc_bits, int(np.count_nonzero(layer.weights["shift"])))  # + 0: none
+    operators = (hardware.ops("shifts", "add", acc_bits, c if np.any(layer.weights["shift"]) else 0)  # + 0: none
                  + activations.operators(layer, c, acc_bits)
                  + hardware.conversion("result", layer.precision["result"], c))
     constants = hardware.merge_constants(hardware.constant_products(layer.weights["scale"], layer.precision["weight"]),
