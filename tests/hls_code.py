@@ -262,14 +262,17 @@ def products(text: str) -> int:
     """Multiplications in a statement: `*` outside [] and <>, not in an index declaration."""
     if re.match(r"\s*(?:const\s+)?(?:int|bool)\s", text):
         return 0
-    flat = text
-    while True:
-        stripped = re.sub(r"\[[^\[\]]*\]", "", flat)
-        if stripped == flat:
-            break
-        flat = stripped
-    flat = re.sub(r"<[^<>()]*>", "", flat)
+    flat = re.sub(r"<[^<>()]*>", "", _empty_brackets(text, ""))
     return flat.count("*")
+
+
+def _empty_brackets(text: str, fill: str) -> str:
+    """`text` with every index bracket, nested ones first, replaced by `fill`."""
+    while True:
+        stripped = re.sub(r"\[[^\[\]]*\]", fill, text)
+        if stripped == text:
+            return text
+        text = stripped
 
 
 @functools.cache
@@ -470,13 +473,7 @@ _TYPE_WORDS = {"int", "long", "unsigned", "signed", "short", "char", "bool", "fl
 def _flat_operators(text: str) -> str:
     """A statement with its index brackets emptied ([...] -> []), its template argument lists and
     C casts removed: what is left of `<` and `>` are comparisons and shifts."""
-    flat = text
-    while True:
-        stripped = re.sub(r"\[[^\[\]]*\]", "\x00", flat)
-        if stripped == flat:
-            break
-        flat = stripped
-    flat = flat.replace("\x00", "[]")
+    flat = _empty_brackets(text, "\x00").replace("\x00", "[]")
     while True:
         stripped = _TEMPLATE_ARGS.sub("", flat)
         if stripped == flat:
