@@ -195,13 +195,13 @@ def test_settings_that_mean_nothing_are_warned_naming_layer_and_key(caplog):
     has no form of, a TableSize without a table, a max pool's recip: one warning names each."""
     config = {"Model": {"Precision": "ap_fixed<16,6>"},
               "LayerName": {"mp": {"ReuseFactor": 4, "Precision": {"recip": "ap_ufixed<8,0>"}},
-                            "bn2": {"ReuseFactor": 2}, "d1": {"Strategy": "Resource", "ReuseFactor": 2},
+                            "bn2": {"ReuseFactor": 2}, "d1": {"Strategy": "pattern", "ReuseFactor": 2},
                             "r1": {"TableSize": 2048}, "c1": {"ReuseFactor": 2}}}
     with caplog.at_level(logging.WARNING, logger="ikr_hls"):
         hls = ikr_hls.convert(_bn_softmax_model(), output_dir="unused", config=config)
     (message,) = _warnings(caplog)
     assert "ReuseFactor (the layer has no multipliers to share): mp, bn2" in message
-    assert "Strategy: resource (the layer has one form, unrolled): d1" in message
+    assert "Strategy: pattern (the layer has the forms unrolled, resource): d1" in message
     assert "TableSize (no lookup table" in message and ": r1" in message
     assert "Precision.recip (only an average pool has reciprocals): mp" in message
     by_name = {layer.keras_name: layer for layer in hls.graph.layers}
