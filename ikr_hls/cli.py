@@ -55,8 +55,8 @@ def _parser() -> argparse.ArgumentParser:
                               "trained types, else float)")
     convert.add_argument("--config", default=None, metavar="CFG",
                          help="hls4ml-like config (.yml/.json): precision, reuse factor, strategy per layer")
-    convert.add_argument("--strategy", default="unrolled", help="conv kernel strategy: unrolled, pattern, pe, or "
-                         "auto: per layer, with --reuse-factor auto (default: unrolled)")
+    convert.add_argument("--strategy", default="unrolled", help="conv kernel strategy: unrolled, pattern, pe, "
+                         "resource (also Dense), or auto: per layer, with --reuse-factor auto (default: unrolled)")
     convert.add_argument("--io-type", default="io_parallel",
                          help="io_parallel (whole buffers between layers, default) or io_stream "
                               "(hls::stream of pixels)")

@@ -46,7 +46,8 @@ class Lanes:
 
 def plan(groups: Sequence, weights: np.ndarray, rf: int, read: Callable[[int], Expr]) -> Lanes:
     """groups: (inputs in lane order, outputs that read them); weights: (inputs, outputs)."""
-    lanes, by_output = [], {}
+    lanes: list = []
+    by_output: dict = {}
     for inputs, outputs in groups:
         for start in range(0, len(inputs), rf):
             chunk = list(inputs[start:start + rf])
