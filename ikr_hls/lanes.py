@@ -49,9 +49,10 @@ def plan(groups: Sequence, weights: np.ndarray, rf: int, read: Callable[[int], E
     lanes: list = []
     by_output: dict = {}
     for inputs, outputs in groups:
+        outputs = np.asarray(outputs)
         for start in range(0, len(inputs), rf):
             chunk = list(inputs[start:start + rf])
-            used = tuple(o for o in outputs if weights[chunk, o].any())
+            used = tuple(int(o) for o in outputs[(weights[np.ix_(chunk, outputs)] != 0).any(axis=0)])
             if not used:
                 continue
             for o in used:
