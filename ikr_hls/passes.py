@@ -12,14 +12,15 @@ import numpy as np
 
 from . import activations
 from .attributes import Settings
-from .auto import choose_settings
+from .auto import choose_settings, fixed_estimate
 from .config import AUTO, ProjectConfig
 from .errors import IKRHLSError
-from .hardware import COMPLETE_PARTITION_LIMIT
+from .hardware import COMPLETE_PARTITION_LIMIT, has_figures
 from .ir import INPUT, Graph, Layer, StreamIO
 from .kinds import FREE, KERAS_HANDLERS, hardware_kind, kind_of
 from .kinds.base import pixel_lanes
 from .layer_settings import LayerFacts, resolve
+from .parts import RESOURCES, family_of, lookup
 from .plan import plan_hardware
 from .precision_inference import ACT_RANGE, assign_types
 
@@ -244,7 +245,7 @@ def finish(graph: Graph, config: ProjectConfig) -> Graph:
     (precision="auto"), whose settings were warned about there."""
     config = settings_of(graph, config, warn=False)
     graph = plan_streams(assign_types(graph, config), config)
-    graph = plan_hardware(choose_settings(graph, config.part, config.fit_limit))
+    graph = plan_hardware(fit_by_default(choose_settings(graph, config.part, config.fit_limit), config))
     warn_code_size(graph)
     return graph
 
@@ -267,6 +268,38 @@ def warn_code_size(graph: Graph) -> None:
     log.warning("strategy unrolled writes out %s taps (about a line of C++ each; %s): the code compiles slowly; "
                 "strategy='pattern' (--strategy pattern), or 'auto' with reuse_factor='auto', writes a processing "
                 "element per pattern instead", f"{taps:,}", largest)
+
+
+def fit_by_default(graph: Graph, config: ProjectConfig) -> Graph:
+    """The default form (strategy unrolled, reuse factor 1; config.fit_default) where it fits
+    `fit_limit` of the part and writes out at most UNROLLED_TAPS_WARNING taps; else every layer
+    the config does not set takes reuse_factor="auto" and strategy="auto" (auto.py), with one
+    warning saying why and how to keep the default form."""
+    device = lookup(config.part)
+    if not config.fit_default or device is None or not graph.fixed_point:
+        return graph
+    available = device.available()
+    total = fixed_estimate(graph, set(), config.part, family_of(config.part))
+    over = {k: total[k] / available[k] for k in RESOURCES
+            if available[k] and total[k] > config.fit_limit * available[k]}
+    taps = sum(layer.facts.nnz for layer in graph.layers
+               if layer.kind == "conv2d" and layer.settled.strategy == "unrolled" and layer.facts is not None)
+    if not over and taps <= UNROLLED_TAPS_WARNING:
+        return graph
+    chosen = []
+    for layer in graph.layers:
+        kind = kind_of(layer)
+        own = config.settings_for(layer.keras_name, None)
+        if kind.reuses and has_figures(layer) and own.strategy is None and own.reuse_factor is None:
+            layer.settings = layer.settled.replace(auto_strategy=len(kind.strategies) > 1, auto_reuse=True)
+            chosen.append(layer.name)
+    why = (", ".join(f"{100 * share:.0f}% of its {k.upper()}" for k, share in over.items()) + f" of {device.device}"
+           if over else f"{taps:,} unrolled taps written out (about a line of C++ each)")
+    log.warning("the default form (strategy unrolled, reuse factor 1) would take %s: reuse factor and strategy "
+                "chosen per layer for %d layer(s), as reuse_factor='auto', strategy='auto' do (pass "
+                "strategy='unrolled', reuse_factor=1, or --strategy unrolled --reuse-factor 1, to keep the default "
+                "form)", why, len(chosen))
+    return choose_settings(graph, config.part, config.fit_limit)
 
 
 def run_passes(graph: Graph, config: ProjectConfig) -> Graph:
