@@ -425,6 +425,13 @@ def test_lenet_text_and_plot(lenet, tmp_path):
     assert path.read_bytes()[:4] == b"\x89PNG"
     h, w = matplotlib.image.imread(str(path)).shape[:2]
     assert h >= 600 and w >= 1000
+    from ikr_hls.report.plot import report_figure, trivial_library
+
+    libraries = [l for l in r["layers"] if l.get("patterns")]        # pruned: each has something to show
+    assert libraries and not any(trivial_library(l) for l in libraries)
+    fig = report_figure(json.loads(json.dumps(r)))
+    assert sum(len(ax.images) for ax in fig.get_axes()) == sum(min(len(l["patterns"]), R.MAX_DRAWN_PATTERNS)
+                                                               for l in libraries)
 
 
 def test_plot_hardware_row_is_the_reports_figures(tmp_path):
