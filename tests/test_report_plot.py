@@ -142,18 +142,28 @@ def test_panels_beyond_the_count_are_aggregated(large):
     assert labels[:-1] == deepest                                  # the deepest, in order
 
 
-def test_labels_do_not_print_over_each_other(large):
-    _, _, fig = large
+def clashes(fig) -> list:
+    """Texts of one bar chart whose boxes overlap: tick labels among themselves, value and
+    ratio labels among themselves (the figure laid out and drawn)."""
     renderer = fig.canvas.get_renderer()
+    found = []
     for ax in bar_axes(fig):
         for group in ([t for t in ax.get_xticklabels() if t.get_text()], ax.texts):
-            boxes = [t.get_window_extent(renderer).expanded(1.0, 1.0) for t in group]
-            clashes = [(group[i].get_text(), group[j].get_text())
-                       for i, j in itertools.combinations(range(len(boxes)), 2)
-                       if boxes[i].x0 < boxes[j].x1 - 0.5 and boxes[j].x0 < boxes[i].x1 - 0.5
-                       and boxes[i].y0 < boxes[j].y1 - 0.5 and boxes[j].y0 < boxes[i].y1 - 0.5]
-            assert not clashes, f"{ax.get_title()!r}: {clashes[:3]}"
+            boxes = [t.get_window_extent(renderer) for t in group]
+            found += [(ax.get_title(), group[i].get_text(), group[j].get_text())
+                      for i, j in itertools.combinations(range(len(boxes)), 2)
+                      if boxes[i].x0 < boxes[j].x1 - 0.5 and boxes[j].x0 < boxes[i].x1 - 0.5
+                      and boxes[i].y0 < boxes[j].y1 - 0.5 and boxes[j].y0 < boxes[i].y1 - 0.5]
         assert min(t.get_fontsize() for t in ax.get_xticklabels()) >= P.MIN_FONT_PT
+    return found
+
+
+def test_labels_do_not_print_over_each_other(large, tmp_path):
+    assert not clashes(large[2])
+    compact = P.report_figure(synthetic(n_convs=2, n_fifos=6))     # 7 layers: the 15 in page
+    compact.savefig(tmp_path / "compact.png", format="png")
+    assert compact.get_size_inches()[0] == P.COMPACT.width_in
+    assert not clashes(compact)
 
 
 def test_progress_on_the_way(tmp_path, caplog):
