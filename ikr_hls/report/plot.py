@@ -46,19 +46,22 @@ TILE_STEP = (1.35, 1.3)         # a pattern grid (1 x 1 data units) and its gap,
 
 @dataclass(frozen=True)
 class Layout:
-    """The page: its width, bar panels a row and pattern grids a row."""
+    """The page: its width, bar panels a row, pattern libraries a row (side by side) and
+    pattern grids a row in each."""
     width_in: float
     panels_per_row: int
-    grids_per_row: int
+    libraries_per_row: int
+    grids_per_row: int = 8
 
     @property
     def grid_row_in(self) -> float:
-        """A row of pattern grids in inches: the grids are square and span the page."""
-        return 0.97 * self.width_in / (self.grids_per_row * TILE_STEP[0]) * TILE_STEP[1]
+        """A row of pattern grids in inches: the grids are square and span their library's share."""
+        share = self.width_in / self.libraries_per_row
+        return 0.97 * share / (self.grids_per_row * TILE_STEP[0]) * TILE_STEP[1]
 
 
-COMPACT = Layout(width_in=15.0, panels_per_row=3, grids_per_row=8)
-WIDE = Layout(width_in=MAX_WIDTH_PX / DPI, panels_per_row=2, grids_per_row=MAX_DRAWN_PATTERNS)
+COMPACT = Layout(width_in=15.0, panels_per_row=3, libraries_per_row=1)
+WIDE = Layout(width_in=MAX_WIDTH_PX / DPI, panels_per_row=2, libraries_per_row=2)
 
 
 @dataclass(frozen=True)
@@ -220,16 +223,20 @@ def report_figure(report: dict):
              "at most %d bars each", len(shown), "y" if len(shown) == 1 else "ies", len(trivial), len(not_drawn),
              len(panels), longest)
 
-    library_heights = [page.grid_row_in * rows + LIBRARY_TITLE_IN for _, rows in shown]
+    library_rows = [shown[i:i + page.libraries_per_row] for i in range(0, len(shown), page.libraries_per_row)]
+    library_heights = [_library_row_in(row, page) for row in library_rows]
     heights = [HEADER_IN + NOTE_IN * len(notes)] + library_heights + [BAR_ROW_IN] * len(bar_rows)
     assert sum(heights) * DPI <= MAX_HEIGHT_PX and page.width_in * DPI <= MAX_WIDTH_PX
     fig = Figure(figsize=(page.width_in, sum(heights)), dpi=DPI, layout="constrained")
     FigureCanvasAgg(fig)
     subfigs = np.atleast_1d(fig.subfigures(len(heights), 1, height_ratios=heights))  # type: ignore[arg-type]
     _plot_header(subfigs[0], report, notes)
-    for sub, (l, n_rows) in zip(subfigs[1:1 + len(shown)], shown, strict=True):
-        _plot_library(sub, l, n_rows, page.grids_per_row)
-    for sub, row in zip(subfigs[1 + len(shown):], bar_rows, strict=True):
+    for sub, row in zip(subfigs[1:1 + len(library_rows)], library_rows, strict=True):
+        n_rows = max(rows for _, rows in row)
+        side = np.atleast_1d(sub.subfigures(1, page.libraries_per_row)) if page.libraries_per_row > 1 else [sub]
+        for part, (l, _) in zip(side, row, strict=False):
+            _plot_library(part, l, n_rows, page.grids_per_row)
+    for sub, row in zip(subfigs[1 + len(library_rows):], bar_rows, strict=True):
         columns = max(len(row), page.panels_per_row)
         axes = np.atleast_1d(sub.subplots(1, columns))
         for ax, panel in zip(axes, row, strict=False):
@@ -239,20 +246,23 @@ def report_figure(report: dict):
     return fig
 
 
+def _library_row_in(row: list, page: Layout) -> float:
+    """The height of a row of libraries side by side: its tallest library's grids and title."""
+    return page.grid_row_in * max(rows for _, rows in row) + LIBRARY_TITLE_IN
+
+
 def _libraries_that_fit(libraries: list, page: Layout, budget_in: float) -> tuple[list, list]:
-    """([(layer, rows of grids)] drawn, [names not drawn]): the libraries in layer order while
-    their rows fit in budget_in inches of the page, the rest named."""
+    """([(layer, rows of grids)] drawn, [names not drawn]): the libraries in layer order,
+    libraries_per_row side by side, while their rows fit in budget_in inches; the rest named."""
     shown: list = []
-    not_drawn: list = []
-    for l in libraries:
+    for n, l in enumerate(libraries):
         rows = -(-min(len(l["patterns"]), MAX_DRAWN_PATTERNS) // page.grids_per_row)
-        height = page.grid_row_in * rows + LIBRARY_TITLE_IN
-        if not not_drawn and height <= budget_in:
-            shown.append((l, rows))
-            budget_in -= height
-        else:
-            not_drawn.append(l["name"])
-    return shown, not_drawn
+        candidate = shown + [(l, rows)]
+        rows_of = [candidate[i:i + page.libraries_per_row] for i in range(0, len(candidate), page.libraries_per_row)]
+        if sum(_library_row_in(row, page) for row in rows_of) > budget_in:
+            return shown, [m["name"] for m in libraries[n:]]
+        shown = candidate
+    return shown, []
 
 
 def plot_report(report: dict, path) -> None:
