@@ -219,8 +219,8 @@ def report_figure(report: dict):
     if aggregated:
         notes.append(f"panels of more than {MAX_BARS} bars ({', '.join(aggregated)}) show the {MAX_BARS - 1} "
                      "largest in layer order and the rest as one 'N others' bar")
-    log.info("plot: %d pattern librar%s drawn, %d trivial left out, %d not drawn for room; %d bar panels, "
-             "at most %d bars each", len(shown), "y" if len(shown) == 1 else "ies", len(trivial), len(not_drawn),
+    log.info("plot: drawing %d pattern librar%s (%d trivial left out, %d not drawn for room) and %d bar charts "
+             "of at most %d bars ...", len(shown), "y" if len(shown) == 1 else "ies", len(trivial), len(not_drawn),
              len(panels), longest)
 
     library_rows = [shown[i:i + page.libraries_per_row] for i in range(0, len(shown), page.libraries_per_row)]
@@ -299,10 +299,10 @@ def _plot_header(sub, report: dict, notes: list[str]) -> None:
 
 
 def _plot_library(sub, l: dict, n_rows: int, cols: int) -> None:
-    """The library in one axes, a unit square per pattern: one axes per grid made the layout
-    of a 50-conv model take most of a minute."""
-    from matplotlib.collections import LineCollection
-    from matplotlib.patches import Rectangle
+    """The library in one axes, a unit square per pattern, its cells one collection: an axes
+    (or an image) per grid made the layout of a 50-conv model take most of a minute."""
+    from matplotlib import colormaps
+    from matplotlib.collections import PolyCollection
 
     kh, kw = l["kernel_size"]
     shown = l["patterns"][:MAX_DRAWN_PATTERNS]
@@ -318,18 +318,21 @@ def _plot_library(sub, l: dict, n_rows: int, cols: int) -> None:
     sub.suptitle(title, fontsize=10.5, x=0.01, ha="left")
     ax = sub.subplots()
     side = max(kh, kw)
-    w, h = kw / side, kh / side                      # a non-square kernel keeps its shape
-    lines = []
+    cw, ch = 1 / side, 1 / side                      # a cell; a non-square kernel keeps its shape
+    pruned, kept = colormaps["Blues"](0.1 / 1.1), colormaps["Blues"](1.0)
+    cells, colors, frames = [], [], []
     for i, p in enumerate(shown):
         x0, y0 = (i % cols) * TILE_STEP[0], -(i // cols) * TILE_STEP[1]
-        ax.imshow(np.array(p["grid"], dtype=float), cmap="Blues", vmin=-0.1, vmax=1.0, interpolation="nearest",
-                  extent=(x0, x0 + w, y0, y0 + h))
-        lines += [[(x0 + w * c / kw, y0), (x0 + w * c / kw, y0 + h)] for c in range(1, kw)]
-        lines += [[(x0, y0 + h * r / kh), (x0 + w, y0 + h * r / kh)] for r in range(1, kh)]
-        ax.add_patch(Rectangle((x0, y0), w, h, fill=False, edgecolor="black", linewidth=0.8))
-        ax.text(x0 + w / 2, y0 + 1.04, f"#{i}: {p['kernels']} kernel{'' if p['kernels'] == 1 else 's'}",
+        for r, row in enumerate(p["grid"]):
+            for c, on in enumerate(row):
+                x, y = x0 + c * cw, y0 + (kh - 1 - r) * ch                 # row 0 on top
+                cells.append([(x, y), (x + cw, y), (x + cw, y + ch), (x, y + ch)])
+                colors.append(kept if on else pruned)
+        frames.append([(x0, y0), (x0 + kw * cw, y0), (x0 + kw * cw, y0 + kh * ch), (x0, y0 + kh * ch)])
+        ax.text(x0 + kw * cw / 2, y0 + 1.04, f"#{i}: {p['kernels']} kernel{'' if p['kernels'] == 1 else 's'}",
                 ha="center", va="bottom", fontsize=9.5)
-    ax.add_collection(LineCollection(lines, colors="0.6", linewidths=0.6))
+    ax.add_collection(PolyCollection(cells, facecolors=colors, edgecolors="0.6", linewidths=0.6))
+    ax.add_collection(PolyCollection(frames, facecolors="none", edgecolors="black", linewidths=0.8))
     ax.set_xlim(-0.02, cols * TILE_STEP[0] - (TILE_STEP[0] - 1) + 0.02)
     ax.set_ylim(-(n_rows - 1) * TILE_STEP[1] - 0.02, TILE_STEP[1] - 0.02)
     ax.set_aspect("equal")
