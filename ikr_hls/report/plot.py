@@ -37,11 +37,9 @@ HEADER_IN = 0.75               # the two header lines; each further note line ad
 NOTE_IN = 0.28
 BAR_ROW_IN = 4.4
 LIBRARY_TITLE_IN = 0.45
+TILE_STEP = (1.35, 1.3)        # a pattern grid (1 x 1 data units) and its gap, title included
 
 log = logging.getLogger("ikr_hls")
-
-
-TILE_STEP = (1.35, 1.3)         # a pattern grid (1 x 1 data units) and its gap, title included
 
 
 @dataclass(frozen=True)
@@ -183,7 +181,7 @@ def fit_text(slot_px: float, texts: list[str], largest_pt: float) -> tuple[float
 
 
 def report_figure(report: dict):
-    """The report's matplotlib Figure (Agg canvas), drawn but not yet laid out or saved:
+    """The report's matplotlib Figure (Agg canvas), built but not yet laid out or saved:
     plot_report saves it; tests read its texts and sizes."""
     # Figure + the Agg canvas directly: no pyplot, no display, the global backend untouched.
     try:
@@ -226,7 +224,7 @@ def report_figure(report: dict):
     library_rows = [shown[i:i + page.libraries_per_row] for i in range(0, len(shown), page.libraries_per_row)]
     library_heights = [_library_row_in(row, page) for row in library_rows]
     heights = [HEADER_IN + NOTE_IN * len(notes)] + library_heights + [BAR_ROW_IN] * len(bar_rows)
-    assert sum(heights) * DPI <= MAX_HEIGHT_PX and page.width_in * DPI <= MAX_WIDTH_PX
+    assert sum(heights) * DPI <= MAX_HEIGHT_PX and page.width_in * DPI <= MAX_WIDTH_PX   # the budget above
     fig = Figure(figsize=(page.width_in, sum(heights)), dpi=DPI, layout="constrained")
     FigureCanvasAgg(fig)
     subfigs = np.atleast_1d(fig.subfigures(len(heights), 1, height_ratios=heights))  # type: ignore[arg-type]
