@@ -21,7 +21,7 @@ from .. import codes as C
 from .. import hardware
 from ..errors import IKRHLSError
 from ..ir import Graph, Layer
-from .bound import fall_back_reason
+from . import bound
 from .graph import GraphView, graph_view
 from .matrix import ConstantMatrix, layer_matrix
 from .solver import DASolution, solve_matrix
@@ -87,7 +87,7 @@ def settle_layers(graph: Graph, kind_of) -> Graph:
                               f"are wired into an adder graph), not {settings.reuse_factor}")
         require_da4ml()
         matrix = layer_matrix(layer)
-        if fall_back_reason(matrix) is not None:        # logged there, naming the layer and the bound
+        if bound.fall_back_reason(matrix, bound.MAX_DIGITS) is not None:   # logged there, naming layer and bound
             layer.settings = settings.replace(strategy="unrolled")
             layer.facts = kind.derive(layer)
             continue
