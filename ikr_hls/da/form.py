@@ -85,6 +85,8 @@ def settle_layers(graph: Graph, kind_of) -> Graph:
         if settings.reuse_factor > 1:
             raise IKRHLSError(f"layer {layer.keras_name}: strategy 'da' works at reuse factor 1 only (its weights "
                               f"are wired into an adder graph), not {settings.reuse_factor}")
+        if settings.auto_reuse:              # reuse "auto": nothing to share, the weights are wires
+            layer.settings = settings = settings.replace(auto_reuse=False)
         require_da4ml()
         matrix = layer_matrix(layer)
         if bound.fall_back_reason(matrix, bound.MAX_DIGITS) is not None:   # logged there, naming layer and bound
