@@ -83,7 +83,7 @@ def graph_view(matrix: ConstantMatrix, solution: DASolution, inputs: list, prefi
     F = matrix.in_type.fractional
     live = _live(comb)
     names: dict = {}
-    adders = []
+    adders: list[Adder] = []
     for i, op in enumerate(comb.ops):
         if i not in live:
             continue
@@ -99,7 +99,7 @@ def graph_view(matrix: ConstantMatrix, solution: DASolution, inputs: list, prefi
         else:
             raise IKRHLSError(f"layer {matrix.layer}: da4ml's graph holds an operation ikr-hls does not write "
                               f"(opcode {op.opcode})")
-    outputs = []
+    outputs: list[Output | None] = []
     for idx, shift, neg in zip(comb.out_idxs, comb.out_shifts, comb.out_negs, strict=True):
         value = names.get(idx) if idx >= 0 else None
         outputs.append(None if value is None else
