@@ -1,7 +1,7 @@
 """The hardware the firmware describes, read from the firmware itself (tests/hls_code.py), by
 the rules Vitis HLS follows (UG1399), against what the report and the header comments claim
-(ikr_hls/hardware.py and the kinds' cost), for every layer kind, both strategies and reuse
-factors 1, 2 and 4:
+(ikr_hls/hardware.py and the kinds' cost), for every layer kind, every strategy and reuse
+factors 1, 2 and 4 (strategy da, of conv and Dense layers, at reuse factor 1 only):
 
 - the layer's pipelined step has the II the model claims, and runs the claimed number of
   times: latency = steps x II + the pipeline depth allowance;
@@ -9,7 +9,9 @@ factors 1, 2 and 4:
   calls inlined) gets at most 2 accesses per bank per cycle, 2 x II per step, given its
   partition (pragmas in the layer, and in the top function for the buffers it is passed);
 - multipliers: the products of the step, limited by ALLOCATION (operations, or instances of a
-  processing-element function), fit the II, and their count is the claimed one;
+  processing-element function), fit the II, and their count is the claimed one (strategy da:
+  no product by a weight; its adder graph's adders by width and its bias accumulations are
+  the report's);
 - registers, RAM and ROM bits, counted from the arrays the layer declares and the tables it
   reads at a data-dependent index;
 - the top function is a canonical DATAFLOW region: buffers and calls of INLINE-off functions.
