@@ -194,3 +194,32 @@ def test_depthwise_separable_host_build_is_bit_exact(separable, tmp_path, io_typ
                 # through the ap_types headers Vitis compiles (ikr::da_shift's range() form): the same
                 hls.compile(arithmetic="ap_fixed")
                 np.testing.assert_array_equal(hls.predict(x), y)
+
+
+@pytest.mark.cpp
+def test_pruned_away_kernels_and_columns(tmp_path):
+    """A conv whose kernels are all zero (no matrix row: every output its bias) and a Dense with
+    zero columns (those outputs their bias): the code and the reference agree."""
+    import keras
+
+    inputs = keras.Input((6, 6, 2))
+    x = keras.layers.Conv2D(3, 3, activation="relu", name="dead")(inputs)
+    x = keras.layers.Conv2D(4, 3, name="live")(x)
+    x = keras.layers.Flatten()(x)
+    outputs = keras.layers.Dense(5, name="d")(x)
+    model = keras.Model(inputs, outputs)
+    rng = np.random.default_rng(4)
+    for layer in model.layers:
+        if layer.weights:
+            kernel, bias = (w.numpy() for w in layer.weights)
+            kernel = rng.normal(0, 0.5, kernel.shape) * (rng.random(kernel.shape) < 0.4)
+            if layer.name == "dead":
+                kernel[:] = 0
+            if layer.name == "d":
+                kernel[:, [1, 3]] = 0
+            layer.set_weights([kernel, rng.normal(0, 0.5, bias.shape)])
+    hls = convert(model, output_dir=tmp_path / "prj", precision=PRECISION, strategy="da")
+    assert set(strategies(hls.graph).values()) == {"da"}
+    hls.compile()
+    x = rng.normal(0, 1, (8, 6, 6, 2)).astype("float32")
+    check_host(hls, model, x)
