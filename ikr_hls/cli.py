@@ -55,8 +55,9 @@ def _parser() -> argparse.ArgumentParser:
                               "trained types, else float)")
     convert.add_argument("--config", default=None, metavar="CFG",
                          help="hls4ml-like config (.yml/.json): precision, reuse factor, strategy per layer")
-    convert.add_argument("--strategy", default="unrolled", help="conv kernel strategy: unrolled, pattern, pe, or "
-                         "auto: per layer, with --reuse-factor auto (default: unrolled)")
+    convert.add_argument("--strategy", default="unrolled", help="conv kernel strategy: unrolled, pattern, pe, "
+                         "da (conv and Dense as da4ml adder graphs, reuse factor 1), or auto: per layer, with "
+                         "--reuse-factor auto (default: unrolled)")
     convert.add_argument("--io-type", default="io_parallel",
                          help="io_parallel (whole buffers between layers, default) or io_stream "
                               "(hls::stream of pixels)")

@@ -1,5 +1,7 @@
 """dense: a Dense layer over the compact list of its nonzero weights (weight, input index,
-output index), with any activation, softmax included."""
+output index), with any activation, softmax included. Two forms: `unrolled` (that list, a
+product per weight) and, asked for by name, `da` (the weight matrix as da4ml's graph of shifts
+and adders, ikr_hls/da/: no multiplier, no weight table)."""
 from __future__ import annotations
 
 from dataclasses import dataclass
@@ -10,6 +12,7 @@ from .. import activations, hardware
 from .. import codes as C
 from ..activations import ActivationCall, SoftmaxView
 from ..constants import array, literal
+from ..da import form as da
 from ..ir import ACTIVATIONS, Layer
 from ..precision import index_bits, requantize, to_codes, weight_bits, widen_for_sum
 from .base import Cost, LayerKind, Sample, View, Weights, vector_stream
@@ -21,18 +24,28 @@ ROLES = ("weight", "bias", "accum", "result")
 @dataclass(frozen=True)
 class DenseFacts:
     """rows, cols: the input and output index of every nonzero weight, ordered by output,
-    then input (the order the code accumulates them)."""
+    then input (the order the code accumulates them); da: the da form's facts (strategy da)."""
     rows: np.ndarray
     cols: np.ndarray
+    da: da.DAForm | None = None
 
     @property
     def nnz(self) -> int:
         return len(self.rows)
 
 
+def _input_element(row: tuple) -> str:
+    return f"in[{row[0]}]"
+
+
+def _is_da(layer: Layer) -> bool:
+    """Strategy da; any other strategy name (a model-wide pattern or pe) leaves the unrolled form."""
+    return layer.settled.strategy == da.DA
+
+
 def derive(layer: Layer) -> DenseFacts:
     cols, rows = np.nonzero(layer.weights["kernel"].T)
-    return DenseFacts(rows, cols)
+    return DenseFacts(rows, cols, da.DAForm(layer, _input_element) if _is_da(layer) else None)
 
 
 def _dense(klayer, shape, source):
@@ -80,6 +93,10 @@ class DenseView(View, SoftmaxView):
     table_pragmas: list
     act: ActivationCall
     binding: str              # where the products go (BIND_OP impl): "dsp", "fabric", "" (no pragma)
+    da: bool = False          # strategy da: the graph's statements, its outputs (None: the bias alone)
+    adders: tuple = ()
+    outputs: tuple = ()
+    depth: int = 0
 
 
 def view(layer: Layer) -> DenseView:
@@ -93,7 +110,15 @@ def view(layer: Layer) -> DenseView:
                 exp_copies=table_copies(layer),
                 table_pragmas=activations.partition_pragmas(layer),
                 act=activations.call_view(layer), keras_class="Dense", binding=layer.plan_cost.binding or "",
-                summary=f"Dense {n_in}->{n_out}, {nnz}/{size} weights")
+                summary=f"Dense {n_in}->{n_out}, {nnz}/{size} weights", **_da_view(layer))
+
+
+def _da_view(layer: Layer) -> dict:
+    form = layer.facts.da
+    if form is None:
+        return {}
+    return dict(da=True, adders=form.graph.adders, outputs=tuple(enumerate(form.graph.outputs)),
+                depth=form.solution.depth)
 
 
 def _index_type(limit: int) -> str:
@@ -104,6 +129,11 @@ def weights(layer: Layer) -> Weights:
     kernel = layer.weights["kernel"]
     n_in, n_out = kernel.shape
     facts: DenseFacts = layer.facts
+    bias = array(f"{layer.name}_b", f"{layer.name}_bias_t", layer.weights["bias"], "bias", literal(layer, "bias"))
+    if facts.da is not None:
+        return Weights(f"Dense by distributed arithmetic, {facts.nnz} nonzero of {kernel.size} weights as shifts and "
+                       f"{len(facts.da.graph.adders)} adders of the code, no table",
+                       activations.arrays(layer, table_copies(layer)) + [bias])
     return Weights(f"Dense, {facts.nnz} nonzero of {kernel.size}", activations.arrays(layer, table_copies(layer)) + [
         array(f"{layer.name}_w", f"{layer.name}_weight_t", kernel[facts.rows, facts.cols], "nonzero weights only",
               literal(layer, "weight")),
@@ -125,6 +155,10 @@ def reference(layer: Layer, ins: list) -> np.ndarray:
     n_out = kernel.shape[1]
     acc = np.broadcast_to(requantize(to_codes(layer.weights["bias"], p["bias"]), p["bias"].fractional, acc_t),
                           (codes.shape[0], n_out)).copy()
+    if layer.facts.da is not None:           # the graph's exact sums, added once to the bias
+        acc = da.accumulate(codes, w_codes, in_t.width, in_t.fractional, p["weight"].width, p["weight"].fractional,
+                            acc, acc_t)
+        return activations.activate(layer, acc, acc_t)
     cols = np.arange(n_out)
     for step in range(index.shape[0]):
         rows = index[step]
@@ -133,10 +167,30 @@ def reference(layer: Layer, ins: list) -> np.ndarray:
     return activations.activate(layer, acc, acc_t)
 
 
+def _da_cost(layer: Layer) -> Cost:
+    """Strategy da: one step at II 1, the graph's adders at their widths and its depth, the bias
+    accumulations; products only the activation's (a leaky slope, a softmax's normalisation)."""
+    kernel, form = layer.weights["kernel"], layer.facts.da
+    n_out = kernel.shape[1]
+    products = _activation_products(layer)
+    in_bits = hardware.bits(layer.input_types[0]) if layer.input_types else 0
+    acc_bits = hardware.bits(layer.precision["accum"])
+    operators = (da.operators(form, acc_bits) + activations.operators(layer, n_out, acc_bits)
+                 + hardware.conversion("result", layer.precision["result"], n_out))
+    return Cost(ii=1, iterations=1, chain=hardware.chain(da.chain(form), activations.chain(layer, n_out), ("write", 1)),
+                multipliers=products, sharing="none: shifts and adds" if not products else "one per product",
+                registers_bits=n_out * acc_bits,
+                memories=tuple(activations.table_memories(layer, table_copies(layer))),
+                product_bits=(hardware.product_weight_bits(layer, kernel), in_bits), macs_dense=int(kernel.size),
+                macs=layer.facts.nnz, operators=operators, constants=activations.constant_products(layer, n_out))
+
+
 def cost(layer: Layer) -> Cost:
     """The whole layer is one pipelined step at II = R: ceil(products / R) multipliers
     (ALLOCATION), the activation's products (a leaky slope, a softmax's normalisation)
     included."""
+    if layer.facts.da is not None:
+        return _da_cost(layer)
     kernel = layer.weights["kernel"]
     rf = layer.settled.reuse_factor
     products = layer.facts.nnz + _activation_products(layer)
@@ -199,4 +253,4 @@ KIND = LayerKind(
     name="dense", keras={"Dense": _dense},
     roles=ROLES, templates=("dense", "dense_stream"), template=template, view=view, weights=weights,
     reference=reference, cost=cost, report=report, values=values, default_accum=default_accum, derive=derive,
-    reuses=True, activations=ACTIVATIONS, folds_scale_shift=True)
+    reuses=True, asked_strategies=(da.DA,), activations=ACTIVATIONS, folds_scale_shift=True)
