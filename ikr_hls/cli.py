@@ -56,8 +56,9 @@ def _parser() -> argparse.ArgumentParser:
     convert.add_argument("--config", default=None, metavar="CFG",
                          help="hls4ml-like config (.yml/.json): precision, reuse factor, strategy per layer")
     convert.add_argument("--strategy", default=None, help="conv kernel strategy: unrolled, pattern, pe, "
-                         "resource (also Dense), or auto: per layer, with --reuse-factor auto (default: unrolled "
-                         "at reuse factor 1, or chosen per layer when that does not fit the part)")
+                         "resource (also Dense), da (conv and Dense as da4ml adder graphs, reuse factor 1), or "
+                         "auto: per layer, with --reuse-factor auto (default: unrolled at reuse factor 1, or "
+                         "chosen per layer when that does not fit the part)")
     convert.add_argument("--io-type", default="io_parallel",
                          help="io_parallel (whole buffers between layers, default) or io_stream "
                               "(hls::stream of pixels)")

@@ -33,6 +33,7 @@ from .errors import IKRHLSError
 from .precision import HLSTypeLike, parse_type
 
 STRATEGIES = ("unrolled", "pattern", "pe", "resource")
+ASKED_STRATEGIES = ("da",)   # conv and Dense, only when named (never auto's choice): ikr_hls/da/
 AUTO = "auto"            # Strategy and ReuseFactor: chosen per layer to fit the part (ikr_hls/auto.py)
 IO_TYPES = ("io_parallel", "io_stream")  # hls4ml's names: whole buffers, or hls::stream between layers
 FIFO_DEPTHS = ("model", "full")  # io_stream: the depth model (stream_depths.py), or every FIFO its whole tensor
@@ -442,7 +443,7 @@ def _choice(value, valid, key):
 
 
 def validate_strategy(value, key):
-    return _choice(value, STRATEGIES + (AUTO,), key)
+    return _choice(value, STRATEGIES + ASKED_STRATEGIES + (AUTO,), key)
 
 
 def validate_io_type(value, key):

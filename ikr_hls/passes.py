@@ -181,7 +181,7 @@ def settings_of(graph: Graph, config: ProjectConfig, warn: bool = True) -> Proje
         facts.append(LayerFacts(
             name=layer.keras_name, keras_class=graph.keras_classes.get(layer.keras_name),
             roles=kind.roles + activations.roles(layer), used=used, activation=layer.activation,
-            reuses=kind.reuses, strategies=kind.strategies, merged=layer.merged,
+            reuses=kind.reuses, strategies=kind.forms, merged=layer.merged,
             what=f"{layer.kind} layer"))
     return resolve(config, facts, graph.input_name, graph.removed, set(KERAS_HANDLERS), warn)
 
@@ -239,12 +239,21 @@ def structure(graph: Graph, config: ProjectConfig) -> Graph:
     return derive_facts(apply_settings(graph, config))
 
 
+def settle_da(graph: Graph) -> Graph:
+    """strategy "da": each such layer solved once its types are known, or refused (a reuse
+    factor above 1), or fallen back to unrolled above the solve bound (ikr_hls/da/form.py)."""
+    from .da.form import settle_layers
+
+    return settle_layers(graph, kind_of)
+
+
 def finish(graph: Graph, config: ProjectConfig) -> Graph:
     """The passes after the structure: types, io_stream element widths, then the plan, frozen.
     `config`: the one structure() was given, or the same model's config with other types
     (precision="auto"), whose settings were warned about there."""
     config = settings_of(graph, config, warn=False)
     graph = plan_streams(assign_types(graph, config), config)
+    graph = settle_da(graph)
     graph = plan_hardware(fit_by_default(choose_settings(graph, config.part, config.fit_limit), config))
     warn_code_size(graph)
     return graph

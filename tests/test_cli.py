@@ -45,10 +45,12 @@ def test_report_of_a_model_and_of_a_project(tmp_path):
     proc = run_cli("convert", ikr, "-o", out, "--precision", "ap_fixed<8,3>")
     assert proc.returncode == 0, proc.stderr
     assert f"next:\n  ikr-hls csim {out}" in proc.stdout                    # the summary says what to run
-    proc = run_cli("report", out, "--plot", tmp_path / "r.png", "-q")
+    proc = run_cli("report", out, "--plot", tmp_path / "r.png")
     assert proc.returncode == 0, proc.stderr
     assert "conv2" in proc.stdout and "latency (estimate)" in proc.stdout
     assert (tmp_path / "r.png").read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
+    progress = [line for line in proc.stderr.splitlines() if line.startswith("ikr-hls: plot")]
+    assert len(progress) == 4 and progress[-2].startswith("ikr-hls: plot: done in"), proc.stderr   # each stage
     saved = json.loads((out / "ikr_report.json").read_text())
     assert saved["totals"] == from_model["totals"] and saved["layers"] == from_model["layers"]
 

@@ -22,7 +22,7 @@ import ikr_hls
 from cli_helpers import assert_one_line_error, run_cli
 from ikr_hls import IKRHLSError
 from ikr_hls.cli import main as cli_main
-from ikr_hls.config import STRATEGIES
+from ikr_hls.config import ASKED_STRATEGIES, STRATEGIES
 from ikr_hls.hostbuild import ap_types_dir
 from ikr_hls.precision import parse_fixed, quantize
 
@@ -242,7 +242,7 @@ def _valid(kind, value, hls, slot) -> bool:
             return layer.settings.reuse_factor == hls.config.reuse_factor
         return isinstance(value, int) and not isinstance(value, bool) and layer.settings.reuse_factor == value >= 1
     if kind == "strategy":
-        return value in STRATEGIES
+        return value in STRATEGIES + ASKED_STRATEGIES
     if kind in ("table", "range"):
         return isinstance(value, int) and not isinstance(value, bool) and value > 0 and value & (value - 1) == 0
     if kind == "part":

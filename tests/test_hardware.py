@@ -1,7 +1,7 @@
 """The hardware the firmware describes, read from the firmware itself (tests/hls_code.py), by
 the rules Vitis HLS follows (UG1399), against what the report and the header comments claim
-(ikr_hls/hardware.py and the kinds' cost), for every layer kind, both strategies and reuse
-factors 1, 2 and 4:
+(ikr_hls/hardware.py and the kinds' cost), for every layer kind, every strategy and reuse
+factors 1, 2 and 4 (strategy da, of conv and Dense layers, at reuse factor 1 only):
 
 - the layer's pipelined step has the II the model claims, and runs the claimed number of
   times: latency = steps x II + the pipeline depth allowance;
@@ -9,7 +9,9 @@ factors 1, 2 and 4:
   calls inlined) gets at most 2 accesses per bank per cycle, 2 x II per step, given its
   partition (pragmas in the layer, and in the top function for the buffers it is passed);
 - multipliers: the products of the step, limited by ALLOCATION (operations, or instances of a
-  processing-element function), fit the II, and their count is the claimed one;
+  processing-element function), fit the II, and their count is the claimed one (strategy da:
+  no product by a weight; its adder graph's adders by width and its bias accumulations are
+  the report's);
 - registers, RAM and ROM bits, counted from the arrays the layer declares and the tables it
   reads at a data-dependent index;
 - the top function is a canonical DATAFLOW region: buffers and calls of INLINE-off functions.
@@ -361,6 +363,8 @@ def _check_layer(layer, header, weights, files, report, library_functions, top_p
         f"{where}: {multipliers} multipliers in the code, the report says {entry['multipliers']}")
 
     check_products(layer, entry, step, function, weights, files, all_functions, limit, where)
+    if entry["strategy"] == "da":
+        check_da_adders(header, entry, bits[f"{layer.name}_accum_t"], where)
 
     # operand choices: an ALLOCATION-shared multiplier picks both operands among the products it
     # serves; a PE instance's input written `r == 0 ? a : b ...` is a choice among its values
@@ -480,11 +484,13 @@ def check_products(layer, entry, step, function, weights, files, functions, limi
                if p.kind == "BIND_OP"]
     binds = {p.option("variable"): p.option("impl") for p in pragmas}
     assert set(binds.values()) <= {entry["binding"]}, f"{where}: BIND_OP {binds}, the report binds {entry['binding']}"
-    if layer.kind in ("conv2d", "dense") and entry["multipliers"]:
-        # the weights' products (an activation's, in an ikr helper, are Vitis's choice: docs/hardware.md)
-        targets = {t for _, t, _, _, helper in step.product_reads if t and not helper} | {
-            t for pe in pes for node in walk(pe.body) if isinstance(node, Statement) and products(node.text)
-            for t in re.findall(r"^\s*(?:\w+\s+)?(\w+)\s*[+]?=", node.text)}
+    # the weights' products (an activation's, in an ikr helper, are Vitis's choice: docs/hardware.md)
+    targets = {t for _, t, _, _, helper in step.product_reads if t and not helper} | {
+        t for pe in pes for node in walk(pe.body) if isinstance(node, Statement) and products(node.text)
+        for t in re.findall(r"^\s*(?:\w+\s+)?(\w+)\s*[+]?=", node.text)}
+    if entry["strategy"] == "da":             # distributed arithmetic: no product by a weight at all
+        assert not targets and not pes, f"{where}: strategy da multiplies into {targets}"
+    elif layer.kind in ("conv2d", "dense") and entry["multipliers"]:
         assert targets and targets <= set(binds), f"{where}: products assigned to {targets}, BIND_OP on {binds}"
     tables, types = literal_tables(weights), type_of(files)
     counted: dict = {}
@@ -502,6 +508,22 @@ def check_products(layer, entry, step, function, weights, files, functions, limi
     claimed = {d: n for d, n in entry["constants"]}
     assert counted == claimed, f"{where}: products by constants (digits: count) {counted} in the code, the report " \
                                f"says {claimed}"
+
+
+def check_da_adders(header, entry, acc_bits, where) -> None:
+    """Strategy da: the adder graph's statements (`const ap_fixed<W, I> t = a +|- b;`) by width,
+    and the bias accumulations (`acc += ...`, `acc[j] -= ...`) at the accumulator's width,
+    against the report's operators (check_products: no product by a weight)."""
+    code = clean(header)
+    graph: dict = {}
+    for width in re.findall(r"const ap_u?fixed<(\d+), -?\d+> t\d+ = [^;]*[^<]\s[+-]\s", code):
+        graph[int(width)] = graph.get(int(width), 0) + 1
+    claimed = {op["width"]: op["count"] for op in entry["operators"] if op["what"] == "adder graph"}
+    assert graph == claimed and graph, f"{where}: adders by width {graph} in the code, the report says {claimed}"
+    accumulations = len(re.findall(r"\bacc(?:\[\d+\])? [+-]= ", code))
+    bias = [op for op in entry["operators"] if op["what"] == "bias accumulation"]
+    assert [(op["width"], op["count"]) for op in bias] == ([(acc_bits, accumulations)] if accumulations else []), \
+        f"{where}: {accumulations} bias accumulations in the code, the report says {bias}"
 
 
 # comparisons each priced operator makes (ikr_hls/hardware.py, Operator)
@@ -710,6 +732,17 @@ def check_project(model, model_name, strategy, reuse, ikr_library, precision=PRE
         assert not fifos
         assert totals["buffer_ram_bits"] + totals["buffer_registers_bits"] == \
             sum(slots * size * bits[t] for t, size, slots in arrays.values())
+
+
+DA_MODELS = ("lenet_ikr", "mlp", "depthwise_separable", "activations")
+
+
+@pytest.mark.parametrize("io_type", ["io_parallel", "io_stream"])
+@pytest.mark.parametrize("model_name", DA_MODELS)
+def test_da_code_has_the_hardware_the_report_claims(keras_models, ikr_library, model_name, io_type):
+    """Strategy da (reuse factor 1 only): the same checks, and the adder graph's adders by width."""
+    pytest.importorskip("da4ml")
+    check_project(keras_models[model_name], model_name, "da", 1, ikr_library, io_type=io_type)
 
 
 def test_every_kind_is_covered(keras_models):

@@ -201,7 +201,7 @@ def test_settings_that_mean_nothing_are_warned_naming_layer_and_key(caplog):
         hls = ikr_hls.convert(_bn_softmax_model(), output_dir="unused", config=config)
     (message,) = _warnings(caplog)
     assert "ReuseFactor (the layer has no multipliers to share): mp, bn2" in message
-    assert "Strategy: pattern (the layer has the forms unrolled, resource): d1" in message
+    assert "Strategy: pattern (the layer has the forms unrolled, resource, da): d1" in message
     assert "TableSize (no lookup table" in message and ": r1" in message
     assert "Precision.recip (only an average pool has reciprocals): mp" in message
     by_name = {layer.keras_name: layer for layer in hls.graph.layers}

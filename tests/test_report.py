@@ -410,6 +410,7 @@ def test_lenet_matches_pruning_summary_and_backend(lenet, tmp_path):
 
 def test_lenet_text_and_plot(lenet, tmp_path):
     import matplotlib.image
+    import matplotlib.text
 
     r = build(lenet.graph, lenet.config, synthesis=SYNTHESIS)
     text = R.format_report(r)
@@ -425,6 +426,13 @@ def test_lenet_text_and_plot(lenet, tmp_path):
     assert path.read_bytes()[:4] == b"\x89PNG"
     h, w = matplotlib.image.imread(str(path)).shape[:2]
     assert h >= 600 and w >= 1000
+    from ikr_hls.report.plot import report_figure, trivial_library
+
+    libraries = [l for l in r["layers"] if l.get("patterns")]        # pruned: each has something to show
+    assert libraries and not any(trivial_library(l) for l in libraries)
+    fig = report_figure(json.loads(json.dumps(r)))
+    grids = [t for t in fig.findobj(matplotlib.text.Text) if re.fullmatch(r"#\d+: \d+ kernels?", t.get_text())]
+    assert len(grids) == sum(min(len(l["patterns"]), R.MAX_DRAWN_PATTERNS) for l in libraries)
 
 
 def test_plot_hardware_row_is_the_reports_figures(tmp_path):

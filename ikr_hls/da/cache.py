@@ -16,13 +16,13 @@ import tempfile
 from pathlib import Path
 from typing import Any
 
-from ..hostbuild import cache_dir
-
 log = logging.getLogger(__name__)
 
 
 def solutions_dir() -> Path:
     from da4ml import __version__
+
+    from ..hostbuild import cache_dir  # here: hostbuild imports the backend, which imports the kinds
     return cache_dir() / "da" / f"da4ml-{__version__}"
 
 

@@ -123,7 +123,11 @@ class LayerKind:
     # keras.ops operation classes (x + 3.0 on a Keras tensor) -> handler(operation, [input shapes], source)
     keras_ops: Mapping[str, Handler] = field(default_factory=dict)
     reuses: bool = False                        # has a strategy and a reuse factor
-    strategies: tuple = ("unrolled",)           # the forms it has ("pattern": the IKR pattern PEs)
+    strategies: tuple = ("unrolled",)           # the forms it has ("pattern": the IKR pattern PEs), auto's choices
+    # forms a layer takes only when the config names them, never auto's choice ("da": an adder
+    # graph solved per layer, ikr_hls/da/); the kind's template, view, weights, reference and
+    # cost dispatch on layer.settled.strategy over strategies + these
+    asked_strategies: tuple = ()
     activations: tuple = ()                     # activations it can apply itself (fused)
     folds_scale_shift: bool = False             # a per-channel scale and shift folds into its weights
     takes_padding: bool = False                 # a ZeroPadding2D before it becomes its own padding
@@ -141,6 +145,11 @@ class LayerKind:
     attributes: type = NoAttributes             # its typed attributes (attributes.py), checked by the frontend
     samples: Mapping[str, Sample] = field(default_factory=dict)   # Keras class -> a sample layer of it
 
+
+    @property
+    def forms(self) -> tuple:
+        """Every strategy a config may give its layers: auto's choices, then the asked-only ones."""
+        return self.strategies + self.asked_strategies
 
     def lanes_of(self, layer: Layer) -> tuple:
         """Elements the layer reads and writes per step of its pipelined loop: a pixel's

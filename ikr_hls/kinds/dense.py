@@ -1,6 +1,8 @@
 """dense: a Dense layer over the compact list of its nonzero weights (weight, input index,
-output index), with any activation, softmax included; or, in strategy resource, in
-multiply-accumulate lanes over R cycles (dense_resource.py)."""
+output index), with any activation, softmax included. Three forms: `unrolled` (that list, a
+product per weight), `resource` (multiply-accumulate lanes over R cycles, dense_resource.py) and,
+asked for by name, `da` (the weight matrix as da4ml's graph of shifts and adders, ikr_hls/da/: no
+multiplier, no weight table)."""
 from __future__ import annotations
 
 from dataclasses import dataclass
@@ -12,6 +14,7 @@ from .. import activations, hardware
 from .. import codes as C
 from ..activations import ActivationCall, SoftmaxView
 from ..constants import array, literal
+from ..da import form as da
 from ..ir import ACTIVATIONS, Layer
 from ..precision import index_bits, requantize, to_codes, weight_bits, widen_for_sum
 from . import dense_resource
@@ -25,24 +28,34 @@ ROLES = ("weight", "bias", "accum", "result")
 class DenseFacts:
     """rows, cols: the input and output index of every nonzero weight, ordered by output,
     then input (the order the code accumulates them); lanes: strategy resource's
-    (ikr_hls/lanes.py), None in the unrolled form."""
+    (ikr_hls/lanes.py); da: the da form's facts (strategy da); both None when unrolled."""
     rows: np.ndarray
     cols: np.ndarray
     lanes: Any = None
+    da: da.DAForm | None = None
 
     @property
     def nnz(self) -> int:
         return len(self.rows)
 
 
+def _input_element(row: tuple) -> str:
+    return f"in[{row[0]}]"
+
+
+def _is_da(layer: Layer) -> bool:
+    """Strategy da; any other strategy name (a model-wide pattern or pe) leaves the unrolled form."""
+    return layer.settled.strategy == da.DA
+
+
 def derive(layer: Layer) -> DenseFacts:
     cols, rows = np.nonzero(layer.weights["kernel"].T)
     found = dense_resource.plan(layer, layer.settled.reuse_factor) if _resource(layer) else None
-    return DenseFacts(rows, cols, found)
+    return DenseFacts(rows, cols, found, da.DAForm(layer, _input_element) if _is_da(layer) else None)
 
 
 def _resource(layer: Layer) -> bool:
-    """Strategy resource; any other strategy (a conv's, set for the whole model) is unrolled."""
+    """Strategy resource; a strategy the Dense lacks (a conv's, set for the whole model) is unrolled."""
     return layer.settled.strategy == "resource"
 
 
@@ -91,6 +104,10 @@ class DenseView(View, SoftmaxView):
     table_pragmas: list
     act: ActivationCall
     binding: str              # where the products go (BIND_OP impl): "dsp", "fabric", "" (no pragma)
+    da: bool = False          # strategy da: the graph's statements, its outputs (None: the bias alone)
+    adders: tuple = ()
+    outputs: tuple = ()
+    depth: int = 0
 
 
 def view(layer: Layer) -> View:
@@ -105,7 +122,16 @@ def view(layer: Layer) -> View:
     if _resource(layer):
         return dense_resource.view(layer, layer.facts.lanes, common)
     multipliers = int(layer.plan_cost.multipliers or 0)
-    return DenseView(**common, multipliers=multipliers, allocation=multipliers if rf > 1 else 0)
+    return DenseView(**common, multipliers=multipliers, allocation=multipliers if rf > 1 else 0,
+                     **_da_view(layer))
+
+
+def _da_view(layer: Layer) -> dict:
+    form = layer.facts.da
+    if form is None:
+        return {}
+    return dict(da=True, adders=form.graph.adders, outputs=tuple(enumerate(form.graph.outputs)),
+                depth=form.solution.depth)
 
 
 def _index_type(limit: int) -> str:
@@ -121,6 +147,10 @@ def weights(layer: Layer) -> Weights:
         return Weights(f"Dense, {facts.nnz} nonzero of {kernel.size}, in {len(facts.lanes.macs)} multiply-accumulates",
                        activations.arrays(layer, table_copies(layer))
                        + dense_resource.weight_arrays(layer, facts.lanes) + [bias])
+    if facts.da is not None:
+        return Weights(f"Dense by distributed arithmetic, {facts.nnz} nonzero of {kernel.size} weights as shifts and "
+                       f"{len(facts.da.graph.adders)} adders of the code, no table",
+                       activations.arrays(layer, table_copies(layer)) + [bias])
     return Weights(f"Dense, {facts.nnz} nonzero of {kernel.size}", activations.arrays(layer, table_copies(layer)) + [
         array(f"{layer.name}_w", f"{layer.name}_weight_t", kernel[facts.rows, facts.cols], "nonzero weights only",
               literal(layer, "weight")),
@@ -146,12 +176,34 @@ def reference(layer: Layer, ins: list) -> np.ndarray:
         acc = dense_resource.accumulate(layer.facts.lanes, codes, w_codes, in_t.fractional + p["weight"].fractional,
                                         acc, acc_t)
         return activations.activate(layer, acc, acc_t)
+    if layer.facts.da is not None:           # the graph's exact sums, added once to the bias
+        acc = da.accumulate(codes, w_codes, in_t.width, in_t.fractional, p["weight"].width, p["weight"].fractional,
+                            acc, acc_t)
+        return activations.activate(layer, acc, acc_t)
     cols = np.arange(n_out)
     for step in range(index.shape[0]):
         rows = index[step]
         product = codes[:, rows] * w_codes[rows, cols]
         acc = C.add(acc, acc_t, product, in_t.fractional + p["weight"].fractional, mask[step])
     return activations.activate(layer, acc, acc_t)
+
+
+def _da_cost(layer: Layer) -> Cost:
+    """Strategy da: one step at II 1, the graph's adders at their widths and its depth, the bias
+    accumulations; products only the activation's (a leaky slope, a softmax's normalisation)."""
+    kernel, form = layer.weights["kernel"], layer.facts.da
+    n_out = kernel.shape[1]
+    products = _activation_products(layer)
+    in_bits = hardware.bits(layer.input_types[0]) if layer.input_types else 0
+    acc_bits = hardware.bits(layer.precision["accum"])
+    operators = (da.operators(form, acc_bits) + activations.operators(layer, n_out, acc_bits)
+                 + hardware.conversion("result", layer.precision["result"], n_out))
+    return Cost(ii=1, iterations=1, chain=hardware.chain(da.chain(form), activations.chain(layer, n_out), ("write", 1)),
+                multipliers=products, sharing="none: shifts and adds" if not products else "one per product",
+                registers_bits=n_out * acc_bits,
+                memories=tuple(activations.table_memories(layer, table_copies(layer))),
+                product_bits=(hardware.product_weight_bits(layer, kernel), in_bits), macs_dense=int(kernel.size),
+                macs=layer.facts.nnz, operators=operators, constants=activations.constant_products(layer, n_out))
 
 
 def cost(layer: Layer) -> Cost:
@@ -161,6 +213,8 @@ def cost(layer: Layer) -> Cost:
     if layer.facts.lanes is not None:
         return dense_resource.cost(layer, layer.facts.lanes, _activation_products(layer),
                                    tuple(activations.table_memories(layer, table_copies(layer))))
+    if layer.facts.da is not None:
+        return _da_cost(layer)
     kernel = layer.weights["kernel"]
     rf = layer.settled.reuse_factor
     products = layer.facts.nnz + _activation_products(layer)
@@ -225,3 +279,4 @@ KIND = LayerKind(
     template=template, view=view, weights=weights,
     reference=reference, cost=cost, report=report, values=values, default_accum=default_accum, derive=derive,
     reuses=True, strategies=("unrolled", "resource"), activations=ACTIVATIONS, folds_scale_shift=True)
+    reuses=True, asked_strategies=(da.DA,), activations=ACTIVATIONS, folds_scale_shift=True)

@@ -90,10 +90,10 @@ def _layer_report(layer, config, family: str) -> dict:
         "activation": layer.activation,
         "in_shape": [int(d) for d in layer.in_shape],
         "out_shape": [int(d) for d in layer.out_shape],
-        # a kind with one form has no strategy to report, whatever the config's default; a
-        # model-wide strategy the kind lacks (pattern on a Dense) leaves it in its first form
-        "strategy": (layer.settled.strategy if layer.settled.strategy in kind.strategies else kind.strategies[0])
-        if kind.reuses and len(kind.strategies) > 1 else None,
+        # a kind with one form of auto's reports only a form asked for (da); a model-wide strategy
+        # the kind lacks (pattern on a Dense) leaves it in its first form
+        "strategy": (layer.settled.strategy if layer.settled.strategy in kind.forms else kind.strategies[0])
+        if kind.reuses and (len(kind.strategies) > 1 or layer.settled.strategy in kind.asked_strategies) else None,
         "reuse_factor": int(layer.settled.reuse_factor) if kind.reuses else None,
         "weight_type": None, "weight_bits": None, "bias_type": None, "bias_bits": 0,
         "result_type": layer.precision["result"].cpp if "result" in layer.precision else None,

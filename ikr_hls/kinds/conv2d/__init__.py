@@ -9,6 +9,9 @@ are multiplied, in one of four strategies, a module each, chosen from STRATEGIES
     resource.py   multiply-accumulate lanes over R cycles, weights in ROMs of depth R: the
                   multipliers, adders and code shrink with R (large layers)
 
+or, asked for by name only (ASKED, never auto's choice), none is: da.py writes the per-pixel
+constant matrix as da4ml's graph of shifts and adders (ikr_hls/da/).
+
 frontend.py reads the Keras layers; common.py holds what the strategies share (facts, window,
 the view, arrays, reference and cost around the products, the report)."""
 from __future__ import annotations
@@ -24,17 +27,19 @@ from ...ir import Layer
 from ...patterns import patterns_from_kernel
 from ...precision import requantize, to_codes
 from ..base import SCALAR_ACTIVATIONS, Cost, LayerKind, View, Weights
-from . import common, pattern, pe, resource, unrolled
+from . import common, da, pattern, pe, resource, unrolled
 from .common import ConvAttributes, ConvFacts, ConvStrategy, conv_attributes, layer_kernel, window
 from .frontend import KERAS, SAMPLES, keras_tensor
 
 ROLES = ("weight", "bias", "accum", "result")
 STRATEGIES: dict[str, ConvStrategy] = {s.name: s for s in (unrolled.STRATEGY, pattern.STRATEGY, pe.STRATEGY,
                                                                 resource.STRATEGY)}
+ASKED: dict[str, ConvStrategy] = {da.STRATEGY.name: da.STRATEGY}
+FORMS = {**STRATEGIES, **ASKED}
 
 
 def strategy_of(layer: Layer) -> ConvStrategy:
-    return STRATEGIES[layer.settled.strategy]
+    return FORMS[layer.settled.strategy]
 
 
 def derive(layer: Layer) -> ConvFacts:
@@ -94,9 +99,10 @@ def cost(layer: Layer) -> Cost:
 
 KIND = LayerKind(
     name="conv2d", keras=KERAS, samples=SAMPLES, attributes=ConvAttributes,
-    roles=ROLES, templates=tuple(t for s in STRATEGIES.values() for t in (s.template, s.template + "_stream")),
+    roles=ROLES, templates=tuple(t for s in FORMS.values() for t in (s.template, s.template + "_stream")),
     template=template, view=view,
     weights=weights, reference=reference, cost=cost, report=common.report, values=common.values,
     default_accum=common.default_accum, derive=derive, reuses=True, strategies=tuple(STRATEGIES),
+    asked_strategies=tuple(ASKED),
     activations=SCALAR_ACTIVATIONS, folds_scale_shift=True, takes_padding=True,
     loop_nest=lambda layer: window(layer).nest(), keras_tensor=keras_tensor)

@@ -128,6 +128,7 @@ class StrategyCost:
     adds: int = 0                  # adders of its sums and accumulations a step (accumulator width)
     control: int = 0               # its comparisons of the cycle r (choices, guards, updates)
     constants: tuple = ()          # its products by constants ((CSD digits, count), ...): R = 1
+    operators: tuple = ()          # its own operators at their widths (hardware.Operator: da's adder graph)
 
 
 R = Var("r")                       # the cycle of a pixel, in the PE strategies
@@ -302,7 +303,7 @@ def cost(layer: Layer, own: StrategyCost) -> hardware.Cost:
     chain = hardware.chain(("read", 1), own.chain, activations.chain(layer), ("write", 1))
     acc_bits = hardware.bits(layer.precision["accum"])
     grid = window(layer)
-    operators = (hardware.ops("accumulation", "add", acc_bits, own.adds)
+    operators = (hardware.ops("accumulation", "add", acc_bits, own.adds) + own.operators
                  + activations.operators(layer, f, acc_bits)
                  + hardware.ops("padding zeros", "select", in_bits, c if a.padded else 0)
                  + hardware.control("window and cycle conditions",
