@@ -278,5 +278,5 @@ KIND = LayerKind(
     roles=ROLES, templates=("dense", "dense_stream", "dense_resource", "dense_resource_stream"),
     template=template, view=view, weights=weights,
     reference=reference, cost=cost, report=report, values=values, default_accum=default_accum, derive=derive,
-    reuses=True, strategies=("unrolled", "resource"), activations=ACTIVATIONS, folds_scale_shift=True)
-    reuses=True, asked_strategies=(da.DA,), activations=ACTIVATIONS, folds_scale_shift=True)
+    reuses=True, strategies=("unrolled", "resource"), asked_strategies=(da.DA,), activations=ACTIVATIONS,
+    folds_scale_shift=True)
