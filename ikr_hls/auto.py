@@ -101,7 +101,7 @@ def candidates(layer: Layer, part: str, family: str, available: dict) -> list:
     return [c for stream in streams(layer, part, family, available) for c in stream]
 
 
-def fixed_estimate(graph: Graph, auto: set, part: str, family: str) -> dict:
+def _fixed_estimate(graph: Graph, auto: set, part: str, family: str) -> dict:
     """The estimate of the layers that keep their settings."""
     from .plan import priced
 
@@ -163,7 +163,7 @@ def choose_settings(graph: Graph, part: str, limit: float) -> Graph:
     family = family_of(part)
     available = device.available()
     options = {l.name: streams(l, part, family, available) for l in auto}
-    fixed = fixed_estimate(graph, {l.name for l in auto}, part, family)
+    fixed = _fixed_estimate(graph, {l.name for l in auto}, part, family)
     chosen = choose(options, fixed, {k: limit * available[k] for k in RESOURCES})
     for layer in auto:
         c = chosen[layer.name]

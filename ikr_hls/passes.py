@@ -10,9 +10,9 @@ import logging
 
 import numpy as np
 
-from . import activations
+from . import activations, fpga_estimate
 from .attributes import Settings
-from .auto import choose_settings, fixed_estimate
+from .auto import choose_settings
 from .config import AUTO, ProjectConfig
 from .errors import IKRHLSError
 from .hardware import COMPLETE_PARTITION_LIMIT, has_figures
@@ -21,7 +21,7 @@ from .kinds import FREE, KERAS_HANDLERS, hardware_kind, kind_of
 from .kinds.base import pixel_lanes
 from .layer_settings import LayerFacts, resolve
 from .parts import RESOURCES, family_of, lookup
-from .plan import plan_hardware
+from .plan import plan_hardware, priced
 from .precision_inference import ACT_RANGE, assign_types
 
 log = logging.getLogger(__name__)
@@ -287,13 +287,20 @@ def fit_by_default(graph: Graph, config: ProjectConfig) -> Graph:
     device = lookup(config.part)
     if not config.fit_default or device is None or not graph.fixed_point:
         return graph
-    available = device.available()
-    total = fixed_estimate(graph, set(), config.part, family_of(config.part))
+    available, family = device.available(), family_of(config.part)
+    costs = {layer.name: priced(layer, kind_of(layer).cost_of(layer), config.part) for layer in graph.layers}
+    total = dict.fromkeys(RESOURCES, 0.0)
+    for layer in graph.layers:
+        if has_figures(layer):
+            for k, v in fpga_estimate.estimate(costs[layer.name], family).items():
+                total[k] += v
     over = {k: total[k] / available[k] for k in RESOURCES
             if available[k] and total[k] > config.fit_limit * available[k]}
     taps = sum(layer.facts.nnz for layer in graph.layers
                if layer.kind == "conv2d" and layer.settled.strategy == "unrolled" and layer.facts is not None)
     if not over and taps <= UNROLLED_TAPS_WARNING:
+        for layer in graph.layers:        # the plan keeps these costs (a layer is priced once)
+            layer.cost = costs[layer.name]
         return graph
     chosen = []
     for layer in graph.layers:
