@@ -16,6 +16,7 @@ two PEs ever write one register, and no write conflict can occur.
 """
 from __future__ import annotations
 
+import functools
 from dataclasses import dataclass
 
 import numpy as np
@@ -24,7 +25,6 @@ from ... import codes as C
 from ... import hardware
 from ...constants import array, literal
 from ...expr import Var, any_of, index
-from ...hardware import comparisons
 from ...ir import Layer
 from ...patterns import patterns_from_kernel
 from ...precision import IndexType, index_bits, requantize
@@ -39,6 +39,7 @@ from .common import (
     activation_products,
     choice,
     copy_of,
+    instance_operators,
     kernel_constants,
     view_fields,
 )
@@ -60,7 +61,22 @@ class PEPlan:
 
     @property
     def kernels(self) -> int:
-        return sum(slot is not None for slots in self.pes for slot in slots)
+        return len(self.slots[0])
+
+    @functools.cached_property
+    def slots(self) -> tuple:
+        """The live slots as arrays (PE, cycle, input channel, output channel), PE by PE, cycle
+        by cycle: what the cost counts."""
+        live = [(p, r, *slot[:2]) for p, slots in enumerate(self.pes) for r, slot in enumerate(slots) if slot is not None]
+        table = np.array(live, dtype=np.int64).reshape(-1, 4)
+        return tuple(table[:, j] for j in range(4))
+
+    @functools.cached_property
+    def channel_counts(self) -> np.ndarray:
+        """Per PE, how many input channels it reads (len(channels(p)))."""
+        p, _, ci, _ = self.slots
+        pairs = np.unique(p * (int(ci.max(initial=0)) + 1) + ci)
+        return np.bincount(pairs // (int(ci.max(initial=0)) + 1), minlength=len(self.pes))
 
     @property
     def positions(self) -> list:
@@ -242,33 +258,32 @@ def cost(layer: Layer, in_bits: int, w_bits: int) -> StrategyCost:
         memories.append(hardware.Memory("PE weights", "ROM", count * p_.keep, rf, w_bits))
         if p_.pattern_bits:
             memories.append(hardware.Memory("PE pattern ids", "ROM", count, rf, p_.pattern_bits))
-    by_ways: dict = {}
-    for p in range(count if rf > 1 else 0):      # a PE reading several channels chooses by cycle
-        ways = len(p_.channels(p))
-        if ways > 1:
-            by_ways[ways] = by_ways.get(ways, 0) + len(p_.positions)
-    muxes += [hardware.Mux("PE inputs", n, ways, in_bits) for ways, n in sorted(by_ways.items())]
+    channels = p_.channel_counts              # per PE, the input channels it reads
+    many, pes = np.unique(channels[channels > 1] if rf > 1 else channels[:0], return_counts=True)
+    # a PE reading several channels chooses by cycle
+    muxes += [hardware.Mux("PE inputs", int(n) * len(p_.positions), int(ways), in_bits)
+              for ways, n in zip(many, pes, strict=True)]
     by_ways = {}
     for t in range(p_.keep if rf > 1 else 0):   # each PE's tap multiplexers, by pattern id (R = 1: a
         if p_.ways(t) > 1:                      # constant id, inlined: no multiplexer left)
             by_ways[p_.ways(t)] = by_ways.get(p_.ways(t), 0) + count
     muxes += [hardware.Mux("PE pattern", n, ways, in_bits) for ways, n in sorted(by_ways.items())]
-    shared = sum(len(p_.channels(p)) > 1 for p in range(count))
+    shared = int((channels > 1).sum())
     sharing = (f"{count} PE(s) of {p_.keep} multipliers for {p_.kernels} kernel(s), {rf} cycle(s) each"
                + (f"; {shared} choose their input channel by cycle" if shared else ""))
-    served: dict = {}                   # (cycle, filter) -> PE sums added to it in that cycle
-    for slots in p_.pes:
-        for r, slot in enumerate(slots):
-            if slot is not None:
-                served[(r, slot[1])] = served.get((r, slot[1]), 0) + 1
+    pe, r, ci, co = p_.slots
+    # the most PE sums added to one filter in one cycle
+    served = int(np.bincount(r * (int(co.max(initial=0)) + 1) + co).max(initial=0)) if len(co) else 0
     # a PE input's choice of channel by cycle, then the pattern multiplexer, the products, the PE's sum
-    choose = (1 if any(len(p_.channels(p)) > 1 for p in range(count)) and rf > 1 else 0) \
+    choose = (1 if shared and rf > 1 else 0) \
         + (hardware.tree_levels(max((p_.ways(t) for t in range(p_.keep)), default=1)) if rf > 1 else 0)
     if rf > 1:                  # each PE: its sum (keep - 1 adders) and the filters it updates
-        written = instances(layer)
-        adds = sum(p_.keep - 1 + len(inst["updates"]) for inst in written)
-        control = 2 + sum(comparisons(*inst["inputs"], *(c for c, _ in inst["updates"]), inst["guard"])
-                          for inst in written)           # + the bias's r == 0 and the output's r == R-1
+        # counted from the plan as `instances` writes them (tests/test_auto.py compares the two)
+        ops = instance_operators(pe, r, ci, co, np.full(count, len(p_.positions)), rf)
+        adds = int((p_.keep - 1 + ops["updates"]).sum())
+        # + the bias's r == 0 and the output's r == R-1; an idle PE's guard compares each of its cycles
+        idle = ops["slots"] < rf
+        control = 2 + ops["input_compares"] + ops["update_compares"] + int(ops["slots"][idle].sum())
         constants: tuple = ()
     else:                       # every kernel: its PE's sum and the accumulation, keep adders
         adds, control = p_.kernels * p_.keep, 0
