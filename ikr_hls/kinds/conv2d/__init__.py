@@ -44,6 +44,22 @@ def derive(layer: Layer) -> ConvFacts:
     return dataclasses.replace(facts, form=strategy.derive(layer, facts))
 
 
+def derive_again(layer: Layer, earlier: ConvFacts) -> ConvFacts:
+    """derive at the layer's settings, from its facts at other settings: the nonzeros, support
+    groups, pattern library and filter taps depend only on the kernel, and are kept."""
+    strategy = strategy_of(layer)
+    facts = _keeping_taps(earlier, cycles=strategy.cycles(layer.settled.reuse_factor), form=None)
+    return _keeping_taps(facts, form=strategy.derive(layer, facts))
+
+
+def _keeping_taps(facts: ConvFacts, **changes) -> ConvFacts:
+    """dataclasses.replace, with the filter taps if they were computed (a cached property)."""
+    out = dataclasses.replace(facts, **changes)
+    if "filter_taps" in vars(facts):
+        vars(out)["filter_taps"] = vars(facts)["filter_taps"]
+    return out
+
+
 def template(layer: Layer) -> str:
     return strategy_of(layer).template
 
@@ -94,6 +110,7 @@ KIND = LayerKind(
     roles=ROLES, templates=tuple(t for s in STRATEGIES.values() for t in (s.template, s.template + "_stream")),
     template=template, view=view,
     weights=weights, reference=reference, cost=cost, report=common.report, values=common.values,
-    default_accum=common.default_accum, derive=derive, reuses=True, strategies=tuple(STRATEGIES),
+    default_accum=common.default_accum, derive=derive, derive_again=derive_again, reuses=True,
+    strategies=tuple(STRATEGIES),
     activations=SCALAR_ACTIVATIONS, folds_scale_shift=True, takes_padding=True,
     loop_nest=lambda layer: window(layer).nest(), keras_tensor=keras_tensor)

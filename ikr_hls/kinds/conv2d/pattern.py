@@ -288,8 +288,10 @@ def cost(layer: Layer, in_bits: int, w_bits: int) -> StrategyCost:
         adds, control = facts.nnz, 0
         kernel = layer.weights["kernel"]
         kw = kernel.shape[1]
-        constants = kernel_constants(layer, [kernel[p // kw, p % kw, ci, co] for g in facts.groups
-                                             for ci, co in g["kernels"] for p in g["positions"]])
+        at = [np.asarray(g["positions"]) for g in facts.groups]      # per group: each kernel's taps
+        constants = kernel_constants(layer, np.concatenate(
+            [kernel[p // kw, p % kw][:, g["kernels"][:, 0], g["kernels"][:, 1]].T.reshape(-1)
+             for g, p in zip(facts.groups, at, strict=True)] or [np.zeros(0)]))
     return StrategyCost(multipliers=facts.multipliers + activation_products(layer), adds=adds, control=control,
                         constants=constants,
                         sharing=(f"{sum(-(-len(g['kernels']) // rf) for g in facts.groups)} PE instance(s) for "

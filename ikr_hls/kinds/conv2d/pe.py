@@ -17,7 +17,7 @@ two PEs ever write one register, and no write conflict can occur.
 from __future__ import annotations
 
 import functools
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 import numpy as np
 
@@ -56,27 +56,33 @@ class PEPlan:
     """
     keep: int
     library: list
-    pes: list
     rf: int
+    count: int                                             # PEs
+    table: np.ndarray = field(repr=False, compare=False)   # the live slots: (PE, cycle, ci, co, pattern id) rows
+
+    @functools.cached_property
+    def pes(self) -> list:
+        out: list = [[None] * self.rf for _ in range(self.count)]
+        for p, r, ci, co, pid in self.table.tolist():
+            out[p][r] = (ci, co, pid)
+        return out
 
     @property
     def kernels(self) -> int:
         return len(self.slots[0])
 
-    @functools.cached_property
+    @property
     def slots(self) -> tuple:
         """The live slots as arrays (PE, cycle, input channel, output channel), PE by PE, cycle
         by cycle: what the cost counts."""
-        live = [(p, r, *slot[:2]) for p, slots in enumerate(self.pes) for r, slot in enumerate(slots) if slot is not None]
-        table = np.array(live, dtype=np.int64).reshape(-1, 4)
-        return tuple(table[:, j] for j in range(4))
+        return tuple(self.table[:, j] for j in range(4))
 
     @functools.cached_property
     def channel_counts(self) -> np.ndarray:
         """Per PE, how many input channels it reads (len(channels(p)))."""
         p, _, ci, _ = self.slots
         pairs = np.unique(p * (int(ci.max(initial=0)) + 1) + ci)
-        return np.bincount(pairs // (int(ci.max(initial=0)) + 1), minlength=len(self.pes))
+        return np.bincount(pairs // (int(ci.max(initial=0)) + 1), minlength=self.count)
 
     @property
     def positions(self) -> list:
@@ -100,7 +106,7 @@ class PEPlan:
 
     @property
     def multipliers(self) -> int:
-        return len(self.pes) * self.keep
+        return self.count * self.keep
 
 
 def plan(kernel: np.ndarray, rf: int) -> PEPlan:
@@ -114,14 +120,23 @@ def plan(kernel: np.ndarray, rf: int) -> PEPlan:
         own = [int(p) for p in np.flatnonzero(mask)]
         spare = [p for p in range(kh * kw) if p not in own]
         library.append(sorted(own + spare[:keep - len(own)]))
-    pes, rests = [], []
-    for ci in range(c):
-        live = [(ci, co, int(found.assignment[ci, co])) for co in range(f) if found.assignment[ci, co] >= 0]
-        whole = len(live) - len(live) % rf
-        pes += [live[k:k + rf] for k in range(0, whole, rf)]
-        rests += live[whole:]
-    pes += [rests[k:k + rf] for k in range(0, len(rests), rf)]   # these choose their channel by cycle
-    return PEPlan(keep, library, [pe + [None] * (rf - len(pe)) for pe in pes], rf)
+    # input-channel stationary: each channel's live kernels (by output channel) fill PEs R at a
+    # time; the remainders of all channels, in channel order, share the PEs after them
+    ci, co = np.nonzero(found.assignment >= 0)                 # channel by channel, filter by filter
+    pid = found.assignment[ci, co]
+    per_channel = np.bincount(ci, minlength=c)
+    whole = per_channel - per_channel % rf
+    start = np.r_[0, np.cumsum(per_channel)[:-1]]
+    j = np.arange(len(ci)) - start[ci]                         # the kernel's rank in its channel
+    full = j < whole[ci]
+    full_pes = whole // rf
+    first_pe = np.r_[0, np.cumsum(full_pes)[:-1]]
+    rest_rank = np.cumsum(~full) - 1                           # among the remainders, in order
+    pe = np.where(full, first_pe[ci] + j // rf, int(full_pes.sum()) + rest_rank // rf)
+    r = np.where(full, j % rf, rest_rank % rf)
+    order = np.lexsort((r, pe))
+    table = np.column_stack([pe, r, ci, co, pid])[order].astype(np.int64)
+    return PEPlan(keep, library, rf, int(pe.max(initial=-1)) + 1, table)
 
 
 def plan_of(layer: Layer) -> PEPlan:
@@ -252,7 +267,7 @@ def cost(layer: Layer, in_bits: int, w_bits: int) -> StrategyCost:
     """The PEs' multipliers, ROMs and operand choices; the pe strategy multiplies every live
     kernel's `keep` taps (a kept weight that is 0 too)."""
     p_ = plan_of(layer)
-    rf, count = p_.rf, len(p_.pes)
+    rf, count = p_.rf, p_.count
     memories, muxes = [], []
     if rf > 1 and count:                       # per PE, ROMs of depth R
         memories.append(hardware.Memory("PE weights", "ROM", count * p_.keep, rf, w_bits))
@@ -263,7 +278,7 @@ def cost(layer: Layer, in_bits: int, w_bits: int) -> StrategyCost:
     # a PE reading several channels chooses by cycle
     muxes += [hardware.Mux("PE inputs", int(n) * len(p_.positions), int(ways), in_bits)
               for ways, n in zip(many, pes, strict=True)]
-    by_ways = {}
+    by_ways: dict = {}
     for t in range(p_.keep if rf > 1 else 0):   # each PE's tap multiplexers, by pattern id (R = 1: a
         if p_.ways(t) > 1:                      # constant id, inlined: no multiplexer left)
             by_ways[p_.ways(t)] = by_ways.get(p_.ways(t), 0) + count
@@ -289,9 +304,9 @@ def cost(layer: Layer, in_bits: int, w_bits: int) -> StrategyCost:
         adds, control = p_.kernels * p_.keep, 0
         kernel = layer.weights["kernel"]
         kw = kernel.shape[1]
-        constants = kernel_constants(layer, [kernel[pos // kw, pos % kw, ci, co] for slots in p_.pes
-                                             for ci, co, pid in (s for s in slots if s is not None)
-                                             for pos in p_.library[pid]])
+        # each live kernel's `keep` weights, at its pattern's positions
+        at = np.array(p_.library, dtype=np.int64).reshape(len(p_.library), p_.keep)[p_.table[:, 4]]
+        constants = kernel_constants(layer, kernel[at // kw, at % kw, ci[:, None], co[:, None]].reshape(-1))
     return StrategyCost(multipliers=p_.multipliers + activation_products(layer), sharing=sharing, adds=adds,
                         control=control, constants=constants,
                         memories=tuple(memories), muxes=tuple(muxes), accumulator_bits=accumulator_bits(layer),
