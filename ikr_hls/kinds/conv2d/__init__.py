@@ -46,17 +46,18 @@ def derive(layer: Layer) -> ConvFacts:
 
 def derive_again(layer: Layer, earlier: ConvFacts) -> ConvFacts:
     """derive at the layer's settings, from its facts at other settings: the nonzeros, support
-    groups, pattern library and filter taps depend only on the kernel, and are kept."""
+    groups, pattern libraries and filter taps depend only on the kernel, and are kept."""
     strategy = strategy_of(layer)
-    facts = _keeping_taps(earlier, cycles=strategy.cycles(layer.settled.reuse_factor), form=None)
-    return _keeping_taps(facts, form=strategy.derive(layer, facts))
+    facts = _keeping_cached(earlier, cycles=strategy.cycles(layer.settled.reuse_factor), form=None)
+    return _keeping_cached(facts, form=strategy.derive(layer, facts))
 
 
-def _keeping_taps(facts: ConvFacts, **changes) -> ConvFacts:
-    """dataclasses.replace, with the filter taps if they were computed (a cached property)."""
+def _keeping_cached(facts: ConvFacts, **changes) -> ConvFacts:
+    """dataclasses.replace, with the cached properties already computed (they depend on the
+    kernel only)."""
     out = dataclasses.replace(facts, **changes)
-    if "filter_taps" in vars(facts):
-        vars(out)["filter_taps"] = vars(facts)["filter_taps"]
+    fields = {f.name for f in dataclasses.fields(facts)}
+    vars(out).update({k: v for k, v in vars(facts).items() if k not in fields})
     return out
 
 

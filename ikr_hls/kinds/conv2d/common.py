@@ -14,7 +14,7 @@ from ...activations import ActivationCall
 from ...attributes import Attributes, attributes_of, not_negative, positive
 from ...expr import Expr, Var, any_of, cpp, select
 from ...ir import Layer
-from ...patterns import LayerPatterns, unique_masks
+from ...patterns import LayerPatterns, patterns_from_kernel, unique_masks
 from ...precision import index_bits, weight_bits, widen_for_sum
 from ..base import View
 from ..window import Window
@@ -98,6 +98,18 @@ class ConvFacts:
     def filter_taps(self) -> list:
         """Computed when a strategy asks (the unrolled one): it walks every weight."""
         return filter_taps(self.kernel)
+
+    @functools.cached_property
+    def filter_orders(self) -> list:
+        """Per filter, its taps as (ci*KH + kh)*KW + kw, in the order of filter_taps."""
+        kh, kw = self.kernel.shape[:2]
+        return [(taps[:, 0] * kh + taps[:, 1]) * kw + taps[:, 2] for taps in self.filter_taps]
+
+    @functools.cached_property
+    def kernel_patterns(self) -> LayerPatterns:
+        """The IKR library of the whole (KH, KW, CI, CO) kernel (a depthwise conv's zeros
+        between channels are not live either): the pe strategy's."""
+        return patterns_from_kernel(self.kernel)
 
 
 @dataclass(frozen=True)

@@ -26,7 +26,7 @@ from ... import hardware
 from ...constants import array, literal
 from ...expr import Var, any_of, index
 from ...ir import Layer
-from ...patterns import patterns_from_kernel
+from ...patterns import LayerPatterns, patterns_from_kernel
 from ...precision import IndexType, index_bits, requantize
 from .common import (
     ConvFacts,
@@ -109,10 +109,12 @@ class PEPlan:
         return self.count * self.keep
 
 
-def plan(kernel: np.ndarray, rf: int) -> PEPlan:
-    """The PEs of a conv kernel (KH, KW, CI, CO) at reuse factor `rf`."""
+def plan(kernel: np.ndarray, rf: int, found: LayerPatterns | None = None) -> PEPlan:
+    """The PEs of a conv kernel (KH, KW, CI, CO) at reuse factor `rf` (`found`: the kernel's
+    patterns, if known)."""
     kh, kw, c, f = kernel.shape
-    found = patterns_from_kernel(kernel)       # of the conv's own kernel: a depthwise conv's zeros are not live
+    if found is None:                          # of the conv's own kernel: a depthwise conv's zeros are not live
+        found = patterns_from_kernel(kernel)
     masks = found.library.reshape(len(found.library), kh * kw)
     keep = int(masks.sum(axis=1).max()) if len(masks) else 0
     library = []
@@ -148,7 +150,7 @@ def plan_of(layer: Layer) -> PEPlan:
 
 
 def derive(layer: Layer, facts: ConvFacts) -> PEPlan:
-    return plan(layer.weights["kernel"], layer.settled.reuse_factor)
+    return plan(layer.weights["kernel"], layer.settled.reuse_factor, facts.kernel_patterns)
 
 
 def drawing(positions, kh: int, kw: int) -> str:
