@@ -9,7 +9,10 @@ part's LUT, FF, DSP and BRAM_18K; the layers
 that are not auto keep their settings and their estimates. T runs through the candidates'
 latencies from the smallest up; the first T whose total fits is taken (greedy: the per-layer
 choice by the sum of shares is not an exact multi-resource knapsack). Candidates are priced
-only as T reaches them (per strategy in increasing reuse factor, whose latency grows with it).
+only as T reaches them (per strategy in increasing reuse factor, whose latency grows with it),
+each once; what only a layer's weights decide is derived once and kept across its candidates
+(LayerKind.derive_again), and the cheapest candidate of each layer so far is kept as they
+arrive (docs/report.md: what the search costs).
 When none fits, every auto layer takes its cheapest candidate (the report's fit check then
 says it does not fit).
 The DATAFLOW buffers are not in the search: they do not depend on the reuse factor.
