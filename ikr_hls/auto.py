@@ -9,7 +9,10 @@ part's LUT, FF, DSP and BRAM_18K; the layers
 that are not auto keep their settings and their estimates. T runs through the candidates'
 latencies from the smallest up; the first T whose total fits is taken (greedy: the per-layer
 choice by the sum of shares is not an exact multi-resource knapsack). Candidates are priced
-only as T reaches them (per strategy in increasing reuse factor, whose latency grows with it).
+only as T reaches them (per strategy in increasing reuse factor, whose latency grows with it),
+each once; what only a layer's weights decide is derived once and kept across its candidates
+(LayerKind.derive_again), and the cheapest candidate of each layer so far is kept as they
+arrive (docs/report.md: what the search costs).
 When none fits, every auto layer takes its cheapest candidate (the report's fit check then
 says it does not fit).
 The DATAFLOW buffers are not in the search: they do not depend on the reuse factor.
@@ -45,25 +48,33 @@ class Candidate:
     share: float                  # sum of its shares of the part's resources
 
 
-def _evaluate(layer: Layer, strategy: str, reuse: int, part: str, family: str) -> tuple:
-    """(latency, estimate) of the layer with these settings (its facts derived for them)."""
+def _evaluate(layer: Layer, strategy: str, reuse: int, part: str, earlier) -> tuple:
+    """(cost, facts) of the layer with these settings, its facts derived for them (from
+    `earlier`, its facts at other settings, where its kind can reuse what only the weights
+    decide); the layer keeps its own settings and facts."""
     from .plan import priced
 
     kind = kind_of(layer)
-    layer.settings = layer.settled.replace(strategy=strategy, reuse_factor=reuse)
-    layer.facts = kind.derive(layer) if kind.derive else None
-    cost = priced(layer, kind.cost_of(layer), part)
-    return cost.latency, fpga_estimate.estimate(cost, family)
+    saved = layer.settings, layer.facts
+    try:
+        layer.settings = layer.settled.replace(strategy=strategy, reuse_factor=reuse)
+        if kind.derive is None:
+            layer.facts = None
+        elif kind.derive_again is not None and earlier is not None:
+            layer.facts = kind.derive_again(layer, earlier)
+        else:
+            layer.facts = kind.derive(layer)
+        return priced(layer, kind.cost_of(layer), part), layer.facts
+    finally:
+        layer.settings, layer.facts = saved
 
 
-def _reuse_factors(layer: Layer) -> list:
+def _reuse_factors(strategy: str, products: int) -> list:
     """1, 2, 4, ... up to the layer's products at R = 1 (beyond them nothing is saved), and up to
     MAX_AUTO_PE_REUSE for the pattern and pe strategies."""
-    kind = kind_of(layer)
-    products = kind.cost_of(layer).multipliers or 1
-    most = MAX_AUTO_PE_REUSE if layer.settled.strategy in ("pattern", "pe") else MAX_AUTO_REUSE
+    most = MAX_AUTO_PE_REUSE if strategy in ("pattern", "pe") else MAX_AUTO_REUSE
     out, r = [], 1
-    while r <= min(products, most):
+    while r <= min(products or 1, most):
         out.append(r)
         r *= 2
     return out
@@ -71,27 +82,28 @@ def _reuse_factors(layer: Layer) -> list:
 
 def streams(layer: Layer, part: str, family: str, available: dict) -> list:
     """Per strategy the layer may take, its candidates in increasing reuse factor (so, latency),
-    each priced when it is asked for; the layer keeps its settings in between."""
+    each priced when it is asked for, once; the layer keeps its settings in between. The
+    first candidate (R = 1, or the layer's own R) says how far R goes (its products); the
+    facts that do not depend on R are derived once per layer and reused (LayerKind.derive_again)."""
     kind = kind_of(layer)
     settings = layer.settled
     strategies = kind.strategies if settings.auto_strategy else (settings.strategy,)
+    shared: list = [None]          # the layer's facts at the last settings priced
+
+    def candidate(strategy: str, reuse: int) -> tuple:
+        cost, shared[0] = _evaluate(layer, strategy, reuse, part, shared[0])
+        estimate = fpga_estimate.estimate(cost, family)
+        share = sum(estimate[k] / available[k] for k in RESOURCES if available[k])
+        return Candidate(strategy, reuse, cost.latency, estimate, share), cost
 
     def stream(strategy: str):
-        saved = layer.settings, layer.facts
-        try:
-            layer.settings = settings.replace(strategy=strategy, reuse_factor=1)
-            layer.facts = kind.derive(layer) if kind.derive else None
-            reuses = _reuse_factors(layer) if settings.auto_reuse else [settings.reuse_factor]
-        finally:
-            layer.settings, layer.facts = saved
-        for reuse in reuses:
-            saved = layer.settings, layer.facts
-            try:
-                latency, estimate = _evaluate(layer, strategy, reuse, part, family)
-            finally:
-                layer.settings, layer.facts = saved
-            share = sum(estimate[k] / available[k] for k in RESOURCES if available[k])
-            yield Candidate(strategy, reuse, latency, estimate, share)
+        if not settings.auto_reuse:
+            yield candidate(strategy, settings.reuse_factor)[0]
+            return
+        first, cost = candidate(strategy, 1)
+        yield first
+        for reuse in _reuse_factors(strategy, cost.multipliers)[1:]:
+            yield candidate(strategy, reuse)[0]
 
     return [stream(strategy) for strategy in strategies]
 
@@ -114,38 +126,39 @@ def _fixed_estimate(graph: Graph, auto: set, part: str, family: str) -> dict:
     return total
 
 
-def _cheapest(candidates: list) -> Candidate:
-    return min(candidates, key=lambda c: (c.share, c.latency))
+def _cheaper(a: Candidate, b: Candidate) -> bool:
+    """a costs less than b: the smaller sum of shares, then the smaller latency."""
+    return (a.share, a.latency) < (b.share, b.latency)
 
 
 def choose(options: dict, fixed: dict, budget: dict) -> dict:
     """{layer name: Candidate}: the smallest target interval T at which every layer's cheapest
-    candidate within T makes the total fit `budget`; the cheapest of each when none does.
+    candidate within T makes the total fit `budget`; the cheapest of each when none does (of
+    equally cheap candidates, the first one read).
     `options`: layer name -> its streams of candidates, each in increasing latency; a stream is
     read only as far as T needs (the next candidate beyond T sets the next T)."""
     pending: dict = {}                 # name -> [[next candidate or None, its stream], ...]
-    seen: dict = {}
     for name, layer_streams in options.items():
         pending[name] = []
         for stream in layer_streams:
             it = iter(stream)
             pending[name].append([next(it, None), it])
-        seen[name] = []
     firsts = [min(p[0].latency for p in ps if p[0] is not None) for ps in pending.values()]  # each has one
     target = max(firsts, default=0)
+    chosen: dict = {}                  # name -> its cheapest candidate read so far
     while True:
         for name, ps in pending.items():
             for p in ps:
                 while p[0] is not None and p[0].latency <= target:
-                    seen[name].append(p[0])
+                    if name not in chosen or _cheaper(p[0], chosen[name]):
+                        chosen[name] = p[0]
                     p[0] = next(p[1], None)
-        chosen = {name: _cheapest(cands) for name, cands in seen.items()}
         total = {k: fixed[k] + sum(c.estimate[k] for c in chosen.values()) for k in RESOURCES}
         if all(total[k] <= budget[k] for k in RESOURCES):
-            return chosen
+            return dict(chosen)
         later = [p[0].latency for ps in pending.values() for p in ps if p[0] is not None]
         if not later:
-            return chosen              # every candidate seen: each layer's cheapest
+            return dict(chosen)        # every candidate seen: each layer's cheapest
         target = min(later)
 
 

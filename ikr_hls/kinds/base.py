@@ -118,6 +118,9 @@ class LayerKind:
     report: Callable[[Layer], dict] = no_report                 # its own report fields
     values: Callable[[Layer], dict] = no_values                 # role -> float array (weight, bias)
     derive: Callable[[Layer], Any] | None = None                # facts from its weights (a pass)
+    # (layer, its facts at other settings) -> derive(layer), reusing what only the weights
+    # decide (the reuse_factor="auto" search derives a layer at many settings)
+    derive_again: Callable[[Layer, Any], Any] | None = None
     declared_roles: Callable[[Layer], tuple] | None = None      # the roles a layer has (default: roles)
     multi_input: frozenset = frozenset()        # Keras classes whose handler gets every input shape
     # keras.ops operation classes (x + 3.0 on a Keras tensor) -> handler(operation, [input shapes], source)

@@ -52,6 +52,23 @@ def derive(layer: Layer) -> ConvFacts:
     return dataclasses.replace(facts, form=strategy.derive(layer, facts))
 
 
+def derive_again(layer: Layer, earlier: ConvFacts) -> ConvFacts:
+    """derive at the layer's settings, from its facts at other settings: the nonzeros, support
+    groups, pattern libraries and filter taps depend only on the kernel, and are kept."""
+    strategy = strategy_of(layer)
+    facts = _keeping_cached(earlier, cycles=strategy.cycles(layer.settled.reuse_factor), form=None)
+    return _keeping_cached(facts, form=strategy.derive(layer, facts))
+
+
+def _keeping_cached(facts: ConvFacts, **changes) -> ConvFacts:
+    """dataclasses.replace, with the cached properties already computed (they depend on the
+    kernel only)."""
+    out = dataclasses.replace(facts, **changes)
+    fields = {f.name for f in dataclasses.fields(facts)}
+    vars(out).update({k: v for k, v in vars(facts).items() if k not in fields})
+    return out
+
+
 def template(layer: Layer) -> str:
     return strategy_of(layer).template
 
@@ -102,7 +119,7 @@ KIND = LayerKind(
     roles=ROLES, templates=tuple(t for s in FORMS.values() for t in (s.template, s.template + "_stream")),
     template=template, view=view,
     weights=weights, reference=reference, cost=cost, report=common.report, values=common.values,
-    default_accum=common.default_accum, derive=derive, reuses=True, strategies=tuple(STRATEGIES),
-    asked_strategies=tuple(ASKED),
+    default_accum=common.default_accum, derive=derive, derive_again=derive_again, reuses=True,
+    strategies=tuple(STRATEGIES), asked_strategies=tuple(ASKED),
     activations=SCALAR_ACTIVATIONS, folds_scale_shift=True, takes_padding=True,
     loop_nest=lambda layer: window(layer).nest(), keras_tensor=keras_tensor)

@@ -14,7 +14,7 @@ from ...activations import ActivationCall
 from ...attributes import Attributes, attributes_of, not_negative, positive
 from ...expr import Expr, Var, any_of, cpp, select
 from ...ir import Layer
-from ...patterns import LayerPatterns, unique_masks
+from ...patterns import LayerPatterns, patterns_from_kernel, unique_masks
 from ...precision import index_bits, weight_bits, widen_for_sum
 from ..base import View
 from ..window import Window
@@ -98,6 +98,18 @@ class ConvFacts:
     def filter_taps(self) -> list:
         """Computed when a strategy asks (the unrolled one): it walks every weight."""
         return filter_taps(self.kernel)
+
+    @functools.cached_property
+    def filter_orders(self) -> list:
+        """Per filter, its taps as (ci*KH + kh)*KW + kw, in the order of filter_taps."""
+        kh, kw = self.kernel.shape[:2]
+        return [(taps[:, 0] * kh + taps[:, 1]) * kw + taps[:, 2] for taps in self.filter_taps]
+
+    @functools.cached_property
+    def kernel_patterns(self) -> LayerPatterns:
+        """The IKR library of the whole (KH, KW, CI, CO) kernel (a depthwise conv's zeros
+        between channels are not live either): the pe strategy's."""
+        return patterns_from_kernel(self.kernel)
 
 
 @dataclass(frozen=True)
@@ -324,10 +336,38 @@ def kernel_constants(layer: Layer, values) -> tuple:
     return hardware.constant_products(values, layer.precision["weight"]) if layer.settled.reuse_factor == 1 else ()
 
 
-def accumulation(served: dict) -> tuple:
-    """The adder tree that adds, in one cycle, the sums of the PEs serving each filter
-    ({(cycle, filter): PEs}) to its accumulator: the widest one's."""
-    return hardware.add_tree(max(served.values(), default=0) + 1)
+def accumulation(most_served: int) -> tuple:
+    """The adder tree that adds, in one cycle, the sums of the PEs serving each filter to its
+    accumulator: the widest one's, of `most_served` PE sums (the most one filter receives in
+    one cycle)."""
+    return hardware.add_tree(most_served + 1)
+
+
+def instance_operators(instance: np.ndarray, r: np.ndarray, ci: np.ndarray, co: np.ndarray, input_taps: np.ndarray,
+                       rf: int) -> dict:
+    """What the PE instances of a PE strategy at R > 1 write out (each strategy's `instances`,
+    as its view prints them), counted from the schedule without building the expressions:
+    per slot (a kernel in cycle r of an instance) its instance, cycle, input and output
+    channel; per instance its input taps. Returns per instance "slots", "updates" (the
+    filters it adds to), and over all instances "input_compares" (each tap's choice of window
+    register by cycle: a comparison per cycle but those of the channel the choice falls back
+    to, the one that comes last), "update_compares" (a filter served in fewer than R cycles
+    checks them)."""
+    n = len(input_taps)
+    slots = np.bincount(instance, minlength=n)
+    filters = int(co.max(initial=0)) + 1
+    pairs, pair_slots = np.unique(instance * filters + co, return_counts=True)
+    updates = np.bincount(pairs // filters, minlength=n)
+    channels = int(ci.max(initial=0)) + 1
+    by_cycle = np.argsort(r, kind="stable")
+    keys, first, uses = np.unique((instance * channels + ci)[by_cycle], return_index=True, return_counts=True)
+    owner, first_r = keys // channels, r[by_cycle][first]
+    last = np.lexsort((first_r, owner))                  # per instance, the channel first used last
+    ends = np.r_[np.flatnonzero(np.diff(owner[last])), len(last) - 1] if len(last) else np.zeros(0, np.int64)
+    fallback = np.zeros(n, np.int64)
+    fallback[owner[last][ends]] = uses[last][ends]       # its slots: no comparison
+    return dict(slots=slots, updates=updates, input_compares=int(((slots - fallback) * input_taps).sum()),
+                update_compares=int(pair_slots[pair_slots != rf].sum()))
 
 
 def accumulator_bits(layer: Layer) -> int:

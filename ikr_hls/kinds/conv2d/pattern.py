@@ -13,7 +13,6 @@ from ... import codes as C
 from ... import hardware
 from ...constants import array, literal
 from ...expr import any_of, index
-from ...hardware import comparisons
 from ...ir import Layer
 from ...precision import requantize
 from .common import (
@@ -26,6 +25,7 @@ from .common import (
     activation_products,
     choice,
     copy_of,
+    instance_operators,
     kernel_constants,
     view_fields,
 )
@@ -274,19 +274,24 @@ def cost(layer: Layer, in_bits: int, w_bits: int) -> StrategyCost:
         memories.append(hardware.Memory("PE weights", "ROM", banks, rf, w_bits))
         muxes += _input_muxes(layer, in_bits)
     if rf > 1:                  # each instance: its PE's sum (keep - 1 adders) and the filters it updates
-        by_group = instances(layer)
-        written = [inst for group in by_group for inst in group]
-        adds = sum(len(facts.groups[g]["positions"]) - 1 + len(inst["updates"])
-                   for g, group in enumerate(by_group) for inst in group)
-        control = 2 + sum(comparisons(*inst["inputs"], *(c for c, _ in inst["updates"]), inst["guard"])
-                          for inst in written)           # + the bias's r == 0 and the output's r == R-1
+        # counted from the schedule as `instances` writes them (tests/test_auto.py compares the two)
+        s = facts.form.schedule
+        counts = [-(-len(g["kernels"]) // rf) for g in facts.groups]
+        first = np.r_[0, np.cumsum(counts)[:-1]].astype(np.int64)
+        taps = np.repeat([len(g["positions"]) for g in facts.groups], counts)
+        ops = instance_operators(first[s.g] + s.i, s.r, s.ci, s.co, taps, rf)
+        adds = int((taps - 1 + ops["updates"]).sum())
+        # + the bias's r == 0 and the output's r == R-1; an idle instance's guard r < its kernels
+        control = 2 + ops["input_compares"] + ops["update_compares"] + int((ops["slots"] < rf).sum())
         constants: tuple = ()
     else:                       # every kernel: its PE's sum and the accumulation, keep adders
         adds, control = facts.nnz, 0
         kernel = layer.weights["kernel"]
         kw = kernel.shape[1]
-        constants = kernel_constants(layer, [kernel[p // kw, p % kw, ci, co] for g in facts.groups
-                                             for ci, co in g["kernels"] for p in g["positions"]])
+        at = [np.asarray(g["positions"]) for g in facts.groups]      # per group: each kernel's taps
+        constants = kernel_constants(layer, np.concatenate(
+            [kernel[p // kw, p % kw][:, g["kernels"][:, 0], g["kernels"][:, 1]].T.reshape(-1)
+             for g, p in zip(facts.groups, at, strict=True)] or [np.zeros(0)]))
     return StrategyCost(multipliers=facts.multipliers + activation_products(layer), adds=adds, control=control,
                         constants=constants,
                         sharing=(f"{sum(-(-len(g['kernels']) // rf) for g in facts.groups)} PE instance(s) for "

@@ -16,7 +16,8 @@ two PEs ever write one register, and no write conflict can occur.
 """
 from __future__ import annotations
 
-from dataclasses import dataclass
+import functools
+from dataclasses import dataclass, field
 
 import numpy as np
 
@@ -24,9 +25,8 @@ from ... import codes as C
 from ... import hardware
 from ...constants import array, literal
 from ...expr import Var, any_of, index
-from ...hardware import comparisons
 from ...ir import Layer
-from ...patterns import patterns_from_kernel
+from ...patterns import LayerPatterns, patterns_from_kernel
 from ...precision import IndexType, index_bits, requantize
 from .common import (
     ConvFacts,
@@ -39,6 +39,7 @@ from .common import (
     activation_products,
     choice,
     copy_of,
+    instance_operators,
     kernel_constants,
     view_fields,
 )
@@ -55,12 +56,33 @@ class PEPlan:
     """
     keep: int
     library: list
-    pes: list
     rf: int
+    count: int                                             # PEs
+    table: np.ndarray = field(repr=False, compare=False)   # the live slots: (PE, cycle, ci, co, pattern id) rows
+
+    @functools.cached_property
+    def pes(self) -> list:
+        out: list = [[None] * self.rf for _ in range(self.count)]
+        for p, r, ci, co, pid in self.table.tolist():
+            out[p][r] = (ci, co, pid)
+        return out
 
     @property
     def kernels(self) -> int:
-        return sum(slot is not None for slots in self.pes for slot in slots)
+        return len(self.slots[0])
+
+    @property
+    def slots(self) -> tuple:
+        """The live slots as arrays (PE, cycle, input channel, output channel), PE by PE, cycle
+        by cycle: what the cost counts."""
+        return tuple(self.table[:, j] for j in range(4))
+
+    @functools.cached_property
+    def channel_counts(self) -> np.ndarray:
+        """Per PE, how many input channels it reads (len(channels(p)))."""
+        p, _, ci, _ = self.slots
+        pairs = np.unique(p * (int(ci.max(initial=0)) + 1) + ci)
+        return np.bincount(pairs // (int(ci.max(initial=0)) + 1), minlength=self.count)
 
     @property
     def positions(self) -> list:
@@ -84,13 +106,15 @@ class PEPlan:
 
     @property
     def multipliers(self) -> int:
-        return len(self.pes) * self.keep
+        return self.count * self.keep
 
 
-def plan(kernel: np.ndarray, rf: int) -> PEPlan:
-    """The PEs of a conv kernel (KH, KW, CI, CO) at reuse factor `rf`."""
+def plan(kernel: np.ndarray, rf: int, found: LayerPatterns | None = None) -> PEPlan:
+    """The PEs of a conv kernel (KH, KW, CI, CO) at reuse factor `rf` (`found`: the kernel's
+    patterns, if known)."""
     kh, kw, c, f = kernel.shape
-    found = patterns_from_kernel(kernel)       # of the conv's own kernel: a depthwise conv's zeros are not live
+    if found is None:                          # of the conv's own kernel: a depthwise conv's zeros are not live
+        found = patterns_from_kernel(kernel)
     masks = found.library.reshape(len(found.library), kh * kw)
     keep = int(masks.sum(axis=1).max()) if len(masks) else 0
     library = []
@@ -98,14 +122,23 @@ def plan(kernel: np.ndarray, rf: int) -> PEPlan:
         own = [int(p) for p in np.flatnonzero(mask)]
         spare = [p for p in range(kh * kw) if p not in own]
         library.append(sorted(own + spare[:keep - len(own)]))
-    pes, rests = [], []
-    for ci in range(c):
-        live = [(ci, co, int(found.assignment[ci, co])) for co in range(f) if found.assignment[ci, co] >= 0]
-        whole = len(live) - len(live) % rf
-        pes += [live[k:k + rf] for k in range(0, whole, rf)]
-        rests += live[whole:]
-    pes += [rests[k:k + rf] for k in range(0, len(rests), rf)]   # these choose their channel by cycle
-    return PEPlan(keep, library, [pe + [None] * (rf - len(pe)) for pe in pes], rf)
+    # input-channel stationary: each channel's live kernels (by output channel) fill PEs R at a
+    # time; the remainders of all channels, in channel order, share the PEs after them
+    ci, co = np.nonzero(found.assignment >= 0)                 # channel by channel, filter by filter
+    pid = found.assignment[ci, co]
+    per_channel = np.bincount(ci, minlength=c)
+    whole = per_channel - per_channel % rf
+    start = np.r_[0, np.cumsum(per_channel)[:-1]]
+    j = np.arange(len(ci)) - start[ci]                         # the kernel's rank in its channel
+    full = j < whole[ci]
+    full_pes = whole // rf
+    first_pe = np.r_[0, np.cumsum(full_pes)[:-1]]
+    rest_rank = np.cumsum(~full) - 1                           # among the remainders, in order
+    pe = np.where(full, first_pe[ci] + j // rf, int(full_pes.sum()) + rest_rank // rf)
+    r = np.where(full, j % rf, rest_rank % rf)
+    order = np.lexsort((r, pe))
+    table = np.column_stack([pe, r, ci, co, pid])[order].astype(np.int64)
+    return PEPlan(keep, library, rf, int(pe.max(initial=-1)) + 1, table)
 
 
 def plan_of(layer: Layer) -> PEPlan:
@@ -117,7 +150,7 @@ def plan_of(layer: Layer) -> PEPlan:
 
 
 def derive(layer: Layer, facts: ConvFacts) -> PEPlan:
-    return plan(layer.weights["kernel"], layer.settled.reuse_factor)
+    return plan(layer.weights["kernel"], layer.settled.reuse_factor, facts.kernel_patterns)
 
 
 def drawing(positions, kh: int, kw: int) -> str:
@@ -236,47 +269,46 @@ def cost(layer: Layer, in_bits: int, w_bits: int) -> StrategyCost:
     """The PEs' multipliers, ROMs and operand choices; the pe strategy multiplies every live
     kernel's `keep` taps (a kept weight that is 0 too)."""
     p_ = plan_of(layer)
-    rf, count = p_.rf, len(p_.pes)
+    rf, count = p_.rf, p_.count
     memories, muxes = [], []
     if rf > 1 and count:                       # per PE, ROMs of depth R
         memories.append(hardware.Memory("PE weights", "ROM", count * p_.keep, rf, w_bits))
         if p_.pattern_bits:
             memories.append(hardware.Memory("PE pattern ids", "ROM", count, rf, p_.pattern_bits))
+    channels = p_.channel_counts              # per PE, the input channels it reads
+    many, pes = np.unique(channels[channels > 1] if rf > 1 else channels[:0], return_counts=True)
+    # a PE reading several channels chooses by cycle
+    muxes += [hardware.Mux("PE inputs", int(n) * len(p_.positions), int(ways), in_bits)
+              for ways, n in zip(many, pes, strict=True)]
     by_ways: dict = {}
-    for p in range(count if rf > 1 else 0):      # a PE reading several channels chooses by cycle
-        ways = len(p_.channels(p))
-        if ways > 1:
-            by_ways[ways] = by_ways.get(ways, 0) + len(p_.positions)
-    muxes += [hardware.Mux("PE inputs", n, ways, in_bits) for ways, n in sorted(by_ways.items())]
-    by_ways = {}
     for t in range(p_.keep if rf > 1 else 0):   # each PE's tap multiplexers, by pattern id (R = 1: a
         if p_.ways(t) > 1:                      # constant id, inlined: no multiplexer left)
             by_ways[p_.ways(t)] = by_ways.get(p_.ways(t), 0) + count
     muxes += [hardware.Mux("PE pattern", n, ways, in_bits) for ways, n in sorted(by_ways.items())]
-    shared = sum(len(p_.channels(p)) > 1 for p in range(count))
+    shared = int((channels > 1).sum())
     sharing = (f"{count} PE(s) of {p_.keep} multipliers for {p_.kernels} kernel(s), {rf} cycle(s) each"
                + (f"; {shared} choose their input channel by cycle" if shared else ""))
-    served: dict = {}                   # (cycle, filter) -> PE sums added to it in that cycle
-    for slots in p_.pes:
-        for r, slot in enumerate(slots):
-            if slot is not None:
-                served[(r, slot[1])] = served.get((r, slot[1]), 0) + 1
+    pe, r, ci, co = p_.slots
+    # the most PE sums added to one filter in one cycle
+    served = int(np.bincount(r * (int(co.max(initial=0)) + 1) + co).max(initial=0)) if len(co) else 0
     # a PE input's choice of channel by cycle, then the pattern multiplexer, the products, the PE's sum
-    choose = (1 if any(len(p_.channels(p)) > 1 for p in range(count)) and rf > 1 else 0) \
+    choose = (1 if shared and rf > 1 else 0) \
         + (hardware.tree_levels(max((p_.ways(t) for t in range(p_.keep)), default=1)) if rf > 1 else 0)
     if rf > 1:                  # each PE: its sum (keep - 1 adders) and the filters it updates
-        written = instances(layer)
-        adds = sum(p_.keep - 1 + len(inst["updates"]) for inst in written)
-        control = 2 + sum(comparisons(*inst["inputs"], *(c for c, _ in inst["updates"]), inst["guard"])
-                          for inst in written)           # + the bias's r == 0 and the output's r == R-1
+        # counted from the plan as `instances` writes them (tests/test_auto.py compares the two)
+        ops = instance_operators(pe, r, ci, co, np.full(count, len(p_.positions)), rf)
+        adds = int((p_.keep - 1 + ops["updates"]).sum())
+        # + the bias's r == 0 and the output's r == R-1; an idle PE's guard compares each of its cycles
+        idle = ops["slots"] < rf
+        control = 2 + ops["input_compares"] + ops["update_compares"] + int(ops["slots"][idle].sum())
         constants: tuple = ()
     else:                       # every kernel: its PE's sum and the accumulation, keep adders
         adds, control = p_.kernels * p_.keep, 0
         kernel = layer.weights["kernel"]
         kw = kernel.shape[1]
-        constants = kernel_constants(layer, [kernel[pos // kw, pos % kw, ci, co] for slots in p_.pes
-                                             for ci, co, pid in (s for s in slots if s is not None)
-                                             for pos in p_.library[pid]])
+        # each live kernel's `keep` weights, at its pattern's positions
+        at = np.array(p_.library, dtype=np.int64).reshape(len(p_.library), p_.keep)[p_.table[:, 4]]
+        constants = kernel_constants(layer, kernel[at // kw, at % kw, ci[:, None], co[:, None]].reshape(-1))
     return StrategyCost(multipliers=p_.multipliers + activation_products(layer), sharing=sharing, adds=adds,
                         control=control, constants=constants,
                         memories=tuple(memories), muxes=tuple(muxes), accumulator_bits=accumulator_bits(layer),

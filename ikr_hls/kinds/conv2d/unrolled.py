@@ -32,10 +32,8 @@ class UnrolledFacts:
 
 
 def derive(layer: Layer, facts: ConvFacts) -> UnrolledFacts:
-    kh, kw = layer.weights["kernel"].shape[:2]
     nnz = sum(len(taps) for taps in facts.filter_taps)
-    orders = [(taps[:, 0] * kh + taps[:, 1]) * kw + taps[:, 2] for taps in facts.filter_taps]
-    return UnrolledFacts(orders, -(-nnz // layer.settled.reuse_factor))
+    return UnrolledFacts(facts.filter_orders, -(-nnz // layer.settled.reuse_factor))
 
 
 @dataclass(frozen=True, kw_only=True)
