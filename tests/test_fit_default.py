@@ -63,3 +63,24 @@ def test_a_design_that_fits_and_a_float_model_keep_the_default_form(caplog):
     assert set(_settings(fits).values()) == set(_settings(host_only).values()) == {("unrolled", 1)}
 
 
+
+
+def test_the_search_holds_back_the_dataflow_buffers(monkeypatch):
+    """reuse_factor='auto' prices the buffers of its choice (a wiring before the plan's) and,
+    when they take the design over the limit, chooses again with them held back: the layers
+    then leave them room."""
+    from ikr_hls import fpga_estimate
+    from ikr_hls.parts import lookup
+
+    lut = lookup(SMALL_PART).available()["lut"]
+
+    def layers_lut(hls) -> int:
+        return sum(layer["resources_estimate"]["lut"] for layer in hls.report()["layers"])
+
+    options = dict(output_dir="unused", precision=PRECISION, part=SMALL_PART, strategy="auto", reuse_factor="auto")
+    plain = layers_lut(ikr_hls.convert(LENET, **options))
+    held = {"lut": int(0.5 * lut), "ff": 0, "dsp": 0, "bram_18k": 0}         # buffers as large as half the LUTs
+    monkeypatch.setattr(fpga_estimate, "buffers_estimate", lambda registers, memories, family=None: dict(held))
+    assert plain + held["lut"] > 0.8 * lut                 # the first choice leaves them no room
+    squeezed = layers_lut(ikr_hls.convert(LENET, **options))
+    assert squeezed + held["lut"] <= 0.8 * lut < plain + held["lut"]
