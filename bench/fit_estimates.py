@@ -15,6 +15,9 @@ from pathlib import Path
 
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
 
+from benchdoc import mobilenet  # noqa: E402  (bench/, beside this script)
+from compression import write_section  # noqa: E402
+
 ROOT = Path(__file__).resolve().parent.parent
 LENET = ROOT / "examples" / "models" / "lenet5_ikr.h5"
 PARTS = ("xcvu13p-flga2577-2-e", "xc7z045ffg900-2")
@@ -22,12 +25,6 @@ PRECISIONS = ("ap_fixed<16,6>", "ap_fixed<8,3>")
 SETTINGS = (("unrolled", 1), ("pattern", 1), ("pe", 1), ("auto", "auto"))
 SECTION = "## Will it fit? Estimates against the part (issue 26)"
 
-
-def mobilenet():
-    import keras
-
-    keras.utils.set_random_seed(0)
-    return keras.applications.MobileNetV2(input_shape=(32, 32, 3), alpha=0.35, weights=None, classes=10)
 
 
 def rows(name: str, model, io_type: str, settings=SETTINGS) -> list:
@@ -77,15 +74,7 @@ def main(argv=None) -> int:
                    f"(ikr_hls/auto.py). Estimates, not Vitis results (docs/report.md says how far to trust them). "
                    "The first row's time includes loading TensorFlow and the model. Command (2 cores):"
                    f"\n\n```\n{command}\n```\n\n{text}\n")
-        path = Path(args.write)
-        doc = path.read_text()
-        if SECTION in doc:
-            start = doc.index(SECTION)
-            end = doc.find("\n## ", start + len(SECTION))
-            doc = doc[:start] + section + (doc[end:] if end != -1 else "")
-        else:
-            doc = doc.rstrip("\n") + "\n\n" + section
-        path.write_text(doc)
+        write_section(Path(args.write), section, SECTION)
     return 0
 
 

@@ -19,16 +19,13 @@ from pathlib import Path
 
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
 
+from benchdoc import mobilenet  # noqa: E402  (bench/, beside this script)
+from compression import write_section  # noqa: E402
+
 ROOT = Path(__file__).resolve().parent.parent
 LENET = ROOT / "examples" / "models" / "lenet5_ikr.h5"
 SECTION = "## Report plot at scale (issue 26)"
 
-
-def mobilenet():
-    import keras
-
-    keras.utils.set_random_seed(0)
-    return keras.applications.MobileNetV2(input_shape=(32, 32, 3), alpha=0.35, weights=None, classes=10)
 
 
 def row(name: str, model, options: dict, out: Path, repeat: int) -> list:
@@ -104,15 +101,7 @@ def main(argv=None) -> int:
                    "24 s (11 s CPU; TensorFlow's start-up and the conversion included), with a line per stage. "
                    "Command (2 cores, shared with other jobs: wall times about twice the CPU time):"
                    f"\n\n```\n{command}\n```\n\n{text}\n")
-        path = Path(args.write)
-        doc = path.read_text()
-        if SECTION in doc:
-            start = doc.index(SECTION)
-            end = doc.find("\n## ", start + len(SECTION))
-            doc = doc[:start] + section + (doc[end:] if end != -1 else "")
-        else:
-            doc = doc.rstrip("\n") + "\n\n" + section
-        path.write_text(doc)
+        write_section(Path(args.write), section, SECTION)
     return 0
 
 

@@ -162,8 +162,10 @@ def choose(options: dict, fixed: dict, budget: dict) -> dict:
         target = min(later)
 
 
-def choose_settings(graph: Graph, part: str, limit: float) -> Graph:
-    """Each auto layer's strategy and reuse factor (its settings; its facts derived again)."""
+def choose_settings(graph: Graph, part: str, limit: float, reserve: dict | None = None) -> Graph:
+    """Each auto layer's strategy and reuse factor (its settings; its facts derived again).
+    `reserve`: resources held back for what the search does not price (the DATAFLOW buffers,
+    passes.fit_with_buffers)."""
     auto = [l for l in graph.layers if (l.settled.auto_reuse or l.settled.auto_strategy) and has_figures(l)]
     if not auto:
         return graph
@@ -177,6 +179,8 @@ def choose_settings(graph: Graph, part: str, limit: float) -> Graph:
     available = device.available()
     options = {l.name: streams(l, part, family, available) for l in auto}
     fixed = _fixed_estimate(graph, {l.name for l in auto}, part, family)
+    for k, v in (reserve or {}).items():
+        fixed[k] += v
     chosen = choose(options, fixed, {k: limit * available[k] for k in RESOURCES})
     for layer in auto:
         c = chosen[layer.name]

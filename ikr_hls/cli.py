@@ -55,9 +55,10 @@ def _parser() -> argparse.ArgumentParser:
                               "trained types, else float)")
     convert.add_argument("--config", default=None, metavar="CFG",
                          help="hls4ml-like config (.yml/.json): precision, reuse factor, strategy per layer")
-    convert.add_argument("--strategy", default="unrolled", help="conv kernel strategy: unrolled, pattern, pe, "
-                         "da (conv and Dense as da4ml adder graphs, reuse factor 1), or auto: per layer, with "
-                         "--reuse-factor auto (default: unrolled)")
+    convert.add_argument("--strategy", default=None, help="conv kernel strategy: unrolled, pattern, pe, "
+                         "resource (also Dense), da (conv and Dense as da4ml adder graphs, reuse factor 1), or "
+                         "auto: per layer, with --reuse-factor auto (default: unrolled at reuse factor 1, or "
+                         "chosen per layer when that does not fit the part)")
     convert.add_argument("--io-type", default="io_parallel",
                          help="io_parallel (whole buffers between layers, default) or io_stream "
                               "(hls::stream of pixels)")
@@ -67,8 +68,8 @@ def _parser() -> argparse.ArgumentParser:
     convert.add_argument("--side-channels", action="store_true",
                          help="io_stream: a top <project>_axi whose AXI4-Stream ports carry TKEEP, TSTRB and TLAST "
                               "(for an AXI DMA); default: data only")
-    convert.add_argument("--reuse-factor", default="1", help="multiplier reuse factor, or auto: per layer, the "
-                         "fastest that fits the part (default: 1)")
+    convert.add_argument("--reuse-factor", default=None, help="multiplier reuse factor, or auto: per layer, the "
+                         "fastest that fits the part (default: 1, or chosen per layer when that does not fit)")
     convert.add_argument("--part", default=None, help="FPGA part for Vitis HLS")
     convert.add_argument("--clock", type=float, default=5.0, help="clock period in ns (default: 5.0)")
     convert.add_argument("--clock-uncertainty", default=DEFAULT_CLOCK_UNCERTAINTY,
@@ -343,7 +344,7 @@ def _report(args) -> int:
         calibration = _load_npy(args.calibration, "--calibration") if args.calibration else None
         import_keras()
         graph, config, _ = plan_model(target, precision=args.precision,   # nothing is rendered
-                                      strategy=args.strategy or "unrolled", reuse_factor=args.reuse_factor or 1,
+                                      strategy=args.strategy, reuse_factor=args.reuse_factor,
                                       config=args.config, io_type=args.io_type or "io_parallel",
                                       fifo_depth=args.fifo_depth or "model",
                                       side_channels=bool(args.side_channels),

@@ -32,7 +32,7 @@ from . import hls4ml_config
 from .errors import IKRHLSError
 from .precision import HLSTypeLike, parse_type
 
-STRATEGIES = ("unrolled", "pattern", "pe")
+STRATEGIES = ("unrolled", "pattern", "pe", "resource")
 ASKED_STRATEGIES = ("da",)   # conv and Dense, only when named (never auto's choice): ikr_hls/da/
 AUTO = "auto"            # Strategy and ReuseFactor: chosen per layer to fit the part (ikr_hls/auto.py)
 IO_TYPES = ("io_parallel", "io_stream")  # hls4ml's names: whole buffers, or hls::stream between layers
@@ -99,6 +99,9 @@ class ProjectConfig:
     auto: bool = False                                 # precision="auto": every layer has its own types
     trained: bool = False                              # a quantization-aware model's own types (trained_types.py)
     resolved: bool = False                             # layers holds each layer's final settings (layer_settings)
+    # neither the keywords nor the config's Model chose a strategy or a reuse factor: the default
+    # form (unrolled, R = 1) stands unless it does not fit (passes.fit_by_default)
+    fit_default: bool = False
     model_where: str = ""                              # where Model keys were given ("cfg.yml: Model")
 
     @property
@@ -161,7 +164,7 @@ class _Problems(list):
 _BAD = object()                                          # a value that failed its check
 
 
-def make_config(precision="float", strategy="unrolled", reuse_factor=1, part=DEFAULT_PART,
+def make_config(precision="float", strategy=None, reuse_factor=None, part=DEFAULT_PART,
                 clock_period=5.0, project_name="myproject", config=None,
                 clock_uncertainty=DEFAULT_CLOCK_UNCERTAINTY, io_type="io_parallel",
                 auto_layers=None, fifo_depth="model", side_channels=False, trained=False,
@@ -171,8 +174,13 @@ def make_config(precision="float", strategy="unrolled", reuse_factor=1, part=DEF
     name -> {"Precision": {role: type}}) gives layers the types measured for them, under any
     the config sets. `trained` (a quantization-aware model converted without a precision):
     its quantizers give the types, under any the config sets, unless the config's Model sets a
-    Precision for the whole model. Every error is collected and told at once."""
+    Precision for the whole model. strategy and reuse_factor None (the defaults): unrolled at
+    reuse factor 1, or chosen per layer when that does not fit (passes.fit_by_default), unless
+    the config's Model sets either. Every error is collected and told at once."""
     problems = _Problems()
+    defaulted = strategy is None and reuse_factor is None
+    strategy = "unrolled" if strategy is None else strategy
+    reuse_factor = 1 if reuse_factor is None else reuse_factor
     layers: dict = {}
     if isinstance(reuse_factor, dict):                 # {"default": R, layer: R}
         per_layer = dict(reuse_factor)
@@ -199,6 +207,8 @@ def make_config(precision="float", strategy="unrolled", reuse_factor=1, part=DEF
         cfg, source, notes = _load(config, problems)
         origin = f"{source}: " if source != "config" else ""
         model.update(cfg.get("Model", {}) if isinstance(cfg.get("Model"), dict) else {})
+        if isinstance(cfg.get("Model"), dict) and ("Strategy" in cfg["Model"] or "ReuseFactor" in cfg["Model"]):
+            defaulted = False
         if isinstance(cfg.get("Model"), dict) and "Precision" in cfg["Model"]:
             trained = False                            # a model-wide type overrides the trained ones
         hardware.update({k: v for k, v in cfg.items() if k in HARDWARE_KEYS})
@@ -256,7 +266,7 @@ def make_config(precision="float", strategy="unrolled", reuse_factor=1, part=DEF
         io_type=io_type, fifo_depth=fifo_depth, side_channels=side_channels is True, auto_layers=auto,
         source=source, notes=tuple(notes),
         auto=auto_layers is not None, trained=bool(trained),
-        model_where=where, fit_limit=float(fit_limit))
+        model_where=where, fit_limit=float(fit_limit), fit_default=defaulted)
 
 
 def load_config(config) -> dict:

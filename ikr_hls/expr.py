@@ -194,7 +194,12 @@ def _cpp(e: Expr, outer: int) -> str:
     if isinstance(e, Not):
         return "!" + _cpp(e.operand, 99)
     if isinstance(e, Select):
-        text = f"({_cpp(e.condition, 0)}) ? {_cpp(e.then, 1)} : {_cpp(e.otherwise, 0)}"
+        # a chain of choices (a lane's R registers) is written in a loop, not by recursion
+        parts = []
+        while isinstance(e, Select):
+            parts.append(f"({_cpp(e.condition, 0)}) ? {_cpp(e.then, 1)} : ")
+            e = e.otherwise
+        text = "".join(parts) + _cpp(e, 0)
         return f"({text})" if outer > 0 else text
     if isinstance(e, Bin):
         p = _PRECEDENCE[e.op]

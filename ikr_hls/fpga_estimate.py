@@ -332,3 +332,34 @@ def provenance(family: str = DEFAULT_FAMILY) -> dict:
 
 __all__ = ["RESOURCES", "binding", "breakdown", "estimate", "memory_price", "operator_price", "prices", "provenance",
            "storage"]
+
+
+def dataflow_memories(wiring) -> tuple:
+    """(register bits, RAM bits, memories) of the DATAFLOW region's buffers: io_stream FIFOs of
+    depth x element bits; io_parallel ping-pong slots, registers when completely partitioned."""
+    from .hardware import Memory, bits
+
+    registers = ram = 0
+    memories = []
+    for buffer in wiring.buffers:
+        width = bits(buffer.type.hls)
+        if wiring.stream:
+            ram += buffer.depth * buffer.width * width
+            memories.append(Memory(buffer.name, "FIFO", 1, buffer.depth, buffer.width * width))
+            continue
+        size = buffer.depth * buffer.size * width              # ping-pong slots (more where it skips)
+        if buffer.partition.scheme == "complete":
+            registers += size
+        else:
+            ram += size
+            banks = buffer.partition.factor
+            memories.append(Memory(buffer.name, "RAM", buffer.depth * banks, -(-buffer.size // banks), width))
+    return registers, ram, memories
+
+
+def buffers_estimate(registers: int, memories: list, family: str = DEFAULT_FAMILY) -> dict:
+    """The buffers' {lut, ff, dsp, bram_18k}: each memory priced for the family, the registers as FF."""
+    priced = [memory_price(m, family) for m in memories]
+    return {"lut": int(math.ceil(sum(p["lut"] for p in priced))),
+            "ff": int(registers + math.ceil(sum(p["ff"] for p in priced))), "dsp": 0,
+            "bram_18k": int(math.ceil(sum(p["bram_18k"] for p in priced)))}

@@ -7,7 +7,8 @@ rest, layer by layer):
 
 - spellings that mean the same thing are translated: `Precision: {default: T}` at Model
   level; `Strategy: Latency` (every product its own multiplier at reuse factor 1) ->
-  `unrolled` and `Resource` (built to share multipliers over R cycles) -> `pe`, any case; a
+  `unrolled` and `Resource` (multipliers and adders shared over R cycles, weights in ROMs)
+  -> `resource`, any case; a
   whole hls4ml project file's `HLSConfig` section; a SeparableConv2D's `depthwise` and
   `pointwise` roles and reuse factors, split over its two layers here; type spellings such
   as `fixed<16,6>` are parsed by precision.parse_type;
@@ -26,7 +27,7 @@ on the layer (config.resolve, ROLE_ALIASES).
 """
 from __future__ import annotations
 
-STRATEGY = {"latency": "unrolled", "resource": "pe"}
+STRATEGY = {"latency": "unrolled", "resource": "resource"}
 # hls4ml role -> the ikr-hls role it is on a layer that has it (config.resolve decides)
 ROLE_ALIASES = {"scale": "weight", "table": "act_table", "param": "alpha"}
 # hls4ml keys with no meaning in ikr-hls, and why (for the warning)

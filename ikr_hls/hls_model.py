@@ -260,7 +260,7 @@ def _figure(value) -> str:
     return "-" if value is None else f"{value:,}"
 
 
-def convert(model, output_dir="ikr_prj", precision=None, strategy="unrolled", reuse_factor=1,
+def convert(model, output_dir="ikr_prj", precision=None, strategy=None, reuse_factor=None,
             part=DEFAULT_PART, clock_period=5.0, project_name="myproject", force=False,
             config=None, calibration=None, auto_width=16,
             clock_uncertainty=DEFAULT_CLOCK_UNCERTAINTY, tb_data=None, io_type="io_parallel",
@@ -282,7 +282,9 @@ def convert(model, output_dir="ikr_prj", precision=None, strategy="unrolled", re
     AXI4-Stream ports carry TKEEP, TSTRB and TLAST for an AXI DMA (docs/io_stream.md).
     reuse_factor="auto" (and strategy="auto") choose each layer's reuse factor (and strategy) for
     the smallest DATAFLOW interval at which the estimate fits `fit_limit` of the part
-    (ikr_hls/auto.py; docs/report.md)."""
+    (ikr_hls/auto.py; docs/report.md). Neither given (nor in the config's Model): strategy
+    unrolled at reuse factor 1 where that fits the part and writes out a readable amount of
+    code, else both chosen per layer as "auto" does, with a warning (passes.fit_by_default)."""
     graph, config, keras_model = plan_model(model, precision=precision, strategy=strategy,
                                             reuse_factor=reuse_factor, part=part, clock_period=clock_period,
                                             project_name=project_name, config=config, calibration=calibration,
@@ -292,7 +294,7 @@ def convert(model, output_dir="ikr_prj", precision=None, strategy="unrolled", re
     return HLSModel(graph, config, output_dir, keras_model=keras_model, force=force, tb_data=tb_data)
 
 
-def plan_model(model, precision=None, strategy="unrolled", reuse_factor=1, part=DEFAULT_PART,
+def plan_model(model, precision=None, strategy=None, reuse_factor=None, part=DEFAULT_PART,
                clock_period=5.0, project_name="myproject", config=None, calibration=None, auto_width=16,
                clock_uncertainty=DEFAULT_CLOCK_UNCERTAINTY, tb_data=None, io_type="io_parallel",
                fifo_depth="model", side_channels=False, fit_limit=0.8):

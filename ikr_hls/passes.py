@@ -10,18 +10,20 @@ import logging
 
 import numpy as np
 
-from . import activations
+from . import activations, fpga_estimate
 from .attributes import Settings
 from .auto import choose_settings
 from .config import AUTO, ProjectConfig
 from .errors import IKRHLSError
-from .hardware import COMPLETE_PARTITION_LIMIT
+from .hardware import COMPLETE_PARTITION_LIMIT, has_figures
 from .ir import INPUT, Graph, Layer, StreamIO
 from .kinds import FREE, KERAS_HANDLERS, hardware_kind, kind_of
 from .kinds.base import pixel_lanes
 from .layer_settings import LayerFacts, resolve
-from .plan import plan_hardware
+from .parts import RESOURCES, family_of, lookup
+from .plan import plan_hardware, priced
 from .precision_inference import ACT_RANGE, assign_types
+from .wiring import Wiring
 
 log = logging.getLogger(__name__)
 
@@ -253,7 +255,8 @@ def finish(graph: Graph, config: ProjectConfig) -> Graph:
     config = settings_of(graph, config, warn=False)
     graph = plan_streams(assign_types(graph, config), config)
     graph = settle_da(graph)
-    graph = plan_hardware(choose_settings(graph, config.part, config.fit_limit))
+    graph = fit_by_default(choose_settings(graph, config.part, config.fit_limit), config)
+    graph = plan_hardware(fit_with_buffers(graph, config))
     warn_code_size(graph)
     return graph
 
@@ -276,6 +279,95 @@ def warn_code_size(graph: Graph) -> None:
     log.warning("strategy unrolled writes out %s taps (about a line of C++ each; %s): the code compiles slowly; "
                 "strategy='pattern' (--strategy pattern), or 'auto' with reuse_factor='auto', writes a processing "
                 "element per pattern instead", f"{taps:,}", largest)
+
+
+def fit_by_default(graph: Graph, config: ProjectConfig) -> Graph:
+    """The default form (strategy unrolled, reuse factor 1; config.fit_default) where it fits
+    `fit_limit` of the part and writes out at most UNROLLED_TAPS_WARNING taps; else every layer
+    the config does not set takes reuse_factor="auto" and strategy="auto" (auto.py), with one
+    warning saying why and how to keep the default form."""
+    device = lookup(config.part)
+    if not config.fit_default or device is None or not graph.fixed_point:
+        return graph
+    available, family = device.available(), family_of(config.part)
+    costs = {layer.name: priced(layer, kind_of(layer).cost_of(layer), config.part) for layer in graph.layers}
+    total = dict.fromkeys(RESOURCES, 0.0)
+    for layer in graph.layers:
+        if has_figures(layer):
+            for k, v in fpga_estimate.estimate(costs[layer.name], family).items():
+                total[k] += v
+    over = {k: total[k] / available[k] for k in RESOURCES
+            if available[k] and total[k] > config.fit_limit * available[k]}
+    taps = sum(layer.facts.nnz for layer in graph.layers
+               if layer.kind == "conv2d" and layer.settled.strategy == "unrolled" and layer.facts is not None)
+    if not over and taps <= UNROLLED_TAPS_WARNING:
+        for layer in graph.layers:        # the plan keeps these costs (a layer is priced once)
+            layer.cost = costs[layer.name]
+        return graph
+    chosen = []
+    for layer in graph.layers:
+        kind = kind_of(layer)
+        own = config.settings_for(layer.keras_name, None)
+        if kind.reuses and has_figures(layer) and own.strategy is None and own.reuse_factor is None:
+            layer.settings = layer.settled.replace(auto_strategy=len(kind.strategies) > 1, auto_reuse=True)
+            chosen.append(layer.name)
+    why = (", ".join(f"{100 * share:.0f}% of its {k.upper()}" for k, share in over.items()) + f" of {device.device}"
+           if over else f"{taps:,} unrolled taps written out (about a line of C++ each)")
+    log.warning("the default form (strategy unrolled, reuse factor 1) would take %s: reuse factor and strategy "
+                "chosen per layer for %d layer(s), as reuse_factor='auto', strategy='auto' do (pass "
+                "strategy='unrolled', reuse_factor=1, or --strategy unrolled --reuse-factor 1, to keep the default "
+                "form)", why, len(chosen))
+    return choose_settings(graph, config.part, config.fit_limit)
+
+
+# searches fit_with_buffers runs at most (each with the buffers of the last choice held back)
+BUFFER_ROUNDS = 3
+
+
+def fit_with_buffers(graph: Graph, config: ProjectConfig) -> Graph:
+    """The auto layers' choice priced with the DATAFLOW buffers it leads to (a wiring of the
+    chosen design, before the plan's): when they take it over `fit_limit` of the part, the
+    search runs again with their estimate held back (the largest seen so far), at most
+    BUFFER_ROUNDS times (the buffers' depths follow the latencies the choice sets), and not
+    again once they are held back in full (then even the cheapest candidates do not fit, and the
+    report's fit check says so)."""
+    auto = [l for l in graph.layers if (l.settled.auto_reuse or l.settled.auto_strategy) and has_figures(l)]
+    device = lookup(graph.part)
+    if not auto or device is None:
+        return graph
+    reserve = dict.fromkeys(RESOURCES, 0)
+    for _ in range(BUFFER_ROUNDS):
+        buffers = _priced_with_buffers(graph, config.fit_limit, device.available())
+        if buffers is None:
+            return graph                  # it fits: the plan keeps these costs
+        grown = {k: max(reserve[k], buffers[k]) for k in RESOURCES}
+        if grown == reserve:              # held back already: no design of the search fits with them
+            return graph
+        reserve = grown
+        graph = choose_settings(graph, graph.part, config.fit_limit, reserve=reserve)
+    return graph
+
+
+def _priced_with_buffers(graph: Graph, limit: float, available: dict) -> dict | None:
+    """Each layer priced (its cost and loop nest, kept for the plan) and a wiring of the design:
+    None when layers and buffers fit `limit` of `available`, else the buffers' estimate (the
+    layers' costs are cleared again, for the next choice)."""
+    family = family_of(graph.part)
+    total = dict.fromkeys(RESOURCES, 0.0)
+    for layer in graph.layers:
+        kind = kind_of(layer)
+        layer.cost = priced(layer, kind.cost_of(layer), graph.part)
+        layer.nest = kind.loop_nest(layer) if kind.loop_nest is not None else None
+        if has_figures(layer):
+            for k, v in fpga_estimate.estimate(layer.cost, family).items():
+                total[k] += v
+    registers, _, memories = fpga_estimate.dataflow_memories(Wiring(graph))
+    buffers = fpga_estimate.buffers_estimate(registers, memories, family)
+    if all(total[k] + buffers[k] <= limit * available[k] for k in RESOURCES):
+        return None
+    for layer in graph.layers:
+        layer.cost = layer.nest = None
+    return buffers
 
 
 def run_passes(graph: Graph, config: ProjectConfig) -> Graph:

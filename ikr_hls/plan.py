@@ -36,7 +36,8 @@ def plan_hardware(graph: Graph) -> Graph:
     DSPs or fabric, for the part), then the wiring; the graph is read-only afterwards."""
     for layer in graph.layers:
         kind = kind_of(layer)
-        layer.cost = priced(layer, kind.cost_of(layer), graph.part)
+        if layer.cost is None:            # passes.fit_by_default may have priced it already
+            layer.cost = priced(layer, kind.cost_of(layer), graph.part)
         layer.nest = kind.loop_nest(layer) if kind.loop_nest is not None else None
     graph.freeze(Plan(Wiring(graph)))
     return graph

@@ -62,7 +62,7 @@ def test_the_search_prices_what_the_report_prices():
     conv2 = next(l for l in graph.layers if l.name == "conv2")
     device = lookup(PART)
     candidates = auto.candidates(conv2, PART, family_of(PART), device.available())
-    assert {c.strategy for c in candidates} == {"unrolled", "pattern", "pe"}
+    assert {c.strategy for c in candidates} == {"unrolled", "pattern", "pe", "resource"}
     assert {c.reuse_factor for c in candidates} >= {1, 2, 4, 8}
     for c in [c for c in candidates if c.reuse_factor in (1, 4)]:
         report = ikr_hls.convert(str(IKR), output_dir="unused", precision=PRECISION, strategy=c.strategy,

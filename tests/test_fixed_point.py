@@ -63,6 +63,11 @@ def _cases():
         cases[(name, "mixed", "pe")] = dict(mixed=True, reuse=3)
     for strategy in ("unrolled", "pattern"):
         cases[("lenet_ikr", "mixed", strategy)] = dict(mixed=True)
+    # the resource strategy's lanes over 3 cycles (lanes cut across kernel positions and short
+    # last lanes), each filter's products in cycle-then-lane order into a rounding accumulator
+    cases[("lenet_ikr", "mixed", "resource")] = dict(mixed=True, reuse=3)
+    for name in PATTERN_GEOMETRY:
+        cases[(name, "mixed", "resource")] = dict(mixed=True, reuse=3)
     for name in ZOO:
         cases[(name, "mixed", "unrolled")] = dict(mixed=True)
     return cases

@@ -52,7 +52,7 @@ from ikr_hls.report import build_report
 from zoo import EVERY_KIND
 
 MODELS = EVERY_KIND
-STRATEGIES = ("unrolled", "pattern", "pe")
+STRATEGIES = ("unrolled", "pattern", "pe", "resource")
 REUSE = (1, 2, 4)
 # (io type, reuse factor): io_parallel at every reuse, io_stream at two
 FORMS = [("io_parallel", r) for r in REUSE] + [("io_stream", 1), ("io_stream", 2)]
@@ -380,6 +380,10 @@ def _check_layer(layer, header, weights, files, report, library_functions, top_p
             if "?" in arg:
                 key = ("PE inputs", arg.count("?") + 1)
                 choices[key] = choices.get(key, 0) + 1
+    # a resource lane's value written `r == 0 ? a : b ...` is a choice among its window registers
+    for lane in re.finditer(r"const \w+ x\d+ = (\(r == .*);", header):
+        key = ("lane inputs", lane[1].count("?") + 1)
+        choices[key] = choices.get(key, 0) + 1
     # inside a PE function, a value written `pattern == 0 ? a : b ...` is a choice, in each instance
     for pe, calls in step.calls.items():
         for node in walk(all_functions[pe].body):

@@ -195,13 +195,13 @@ def test_settings_that_mean_nothing_are_warned_naming_layer_and_key(caplog):
     has no form of, a TableSize without a table, a max pool's recip: one warning names each."""
     config = {"Model": {"Precision": "ap_fixed<16,6>"},
               "LayerName": {"mp": {"ReuseFactor": 4, "Precision": {"recip": "ap_ufixed<8,0>"}},
-                            "bn2": {"ReuseFactor": 2}, "d1": {"Strategy": "Resource", "ReuseFactor": 2},
+                            "bn2": {"ReuseFactor": 2}, "d1": {"Strategy": "pattern", "ReuseFactor": 2},
                             "r1": {"TableSize": 2048}, "c1": {"ReuseFactor": 2}}}
     with caplog.at_level(logging.WARNING, logger="ikr_hls"):
         hls = ikr_hls.convert(_bn_softmax_model(), output_dir="unused", config=config)
     (message,) = _warnings(caplog)
     assert "ReuseFactor (the layer has no multipliers to share): mp, bn2" in message
-    assert "Strategy: pe (the layer has the forms unrolled, da): d1" in message
+    assert "Strategy: pattern (the layer has the forms unrolled, resource, da): d1" in message
     assert "TableSize (no lookup table" in message and ": r1" in message
     assert "Precision.recip (only an average pool has reciprocals): mp" in message
     by_name = {layer.keras_name: layer for layer in hls.graph.layers}
@@ -249,7 +249,7 @@ def test_strategies_layer_types_and_what_is_still_refused(lenet, caplog):
     def convert(config):
         return ikr_hls.convert(lenet, output_dir="unused", config=config)
 
-    for spelled, ours in (("Latency", "unrolled"), ("resource", "pe"), ("RESOURCE", "pe")):
+    for spelled, ours in (("Latency", "unrolled"), ("resource", "resource"), ("RESOURCE", "resource")):
         assert convert({"Model": {"Precision": "fixed<16,6>", "Strategy": spelled}}).config.strategy == ours
     # LayerType sets every layer of a Keras class; a layer's LayerName entry wins over it
     hls = convert({"Model": {"Precision": "fixed<16,6>"},
@@ -259,7 +259,7 @@ def test_strategies_layer_types_and_what_is_still_refused(lenet, caplog):
     by_name = {layer.keras_name: layer for layer in hls.graph.layers}
     assert [by_name[n].settings.reuse_factor for n in ("fc1", "fc2", "fc3")] == [4, 4, 2]
     assert all(by_name[n].precision["weight"].cpp == "ap_fixed<8, 3>" for n in ("fc1", "fc2", "fc3"))
-    assert [by_name[n].settings.strategy for n in ("conv1", "conv2")] == ["pe", "pe"]
+    assert [by_name[n].settings.strategy for n in ("conv1", "conv2")] == ["resource", "resource"]
     assert by_name["conv1"].precision["weight"].cpp == "ap_fixed<16, 6>"
     # hls4ml's class of a conv's own activation: its ReuseFactor means nothing (a warning, not an error)
     with caplog.at_level(logging.WARNING, logger="ikr_hls"):

@@ -471,7 +471,8 @@ def test_plot_hardware_row_is_the_reports_figures(tmp_path):
 
 
 def test_strategy_overrides_in_the_header_and_only_where_a_kind_has_a_choice():
-    """A config's per-layer strategy shows in the header; Dense has one form, so no strategy."""
+    """A config's per-layer strategy shows in the header; a pooling has one form, so no strategy;
+    a Dense has two (unrolled, resource) and reports the model's."""
     from ikr_hls.config import LayerSettings
 
     graph = tiny_graph("unrolled", 2)
@@ -480,7 +481,8 @@ def test_strategy_overrides_in_the_header_and_only_where_a_kind_has_a_choice():
     config = tiny_config("unrolled", 2)
     config.layers["conv_a"] = LayerSettings(strategy="pattern")
     r = build(graph, config)
-    assert r["layer_strategies"] == {"c1": "pattern"} and by_name(r, "d1")["strategy"] is None
+    assert r["layer_strategies"] == {"c1": "pattern"} and by_name(r, "p1")["strategy"] is None
+    assert by_name(r, "d1")["strategy"] == "unrolled"
     assert "strategy unrolled (c1: pattern)" in R.format_report(r).splitlines()[1]
 
 

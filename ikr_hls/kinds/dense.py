@@ -1,10 +1,12 @@
 """dense: a Dense layer over the compact list of its nonzero weights (weight, input index,
-output index), with any activation, softmax included. Two forms: `unrolled` (that list, a
-product per weight) and, asked for by name, `da` (the weight matrix as da4ml's graph of shifts
-and adders, ikr_hls/da/: no multiplier, no weight table)."""
+output index), with any activation, softmax included. Three forms: `unrolled` (that list, a
+product per weight), `resource` (multiply-accumulate lanes over R cycles, dense_resource.py) and,
+asked for by name, `da` (the weight matrix as da4ml's graph of shifts and adders, ikr_hls/da/: no
+multiplier, no weight table)."""
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import Any
 
 import numpy as np
 
@@ -15,6 +17,7 @@ from ..constants import array, literal
 from ..da import form as da
 from ..ir import ACTIVATIONS, Layer
 from ..precision import index_bits, requantize, to_codes, weight_bits, widen_for_sum
+from . import dense_resource
 from .base import Cost, LayerKind, Sample, View, Weights, vector_stream
 from .keras_reading import activation_name, read_array, unsupported, with_activation
 
@@ -24,9 +27,11 @@ ROLES = ("weight", "bias", "accum", "result")
 @dataclass(frozen=True)
 class DenseFacts:
     """rows, cols: the input and output index of every nonzero weight, ordered by output,
-    then input (the order the code accumulates them); da: the da form's facts (strategy da)."""
+    then input (the order the code accumulates them); lanes: strategy resource's
+    (ikr_hls/lanes.py); da: the da form's facts (strategy da); both None when unrolled."""
     rows: np.ndarray
     cols: np.ndarray
+    lanes: Any = None
     da: da.DAForm | None = None
 
     @property
@@ -45,7 +50,13 @@ def _is_da(layer: Layer) -> bool:
 
 def derive(layer: Layer) -> DenseFacts:
     cols, rows = np.nonzero(layer.weights["kernel"].T)
-    return DenseFacts(rows, cols, da.DAForm(layer, _input_element) if _is_da(layer) else None)
+    found = dense_resource.plan(layer, layer.settled.reuse_factor) if _resource(layer) else None
+    return DenseFacts(rows, cols, found, da.DAForm(layer, _input_element) if _is_da(layer) else None)
+
+
+def _resource(layer: Layer) -> bool:
+    """Strategy resource; a strategy the Dense lacks (a conv's, set for the whole model) is unrolled."""
+    return layer.settled.strategy == "resource"
 
 
 def _dense(klayer, shape, source):
@@ -59,7 +70,7 @@ def _dense(klayer, shape, source):
 
 
 def template(layer: Layer) -> str:
-    return "dense"
+    return "dense_resource" if _resource(layer) else "dense"
 
 
 def _activation_products(layer: Layer) -> int:
@@ -99,18 +110,20 @@ class DenseView(View, SoftmaxView):
     depth: int = 0
 
 
-def view(layer: Layer) -> DenseView:
+def view(layer: Layer) -> View:
     n_in, n_out = layer.weights["kernel"].shape
     nnz, size = layer.facts.nnz, layer.weights["kernel"].size
     rf = layer.settled.reuse_factor
+    common = dict(**activations.softmax_view(layer), n_in=n_in, n_out=n_out, nnz=nnz, dense_weights=size,
+                  reuse_factor=rf, per_copy=_per_copy(layer), exp_copies=table_copies(layer),
+                  table_pragmas=activations.partition_pragmas(layer),
+                  act=activations.call_view(layer), keras_class="Dense", binding=layer.plan_cost.binding or "",
+                  summary=f"Dense {n_in}->{n_out}, {nnz}/{size} weights")
+    if _resource(layer):
+        return dense_resource.view(layer, layer.facts.lanes, common)
     multipliers = int(layer.plan_cost.multipliers or 0)
-    return DenseView(**activations.softmax_view(layer), n_in=n_in, n_out=n_out, nnz=nnz, dense_weights=size,
-                reuse_factor=rf, multipliers=multipliers,
-                allocation=multipliers if rf > 1 else 0, per_copy=_per_copy(layer),
-                exp_copies=table_copies(layer),
-                table_pragmas=activations.partition_pragmas(layer),
-                act=activations.call_view(layer), keras_class="Dense", binding=layer.plan_cost.binding or "",
-                summary=f"Dense {n_in}->{n_out}, {nnz}/{size} weights", **_da_view(layer))
+    return DenseView(**common, multipliers=multipliers, allocation=multipliers if rf > 1 else 0,
+                     **_da_view(layer))
 
 
 def _da_view(layer: Layer) -> dict:
@@ -130,6 +143,10 @@ def weights(layer: Layer) -> Weights:
     n_in, n_out = kernel.shape
     facts: DenseFacts = layer.facts
     bias = array(f"{layer.name}_b", f"{layer.name}_bias_t", layer.weights["bias"], "bias", literal(layer, "bias"))
+    if facts.lanes is not None:
+        return Weights(f"Dense, {facts.nnz} nonzero of {kernel.size}, in {len(facts.lanes.macs)} multiply-accumulates",
+                       activations.arrays(layer, table_copies(layer))
+                       + dense_resource.weight_arrays(layer, facts.lanes) + [bias])
     if facts.da is not None:
         return Weights(f"Dense by distributed arithmetic, {facts.nnz} nonzero of {kernel.size} weights as shifts and "
                        f"{len(facts.da.graph.adders)} adders of the code, no table",
@@ -139,7 +156,7 @@ def weights(layer: Layer) -> Weights:
               literal(layer, "weight")),
         array(f"{layer.name}_w_in", _index_type(n_in), facts.rows, "input index of each nonzero weight"),
         array(f"{layer.name}_w_out", _index_type(n_out), facts.cols, "output index of each nonzero weight"),
-        array(f"{layer.name}_b", f"{layer.name}_bias_t", layer.weights["bias"], "bias", literal(layer, "bias")),
+        bias,
     ])
 
 
@@ -155,6 +172,10 @@ def reference(layer: Layer, ins: list) -> np.ndarray:
     n_out = kernel.shape[1]
     acc = np.broadcast_to(requantize(to_codes(layer.weights["bias"], p["bias"]), p["bias"].fractional, acc_t),
                           (codes.shape[0], n_out)).copy()
+    if layer.facts.lanes is not None:
+        acc = dense_resource.accumulate(layer.facts.lanes, codes, w_codes, in_t.fractional + p["weight"].fractional,
+                                        acc, acc_t)
+        return activations.activate(layer, acc, acc_t)
     if layer.facts.da is not None:           # the graph's exact sums, added once to the bias
         acc = da.accumulate(codes, w_codes, in_t.width, in_t.fractional, p["weight"].width, p["weight"].fractional,
                             acc, acc_t)
@@ -189,6 +210,9 @@ def cost(layer: Layer) -> Cost:
     """The whole layer is one pipelined step at II = R: ceil(products / R) multipliers
     (ALLOCATION), the activation's products (a leaky slope, a softmax's normalisation)
     included."""
+    if layer.facts.lanes is not None:
+        return dense_resource.cost(layer, layer.facts.lanes, _activation_products(layer),
+                                   tuple(activations.table_memories(layer, table_copies(layer))))
     if layer.facts.da is not None:
         return _da_cost(layer)
     kernel = layer.weights["kernel"]
@@ -251,6 +275,8 @@ KIND = LayerKind(
     samples=SAMPLES,
     stream_form=vector_stream,
     name="dense", keras={"Dense": _dense},
-    roles=ROLES, templates=("dense", "dense_stream"), template=template, view=view, weights=weights,
+    roles=ROLES, templates=("dense", "dense_stream", "dense_resource", "dense_resource_stream"),
+    template=template, view=view, weights=weights,
     reference=reference, cost=cost, report=report, values=values, default_accum=default_accum, derive=derive,
-    reuses=True, asked_strategies=(da.DA,), activations=ACTIVATIONS, folds_scale_shift=True)
+    reuses=True, strategies=("unrolled", "resource"), asked_strategies=(da.DA,), activations=ACTIVATIONS,
+    folds_scale_shift=True)

@@ -7,7 +7,6 @@ its cost and its own fields. Every field is described in docs/report.md.
 """
 from __future__ import annotations
 
-import math
 from dataclasses import asdict
 from typing import cast
 
@@ -90,9 +89,10 @@ def _layer_report(layer, config, family: str) -> dict:
         "activation": layer.activation,
         "in_shape": [int(d) for d in layer.in_shape],
         "out_shape": [int(d) for d in layer.out_shape],
-        # a kind with one form of auto's (Dense) reports only a form asked for (da)
-        "strategy": layer.settled.strategy if kind.reuses and (
-            len(kind.strategies) > 1 or layer.settled.strategy in kind.asked_strategies) else None,
+        # a kind with one form of auto's reports only a form asked for (da); a model-wide strategy
+        # the kind lacks (pattern on a Dense) leaves it in its first form
+        "strategy": (layer.settled.strategy if layer.settled.strategy in kind.forms else kind.strategies[0])
+        if kind.reuses and (len(kind.strategies) > 1 or layer.settled.strategy in kind.asked_strategies) else None,
         "reuse_factor": int(layer.settled.reuse_factor) if kind.reuses else None,
         "weight_type": None, "weight_bits": None, "bias_type": None, "bias_bits": 0,
         "result_type": layer.precision["result"].cpp if "result" in layer.precision else None,
@@ -227,23 +227,13 @@ def _dataflow(graph, layers: list, host_check: bool, family: str, axis=None) -> 
         cast(list, fifos).append({"name": port.stream, "depth": depth, "elements": port.elements,
                                   "width": port.values, "bits": depth * port.values * port.value_bits,
                                   "why": WHOLE if whole else DEFAULT, "bound_cycles": None})
-    for buffer in wiring.buffers:
+    own_registers, own_ram, own_memories = fpga_estimate.dataflow_memories(wiring)
+    registers, ram, memories = registers + own_registers, ram + own_ram, memories + own_memories
+    for buffer in wiring.buffers if fifos is not None else ():   # a FIFO of `depth` elements of `width` values
         width = bits(buffer.type.hls)
-        if fifos is not None:                   # a FIFO of `depth` elements of `width` values
-            ram += buffer.depth * buffer.width * width
-            memories.append(Memory(buffer.name, "FIFO", 1, buffer.depth, buffer.width * width))
-            fifos.append({"name": buffer.name, "depth": buffer.depth, "elements": buffer.size // buffer.width,
-                          "width": buffer.width, "bits": buffer.depth * buffer.width * width, "why": buffer.why,
-                          "bound_cycles": buffer.bound or None})
-            continue
-        size = buffer.depth * buffer.size * width              # ping-pong slots (more where it skips)
-        if buffer.partition.scheme == "complete":
-            registers += size
-        else:
-            ram += size
-            banks = buffer.partition.factor
-            memories.append(Memory(buffer.name, "RAM", buffer.depth * banks, -(-buffer.size // banks), width))
-    priced = [fpga_estimate.memory_price(m, family) for m in memories]
+        cast(list, fifos).append({"name": buffer.name, "depth": buffer.depth, "elements": buffer.size // buffer.width,
+                                  "width": buffer.width, "bits": buffer.depth * buffer.width * width,
+                                  "why": buffer.why, "bound_cycles": buffer.bound or None})
     if host_check:
         return {"buffer_registers_bits": int(registers), "buffer_ram_bits": int(ram), "buffer_resources": None,
                 "latency": None, "interval": None, "fifos": fifos}
@@ -257,9 +247,7 @@ def _dataflow(graph, layers: list, host_check: bool, family: str, axis=None) -> 
         finish[layer.name] = start + latency[layer.name] + clone.get(layer.name, 0)
     processes = list(latency.values()) + [c for c in clone.values()] + adapters
     return {"buffer_registers_bits": int(registers), "buffer_ram_bits": int(ram),
-            "buffer_resources": {"lut": int(math.ceil(sum(p["lut"] for p in priced))),
-                                 "ff": int(registers + math.ceil(sum(p["ff"] for p in priced))), "dsp": 0,
-                                 "bram_18k": int(math.ceil(sum(p["bram_18k"] for p in priced)))},
+            "buffer_resources": fpga_estimate.buffers_estimate(registers, memories, family),
             "latency": int(finish[graph.layers[-1].name] + (adapters[1] if adapters else 0)),
             "interval": int(max(processes)), "fifos": fifos}
 

@@ -1,11 +1,13 @@
 """conv2d: Conv2D, DepthwiseConv2D (a conv whose kernel is zero between channels) and the two
 halves of a SeparableConv2D, and the stride-1 conv of a Conv2DTranspose. Only nonzero weights
-are multiplied, in one of three strategies, a module each, chosen from STRATEGIES:
+are multiplied, in one of four strategies, a module each, chosen from STRATEGIES:
 
     unrolled.py   every filter's taps written out with constant offsets
     pattern.py    one processing element per IKR pattern, serving the kernels that use it
     pe.py         one PE design for every kernel: `keep` multipliers behind pattern
                   multiplexers, a ROM of R kernels each
+    resource.py   multiply-accumulate lanes over R cycles, weights in ROMs of depth R: the
+                  multipliers, adders and code shrink with R (large layers)
 
 or, asked for by name only (ASKED, never auto's choice), none is: da.py writes the per-pixel
 constant matrix as da4ml's graph of shifts and adders (ikr_hls/da/).
@@ -25,12 +27,13 @@ from ...ir import Layer
 from ...patterns import patterns_from_kernel
 from ...precision import requantize, to_codes
 from ..base import SCALAR_ACTIVATIONS, Cost, LayerKind, View, Weights
-from . import common, da, pattern, pe, unrolled
+from . import common, da, pattern, pe, resource, unrolled
 from .common import ConvAttributes, ConvFacts, ConvStrategy, conv_attributes, layer_kernel, window
 from .frontend import KERAS, SAMPLES, keras_tensor
 
 ROLES = ("weight", "bias", "accum", "result")
-STRATEGIES: dict[str, ConvStrategy] = {s.name: s for s in (unrolled.STRATEGY, pattern.STRATEGY, pe.STRATEGY)}
+STRATEGIES: dict[str, ConvStrategy] = {s.name: s for s in (unrolled.STRATEGY, pattern.STRATEGY, pe.STRATEGY,
+                                                                resource.STRATEGY)}
 ASKED: dict[str, ConvStrategy] = {da.STRATEGY.name: da.STRATEGY}
 FORMS = {**STRATEGIES, **ASKED}
 
