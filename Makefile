@@ -3,8 +3,9 @@ PYTHON ?= python3
 VENV := .venv
 PY := $(VENV)/bin/python
 STAMP := $(VENV)/.ikr-installed
-# CI=true runs everything not marked slow; `make test-all` runs the slow tests too.
-PYTEST_ARGS ?= -m "not slow"
+# CI=true runs everything not marked slow; `make test-all` runs the slow tests too. On every
+# core (pytest-xdist), whole files per worker so that a module's fixtures are built once.
+PYTEST_ARGS ?= -m "not slow" -n auto --dist loadfile
 
 .PHONY: demo test test-all quick lint venv clean
 
