@@ -29,8 +29,9 @@ log = logging.getLogger(__name__)
 HOST_ARITHMETIC = ("int", "ap_fixed")     # how host builds compute fixed-point types
 # The host-only forms of the Python host model's build, and of no other (cpp/ikr_window.h,
 # defines.h): windows read from a padded copy of the input, an unrolled conv's taps in one
-# function per filter. Vitis csim, cosim and `ikr-hls csim` compile what Vitis synthesizes.
-HOST_FORMS = ("-DIKR_HOST_WINDOWS", "-DIKR_HOST_TAPS")
+# function per filter, the resource strategy's lanes as loops over tables (lanes_host.j2).
+# Vitis csim, cosim and `ikr-hls csim` compile what Vitis synthesizes.
+HOST_FORMS = ("-DIKR_HOST_WINDOWS", "-DIKR_HOST_TAPS", "-DIKR_HOST_CYCLES")
 
 
 class HLSModel:

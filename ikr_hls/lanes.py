@@ -136,6 +136,19 @@ def used_weights(found: Lanes, weights: np.ndarray) -> list:
     return [weights[i, o] for lane, o in found.macs for i in found.lanes[lane].inputs]
 
 
+def host_form(found: Lanes, position: Callable[[int], tuple]) -> dict:
+    """The lanes as tables, for their host-only form (IKR_HOST_CYCLES, lanes_host.j2): loops over
+    them run the same multiply-accumulates in the same order and types as the code Vitis gets,
+    which has a line per lane and per multiply-accumulate and takes g++ -O2 minutes in a large
+    layer. reads[d][m][r]: dimension d of the position lane m reads in cycle r (its last again
+    once done, as its choice does; `position` maps an input to its indices in the read array);
+    mac_lane[k], mac_output[k]: multiply-accumulate k's lane and output, output by output."""
+    cycles = [[position(lane.inputs[min(r, len(lane.inputs) - 1)]) for r in range(found.rf)] for lane in found.lanes]
+    dims = len(cycles[0][0]) if cycles else 0
+    return dict(reads=[[[at[d] for at in lane] for lane in cycles] for d in range(dims)],
+                mac_lane=[lane for lane, _ in found.macs], mac_output=[o for _, o in found.macs])
+
+
 def macs_by_output(found: Lanes, weight: Callable[[int], Expr]) -> list:
     """[(output, [(lane, weight read)])] in code order, for the templates."""
     out: dict = {}
@@ -144,5 +157,5 @@ def macs_by_output(found: Lanes, weight: Callable[[int], Expr]) -> list:
     return sorted(out.items())
 
 
-__all__ = ["Lane", "Lanes", "LanesCost", "R", "accumulate", "choice", "cost", "lane_value", "macs_by_output",
-           "plan", "rom", "rom_read", "used_weights"]
+__all__ = ["Lane", "Lanes", "LanesCost", "R", "accumulate", "choice", "cost", "host_form", "lane_value",
+           "macs_by_output", "plan", "rom", "rom_read", "used_weights"]

@@ -5,7 +5,7 @@ parser: it is meant to catch template or hand-written code slipping host-only co
 into firmware/, with a file:line for each. Before scanning, comments and string/char literals
 are blanked (line numbers kept) and preprocessor branches Vitis never compiles are dropped:
 the then-branch of `#ifdef IKR_TRACE` / `IKR_COUNT_OPS` / `IKR_HOST_WINDOWS` / `IKR_HOST_TAPS` /
-`IKR_DATAFLOW_CSIM` / `#ifndef __SYNTHESIS__`, the else-branch of `#ifdef __SYNTHESIS__`. Any other
+`IKR_HOST_CYCLES` / `IKR_DATAFLOW_CSIM` / `#ifndef __SYNTHESIS__`, the else-branch of `#ifdef __SYNTHESIS__`. Any other
 conditional keeps all of its branches (conservative).
 
 Not covered: macros are not expanded; `#if` expressions other than `[!]defined(M)` or `M`,
@@ -29,7 +29,8 @@ _LEXEME = re.compile(r'''
 _DIRECTIVE = re.compile(r"\s*#\s*(\w+)\s*(.*)")
 _CONDITIONALS = {"if", "ifdef", "ifndef", "elif", "elifdef", "elifndef", "else", "endif"}
 _MACROS_IN_SYNTHESIS = {"__SYNTHESIS__": True, "IKR_TRACE": False, "IKR_COUNT_OPS": False,
-                        "IKR_HOST_WINDOWS": False, "IKR_HOST_TAPS": False, "IKR_DATAFLOW_CSIM": False}
+                        "IKR_HOST_WINDOWS": False, "IKR_HOST_TAPS": False, "IKR_HOST_CYCLES": False,
+                        "IKR_DATAFLOW_CSIM": False}
 
 _NOT_MEMBER = r"(?<![.\w])(?<!->)"  # x.free(...) is some class's method, not libc's
 _SIMPLE_RULES = [

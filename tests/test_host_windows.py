@@ -1,10 +1,14 @@
 """The host reads a conv's or pool's window from a zero-padded copy of its input (HostWindow in
-cpp/ikr_window.h), and in fixed point runs an unrolled conv's taps in a function per filter
-(IKR_HOST_TAPS, defines.h): the Python host model's build only (hls_model.HOST_FORMS). Vitis
-synthesizes line buffers, shifting registers and the written-out taps, and every other build
-compiles them. Built on the host without the host forms, the synthesized form runs too: both
-must give the same outputs, bit for bit, on every geometry (padding, strides, non-square,
-pooling, depthwise, the PEs' cycles, a table activation), and equal the numpy reference."""
+cpp/ikr_window.h), in fixed point runs an unrolled conv's taps in a function per filter
+(IKR_HOST_TAPS, defines.h), and runs the written-out cycles of the resource lanes and the
+pattern PEs' instances as loops over tables (IKR_HOST_CYCLES): the Python host model's build
+only (hls_model.HOST_FORMS). Vitis synthesizes line buffers, shifting registers, the
+written-out taps, lanes and instances, and every other build compiles them. Built on the host
+without the host forms, the synthesized form runs too: both must give the same outputs, bit for
+bit, on every geometry (padding, strides, non-square, pooling, depthwise, the PEs' and the
+lanes' cycles, a table activation), and equal the numpy reference."""
+import shutil
+
 import numpy as np
 import pytest
 
@@ -14,10 +18,12 @@ from zoo import build, build_dag, ikr_prune
 
 pytestmark = pytest.mark.cpp                  # every test here builds C++
 
-# (model, strategy, reuse): every geometry of the zoo, both strategies, a pattern PE over R cycles
+# (model, strategy, reuse): every geometry of the zoo, every strategy, pattern PEs over R cycles,
+# resource lanes over R cycles (conv, depthwise and Dense; lanes shorter than R) and at R = 1
 CASES = [("same_stride2", "unrolled", 1), ("nonsquare_bn", "pattern", 2), ("avgpool_same", "pattern", 1),
          ("residual", "unrolled", 2), ("depthwise_separable", "pattern", 3), ("same_stride2", "pe", 2),
-         ("activations", "unrolled", 2)]
+         ("activations", "unrolled", 2), ("same_stride2", "resource", 5), ("depthwise_separable", "resource", 2),
+         ("activations", "resource", 1)]
 
 
 def _model(name):
@@ -64,3 +70,31 @@ def test_the_two_builds_differ_in_their_window_and_tap_code(built):
     assert host.__name__ != synthesized.__name__                 # two builds (flags are in the cache key)
     text = " ".join(p.read_text() for p in (hls.output_dir / "firmware" / "layers").glob("*.h"))
     assert "IKR_HOST_WINDOWS" in text and "#ifdef IKR_HOST_TAPS" in text
+
+
+@pytest.mark.parametrize("case", [c for c in CASES if c[1] in ("pattern", "resource") and c[2] > 1],
+                         ids=lambda c: "-".join(map(str, c)))
+def test_the_cycles_have_a_host_form(built, case):
+    """The R-cycle forms a case compares have their host form (else the test compares nothing)."""
+    hls = built[case][0]
+    text = " ".join(p.read_text() for p in (hls.output_dir / "firmware" / "layers").glob("*.h"))
+    assert "#ifdef IKR_HOST_CYCLES" in text
+
+
+@pytest.mark.parametrize("case", [("same_stride2", "resource", 5), ("depthwise_separable", "pattern", 3)],
+                         ids=lambda c: "-".join(map(str, c)))
+def test_csim_compiles_the_written_out_cycles(built, tmp_path, case):
+    """`ikr-hls csim` (as Vitis csim) compiles the written-out lanes and instances: with an #error
+    planted in every host-only branch of the cycles, the testbench still builds and passes."""
+    from ikr_hls.hostbuild import run_csim
+
+    path = tmp_path / "prj"
+    shutil.copytree(built[case][0].output_dir, path, ignore=shutil.ignore_patterns("build"))
+    planted = 0
+    for header in (path / "firmware" / "layers").glob("*.h"):
+        text = header.read_text()
+        planted += text.count("#ifdef IKR_HOST_CYCLES")
+        header.write_text(text.replace("#ifdef IKR_HOST_CYCLES", "#ifdef IKR_HOST_CYCLES\n#error host-only form"))
+    assert planted >= 1
+    result = run_csim(path)
+    assert result.passed, result.output

@@ -20,7 +20,7 @@ FIXED = "ap_fixed<16,6>"
 # (precision, strategy, reuse, host windows): float and fixed, every strategy, the PEs over R
 # cycles; "True" builds the line buffers and registers that Vitis synthesizes
 VARIANTS = [("float", "unrolled", 1, False), (FIXED, "pattern", 2, False), (FIXED, "unrolled", 1, True),
-            (FIXED, "pe", 3, True), (FIXED, "resource", 4, True)]
+            (FIXED, "pe", 3, True), (FIXED, "resource", 4, True), (FIXED, "resource", 3, False)]
 CASES = [(m, *v) for m in MODELS for v in VARIANTS]
 
 

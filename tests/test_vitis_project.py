@@ -300,7 +300,8 @@ def test_csim_runs_the_forms_vitis_synthesizes(projects, tmp_path, variant):
 
 # -- what Vitis's C simulation and C/RTL co-simulation compile -------------------------------------
 HOST_ONLY = {"IKR_DATAFLOW_CSIM", "IKR_TRACE", "IKR_COUNT_OPS", "IKR_HOST_INT"}   # host builds' own options
-HOST_FORMS = {"IKR_HOST_TAPS", "IKR_HOST_WINDOWS"}     # host shortcuts for the forms Vitis synthesizes
+# host shortcuts for the forms Vitis synthesizes
+HOST_FORMS = {"IKR_HOST_TAPS", "IKR_HOST_WINDOWS", "IKR_HOST_CYCLES"}
 
 
 def macros_vitis_compiles(path, source) -> set:

@@ -24,7 +24,8 @@ def plan(layer: Layer, rf: int) -> lanes.Lanes:
 
 @dataclass(frozen=True, kw_only=True)
 class DenseResourceView(View, SoftmaxView):
-    """dense_resource.h.j2: the lanes' choices, each output's multiply-accumulates."""
+    """dense_resource.h.j2: the lanes' choices, each output's multiply-accumulates; host_lanes:
+    their tables for the host-only form (lanes.host_form)."""
     n_in: int
     n_out: int
     nnz: int
@@ -32,6 +33,7 @@ class DenseResourceView(View, SoftmaxView):
     reuse_factor: int
     lanes: list
     outputs: list
+    host_lanes: dict
     rom: int
     per_copy: int
     exp_copies: int
@@ -43,7 +45,7 @@ class DenseResourceView(View, SoftmaxView):
 def view(layer: Layer, found: lanes.Lanes, common: dict) -> DenseResourceView:
     return DenseResourceView(**common, lanes=[lanes.lane_value(lane) for lane in found.lanes],
                              outputs=lanes.macs_by_output(found, lambda k: lanes.rom_read(f"{layer.name}_w", found, k)),
-                             rom=len(found.macs))
+                             host_lanes=lanes.host_form(found, lambda i: (i,)), rom=len(found.macs))
 
 
 def weight_arrays(layer: Layer, found: lanes.Lanes) -> list:

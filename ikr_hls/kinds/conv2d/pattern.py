@@ -97,7 +97,8 @@ def derive(layer: Layer, facts: ConvFacts) -> PatternFacts:
 
 @dataclass(frozen=True, kw_only=True)
 class PatternView(ConvView):
-    """conv2d_pattern.h.j2: a PE per pattern (taps, instances, weight partitions)."""
+    """conv2d_pattern.h.j2: a PE per pattern (taps, instances and their host form's tables,
+    weight partitions)."""
     groups: list
     result_copies: list
     index_bits: int
@@ -117,12 +118,12 @@ def view(layer: Layer) -> PatternView:
     rf = layer.settled.reuse_factor
     name = layer.name
     pes = []
-    written = instances(layer)
+    written, host = instances(layer), host_cycles(layer)
     for g, group in enumerate(layer.facts.groups):
         taps = [(p // kw, p % kw) for p in group["positions"]]
         keep, count = len(taps), -(-len(group["kernels"]) // rf)
         pes.append(dict(taps=taps, keep=keep, kernels=len(group["kernels"]), count=count,
-                        instances=written[g], drawing=drawing(group["positions"], kh, kw),
+                        instances=written[g], host=host[g], drawing=drawing(group["positions"], kh, kw),
                         partition=_weights_partition(name, g, count * keep, rf)))
     copies = [dict(co=co, table_copy=copy_of(layer, co)) for co in range(layer.out_shape[-1])]
     return PatternView(**view_fields(layer), groups=pes, result_copies=copies, allocation=0,
@@ -160,6 +161,22 @@ def instances(layer: Layer) -> list:
             mine.append(dict(index=i, inputs=inputs, weights=weights, updates=updates, kernels=kernels, guard=idle))
         out.append(mine)
     return out
+
+
+def host_cycles(layer: Layer) -> list:
+    """Per PE, the instances' kernels as tables for the host-only form (IKR_HOST_CYCLES,
+    conv2d_pattern.j2), whose loop calls the PE in the same order as the written-out instances
+    (instance by instance) and adds into the same filters: ci[r][i], co[r][i], the input and
+    output channel of the kernel instance i serves in cycle r (-1: idle). None at R = 1."""
+    rf = layer.settled.reuse_factor
+    if rf == 1:
+        return [None for _ in layer.facts.groups]
+    counts = [-(-len(group["kernels"]) // rf) for group in layer.facts.groups]
+    ci = [[[-1] * n for _ in range(rf)] for n in counts]
+    co = [[[-1] * n for _ in range(rf)] for n in counts]
+    for slot in (slot for cycle in layer.facts.form.slots for slot in cycle):
+        ci[slot.g][slot.r][slot.i], co[slot.g][slot.r][slot.i] = slot.ci, slot.co
+    return [dict(ci=c, co=o) for c, o in zip(ci, co, strict=True)]
 
 
 def choice_of_cycles(cycles: list):

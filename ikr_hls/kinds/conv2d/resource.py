@@ -38,6 +38,16 @@ def _weights(layer: Layer):
     return kernel.transpose(2, 0, 1, 3).reshape(-1, kernel.shape[3])
 
 
+def _position(layer: Layer):
+    """A tap's (row, column, channel) in the window."""
+    kh, kw = layer.weights["kernel"].shape[:2]
+
+    def position(tap: int) -> tuple:
+        ci, rest = divmod(tap, kh * kw)
+        return rest // kw, rest % kw, ci
+    return position
+
+
 def plan(layer: Layer, rf: int) -> lanes.Lanes:
     kh, kw = layer.weights["kernel"].shape[:2]
     c, f = layer.in_shape[-1], layer.out_shape[-1]
@@ -48,9 +58,10 @@ def plan(layer: Layer, rf: int) -> lanes.Lanes:
     def taps(channels):                                       # (row, column, channel) order
         return [(ci * kh + i) * kw + j for i in range(kh) for j in range(kw) for ci in channels]
 
+    position = _position(layer)
+
     def read(tap: int):
-        ci, rest = divmod(tap, kh * kw)
-        return index("window", rest // kw, rest % kw, ci)
+        return index("window", *position(tap))
 
     return lanes.plan([(taps(channels), filters) for channels, filters in groups], _weights(layer), rf, read)
 
@@ -69,9 +80,10 @@ def derive(layer: Layer, facts: ConvFacts) -> lanes.Lanes:
 @dataclass(frozen=True, kw_only=True)
 class ResourceView(ConvView):
     """conv2d_resource.h.j2 (and dense_resource): the lanes' choices, each output's
-    multiply-accumulates."""
+    multiply-accumulates; host_lanes: their tables for the host-only form (lanes.host_form)."""
     lanes: list
     outputs: list
+    host_lanes: dict
     result_copies: list
     rom: int
 
@@ -80,6 +92,7 @@ def view(layer: Layer) -> ResourceView:
     p_ = plan_of(layer)
     return ResourceView(**view_fields(layer), lanes=[lanes.lane_value(lane) for lane in p_.lanes],
                         outputs=lanes.macs_by_output(p_, lambda k: lanes.rom_read(f"{layer.name}_w", p_, k)),
+                        host_lanes=lanes.host_form(p_, _position(layer)),
                         result_copies=[dict(co=co, table_copy=copy_of(layer, co)) for co in range(layer.out_shape[-1])],
                         rom=len(p_.macs), allocation=0)
 
