@@ -169,7 +169,9 @@ def _estimate(r: dict, strategy: str) -> str:
 
 
 def markdown(results: list) -> str:
-    rows = [r for res in results for r in res["rows"]]
+    order = {name: i for i, name in enumerate(("conv1", "conv2", "fc1"))}
+    rows = sorted((r for res in results for r in res["rows"]),
+                  key=lambda r: (order.get(r["layer"], 9), r["layer"], -r["bits"], VARIANTS.index(r["variant"])))
     first = results[0]
     commands = "; ".join(f"`{res['command']}`" for res in results)
     out = [SECTION, "",

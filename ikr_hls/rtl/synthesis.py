@@ -5,7 +5,7 @@ read back its resources and logic depth: the PEs of spec.py (`synthesize_pe`) an
 Flow (out of context: a PE or an operator is a block inside a design, so no I/O or clock buffers):
 
     read_verilog pe.v
-    synth_xilinx -family <xc7|xcup> -top <module> -noiopad -noclkbuf [-nodsp]
+    synth_xilinx -family <xc7|xcup> -top <module> -noiopad -noclkbuf [-nodsp] [-flatten]
     stat -json                      -> LUT1..LUT6, FD* flip-flops, CARRY4/8, DSP48E1/E2, MUXF7/8/9,
                                        distributed RAM and SRL cells, RAMB18/36
     write_verilog -noattr           -> flip-flops by the register they hold (the net on their Q)
