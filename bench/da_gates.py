@@ -8,7 +8,7 @@ simulated bit-exactly and synthesized, for dense, unstructured-sparse and IKR we
 For LeNet-5's conv1, conv2 and fc1 and weight sets
   dense   the unpruned layer (examples/models/lenet5.h5, the dense LeNet-5 the IKR model was
           pruned from): every weight nonzero;
-  sparse  the IKR model's nonzero values at random positions of the layer (seed 0): the same
+  sparse  the IKR model's nonzero values at random positions of the layer (seeds 0..S-1, --seeds): the same
           nonzero count and the same values as `ikr`, unstructured;
   ikr     the shipped IKR LeNet-5 (examples/models/lenet5_ikr.h5; its fc1 is magnitude-pruned
           by IKRPruning's dense_sparsity, not IKR),
@@ -36,6 +36,7 @@ import argparse
 import json
 import os
 import shlex
+import statistics
 import sys
 import tempfile
 import time
@@ -60,20 +61,21 @@ from ikr_hls.rtl import yosys_version  # noqa: E402
 SECTION = "## Distributed arithmetic at the gate level: da4ml's Verilog synthesized (issue 28)"
 PART = "xc7vx690t"
 RANDOM_VECTORS = 1000
-SPARSE_SEED = 0
 VARIANTS = ("dense", "sparse", "ikr")
 
 
-def weight_sets(layer: str) -> dict:
+def weight_sets(layer: str, seeds: int) -> list:
+    """(variant, seed, kernel) of the layer's weight sets."""
     ikr, dense = kernels(IKR_MODEL), kernels(DENSE_MODEL)
-    return {"dense": dense[layer], "sparse": shuffled(ikr[layer], SPARSE_SEED), "ikr": ikr[layer]}
+    return ([("dense", None, dense[layer])] + [("sparse", s, shuffled(ikr[layer], s)) for s in range(seeds)]
+            + [("ikr", None, ikr[layer])])
 
 
-def gates(layer: str, variant: str, kernel: np.ndarray, bits: int, timeout: float) -> dict:
+def gates(layer: str, variant: str, seed, kernel: np.ndarray, bits: int, timeout: float) -> dict:
     build = conv_kernel_matrix if kernel.ndim == 4 else dense_kernel_matrix
     w_t = weight_type(kernel, bits)
-    m = build(f"{layer}_{variant}_{bits}", kernel, IN_TYPE, w_t)
-    row = dict(layer=layer, variant=variant, bits=bits, weight_type=w_t.cpp, shape=list(m.shape),
+    m = build(f"{layer}_{variant}{'' if seed is None else seed}_{bits}", kernel, IN_TYPE, w_t)
+    row = dict(layer=layer, variant=variant, seed=seed, bits=bits, weight_type=w_t.cpp, shape=list(m.shape),
                weights=int(np.count_nonzero(kernel)), products=m.nonzero, digits=csd_digits(m))
     if row["digits"] > MAX_DIGITS:
         row["skipped"] = (f"{row['digits']:,} CSD digits, above the solve bound of {MAX_DIGITS:,} "
@@ -137,16 +139,16 @@ def estimates(layer: str, variant: str, kernel: np.ndarray, w_t: str) -> dict:
     return out
 
 
-def run(layers: list, bits_list: list, timeout: float, json_path: Path | None) -> dict:
+def run(layers: list, bits_list: list, seeds: int, timeout: float, json_path: Path | None) -> dict:
     rows: list = []
     result = dict(rows=rows, command="python " + " ".join(map(shlex.quote, sys.argv)), date=time.strftime("%Y-%m-%d"),
                   yosys=yosys_version())
     for layer in layers:
-        sets = weight_sets(layer)
+        sets = weight_sets(layer, seeds)
         for bits in bits_list:
-            for variant in VARIANTS:
-                row = gates(layer, variant, sets[variant], bits, timeout)
-                row["estimates"] = estimates(layer, variant, sets[variant], row["weight_type"])
+            for variant, seed, kernel in sets:
+                row = gates(layer, variant, seed, kernel, bits, timeout)
+                row["estimates"] = estimates(layer, variant, kernel, row["weight_type"])
                 print(json.dumps(row), flush=True)
                 rows.append(row)
                 if json_path:                    # after every row: a long run keeps what it measured
@@ -171,7 +173,8 @@ def _estimate(r: dict, strategy: str) -> str:
 def markdown(results: list) -> str:
     order = {name: i for i, name in enumerate(("conv1", "conv2", "fc1"))}
     rows = sorted((r for res in results for r in res["rows"]),
-                  key=lambda r: (order.get(r["layer"], 9), r["layer"], -r["bits"], VARIANTS.index(r["variant"])))
+                  key=lambda r: (order.get(r["layer"], 9), r["layer"], -r["bits"], VARIANTS.index(r["variant"]),
+                                 r.get("seed") or 0))
     first = results[0]
     commands = "; ".join(f"`{res['command']}`" for res in results)
     out = [SECTION, "",
@@ -184,7 +187,7 @@ def markdown(results: list) -> str:
            "`adders` and `adder levels` are da4ml's, of the same graph. Weights ap_fixed<B,I,AP_RND,AP_SAT> "
            "(I: the fewest integer bits for the set's largest weight), inputs ap_fixed<16,6>. `dense`: the "
            "unpruned layer of examples/models/lenet5.h5; `sparse`: the IKR layer's nonzero values at random "
-           f"positions (seed {SPARSE_SEED}), the same count and values as `ikr`; `ikr`: the shipped "
+           "positions (a row per seed), the same count and values as `ikr`; `ikr`: the shipped "
            "lenet5_ikr.h5 (its fc1 magnitude-pruned, not IKR). The three estimate columns are the report's for "
            f"the same layer and weights (part {PART}, ap_fixed<16,6>, reuse factor 1): the layer's LUT / "
            "its products + adders LUT (the part the graph replaces) / DSP; `(unrolled)` where da fell back.",
@@ -196,7 +199,8 @@ def markdown(results: list) -> str:
            "logic depth | unrolled est. LUT / datapath / DSP | pe est. | da est. |",
            "|---|---|---|---|---|---|---|---|---|---|---|---|---|---|"]
     for r in rows:
-        cells = [r["layer"], str(r["bits"]), r["variant"], f"{r['shape'][0]} x {r['shape'][1]}", f"{r['products']:,}"]
+        variant = r["variant"] if r.get("seed") is None else f"{r['variant']} (seed {r['seed']})"
+        cells = [r["layer"], str(r["bits"]), variant, f"{r['shape'][0]} x {r['shape'][1]}", f"{r['products']:,}"]
         if "skipped" in r:
             cells += [f"not solved: {r['skipped']}"] + [""] * 6
         else:
@@ -210,20 +214,31 @@ def markdown(results: list) -> str:
     return "\n".join(out + [""] + summary(rows)) + "\n"
 
 
-def _ratio(got: dict, other: str, key: str) -> str:
-    return f"{got['ikr'][key] / got[other][key]:.2f}" if other in got else "-"
+def _against(ikr: dict, others: list, key: str) -> str:
+    """ikr's figure over the others' mean, and how many of them it is below."""
+    if not others:
+        return "-"
+    mean = statistics.mean(o[key] for o in others)
+    below = f", below {sum(ikr[key] < o[key] for o in others)}/{len(others)}" if len(others) > 1 else ""
+    return f"{ikr[key] / mean:.2f}{below}"
 
 
 def summary(rows: list) -> list:
-    """IKR against sparse (the same values, the structure only) and against dense, per layer and
-    bits, in synthesized LUTs."""
-    out = ["Synthesized LUT of `ikr` relative to `sparse` (same values, scattered) and to `dense`:", "",
-           "| layer | bits | ikr / sparse LUT | ikr / sparse FF | ikr / dense LUT |", "|---|---|---|---|---|"]
+    """IKR against sparse (the same values, the structure only; the seeds' mean) and against
+    dense, per layer and bits, in synthesized LUT, FF and logic depth and da4ml's adders."""
+    out = ["`ikr` relative to `sparse` (the same values scattered: the mean over its seeds, and how many seeds "
+           "`ikr` is below) and to `dense`, synthesized:", "",
+           "| layer | bits | LUT ikr / sparse | FF ikr / sparse | adders ikr / sparse | logic depth ikr / sparse "
+           "| LUT ikr / dense |", "|---|---|---|---|---|---|---|"]
     for layer, bits in dict.fromkeys((r["layer"], r["bits"]) for r in rows):
-        got = {r["variant"]: r for r in rows if (r["layer"], r["bits"]) == (layer, bits) and "lut" in r}
-        if "ikr" not in got:
+        group = [r for r in rows if (r["layer"], r["bits"]) == (layer, bits) and "lut" in r]
+        ikr = next((r for r in group if r["variant"] == "ikr"), None)
+        if ikr is None:
             continue
-        cells = [_ratio(got, other, key) for other, key in (("sparse", "lut"), ("sparse", "ff"), ("dense", "lut"))]
+        sparse = [r for r in group if r["variant"] == "sparse"]
+        dense = [r for r in group if r["variant"] == "dense"]
+        cells = [_against(ikr, sparse, k) for k in ("lut", "ff", "adders", "logic_depth")]
+        cells.append(_against(ikr, dense, "lut"))
         out.append(f"| {layer} | {bits} | " + " | ".join(cells) + " |")
     return out
 
@@ -232,6 +247,7 @@ def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     ap.add_argument("--layers", default="conv1,conv2,fc1")
     ap.add_argument("--bits", default="8,4")
+    ap.add_argument("--seeds", type=int, default=1, help="sparse weight sets (seeds 0..S-1)")
     ap.add_argument("--timeout", type=float, default=1800, help="seconds for each yosys run")
     ap.add_argument("--json", type=Path)
     ap.add_argument("--from-json", type=Path, nargs="+")
@@ -243,7 +259,8 @@ def main() -> None:
         if args.json:                            # several runs' rows in one file
             args.json.write_text(json.dumps(results, indent=1) + "\n")
     else:
-        results = [run(args.layers.split(","), [int(b) for b in args.bits.split(",")], args.timeout, args.json)]
+        bits = [int(b) for b in args.bits.split(",")]
+        results = [run(args.layers.split(","), bits, args.seeds, args.timeout, args.json)]
     text = markdown(results)
     print(text)
     if args.write:
