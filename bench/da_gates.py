@@ -1,7 +1,8 @@
 """Distributed arithmetic at the gate level (issue 28 item 4): da4ml's Verilog of whole layers,
 simulated bit-exactly and synthesized, for dense, unstructured-sparse and IKR weights.
 
-    python bench/da_gates.py [--layers conv1,conv2,fc1] [--bits 8,4] [--timeout 1800]
+    python bench/da_gates.py [--layers conv1,conv2,fc1] [--bits 8,4] [--seeds 1] [--variants dense,sparse,ikr]
+                             [--timeout 1800]
                              [--json PATH] [--write docs/BENCHMARKS.md]
     python bench/da_gates.py --from-json A.json [B.json ...] --write docs/BENCHMARKS.md
 
@@ -139,7 +140,8 @@ def estimates(layer: str, variant: str, kernel: np.ndarray, w_t: str) -> dict:
     return out
 
 
-def run(layers: list, bits_list: list, seeds: int, timeout: float, json_path: Path | None) -> dict:
+def run(layers: list, bits_list: list, seeds: int, timeout: float, json_path: Path | None,
+        variants: tuple = VARIANTS) -> dict:
     rows: list = []
     result = dict(rows=rows, command="python " + " ".join(map(shlex.quote, sys.argv)), date=time.strftime("%Y-%m-%d"),
                   yosys=yosys_version())
@@ -147,6 +149,8 @@ def run(layers: list, bits_list: list, seeds: int, timeout: float, json_path: Pa
         sets = weight_sets(layer, seeds)
         for bits in bits_list:
             for variant, seed, kernel in sets:
+                if variant not in variants:
+                    continue
                 row = gates(layer, variant, seed, kernel, bits, timeout)
                 row["estimates"] = estimates(layer, variant, kernel, row["weight_type"])
                 print(json.dumps(row), flush=True)
@@ -194,7 +198,7 @@ def markdown(results: list) -> str:
            "",
            f"Commands ({first['date']}, {first['yosys']}): {commands}; the rows: bench/da_gates.json; "
            "re-render with `python bench/da_gates.py --from-json bench/da_gates.json --write docs/BENCHMARKS.md`. "
-           "What they say: docs/distributed_arithmetic.md#gate-level-evidence.", "",
+           "What they say: docs/distributed_arithmetic.md#gate-level-evidence-ikr_hlsdaverilogpy.", "",
            "| layer | bits | weights | matrix | nonzero codes | adders | adder levels | LUT | FF | CARRY4 | "
            "logic depth | unrolled est. LUT / datapath / DSP | pe est. | da est. |",
            "|---|---|---|---|---|---|---|---|---|---|---|---|---|---|"]
@@ -202,7 +206,7 @@ def markdown(results: list) -> str:
         variant = r["variant"] if r.get("seed") is None else f"{r['variant']} (seed {r['seed']})"
         cells = [r["layer"], str(r["bits"]), variant, f"{r['shape'][0]} x {r['shape'][1]}", f"{r['products']:,}"]
         if "skipped" in r:
-            cells += [f"not solved: {r['skipped']}"] + [""] * 6
+            cells += [f"not solved: {r['skipped']}"] + [""] * 5
         else:
             cells += [_n(r["adders"]), _n(r["depth"])]
             if "synthesis" in r:
@@ -247,6 +251,7 @@ def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     ap.add_argument("--layers", default="conv1,conv2,fc1")
     ap.add_argument("--bits", default="8,4")
+    ap.add_argument("--variants", default=",".join(VARIANTS), help="weight sets to measure")
     ap.add_argument("--seeds", type=int, default=1, help="sparse weight sets (seeds 0..S-1)")
     ap.add_argument("--timeout", type=float, default=1800, help="seconds for each yosys run")
     ap.add_argument("--json", type=Path)
@@ -260,7 +265,11 @@ def main() -> None:
             args.json.write_text(json.dumps(results, indent=1) + "\n")
     else:
         bits = [int(b) for b in args.bits.split(",")]
-        results = [run(args.layers.split(","), bits, args.seeds, args.timeout, args.json)]
+        variants = tuple(args.variants.split(","))
+        unknown = sorted(set(variants) - set(VARIANTS))
+        if unknown:
+            raise SystemExit(f"--variants: unknown {', '.join(unknown)} (expected some of {', '.join(VARIANTS)})")
+        results = [run(args.layers.split(","), bits, args.seeds, args.timeout, args.json, variants)]
     text = markdown(results)
     print(text)
     if args.write:
