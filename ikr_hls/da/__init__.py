@@ -6,6 +6,7 @@ solver.py  da4ml's solve, traced into one adder graph; its adders, widths, depth
 cache.py   solutions on disk under the build cache, keyed by a hash of the matrix and types
 bound.py   the documented solve bound, and the decision to fall back to unrolled
 evaluate.py the solved graph run on integer inputs, exactly, against matrix @ x
+verilog.py  da4ml's Verilog of the graph: simulated (iverilog) against matrix @ x, synthesized (yosys)
 
 da4ml is an optional extra (`pip install ikr-hls[da]`); without it, solving raises a clear
 IKRHLSError. The code generation of strategy="da" builds on these (docs/distributed_arithmetic.md).

@@ -5,7 +5,7 @@ read back its resources and logic depth: the PEs of spec.py (`synthesize_pe`) an
 Flow (out of context: a PE or an operator is a block inside a design, so no I/O or clock buffers):
 
     read_verilog pe.v
-    synth_xilinx -family <xc7|xcup> -top <module> -noiopad -noclkbuf [-nodsp]
+    synth_xilinx -family <xc7|xcup> -top <module> -noiopad -noclkbuf [-nodsp] [-flatten]
     stat -json                      -> LUT1..LUT6, FD* flip-flops, CARRY4/8, DSP48E1/E2, MUXF7/8/9,
                                        distributed RAM and SRL cells, RAMB18/36
     write_verilog -noattr           -> flip-flops by the register they hold (the net on their Q)
@@ -77,10 +77,12 @@ def synth_command(family: str = "xc7") -> str:
     return f"synth_xilinx -family {family} -noiopad -noclkbuf"
 
 
-def yosys_script(module: str, dsp: bool, family: str = "xc7") -> str:
+def yosys_script(module: str, dsp: bool, family: str = "xc7", flatten: bool = False) -> str:
+    # flatten: a design of many small modules (da4ml's adder graphs) is synthesized as one, and
+    # yosys 0.23's `stat -json` of a hierarchy is not valid JSON
     return "\n".join([
         "read_verilog pe.v",
-        f"{synth_command(family)} -top {module}" + ("" if dsp else " -nodsp"),
+        f"{synth_command(family)} -top {module}" + ("" if dsp else " -nodsp") + (" -flatten" if flatten else ""),
         "tee -q -o stat.json stat -json",
         "write_verilog -noattr netlist.v",
         "delete t:FD*",
@@ -137,15 +139,16 @@ def summarize(cells: dict, depth: int, seconds: float, ff_by_register: dict | No
 
 
 def synthesize_verilog(verilog: str, module: str, what: str, dsp: bool = True, family: str = "xc7",
-                       workdir: Path | None = None, timeout: float = 3600) -> SynthesisResult:
+                       workdir: Path | None = None, timeout: float = 3600, flatten: bool = False) -> SynthesisResult:
     """Synthesize one module of Verilog text with yosys for `family`; dsp=False maps multipliers
-    to LUTs and carries. `what` names it in messages."""
+    to LUTs and carries; flatten: synthesize the module's hierarchy as one. `what` names it in
+    messages."""
     yosys = find_tool("yosys")
     with tempfile.TemporaryDirectory(prefix="ikr_synth_") as scratch:
         work = Path(workdir) if workdir is not None else Path(scratch)
         work.mkdir(parents=True, exist_ok=True)
         (work / "pe.v").write_text(verilog)
-        (work / "synth.ys").write_text(yosys_script(module, dsp, family))
+        (work / "synth.ys").write_text(yosys_script(module, dsp, family, flatten))
         start = time.monotonic()
         try:
             proc = subprocess.run([yosys, "-q", "-l", "yosys.log", "-s", "synth.ys"], cwd=work,
