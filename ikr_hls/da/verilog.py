@@ -29,7 +29,6 @@ ikr_hls.rtl.synthesis's yosys flow (synth_xilinx, stat, ltp).
 from __future__ import annotations
 
 import logging
-import subprocess
 import tempfile
 from dataclasses import dataclass
 from pathlib import Path
@@ -37,6 +36,7 @@ from pathlib import Path
 import numpy as np
 
 from ..errors import IKRHLSError
+from ..rtl.simulate import run_tool
 from .evaluate import reference
 from .graph import CONST
 from .matrix import ConstantMatrix
@@ -197,17 +197,6 @@ endmodule
 """
 
 
-def _run(cmd: list, cwd: Path, what: str) -> str:
-    try:
-        proc = subprocess.run(cmd, cwd=cwd, capture_output=True, text=True, timeout=_TIMEOUT, check=False)
-    except subprocess.TimeoutExpired:
-        raise IKRHLSError(f"{what} did not finish in {_TIMEOUT} s") from None
-    if proc.returncode != 0:
-        reason = (proc.stderr.strip() or proc.stdout.strip()).splitlines()
-        raise IKRHLSError(f"{what} failed (exit {proc.returncode}): {reason[0] if reason else 'no output'}")
-    return proc.stdout
-
-
 def _hex(words: list, bits: int) -> str:
     digits = (bits + 3) // 4
     return "".join(f"{w:0{digits}x}\n" for w in words)
@@ -240,9 +229,9 @@ def check_rtl(matrix: ConstantMatrix, solution: DASolution, x, expected=None,
         (work / "expected.hex").write_text(_hex(_pack(want, p.outputs, scale=True), p.out_bits))
         (work / "tb.v").write_text(_TESTBENCH.format(name=name, in_msb=in_bits - 1, out_msb=p.out_bits - 1,
                                                      last=len(x) - 1, out_bits=p.out_bits, mask=f"{mask:x}"))
-        _run([iverilog, "-g2005", "-Wno-timescale", "-o", "sim.vvp", "-s", f"{name}_tb", "da.v", "tb.v"], work,
-             "iverilog")
-        stdout = _run([vvp, "-n", "sim.vvp"], work, "vvp")
+        run_tool([iverilog, "-g2005", "-Wno-timescale", "-o", "sim.vvp", "-s", f"{name}_tb", "da.v", "tb.v"], work,
+                 "iverilog", _TIMEOUT)
+        stdout = run_tool([vvp, "-n", "sim.vvp"], work, "vvp", _TIMEOUT)
         lines = (work / "outputs.hex").read_text().split()
     summary = [line for line in stdout.splitlines() if line.startswith("mismatches ")]
     if not summary or len(lines) != len(x):

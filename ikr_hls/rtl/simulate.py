@@ -60,11 +60,12 @@ def vector_words(spec: PESpec, window, weights, select=None) -> tuple[list[int],
     return _pack(fields), width
 
 
-def _run(cmd: list[str], cwd: Path, what: str) -> str:
+def run_tool(cmd: list[str], cwd: Path, what: str, timeout: int = _TIMEOUT) -> str:
+    """A tool's stdout (iverilog, vvp); its failure or timeout as one IKRHLSError line."""
     try:
-        proc = subprocess.run(cmd, cwd=cwd, capture_output=True, text=True, timeout=_TIMEOUT, check=False)
+        proc = subprocess.run(cmd, cwd=cwd, capture_output=True, text=True, timeout=timeout, check=False)
     except subprocess.TimeoutExpired:
-        raise IKRHLSError(f"{what} did not finish in {_TIMEOUT} s ({' '.join(cmd)})") from None
+        raise IKRHLSError(f"{what} did not finish in {timeout} s ({' '.join(cmd)})") from None
     if proc.returncode != 0:
         reason = (proc.stderr.strip() or proc.stdout.strip()).splitlines()
         raise IKRHLSError(f"{what} failed (exit {proc.returncode}): {reason[0] if reason else 'no output'}")
@@ -91,9 +92,9 @@ def simulate_pe(spec: PESpec, window, weights, select=None, workdir: Path | None
             weight_bits=0 if spec.form == "rom" else spec.keep * spec.weight_bits,
             select_bits=spec.select_bits if spec.form != "dense" else 0,
             select_port=SELECT_PORT[spec.form], acc=spec.acc_bits))
-        _run([iverilog, "-g2005", "-Wall", "-Wno-timescale", "-o", "sim.vvp", "-s", f"{module}_tb",
+        run_tool([iverilog, "-g2005", "-Wall", "-Wno-timescale", "-o", "sim.vvp", "-s", f"{module}_tb",
               "pe.v", "tb.v"], work, "iverilog")
-        _run([vvp, "-n", "sim.vvp"], work, "vvp")
+        run_tool([vvp, "-n", "sim.vvp"], work, "vvp")
         lines = (work / "results.txt").read_text().split()
     try:
         results = np.array([int(text) for text in lines], dtype=np.int64)
