@@ -244,3 +244,17 @@ def variables(expr) -> set:
     if isinstance(e, Index):
         return set().union(*(variables(i) for i in e.indices))
     return set()
+
+
+def choice(choices: list, by: Var) -> Expr:
+    """The value for each key of a variable (the cycle r, a pattern id): [(key, value)] ->
+    `(r == 0 || r == 2) ? a : b`; the last value serves every key not listed before it, and
+    one value is no choice at all."""
+    values: dict = {}
+    for key, value in choices:
+        values.setdefault(cpp(value), (value, []))[1].append(key)
+    *chosen, (default, _) = values.values()
+    out = default
+    for value, keys in reversed(chosen):
+        out = select(any_of(*(by.eq(key) for key in keys)), value, out)
+    return out

@@ -17,7 +17,7 @@ import numpy as np
 
 from . import codes as C
 from . import hardware
-from .expr import Expr, Var, index, select
+from .expr import Expr, Var, choice, index
 
 R = Var("r")                       # the cycle, the pipelined loop's variable
 
@@ -61,16 +61,9 @@ def plan(groups: Sequence, weights: np.ndarray, rf: int, read: Callable[[int], E
     return Lanes(rf, lanes, [(lane, o) for o in sorted(by_output) for lane in by_output[o]])
 
 
-def choice(values: Sequence) -> Expr:
-    """values[r] for cycle r, the last for every later cycle: `r == 0 ? a : r == 1 ? b : c`."""
-    out = values[-1]
-    for r in range(len(values) - 2, -1, -1):
-        out = select(R.eq(r), values[r], out)
-    return out
-
-
 def lane_value(lane: Lane) -> Expr:
-    return choice(lane.reads)
+    """reads[r] in cycle r, the last for every later cycle: `r == 0 ? a : r == 1 ? b : c`."""
+    return choice(list(enumerate(lane.reads)), R)
 
 
 def rom(found: Lanes, weights: np.ndarray) -> np.ndarray:
@@ -157,5 +150,5 @@ def macs_by_output(found: Lanes, weight: Callable[[int], Expr]) -> list:
     return sorted(out.items())
 
 
-__all__ = ["Lane", "Lanes", "LanesCost", "R", "accumulate", "choice", "cost", "host_form", "lane_value",
+__all__ = ["Lane", "Lanes", "LanesCost", "R", "accumulate", "cost", "host_form", "lane_value",
            "macs_by_output", "plan", "rom", "rom_read", "used_weights"]

@@ -12,8 +12,10 @@ import numpy as np
 from ... import activations, hardware
 from ...activations import ActivationCall
 from ...attributes import Attributes, attributes_of, not_negative, positive
-from ...expr import Expr, Var, any_of, cpp, select
+from ...expr import Expr, Var
+from ...expr import choice as expr_choice
 from ...ir import Layer
+from ...lanes import R  # the cycle of a pixel, in the strategies of R cycles
 from ...patterns import LayerPatterns, patterns_from_kernel, unique_masks
 from ...precision import index_bits, weight_bits, widen_for_sum
 from ..base import View
@@ -143,21 +145,9 @@ class StrategyCost:
     operators: tuple = ()          # its own operators at their widths (hardware.Operator: da's adder graph)
 
 
-R = Var("r")                       # the cycle of a pixel, in the PE strategies
-
-
 def choice(choices: list, by: Var = R) -> Expr:
-    """The value for each key of a variable (the cycle r, a pattern id): [(key, value)] ->
-    `(r == 0 || r == 2) ? a : b`; the last value serves every key not listed before it, and
-    one value is no choice at all."""
-    values: dict = {}
-    for key, value in choices:
-        values.setdefault(cpp(value), (value, []))[1].append(key)
-    *chosen, (default, _) = values.values()
-    out = default
-    for value, keys in reversed(chosen):
-        out = select(any_of(*(by.eq(key) for key in keys)), value, out)
-    return out
+    """expr.choice, by the cycle r unless told: [(key, value)] -> `(r == 0 || r == 2) ? a : b`."""
+    return expr_choice(choices, by)
 
 
 def support_groups(kernel: np.ndarray) -> list:
