@@ -272,3 +272,25 @@ def test_real_ap_types_headers_agree_with_the_reference(dag_projects, tmp_path):
     for hls in projects:
         x = _inputs(hls.input_shape, n=6, seed=9)
         np.testing.assert_array_equal(hls.predict(x), hls.emulate(x), err_msg=hls.graph.source)
+
+
+@pytest.mark.cpp
+@pytest.mark.parametrize("io_type", ["io_parallel", "io_stream"])
+def test_a_global_pool_of_one_pixel_writes_each_value_straight_through(io_type, tmp_path):
+    """MobileNetV2 at 32x32 ends in a 1x1 image: its global pools keep no sum or maximum, test
+    no pixel index and are priced without them, and still equal the reference bit for bit."""
+    inp = keras.Input((3, 3, 2))
+    x = L.Conv2D(6, 3, name="conv")(inp)                   # 1x1x6
+    avg = L.GlobalAveragePooling2D(keepdims=True, name="gap")(x)
+    top = L.GlobalMaxPooling2D(keepdims=True, name="gmp")(x)
+    model = keras.Model(inp, L.Conv2D(3, 1, name="out")(L.Concatenate()([avg, top])))
+    hls = ikr_hls.convert(model, output_dir=tmp_path / "prj", precision="ap_fixed<16,6>", io_type=io_type)
+    x = _inputs((3, 3, 2), n=20)
+    np.testing.assert_array_equal(hls.predict(x), hls.emulate(x))
+    layers = {layer["name"]: layer for layer in hls.report()["layers"]}
+    for name in ("gap", "gmp"):
+        # no sum or maximum kept; io_stream holds the element it writes (6 results of 16 bits)
+        assert layers[name]["registers_bits"] == (0 if io_type == "io_parallel" else 6 * 16), name
+        assert not [op for op in layers[name]["operators"] if op["part"] != "conversion"], name
+        code = (tmp_path / "prj" / "firmware" / "layers" / f"{name}.h").read_text()
+        assert "sum[" not in code and "best[" not in code and "p == " not in code, name

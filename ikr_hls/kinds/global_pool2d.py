@@ -81,25 +81,32 @@ def reference(layer: Layer, ins: list) -> np.ndarray:
 
 def cost(layer: Layer) -> Cost:
     """One pixel (all its channels) per step, II 1; at the last one each channel's result is
-    written (an average multiplies its sum by 1/(H*W): a multiplier per channel)."""
+    written (an average multiplies its sum by 1/(H*W): a multiplier per channel). A single
+    pixel (a 1x1 image, as at the end of MobileNetV2 at 32x32) keeps no sum or maximum and
+    tests no pixel index: the code writes each value straight through."""
     h, w, c = layer.in_shape
     avg = _attributes(layer).op == "avg"
+    single = h * w == 1
     acc_bits = hardware.bits(layer.precision["accum"]) if avg else hardware.bits(layer.input_types[0]) \
         if layer.input_types else 0
     product_bits = (hardware.bits(layer.precision["recip"]), acc_bits) if avg else (0, 0)
     # a step adds (or compares) the pixel into the running result; the last one scales it
-    chain = hardware.chain(("read", 1), ("add" if avg else "compare", 1), ("multiply", 1 if avg else 0), ("write", 1))
-    # per channel: the running sum (or maximum), the first pixel's `p == 0` and the last one's
-    # `p == H*W - 1`; io_stream writes its element on the last pixel (one more)
-    operators = (hardware.ops("running sums", "add", acc_bits, c) + hardware.ops("first pixel", "select", acc_bits, c)
-                 if avg else hardware.ops("running maximum", "max", acc_bits, c))
-    operators += hardware.control("first and last pixel", 2 * c + (layer.stream is not None),
-                                  hardware.counter_bits(h * w))
+    chain = hardware.chain(("read", 1), ("add" if avg else "compare", 0 if single else 1),
+                           ("multiply", 1 if avg else 0), ("write", 1))
+    operators: tuple = ()
+    if not single:
+        # per channel: the running sum (or maximum), the first pixel's `p == 0` and the last
+        # one's `p == H*W - 1`; io_stream writes its element on the last pixel (one more)
+        operators = (hardware.ops("running sums", "add", acc_bits, c)
+                     + hardware.ops("first pixel", "select", acc_bits, c) if avg
+                     else hardware.ops("running maximum", "max", acc_bits, c))
+        operators += hardware.control("first and last pixel", 2 * c + (layer.stream is not None),
+                                      hardware.counter_bits(h * w))
     operators += hardware.conversion("result", layer.precision["result"], c)
     constants = hardware.constant_products(np.full(c, 1.0 / (h * w)), layer.precision["recip"]) if avg else ()
     return Cost(ii=1, iterations=h * w, chain=chain, multipliers=c if avg else None,
-                sharing="one per channel" if avg else "none", registers_bits=c * acc_bits, product_bits=product_bits,
-                operators=operators, constants=constants)
+                sharing="one per channel" if avg else "none", registers_bits=0 if single else c * acc_bits,
+                product_bits=product_bits, operators=operators, constants=constants)
 
 
 def loop_nest(layer: Layer) -> LoopNest:
