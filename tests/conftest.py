@@ -5,6 +5,11 @@ import os
 from pathlib import Path
 
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
+# TensorFlow turns oneDNN on by default on some x86 CPUs only (on an AMD EPYC it stays off), and
+# its own depthwise kernel refuses unequal strides ("Current implementation only supports equal
+# length strides"), which the option cover draws for DepthwiseConv2D and SeparableConv2D: on,
+# so that Keras computes the float reference the same way on every machine.
+os.environ.setdefault("TF_ENABLE_ONEDNN_OPTS", "1")
 
 import pytest  # noqa: E402
 import tensorflow as tf  # noqa: E402
