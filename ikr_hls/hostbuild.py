@@ -292,9 +292,10 @@ def csim_sources(project_dir: Path) -> tuple[dict, list, bool]:
 
 
 # `ikr-hls csim --dataflow`: the processes of the DATAFLOW region as threads (cpp/ikr_dataflow.h),
-# over the forms Vitis synthesizes (line buffers and windows, written-out taps), since the host
-# windows read a whole image before their first output and would need FIFOs no hardware needs
-DATAFLOW_FLAGS = ["-DIKR_DATAFLOW_CSIM", "-DIKR_HLS_WINDOWS", "-DIKR_HLS_TAPS", "-pthread"]
+# over the forms Vitis synthesizes (line buffers and windows, written-out taps: no -DIKR_HOST_*
+# flag), since the host windows read a whole image before their first output and would need
+# FIFOs no hardware needs
+DATAFLOW_FLAGS = ["-DIKR_DATAFLOW_CSIM", "-pthread"]
 DATAFLOW_TIMEOUT = 60.0        # seconds: the last resort when a run neither ends nor deadlocks
 DATAFLOW_SEED = 1
 

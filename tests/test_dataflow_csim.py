@@ -249,8 +249,8 @@ def test_the_threaded_build_compiles_strictly(tmp_path, io_type):
     hls.write()
     for source in ("firmware/myproject.cpp", "tb/myproject_test.cpp"):
         proc = subprocess.run(["g++", "-std=c++14", "-Wall", "-Wextra", "-Werror", "-pedantic", "-Wno-unknown-pragmas",
-                               "-Wno-unused-label", "-fsyntax-only", "-DIKR_DATAFLOW_CSIM", "-DIKR_HLS_WINDOWS",
-                               "-DIKR_HLS_TAPS", str(hls.output_dir / source)], capture_output=True, text=True)
+                               "-Wno-unused-label", "-fsyntax-only", "-DIKR_DATAFLOW_CSIM",
+                               str(hls.output_dir / source)], capture_output=True, text=True)
         assert proc.returncode == 0, proc.stderr
 
 
