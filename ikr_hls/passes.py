@@ -289,21 +289,15 @@ def fit_by_default(graph: Graph, config: ProjectConfig) -> Graph:
     device = lookup(config.part)
     if not config.fit_default or device is None or not graph.fixed_point:
         return graph
-    available, family = device.available(), family_of(config.part)
-    costs = {layer.name: priced(layer, kind_of(layer).cost_of(layer), config.part) for layer in graph.layers}
-    total = dict.fromkeys(RESOURCES, 0.0)
-    for layer in graph.layers:
-        if has_figures(layer):
-            for k, v in fpga_estimate.estimate(costs[layer.name], family).items():
-                total[k] += v
+    available = device.available()
+    total, _ = _design_estimate(graph)        # the layers and the DATAFLOW buffers, as the report
     over = {k: total[k] / available[k] for k in RESOURCES
             if available[k] and total[k] > config.fit_limit * available[k]}
     taps = sum(layer.facts.nnz for layer in graph.layers
                if layer.kind == "conv2d" and layer.settled.strategy == "unrolled" and layer.facts is not None)
     if not over and taps <= UNROLLED_TAPS_WARNING:
-        for layer in graph.layers:        # the plan keeps these costs (a layer is priced once)
-            layer.cost = costs[layer.name]
-        return graph
+        return graph                      # the plan keeps these costs (a layer is priced once)
+    _forget_costs(graph)
     chosen = []
     for layer in graph.layers:
         kind = kind_of(layer)
@@ -348,10 +342,9 @@ def fit_with_buffers(graph: Graph, config: ProjectConfig) -> Graph:
     return graph
 
 
-def _priced_with_buffers(graph: Graph, limit: float, available: dict) -> dict | None:
-    """Each layer priced (its cost and loop nest, kept for the plan) and a wiring of the design:
-    None when layers and buffers fit `limit` of `available`, else the buffers' estimate (the
-    layers' costs are cleared again, for the next choice)."""
+def _design_estimate(graph: Graph) -> tuple[dict, dict]:
+    """({resource: estimate} of the layers and the DATAFLOW buffers, that of the buffers alone):
+    each layer priced (its cost and loop nest, kept for the plan) and a wiring of the design."""
     family = family_of(graph.part)
     total = dict.fromkeys(RESOURCES, 0.0)
     for layer in graph.layers:
@@ -363,10 +356,22 @@ def _priced_with_buffers(graph: Graph, limit: float, available: dict) -> dict | 
                 total[k] += v
     registers, _, memories = fpga_estimate.dataflow_memories(Wiring(graph))
     buffers = fpga_estimate.buffers_estimate(registers, memories, family)
-    if all(total[k] + buffers[k] <= limit * available[k] for k in RESOURCES):
-        return None
+    return {k: total[k] + buffers[k] for k in RESOURCES}, buffers
+
+
+def _forget_costs(graph: Graph) -> None:
+    """Clear the layers' costs and loop nests: the settings change, and the plan prices them again."""
     for layer in graph.layers:
         layer.cost = layer.nest = None
+
+
+def _priced_with_buffers(graph: Graph, limit: float, available: dict) -> dict | None:
+    """None when the design (_design_estimate) fits `limit` of `available`, its costs kept for the
+    plan; else the buffers' estimate, the costs cleared for the next choice."""
+    total, buffers = _design_estimate(graph)
+    if all(total[k] <= limit * available[k] for k in RESOURCES):
+        return None
+    _forget_costs(graph)
     return buffers
 
 

@@ -63,6 +63,25 @@ def test_a_design_that_fits_and_a_float_model_keep_the_default_form(caplog):
     assert set(_settings(fits).values()) == set(_settings(host_only).values()) == {("unrolled", 1)}
 
 
+def test_the_default_form_is_checked_with_its_buffers_as_the_report_checks_it(caplog, monkeypatch):
+    """The warning's share is the report's share of the default form (layers and DATAFLOW
+    buffers); buffers that take a design whose layers fit over the limit leave the default."""
+    from ikr_hls import fpga_estimate
+    from ikr_hls.parts import lookup
+
+    with caplog.at_level(logging.WARNING, logger="ikr_hls"):
+        ikr_hls.convert(LENET, output_dir="unused", precision=PRECISION, part=SMALL_PART)
+    (message,) = _warnings(caplog)
+    default = ikr_hls.convert(LENET, output_dir="unused", precision=PRECISION, part=SMALL_PART,
+                              strategy="unrolled", reuse_factor=1).report()["totals"]["fit"]
+    assert f"{100 * default['use']['lut']:.0f}% of its LUT" in message
+    caplog.clear()
+    lut = lookup("xcvu13p").available()["lut"]          # the default part, where LeNet-5 takes 21%
+    held = {"lut": int(0.7 * lut), "ff": 0, "dsp": 0, "bram_18k": 0}
+    monkeypatch.setattr(fpga_estimate, "buffers_estimate", lambda registers, memories, family=None: dict(held))
+    with caplog.at_level(logging.WARNING, logger="ikr_hls"):
+        hls = ikr_hls.convert(LENET, output_dir="unused", precision=PRECISION)
+    assert _warnings(caplog) and any(reuse > 1 for _, reuse in _settings(hls).values())
 
 
 def test_the_search_holds_back_the_dataflow_buffers(monkeypatch):
