@@ -69,10 +69,21 @@ def _evaluate(layer: Layer, strategy: str, reuse: int, part: str, earlier) -> tu
         layer.settings, layer.facts = saved
 
 
-def _reuse_factors(strategy: str, products: int) -> list:
-    """1, 2, 4, ... up to the layer's products at R = 1 (beyond them nothing is saved), and up to
-    MAX_AUTO_PE_REUSE for the pattern and pe strategies."""
+def _fan_in(layer: Layer) -> int:
+    """Inputs per output of a layer with a kernel (a conv's KH x KW x C, a depthwise conv's KH x KW,
+    a Dense's inputs): the longest lane of the resource strategy (lanes.py)."""
+    kernel = layer.weights.get("kernel")
+    return int(kernel.size // layer.out_shape[-1]) if kernel is not None else 0
+
+
+def _reuse_factors(strategy: str, products: int, fan_in: int = 0) -> list:
+    """1, 2, 4, ... up to the layer's products at R = 1 (beyond them nothing is saved), up to
+    MAX_AUTO_PE_REUSE for the pattern and pe strategies, and for the resource strategy up to the
+    first power of two that holds the layer's fan-in in one lane (beyond it every lane is as
+    short as it gets: only idle cycles and deeper ROMs are added)."""
     most = MAX_AUTO_PE_REUSE if strategy in ("pattern", "pe") else MAX_AUTO_REUSE
+    if strategy == "resource" and fan_in:
+        most = min(most, 1 << (fan_in - 1).bit_length())
     out, r = [], 1
     while r <= min(products or 1, most):
         out.append(r)
@@ -80,29 +91,35 @@ def _reuse_factors(strategy: str, products: int) -> list:
     return out
 
 
-def streams(layer: Layer, part: str, family: str, available: dict) -> list:
+def streams(layer: Layer, part: str, family: str, available: dict, memo: dict | None = None) -> list:
     """Per strategy the layer may take, its candidates in increasing reuse factor (so, latency),
     each priced when it is asked for, once; the layer keeps its settings in between. The
     first candidate (R = 1, or the layer's own R) says how far R goes (its products); the
-    facts that do not depend on R are derived once per layer and reused (LayerKind.derive_again)."""
+    facts that do not depend on R are derived once per layer and reused (LayerKind.derive_again).
+    `memo`: (layer, strategy, R) -> (candidate, multipliers), kept by the caller across searches
+    of one graph with the same types and part (passes.fit_with_buffers searches again)."""
     kind = kind_of(layer)
     settings = layer.settled
     strategies = kind.strategies if settings.auto_strategy else (settings.strategy,)
     shared: list = [None]          # the layer's facts at the last settings priced
+    memo = {} if memo is None else memo
 
     def candidate(strategy: str, reuse: int) -> tuple:
-        cost, shared[0] = _evaluate(layer, strategy, reuse, part, shared[0])
-        estimate = fpga_estimate.estimate(cost, family)
-        share = sum(estimate[k] / available[k] for k in RESOURCES if available[k])
-        return Candidate(strategy, reuse, cost.latency, estimate, share), cost
+        key = (layer.name, strategy, reuse)
+        if key not in memo:
+            cost, shared[0] = _evaluate(layer, strategy, reuse, part, shared[0])
+            estimate = fpga_estimate.estimate(cost, family)
+            share = sum(estimate[k] / available[k] for k in RESOURCES if available[k])
+            memo[key] = Candidate(strategy, reuse, cost.latency, estimate, share), cost.multipliers
+        return memo[key]
 
     def stream(strategy: str):
         if not settings.auto_reuse:
             yield candidate(strategy, settings.reuse_factor)[0]
             return
-        first, cost = candidate(strategy, 1)
+        first, multipliers = candidate(strategy, 1)
         yield first
-        for reuse in _reuse_factors(strategy, cost.multipliers)[1:]:
+        for reuse in _reuse_factors(strategy, multipliers, _fan_in(layer))[1:]:
             yield candidate(strategy, reuse)[0]
 
     return [stream(strategy) for strategy in strategies]
@@ -162,10 +179,12 @@ def choose(options: dict, fixed: dict, budget: dict) -> dict:
         target = min(later)
 
 
-def choose_settings(graph: Graph, part: str, limit: float, reserve: dict | None = None) -> Graph:
+def choose_settings(graph: Graph, part: str, limit: float, reserve: dict | None = None,
+                    memo: dict | None = None) -> Graph:
     """Each auto layer's strategy and reuse factor (its settings; its facts derived again).
     `reserve`: resources held back for what the search does not price (the DATAFLOW buffers,
-    passes.fit_with_buffers)."""
+    passes.fit_with_buffers); `memo`: the candidates an earlier search of this graph priced
+    (streams)."""
     auto = [l for l in graph.layers if (l.settled.auto_reuse or l.settled.auto_strategy) and has_figures(l)]
     if not auto:
         return graph
@@ -177,7 +196,8 @@ def choose_settings(graph: Graph, part: str, limit: float, reserve: dict | None 
         return graph
     family = family_of(part)
     available = device.available()
-    options = {l.name: streams(l, part, family, available) for l in auto}
+    memo = {} if memo is None else memo
+    options = {l.name: streams(l, part, family, available, memo.setdefault(part, {})) for l in auto}
     fixed = _fixed_estimate(graph, {l.name for l in auto}, part, family)
     for k, v in (reserve or {}).items():
         fixed[k] += v

@@ -10,6 +10,7 @@ shrink as R grows, and the code has a line per lane and per multiply-accumulate 
 """
 from __future__ import annotations
 
+import functools
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 
@@ -25,55 +26,103 @@ R = Var("r")                       # the cycle, the pipelined loop's variable
 @dataclass(frozen=True)
 class Lane:
     """inputs: per cycle r < len(inputs), the input it reads (a row of the layer's (inputs,
-    outputs) weight matrix); reads: the code's read of each; outputs: those that multiply it."""
+    outputs) weight matrix), each input in one lane only; outputs: those that multiply it."""
     inputs: tuple
-    reads: tuple
     outputs: tuple
 
 
 @dataclass(frozen=True)
 class Lanes:
-    """lanes in code order; macs: (lane, output) per multiply-accumulate, output by output,
-    each in lane order (the order the code adds them)."""
+    """lane_inputs[m][r]: the input lane m reads in cycle r (-1 once its inputs are done), lanes
+    in code order; mac_lane, mac_output: each multiply-accumulate's lane and output, output by
+    output, each in lane order (the order the code adds them); read: the code's read of an input.
+    Arrays, the Lane objects and the reads built for the view only: the search prices thousands
+    of plans."""
     rf: int
-    lanes: list
-    macs: list
+    lane_inputs: np.ndarray
+    mac_lane: np.ndarray
+    mac_output: np.ndarray
+    read: Callable[[int], Expr]
+
+    @functools.cached_property
+    def lane_length(self) -> np.ndarray:
+        return np.count_nonzero(self.lane_inputs >= 0, axis=1)
+
+    @functools.cached_property
+    def lanes(self) -> list:
+        outputs: list = [[] for _ in range(len(self.lane_inputs))]
+        for lane, o in zip(self.mac_lane.tolist(), self.mac_output.tolist(), strict=True):
+            outputs[lane].append(o)
+        return [Lane(tuple(row[:n]), tuple(sorted(outs)))
+                for row, n, outs in zip(self.lane_inputs.tolist(), self.lane_length.tolist(), outputs, strict=True)]
+
+    @functools.cached_property
+    def macs(self) -> list:
+        """(lane, output) per multiply-accumulate, in code order."""
+        return list(zip(self.mac_lane.tolist(), self.mac_output.tolist(), strict=True))
 
     @property
     def multipliers(self) -> int:
-        return len(self.macs)
+        return len(self.mac_lane)
+
+    def mac_weights(self, weights: np.ndarray) -> tuple:
+        """(values, valid), each (MACs, R): the weight each multiply-accumulate reads in each
+        cycle, and whether its lane reads an input then."""
+        at = self.lane_inputs[self.mac_lane]
+        valid = at >= 0
+        return np.where(valid, weights[np.where(valid, at, 0), self.mac_output[:, None]], 0), valid
+
+
+def _batches(groups: Sequence):
+    """Runs of consecutive groups of equal sizes, as (inputs, outputs) arrays of (groups, size)."""
+    run: list = []
+    for inputs, outputs in groups:
+        if run and (len(inputs), len(outputs)) != (len(run[0][0]), len(run[0][1])):
+            yield np.array([g[0] for g in run], dtype=np.int64), np.array([g[1] for g in run], dtype=np.int64)
+            run = []
+        run.append((list(inputs), list(outputs)))
+    if run:
+        yield np.array([g[0] for g in run], dtype=np.int64), np.array([g[1] for g in run], dtype=np.int64)
 
 
 def plan(groups: Sequence, weights: np.ndarray, rf: int, read: Callable[[int], Expr]) -> Lanes:
-    """groups: (inputs in lane order, outputs that read them); weights: (inputs, outputs)."""
-    lanes: list = []
-    by_output: dict = {}
-    for inputs, outputs in groups:
-        outputs = np.asarray(outputs)
-        for start in range(0, len(inputs), rf):
-            chunk = list(inputs[start:start + rf])
-            used = tuple(int(o) for o in outputs[(weights[np.ix_(chunk, outputs)] != 0).any(axis=0)])
-            if not used:
-                continue
-            for o in used:
-                by_output.setdefault(o, []).append(len(lanes))
-            lanes.append(Lane(tuple(chunk), tuple(read(i) for i in chunk), used))
-    return Lanes(rf, lanes, [(lane, o) for o in sorted(by_output) for lane in by_output[o]])
+    """groups: (inputs in lane order, outputs that read them), each output in one group;
+    weights: (inputs, outputs). A lane holds R consecutive inputs of a group and is kept when
+    one of them has a nonzero weight for one of the group's outputs."""
+    rows, mac_lane, mac_output, lanes = [], [], [], 0
+    for inputs, outputs in _batches(groups):
+        count, n = inputs.shape
+        chunks = -(-n // rf)
+        padded = np.full((count, chunks * rf), -1, dtype=np.int64)
+        padded[:, :n] = inputs
+        nonzero = np.zeros((count, chunks * rf, outputs.shape[1]), dtype=bool)
+        nonzero[:, :n] = weights[inputs[:, :, None], outputs[:, None, :]] != 0
+        used = np.any(nonzero.reshape(count, chunks, rf, -1), axis=2)          # (group, chunk, output)
+        kept = np.any(used, axis=2)
+        number = np.full(kept.shape, -1, dtype=np.int64)
+        number[kept] = lanes + np.arange(np.count_nonzero(kept))
+        lanes += int(np.count_nonzero(kept))
+        rows.append(padded.reshape(count, chunks, rf)[kept])
+        g, k, j = np.nonzero(used)              # each output's lanes in lane order
+        mac_output.append(outputs[g, j])
+        mac_lane.append(number[g, k])
+    empty = np.zeros(0, dtype=np.int64)
+    outputs_all = np.concatenate(mac_output or [empty])
+    order = np.argsort(outputs_all, kind="stable")                          # output by output
+    return Lanes(rf, np.concatenate(rows) if rows else np.zeros((0, rf), dtype=np.int64),
+                 np.concatenate(mac_lane or [empty])[order], outputs_all[order], read)
 
 
-def lane_value(lane: Lane) -> Expr:
-    """reads[r] in cycle r, the last for every later cycle: `r == 0 ? a : r == 1 ? b : c`."""
-    return choice(list(enumerate(lane.reads)), R)
+def lane_value(found: Lanes, lane: Lane) -> Expr:
+    """The input read in cycle r, the last for every later cycle: `r == 0 ? a : r == 1 ? b : c`."""
+    return choice([(r, found.read(i)) for r, i in enumerate(lane.inputs)], R)
 
 
 def rom(found: Lanes, weights: np.ndarray) -> np.ndarray:
     """The ROMs' contents, (R, MACs): each multiply-accumulate's weight in each cycle (0 after
     its lane's last input)."""
-    out = np.zeros((found.rf, len(found.macs)), dtype=weights.dtype)
-    for k, (lane, o) in enumerate(found.macs):
-        inputs = found.lanes[lane].inputs
-        out[:len(inputs), k] = weights[list(inputs), o]
-    return out
+    values, _ = found.mac_weights(weights)
+    return np.ascontiguousarray(values.T.astype(weights.dtype))
 
 
 def rom_read(name: str, found: Lanes, k: int) -> Expr:
@@ -107,26 +156,26 @@ class LanesCost:
 
 
 def cost(found: Lanes, in_bits: int, w_bits: int) -> LanesCost:
-    rf = found.rf
-    memories = (hardware.Memory("lane weights", "ROM", len(found.macs), rf, w_bits),) if rf > 1 and found.macs else ()
-    by_ways: dict = {}
-    for lane in found.lanes if rf > 1 else []:
-        if len(lane.inputs) > 1:
-            by_ways[len(lane.inputs)] = by_ways.get(len(lane.inputs), 0) + 1
-    muxes = tuple(hardware.Mux("lane inputs", count, ways, in_bits) for ways, count in sorted(by_ways.items()))
-    per_output: dict = {}
-    for _, o in found.macs:
-        per_output[o] = per_output.get(o, 0) + 1
-    # the cycle's decodes: each lane's choice (comparisons of r), the first and last cycles
-    control = (2 + hardware.comparisons(*(lane_value(lane) for lane in found.lanes))) if rf > 1 else 0
-    chain = hardware.chain(("choose", hardware.tree_levels(max(by_ways, default=1))), ("table", 1 if rf > 1 else 0),
-                           ("multiply", 1), hardware.add_tree(max(per_output.values(), default=0) + 1))
-    return LanesCost(memories, muxes, control, sum(len(found.lanes[lane].inputs) for lane, _ in found.macs), chain)
+    rf, n = found.rf, found.multipliers
+    memories = (hardware.Memory("lane weights", "ROM", n, rf, w_bits),) if rf > 1 and n else ()
+    lengths = found.lane_length
+    chosen = lengths[lengths > 1] if rf > 1 else lengths[:0]          # lanes that choose among inputs
+    ways, counts = np.unique(chosen, return_counts=True)
+    muxes = tuple(hardware.Mux("lane inputs", int(c), int(w), in_bits) for w, c in zip(ways, counts, strict=True))
+    per_output = np.bincount(found.mac_output) if n else np.zeros(1, dtype=np.int64)
+    # the cycle's decodes: each lane's choice (lane_value: a comparison `r == k` per cycle but
+    # the last, its inputs being distinct reads), the first and last cycles
+    control = 2 + int(np.sum(lengths - 1)) if rf > 1 else 0
+    chain = hardware.chain(("choose", hardware.tree_levels(int(chosen.max()) if len(chosen) else 1)),
+                           ("table", 1 if rf > 1 else 0),
+                           ("multiply", 1), hardware.add_tree(int(per_output.max()) + 1))
+    return LanesCost(memories, muxes, control, int(lengths[found.mac_lane].sum()) if n else 0, chain)
 
 
 def used_weights(found: Lanes, weights: np.ndarray) -> list:
     """Every weight a multiply-accumulate reads (R = 1: the products by constants)."""
-    return [weights[i, o] for lane, o in found.macs for i in found.lanes[lane].inputs]
+    values, valid = found.mac_weights(weights)
+    return values[valid].tolist()
 
 
 def host_form(found: Lanes, position: Callable[[int], tuple]) -> dict:
@@ -139,7 +188,7 @@ def host_form(found: Lanes, position: Callable[[int], tuple]) -> dict:
     cycles = [[position(lane.inputs[min(r, len(lane.inputs) - 1)]) for r in range(found.rf)] for lane in found.lanes]
     dims = len(cycles[0][0]) if cycles else 0
     return dict(reads=[[[at[d] for at in lane] for lane in cycles] for d in range(dims)],
-                mac_lane=[lane for lane, _ in found.macs], mac_output=[o for _, o in found.macs])
+                mac_lane=found.mac_lane.tolist(), mac_output=found.mac_output.tolist())
 
 
 def macs_by_output(found: Lanes, weight: Callable[[int], Expr]) -> list:

@@ -255,8 +255,9 @@ def finish(graph: Graph, config: ProjectConfig) -> Graph:
     config = settings_of(graph, config, warn=False)
     graph = plan_streams(assign_types(graph, config), config)
     graph = settle_da(graph)
-    graph = fit_by_default(choose_settings(graph, config.part, config.fit_limit), config)
-    graph = plan_hardware(fit_with_buffers(graph, config))
+    memo: dict = {}                       # the candidates one search priced, for the next (auto.streams)
+    graph = fit_by_default(choose_settings(graph, config.part, config.fit_limit, memo=memo), config, memo)
+    graph = plan_hardware(fit_with_buffers(graph, config, memo))
     warn_code_size(graph)
     return graph
 
@@ -281,7 +282,7 @@ def warn_code_size(graph: Graph) -> None:
                 "element per pattern instead", f"{taps:,}", largest)
 
 
-def fit_by_default(graph: Graph, config: ProjectConfig) -> Graph:
+def fit_by_default(graph: Graph, config: ProjectConfig, memo: dict | None = None) -> Graph:
     """The default form (strategy unrolled, reuse factor 1; config.fit_default) where it fits
     `fit_limit` of the part and writes out at most UNROLLED_TAPS_WARNING taps; else every layer
     the config does not set takes reuse_factor="auto" and strategy="auto" (auto.py), with one
@@ -311,14 +312,14 @@ def fit_by_default(graph: Graph, config: ProjectConfig) -> Graph:
                 "chosen per layer for %d layer(s), as reuse_factor='auto', strategy='auto' do (pass "
                 "strategy='unrolled', reuse_factor=1, or --strategy unrolled --reuse-factor 1, to keep the default "
                 "form)", why, len(chosen))
-    return choose_settings(graph, config.part, config.fit_limit)
+    return choose_settings(graph, config.part, config.fit_limit, memo=memo)
 
 
 # searches fit_with_buffers runs at most (each with the buffers of the last choice held back)
 BUFFER_ROUNDS = 3
 
 
-def fit_with_buffers(graph: Graph, config: ProjectConfig) -> Graph:
+def fit_with_buffers(graph: Graph, config: ProjectConfig, memo: dict | None = None) -> Graph:
     """The auto layers' choice priced with the DATAFLOW buffers it leads to (a wiring of the
     chosen design, before the plan's): when they take it over `fit_limit` of the part, the
     search runs again with their estimate held back (the largest seen so far), at most
@@ -338,7 +339,7 @@ def fit_with_buffers(graph: Graph, config: ProjectConfig) -> Graph:
         if grown == reserve:              # held back already: no design of the search fits with them
             return graph
         reserve = grown
-        graph = choose_settings(graph, graph.part, config.fit_limit, reserve=reserve)
+        graph = choose_settings(graph, graph.part, config.fit_limit, reserve=reserve, memo=memo)
     return graph
 
 

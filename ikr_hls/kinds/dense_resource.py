@@ -43,7 +43,7 @@ class DenseResourceView(View, SoftmaxView):
 
 
 def view(layer: Layer, found: lanes.Lanes, common: dict) -> DenseResourceView:
-    return DenseResourceView(**common, lanes=[lanes.lane_value(lane) for lane in found.lanes],
+    return DenseResourceView(**common, lanes=[lanes.lane_value(found, lane) for lane in found.lanes],
                              outputs=lanes.macs_by_output(found, lambda k: lanes.rom_read(f"{layer.name}_w", found, k)),
                              host_lanes=lanes.host_form(found, lambda i: (i,)), rom=len(found.macs))
 

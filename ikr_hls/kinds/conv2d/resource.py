@@ -90,7 +90,7 @@ class ResourceView(ConvView):
 
 def view(layer: Layer) -> ResourceView:
     p_ = plan_of(layer)
-    return ResourceView(**view_fields(layer), lanes=[lanes.lane_value(lane) for lane in p_.lanes],
+    return ResourceView(**view_fields(layer), lanes=[lanes.lane_value(p_, lane) for lane in p_.lanes],
                         outputs=lanes.macs_by_output(p_, lambda k: lanes.rom_read(f"{layer.name}_w", p_, k)),
                         host_lanes=lanes.host_form(p_, _position(layer)),
                         result_copies=[dict(co=co, table_copy=copy_of(layer, co)) for co in range(layer.out_shape[-1])],
