@@ -6,6 +6,8 @@
 
 #include <cmath>
 
+#include "ikr_bind.h"
+
 namespace ikr {
 
 template <typename T> inline T linear(T x) { return x; }
@@ -15,9 +17,10 @@ template <typename T> inline T relu(T x) { return x < T(0) ? T(0) : x; }   // Na
 // ReLU6 compares with the integer 6 so that a type too narrow to hold 6 never builds one.
 template <typename T> inline T relu6(T x) { return x > 6 ? T(6) : (x > T(0) ? x : T(0)); }
 
-// Leaky ReLU: x, or x * alpha below zero; both branches convert straight to the result type.
-template <typename R, typename T, typename A> inline R leaky_relu(T x, A alpha) {
-    return x >= 0 ? R(x) : R(x * alpha);
+// Leaky ReLU: x, or x * alpha below zero (the product bound where B says, ikr_bind.h); both
+// branches convert straight to the result type.
+template <typename R, Binding B, typename T, typename A> inline R leaky_relu(T x, A alpha) {
+    return x >= 0 ? R(x) : R(mul<B>(x, alpha));
 }
 
 template <typename T> inline T sigmoid(T x) { return T(1) / (T(1) + std::exp(-x)); }

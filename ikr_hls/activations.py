@@ -48,9 +48,11 @@ class ActivationCall:
     """How the C++ applies a layer's scalar activation (activation_call.j2's `activate`):
     kind "leaky" (its slope a constant), "table" (a lookup table: shift, size, input range),
     "gated" (the input times a table's value: silu, gelu), "hard" (ikr::<function>_fx, its 1/6
-    a constant: hard_sigmoid, hard_silu) or "function" (ikr::<function>)."""
+    a constant: hard_sigmoid, hard_silu) or "function" (ikr::<function>). Its products go
+    where the layer's binding puts them (`binding`: "dsp", "fabric", "" for Vitis's choice)."""
     kind: str
     name: str
+    binding: str
     function: str = ""
     shift: int = 0
     table_size: int = 0
@@ -58,15 +60,16 @@ class ActivationCall:
 
 
 def call_view(layer: Layer) -> ActivationCall:
+    binding = layer.plan_cost.binding or ""
     if layer.activation == "leaky_relu":
-        return ActivationCall("leaky", layer.name)
+        return ActivationCall("leaky", layer.name, binding)
     if "slope" in layer.precision:
-        return ActivationCall("hard", layer.name, function=layer.activation)
+        return ActivationCall("hard", layer.name, binding, function=layer.activation)
     if "act_table" in layer.precision:
-        return ActivationCall("gated" if layer.activation in GATED else "table", layer.name,
+        return ActivationCall("gated" if layer.activation in GATED else "table", layer.name, binding,
                               shift=tables.act_shift(layer), table_size=layer.settled.table_size,
                               range=layer.settled.act_range)
-    return ActivationCall("function", layer.name, function=layer.activation)
+    return ActivationCall("function", layer.name, binding, function=layer.activation)
 
 
 def products(layer: Layer) -> int:

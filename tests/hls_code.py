@@ -26,10 +26,10 @@ from ikr_hls.synthcheck import drop_unsynthesised_branches, strip_comments_and_l
 _LOOP = re.compile(r"for\s*\(\s*int\s+(\w+)\s*=\s*([^;]+);\s*\1\s*<\s*([^;]+);\s*\1\s*(?:\+\+|\+=\s*([^)]+))\s*\)")
 _LABEL_AT = re.compile(r"(\w+)\s*:(?!:)")
 _IF = re.compile(r"if\s*\(")
-# A function definition starts a line: [template <...>] [static|inline] type name(params) {
+# A function definition starts a line: [template <...>] [static|inline] type name(params) [-> type] {
 _FUNCTION = re.compile(r"^(?:template\s*<(?P<tparams>[^<>]*(?:<[^<>]*>[^<>]*)*)>\s*)?(?:(?:static|inline)\s+)*"
-                       r"[A-Za-z_][\w:<>, ]*?[\s*&]+(?P<name>\w+)\s*\((?P<params>(?:[^()]|\([^()]*\))*)\)\s*\{",
-                       re.M)
+                       r"[A-Za-z_][\w:<>, ]*?[\s*&]+(?P<name>\w+)\s*\((?P<params>(?:[^()]|\([^()]*\))*)\)\s*"
+                       r"(?:->\s*[\w:]+(?:\([^()]*\))?\s*)?\{", re.M)
 _CALL = re.compile(r"ikr::(\w+)\s*<(.*)>\s*\((.*)\)\s*$", re.S)
 
 
@@ -290,6 +290,24 @@ def library() -> dict:
     return functions
 
 
+@functools.cache
+def library_constants() -> dict:
+    """{name: value} of the enumerators the ikr library declares (`enum Binding { ANY, DSP, FABRIC };`),
+    by their own name (inside the namespace) and as ikr::name (in a layer's code): template
+    arguments the reader evaluates."""
+    from ikr_hls.resources import cpp_dir
+
+    out: dict = {}
+    for header in sorted(Path(cpp_dir()).glob("*.h")):
+        for body in re.findall(r"\benum\s+\w+\s*\{([^{}]*)\}", clean(header.read_text())):
+            value = -1
+            for item in _split_top(body):
+                name, _, given = item.partition("=")
+                value = int(given) if given.strip() else value + 1
+                out[name.strip()] = out[f"ikr::{name.strip()}"] = value
+    return out
+
+
 def bind(call: Call, functions: dict, env: dict) -> tuple[Function, dict]:
     """The library function a call reaches, and its template parameters' values (those that
     evaluate to integers; types are left out)."""
@@ -412,7 +430,7 @@ class Step:
     product_reads: list = field(default_factory=list)   # per statement with products: (products, target,
                                                         # the reads it multiplies (array, index, write), the
                                                         # consts it multiplies (table, index),
-                                                        # whether an ikr library helper makes them)
+                                                        # the ikr library helper that makes them, or None)
     adds: int = 0                                # additions and subtractions of data (operators.py below)
     compares: int = 0                            # relational comparisons of data (<, <=, >, >=)
     control: int = 0                             # comparisons of a loop variable or counter (conditions, decodes)
@@ -657,12 +675,13 @@ class Expander:
         self.control = set(step_vars) | set(control)    # loop variables, counters, int/bool state
         self.flags: dict = {}                   # bool flags the unrolled code has set so far
         self.locals: dict = {}                  # const locals read from a table: name -> (table, index)
-        self.library_depth = 0                  # > 0 inside an inlined ikr library helper (an activation)
+        self.helpers: list = []                 # the inlined ikr library helpers, innermost last (an activation)
 
     def run(self, nodes: list, samples=(0, 1, 2)) -> Step:
         """One pass over the step, the step variables Sampled at `samples` steps: an index that
         differs between them depends on the step (None in Access.index, its values in samples)."""
-        env = dict(self.env, **{v: Sampled(s * inc for s in samples) for v, inc in self.step_vars.items()})
+        env = {**library_constants(), **self.env,
+               **{v: Sampled(s * inc for s in samples) for v, inc in self.step_vars.items()}}
         self.flags, self.locals = {}, {}
         step = Step()
         self._nodes(nodes, env, {}, step)
@@ -691,8 +710,11 @@ class Expander:
                 self._expression(node.condition, env, alias, step)
                 count_operators(self._sub(node.condition, alias), {**env, **self.flags}, self.control, step,
                                 condition=True)
-                if self._decided(node.condition, env, alias) is not False:
+                decided = self._decided(node.condition, env, alias)
+                if decided is not False:
                     self._nodes(node.body, env, alias, step)
+                if decided and any(isinstance(n, Statement) and re.match(r"\s*return\b", n.text) for n in node.body):
+                    return                   # a branch taken at every step that returns: the rest never runs
             elif isinstance(node, Call):
                 self._call(node.name, node.template_args, node.args, env, alias, step)
             else:
@@ -750,7 +772,7 @@ class Expander:
             reads = tuple(a for a in step.accesses[before:] if a[0] in factors)
             step.product_reads.append((count, target[1] if target else None, reads,
                                        tuple(self.locals[n] for n in factors if n in self.locals),
-                                       self.library_depth > 0))
+                                       self.helpers[-1] if self.helpers else None))
             del step.accesses[before:]
         local = re.fullmatch(r"\s*const\s+\w+\s+(\w+)\s*=\s*(\w+)\[([^\[\]]+)\]\s*", text)
         if local:                                # const T name = table[index]: a value read once
@@ -804,11 +826,14 @@ class Expander:
                 pass
         inner_alias = {p: f"({self._sub(a, alias)})" if not re.fullmatch(r"\w+(\[[^\]]*\])*", a.strip())
                        else self._sub(a.strip(), alias) for p, a in zip(function.param_names(), args, strict=False)}
-        self.library_depth += name in library_names()
+        library = name in library_names()
+        if library:
+            self.helpers.append(name)
         try:
             self._nodes(function.body, bound, inner_alias, step)
         finally:
-            self.library_depth -= name in library_names()
+            if library:
+                self.helpers.pop()
 
 
 def counters(function) -> set:
@@ -871,4 +896,4 @@ def partitions_of(pragmas: list) -> dict:
 __all__ = ["Access", "Call", "Expander", "count_operators", "_locals", "Function", "If", "Loop", "Pragma", "Statement",
            "Step", "bank_of",
            "bank_of_access", "bind", "clean", "counters", "evaluate", "indices_of", "itertools", "library",
-           "local_constants", "parse_functions", "partitions_of", "products", "sum_terms", "walk"]
+           "library_constants", "local_constants", "parse_functions", "partitions_of", "products", "sum_terms", "walk"]

@@ -471,8 +471,11 @@ def literal_tables(weights: str) -> dict:
 
 def check_products(layer, entry, step, function, weights, files, functions, limit, where) -> None:
     """Where the products go and what they multiply by. The code binds them where the report
-    says (every BIND_OP's impl is the report's binding; a conv's or a Dense's products all go to
-    a variable a BIND_OP names); and the report's constant products are the code's: at R = 1
+    says: every BIND_OP of the layer's code has the report's binding, and every product of a layer
+    with products, its own and those of the ikr helpers it calls (an activation's, a softmax's:
+    ikr_bind.h's mul), is assigned to a variable that a BIND_OP of its function names with that
+    binding (UG1399: BIND_OP's variable is the one assigned the operation's result); and the
+    report's constant products are the code's: at R = 1
     (no ALLOCATION, no shared processing element) each product whose operand is a constant table
     read at a constant index, counted by the canonical signed digits of that constant's code
     in its type (hardware.csd_digits), matches the report's histogram."""
@@ -484,14 +487,22 @@ def check_products(layer, entry, step, function, weights, files, functions, limi
                if p.kind == "BIND_OP"]
     binds = {p.option("variable"): p.option("impl") for p in pragmas}
     assert set(binds.values()) <= {entry["binding"]}, f"{where}: BIND_OP {binds}, the report binds {entry['binding']}"
-    # the weights' products (an activation's, in an ikr helper, are Vitis's choice: docs/hardware.md)
-    targets = {t for _, t, _, _, helper in step.product_reads if t and not helper} | {
-        t for pe in pes for node in walk(pe.body) if isinstance(node, Statement) and products(node.text)
+    # (variable a product is assigned to, the ikr helper it is in or None: the layer's own code)
+    targets = {(t, helper) for _, t, _, _, helper in step.product_reads} | {
+        (t, None) for pe in pes for node in walk(pe.body) if isinstance(node, Statement) and products(node.text)
         for t in re.findall(r"^\s*(?:\w+\s+)?(\w+)\s*[+]?=", node.text)}
+    own = {t for t, helper in targets if helper is None}
     if entry["strategy"] == "da":             # distributed arithmetic: no product by a weight at all
-        assert not targets and not pes, f"{where}: strategy da multiplies into {targets}"
-    elif layer.kind in ("conv2d", "dense") and entry["multipliers"]:
-        assert targets and targets <= set(binds), f"{where}: products assigned to {targets}, BIND_OP on {binds}"
+        assert not own and not pes, f"{where}: strategy da multiplies into {own}"
+    if entry["multipliers"]:
+        assert targets, f"{where}: the report counts {entry['multipliers']} multipliers, the code has no product"
+        for target, helper in sorted(targets, key=str):
+            bound = binds if helper is None else {
+                p.option("variable"): p.option("impl") for n in [functions[helper], *walk(functions[helper].body)]
+                for p in getattr(n, "pragmas", []) if p.kind == "BIND_OP"}
+            assert target is not None and bound.get(target) == entry["binding"], (
+                f"{where}: a product{' in ikr::' + helper if helper else ''} assigned to {target}, BIND_OP on "
+                f"{bound}; the report binds {entry['binding']}")
     tables, types = literal_tables(weights), type_of(files)
     counted: dict = {}
     if limit is None and not step.calls:
@@ -743,6 +754,29 @@ def test_da_code_has_the_hardware_the_report_claims(keras_models, ikr_library, m
     """Strategy da (reuse factor 1 only): the same checks, and the adder graph's adders by width."""
     pytest.importorskip("da4ml")
     check_project(keras_models[model_name], model_name, "da", 1, ikr_library, io_type=io_type)
+
+
+def products_outside_the_zoo():
+    """An Add with a leaky ReLU fused into it, and activation layers of their own with products (a
+    leaky ReLU, a hard silu): kinds whose products the zoo's models do not have."""
+    import keras
+    from keras import layers as L
+
+    keras.utils.set_random_seed(1)
+    inp = keras.Input((4, 4, 3))
+    merged = L.Add(name="add")([L.Conv2D(3, 3, padding="same", name="a")(inp), L.Conv2D(3, 1, name="b")(inp)])
+    x = L.LeakyReLU(negative_slope=0.1, name="leak")(L.MaxPooling2D(2, name="pool")(L.LeakyReLU(0.2)(merged)))
+    return keras.Model(inp, L.Activation("hard_silu", name="hs")(L.GlobalAveragePooling2D(keepdims=True)(x)))
+
+
+@pytest.mark.parametrize("io_type", ["io_parallel", "io_stream"])
+def test_the_products_of_an_add_and_of_activation_layers_are_bound(ikr_library, io_type):
+    model = products_outside_the_zoo()
+    graph = project(model, "unrolled", 1)[0]
+    with_products = {layer.kind for layer in graph.layers if layer.plan_cost.multipliers}
+    assert {"add", "activation"} <= with_products, with_products
+    for strategy, reuse in (("unrolled", 1), ("unrolled", 2)):
+        check_project(model, "products_outside_the_zoo", strategy, reuse, ikr_library, io_type=io_type)
 
 
 def test_every_kind_is_covered(keras_models):

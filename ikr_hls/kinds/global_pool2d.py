@@ -44,13 +44,15 @@ class GlobalPoolView(View):
     w: int
     c: int
     op: str
+    binding: str              # where the products go (BIND_OP impl): "dsp", "fabric", "" (no pragma)
 
 
 def view(layer: Layer) -> GlobalPoolView:
     h, w, c = layer.in_shape
     op = _attributes(layer).op
     cls = "GlobalMaxPooling2D" if op == "max" else "GlobalAveragePooling2D"
-    return GlobalPoolView(h=h, w=w, c=c, op=op, keras_class=cls, summary=f"{cls} over {h}x{w}")
+    return GlobalPoolView(h=h, w=w, c=c, op=op, binding=layer.plan_cost.binding or "", keras_class=cls,
+                          summary=f"{cls} over {h}x{w}")
 
 
 def weights(layer: Layer) -> Weights | None:

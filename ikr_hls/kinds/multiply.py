@@ -87,6 +87,7 @@ class MultiplyView(View):
     has_tables: bool
     table_pragmas: list
     act: ActivationCall
+    binding: str              # where the products go (BIND_OP impl): "dsp", "fabric", "" (no pragma)
 
 
 def view(layer: Layer) -> MultiplyView:
@@ -96,7 +97,8 @@ def view(layer: Layer) -> MultiplyView:
     return MultiplyView(n=layer.out_size, n_inputs=len(layer.inputs), lanes=lanes(layer),
                         pixels=layer.out_size // lanes(layer), vector=vector,
                         has_tables=bool(activations.arrays(layer)), table_pragmas=activations.partition_pragmas(layer),
-                        act=activations.call_view(layer), keras_class="Multiply", summary=f"Multiply of {what}")
+                        act=activations.call_view(layer), binding=layer.plan_cost.binding or "",
+                        keras_class="Multiply", summary=f"Multiply of {what}")
 
 
 def weights(layer: Layer) -> Weights | None:

@@ -102,8 +102,22 @@ class PoolView(View):
     grid_w: int
     padded: bool
     valid: Expr
+    binding: str              # where the products go (BIND_OP impl): "dsp", "fabric", "" (no pragma)
     row_in: list              # per window row: it holds an image row (not padding), an Expr
     col_in: list
+
+
+def _image_rows_cols(layer: Layer) -> tuple[list, list]:
+    """Per window row and column: it holds an image row (column), not padding (an Expr)."""
+    a = _attributes(layer)
+    h, w, _ = layer.in_shape
+    pt, pb, pl, pr = a.pad_top, a.pad_bottom, a.pad_left, a.pad_right
+    # window row i at step y holds grid row y - (PH-1) + i: an image row when pt <= it < pt + H
+    row_in = [all_of(Y >= pt + a.ph - 1 - i if pt + a.ph - 1 - i > 0 else None,
+                     Y < pt + h + a.ph - 1 - i if pb else None) for i in range(a.ph)]
+    col_in = [all_of(X >= pl + a.pw - 1 - j if pl + a.pw - 1 - j > 0 else None,
+                     X < pl + w + a.pw - 1 - j if pr else None) for j in range(a.pw)]
+    return row_in, col_in
 
 
 def view(layer: Layer) -> PoolView:
@@ -112,15 +126,11 @@ def view(layer: Layer) -> PoolView:
     oh, ow, _ = layer.out_shape
     cls = _keras_class(layer)
     grid = window(layer)
-    pt, pb, pl, pr = a.pad_top, a.pad_bottom, a.pad_left, a.pad_right
-    # window row i at step y holds grid row y - (PH-1) + i: an image row when pt <= it < pt + H
-    row_in = [all_of(Y >= pt + a.ph - 1 - i if pt + a.ph - 1 - i > 0 else None,
-                     Y < pt + h + a.ph - 1 - i if pb else None) for i in range(a.ph)]
-    col_in = [all_of(X >= pl + a.pw - 1 - j if pl + a.pw - 1 - j > 0 else None,
-                     X < pl + w + a.pw - 1 - j if pr else None) for j in range(a.pw)]
+    row_in, col_in = _image_rows_cols(layer)
     return PoolView(h=h, w=w, c=c, oh=oh, ow=ow, op=a.op, grid=grid, ph=a.ph, pw=a.pw, sh=a.sh,
                 sw=a.sw, padding=a.padding, grid_h=grid.gh, grid_w=grid.gw, padded=grid.padded,
-                valid=grid.valid, row_in=row_in, col_in=col_in, keras_class=cls, summary=f"{cls} {a.ph}x{a.pw}")
+                valid=grid.valid, row_in=row_in, col_in=col_in, binding=layer.plan_cost.binding or "", keras_class=cls,
+                    summary=f"{cls} {a.ph}x{a.pw}")
 
 
 def _reciprocals(layer: Layer):
@@ -191,13 +201,13 @@ def cost(layer: Layer) -> Cost:
     over = (hardware.chain(hardware.add_tree(window_values), ("table", 1 if a.padded else 0), ("multiply", 1)) if avg
             else hardware.compare_tree(window_values))
     chain = hardware.chain(("read", 1), over, ("write", 1))
-    view_ = view(layer)
+    row_in, col_in = _image_rows_cols(layer)
     terms = (window_values - 1) * c
     operators = (hardware.ops("window sums", "add", hardware.bits(layer.precision["accum"]), terms) if avg
                  else hardware.ops("window maximum", "max", in_bits, terms))
     operators += hardware.ops("padding zeros", "select", in_bits, c if a.padded else 0)
     conditions = grid.control_compares(layer.stream is not None) + (
-        hardware.comparisons(*view_.row_in, *view_.col_in) if a.padded else 0)
+        hardware.comparisons(*row_in, *col_in) if a.padded else 0)
     operators += hardware.control("window conditions", conditions, hardware.counter_bits(max(grid_h, grid_w)))
     operators += hardware.conversion("result", layer.precision["result"], c)
     # an unpadded average multiplies by the one reciprocal of a full window, a constant

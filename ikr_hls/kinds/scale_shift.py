@@ -145,6 +145,7 @@ class ScaleShiftView(View):
     origin: str                 # ScaleShiftAttributes.origin
     act: ActivationCall
     table_pragmas: list
+    binding: str              # where the products go (BIND_OP impl): "dsp", "fabric", "" (no pragma)
 
 
 def view(layer: Layer) -> ScaleShiftView:
@@ -152,7 +153,7 @@ def view(layer: Layer) -> ScaleShiftView:
     origin = attributes_of(layer, ScaleShiftAttributes).origin
     return ScaleShiftView(n=layer.out_size, c=c, act=activations.call_view(layer),
                           keras_class="keras.ops" if origin == "operation" else origin, origin=origin,
-                          table_pragmas=activations.partition_pragmas(layer),
+                          table_pragmas=activations.partition_pragmas(layer), binding=layer.plan_cost.binding or "",
                           summary=f"scale and shift over {c} channels")
 
 
