@@ -65,6 +65,10 @@ class Lanes:
     def multipliers(self) -> int:
         return len(self.mac_lane)
 
+    @property
+    def lane_count(self) -> int:
+        return len(self.lane_inputs)
+
     def mac_weights(self, weights: np.ndarray) -> tuple:
         """(values, valid), each (MACs, R): the weight each multiply-accumulate reads in each
         cycle, and whether its lane reads an input then."""

@@ -144,7 +144,8 @@ def weights(layer: Layer) -> Weights:
     facts: DenseFacts = layer.facts
     bias = array(f"{layer.name}_b", f"{layer.name}_bias_t", layer.weights["bias"], "bias", literal(layer, "bias"))
     if facts.lanes is not None:
-        return Weights(f"Dense, {facts.nnz} nonzero of {kernel.size}, in {len(facts.lanes.macs)} multiply-accumulates",
+        macs = facts.lanes.multipliers
+        return Weights(f"Dense, {facts.nnz} nonzero of {kernel.size}, in {macs} multiply-accumulates",
                        activations.arrays(layer, table_copies(layer))
                        + dense_resource.weight_arrays(layer, facts.lanes) + [bias])
     if facts.da is not None:

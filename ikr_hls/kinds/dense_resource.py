@@ -45,11 +45,11 @@ class DenseResourceView(View, SoftmaxView):
 def view(layer: Layer, found: lanes.Lanes, common: dict) -> DenseResourceView:
     return DenseResourceView(**common, lanes=[lanes.lane_value(found, lane) for lane in found.lanes],
                              outputs=lanes.macs_by_output(found, lambda k: lanes.rom_read(f"{layer.name}_w", found, k)),
-                             host_lanes=lanes.host_form(found, lambda i: (i,)), rom=len(found.macs))
+                             host_lanes=lanes.host_form(found, lambda i: (i,)), rom=found.multipliers)
 
 
 def weight_arrays(layer: Layer, found: lanes.Lanes) -> list:
-    where = f"[cycle * {len(found.macs)} + MAC]" if found.rf > 1 else "[MAC]"
+    where = f"[cycle * {found.multipliers} + MAC]" if found.rf > 1 else "[MAC]"
     return [array(f"{layer.name}_w", f"{layer.name}_weight_t", lanes.rom(found, layer.weights["kernel"]).reshape(-1),
                   f"each multiply-accumulate's weight by cycle, at {where}", literal(layer, "weight"))]
 
@@ -63,7 +63,7 @@ def cost(layer: Layer, found: lanes.Lanes, activation_products: int, table_memor
     w_bits = hardware.bits(layer.precision["weight"])
     own = lanes.cost(found, in_bits, w_bits)
     acc_bits = hardware.bits(layer.precision["accum"])
-    operators = (hardware.ops("accumulation", "add", acc_bits, len(found.macs))
+    operators = (hardware.ops("accumulation", "add", acc_bits, found.multipliers)
                  + activations.operators(layer, n_out, acc_bits)
                  + hardware.control("cycle conditions", own.control, hardware.counter_bits(rf))
                  + hardware.conversion("result", layer.precision["result"], n_out))
@@ -71,8 +71,8 @@ def cost(layer: Layer, found: lanes.Lanes, activation_products: int, table_memor
         hardware.constant_products(lanes.used_weights(found, kernel), layer.precision["weight"]) if rf == 1 else (),
         activations.constant_products(layer, n_out))
     return Cost(ii=1, iterations=rf, chain=hardware.chain(own.chain, activations.chain(layer, n_out), ("write", 1)),
-                multipliers=len(found.macs) + activation_products,
-                sharing=f"{len(found.macs)} multiply-accumulate(s) on {len(found.lanes)} lane(s), {rf} cycle(s) each"
+                multipliers=found.multipliers + activation_products,
+                sharing=f"{found.multipliers} multiply-accumulate(s) on {found.lane_count} lane(s), {rf} cycle(s) each"
                 if rf > 1 else "one per product",
                 registers_bits=n_out * acc_bits, memories=own.memories + table_memories, muxes=own.muxes,
                 product_bits=(hardware.product_weight_bits(layer, kernel), in_bits), macs_dense=int(kernel.size),

@@ -94,13 +94,13 @@ def view(layer: Layer) -> ResourceView:
                         outputs=lanes.macs_by_output(p_, lambda k: lanes.rom_read(f"{layer.name}_w", p_, k)),
                         host_lanes=lanes.host_form(p_, _position(layer)),
                         result_copies=[dict(co=co, table_copy=copy_of(layer, co)) for co in range(layer.out_shape[-1])],
-                        rom=len(p_.macs), allocation=0)
+                        rom=p_.multipliers, allocation=0)
 
 
 def arrays(layer: Layer) -> tuple:
     p_ = plan_of(layer)
-    where = f"[cycle * {len(p_.macs)} + MAC]" if p_.rf > 1 else "[MAC]"
-    return (f"Conv2D in {len(p_.lanes)} lane(s) of {p_.rf} cycle(s), {len(p_.macs)} multiply-accumulates",
+    where = f"[cycle * {p_.multipliers} + MAC]" if p_.rf > 1 else "[MAC]"
+    return (f"Conv2D in {p_.lane_count} lane(s) of {p_.rf} cycle(s), {p_.multipliers} multiply-accumulates",
             [array(f"{layer.name}_w", f"{layer.name}_weight_t", lanes.rom(p_, _weights(layer)).reshape(-1),
                    f"each multiply-accumulate's weight by cycle, at {where}", literal(layer, "weight"))])
 
@@ -113,7 +113,7 @@ def cost(layer: Layer, in_bits: int, w_bits: int) -> StrategyCost:
     """A multiplier and an adder per multiply-accumulate; at R > 1 a ROM of depth R each and a
     choice of window register per lane."""
     p_ = plan_of(layer)
-    rf, n = p_.rf, len(p_.macs)
+    rf, n = p_.rf, p_.multipliers
     own = lanes.cost(p_, in_bits, w_bits)
     if rf == 1:
         constants = kernel_constants(layer, lanes.used_weights(p_, _weights(layer)))
@@ -122,7 +122,7 @@ def cost(layer: Layer, in_bits: int, w_bits: int) -> StrategyCost:
         constants = activations.constant_products(layer, layer.out_shape[-1])
     return StrategyCost(
         multipliers=n + activation_products(layer),
-        sharing=f"{n} multiply-accumulate(s) on {len(p_.lanes)} lane(s), {rf} cycle(s) each" if rf > 1
+        sharing=f"{n} multiply-accumulate(s) on {p_.lane_count} lane(s), {rf} cycle(s) each" if rf > 1
         else "one per product",
         memories=own.memories, muxes=own.muxes, adds=n, constants=constants, control=own.control,
         accumulator_bits=accumulator_bits(layer), macs=own.macs, chain=own.chain)
