@@ -345,3 +345,28 @@ def test_each_setting_of_a_layer_is_derived_once(monkeypatch, pruned):
         assert mine[final] <= 2
         assert fresh[layer.name] == 2          # the search's first candidate and the chosen setting
         assert len(mine) >= 3                  # a candidate of each strategy at least
+
+
+def test_resource_candidates_stop_where_every_lane_is_as_short_as_it_gets():
+    """The search tries the resource strategy up to the first power of two R that holds a
+    layer's fan-in in one lane: there its multipliers, adders and lane choices stop shrinking,
+    so doubling R again only adds idle cycles and deeper ROMs (a candidate no cheaper and slower)."""
+    config = make_config(precision=PRECISION, strategy="resource", reuse_factor=1, part=PART)
+    graph, _ = structural_graph(IKR, config)
+    config = settings_of(graph, config, warn=False)
+    graph = plan_streams(assign_types(graph, config), config)
+    checked = 0
+    for layer in graph.layers:
+        if layer.kind not in ("conv2d", "dense"):
+            continue
+        fan_in = auto._fan_in(layer)
+        last = auto._reuse_factors("resource", 1 << 20, fan_in)[-1]
+        assert last >= fan_in > last // 2, (layer.name, fan_in, last)
+        (at, _), (beyond, _) = (auto._evaluate(layer, "resource", r, PART, None) for r in (last, 2 * last))
+        assert beyond.multipliers == at.multipliers and beyond.muxes == at.muxes, layer.name
+        assert beyond.latency > at.latency, layer.name
+        family = family_of(PART)
+        cheap, dear = (auto.fpga_estimate.estimate(c, family) for c in (at, beyond))
+        assert all(dear[k] >= cheap[k] for k in RESOURCES), (layer.name, cheap, dear)
+        checked += 1
+    assert checked == 5
