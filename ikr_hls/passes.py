@@ -256,8 +256,9 @@ def finish(graph: Graph, config: ProjectConfig) -> Graph:
     graph = plan_streams(assign_types(graph, config), config)
     graph = settle_da(graph)
     memo: dict = {}                       # the candidates one search priced, for the next (auto.streams)
-    graph = fit_by_default(choose_settings(graph, config.part, config.fit_limit, memo=memo), config, memo)
-    graph = plan_hardware(fit_with_buffers(graph, config, memo))
+    # a fit check that passes keeps its costs and its wiring for the plan (each decided once)
+    graph, wiring = fit_by_default(choose_settings(graph, config.part, config.fit_limit, memo=memo), config, memo)
+    graph = plan_hardware(*fit_with_buffers(graph, config, memo, wiring))
     warn_code_size(graph)
     return graph
 
@@ -282,22 +283,23 @@ def warn_code_size(graph: Graph) -> None:
                 "element per pattern instead", f"{taps:,}", largest)
 
 
-def fit_by_default(graph: Graph, config: ProjectConfig, memo: dict | None = None) -> Graph:
+def fit_by_default(graph: Graph, config: ProjectConfig, memo: dict | None = None) -> tuple[Graph, Wiring | None]:
     """The default form (strategy unrolled, reuse factor 1; config.fit_default) where it fits
     `fit_limit` of the part and writes out at most UNROLLED_TAPS_WARNING taps; else every layer
     the config does not set takes reuse_factor="auto" and strategy="auto" (auto.py), with one
-    warning saying why and how to keep the default form."""
+    warning saying why and how to keep the default form. With the graph, the wiring its check
+    built when the graph keeps it (its costs kept too), else None."""
     device = lookup(config.part)
     if not config.fit_default or device is None or not graph.fixed_point:
-        return graph
+        return graph, None
     available = device.available()
-    total, _ = _design_estimate(graph)        # the layers and the DATAFLOW buffers, as the report
+    total, _, wiring = _design_estimate(graph)    # the layers and the DATAFLOW buffers, as the report
     over = {k: total[k] / available[k] for k in RESOURCES
             if available[k] and total[k] > config.fit_limit * available[k]}
     taps = sum(layer.facts.nnz for layer in graph.layers
                if layer.kind == "conv2d" and layer.settled.strategy == "unrolled" and layer.facts is not None)
     if not over and taps <= UNROLLED_TAPS_WARNING:
-        return graph                      # the plan keeps these costs (a layer is priced once)
+        return graph, wiring              # the plan keeps these costs (a layer is priced once)
     _forget_costs(graph)
     chosen = []
     for layer in graph.layers:
@@ -312,40 +314,42 @@ def fit_by_default(graph: Graph, config: ProjectConfig, memo: dict | None = None
                 "chosen per layer for %d layer(s), as reuse_factor='auto', strategy='auto' do (pass "
                 "strategy='unrolled', reuse_factor=1, or --strategy unrolled --reuse-factor 1, to keep the default "
                 "form)", why, len(chosen))
-    return choose_settings(graph, config.part, config.fit_limit, memo=memo)
+    return choose_settings(graph, config.part, config.fit_limit, memo=memo), None
 
 
 # searches fit_with_buffers runs at most (each with the buffers of the last choice held back)
 BUFFER_ROUNDS = 3
 
 
-def fit_with_buffers(graph: Graph, config: ProjectConfig, memo: dict | None = None) -> Graph:
+def fit_with_buffers(graph: Graph, config: ProjectConfig, memo: dict | None = None,
+                     wiring: Wiring | None = None) -> tuple[Graph, Wiring | None]:
     """The auto layers' choice priced with the DATAFLOW buffers it leads to (a wiring of the
     chosen design, before the plan's): when they take it over `fit_limit` of the part, the
     search runs again with their estimate held back (the largest seen so far), at most
     BUFFER_ROUNDS times (the buffers' depths follow the latencies the choice sets), and not
     again once they are held back in full (then even the cheapest candidates do not fit, and the
-    report's fit check says so)."""
+    report's fit check says so). `wiring`: that of the graph as given, if known; returned with
+    the graph when it is still the graph's (else None: the plan wires it)."""
     auto = [l for l in graph.layers if (l.settled.auto_reuse or l.settled.auto_strategy) and has_figures(l)]
     device = lookup(graph.part)
     if not auto or device is None:
-        return graph
+        return graph, wiring
     reserve = dict.fromkeys(RESOURCES, 0)
     for _ in range(BUFFER_ROUNDS):
-        buffers = _priced_with_buffers(graph, config.fit_limit, device.available())
+        buffers, wiring = _priced_with_buffers(graph, config.fit_limit, device.available())
         if buffers is None:
-            return graph                  # it fits: the plan keeps these costs
+            return graph, wiring          # it fits: the plan keeps these costs and this wiring
         grown = {k: max(reserve[k], buffers[k]) for k in RESOURCES}
         if grown == reserve:              # held back already: no design of the search fits with them
-            return graph
+            return graph, None
         reserve = grown
         graph = choose_settings(graph, graph.part, config.fit_limit, reserve=reserve, memo=memo)
-    return graph
+    return graph, None
 
 
-def _design_estimate(graph: Graph) -> tuple[dict, dict]:
-    """({resource: estimate} of the layers and the DATAFLOW buffers, that of the buffers alone):
-    each layer priced (its cost and loop nest, kept for the plan) and a wiring of the design."""
+def _design_estimate(graph: Graph) -> tuple[dict, dict, Wiring]:
+    """({resource: estimate} of the layers and the DATAFLOW buffers, that of the buffers alone,
+    the wiring): each layer priced (its cost and loop nest, kept for the plan) and the design wired."""
     family = family_of(graph.part)
     total = dict.fromkeys(RESOURCES, 0.0)
     for layer in graph.layers:
@@ -355,9 +359,10 @@ def _design_estimate(graph: Graph) -> tuple[dict, dict]:
         if has_figures(layer):
             for k, v in fpga_estimate.estimate(layer.cost, family).items():
                 total[k] += v
-    registers, _, memories = fpga_estimate.dataflow_memories(Wiring(graph))
+    wiring = Wiring(graph)
+    registers, _, memories = fpga_estimate.dataflow_memories(wiring)
     buffers = fpga_estimate.buffers_estimate(registers, memories, family)
-    return {k: total[k] + buffers[k] for k in RESOURCES}, buffers
+    return {k: total[k] + buffers[k] for k in RESOURCES}, buffers, wiring
 
 
 def _forget_costs(graph: Graph) -> None:
@@ -366,14 +371,15 @@ def _forget_costs(graph: Graph) -> None:
         layer.cost = layer.nest = None
 
 
-def _priced_with_buffers(graph: Graph, limit: float, available: dict) -> dict | None:
-    """None when the design (_design_estimate) fits `limit` of `available`, its costs kept for the
-    plan; else the buffers' estimate, the costs cleared for the next choice."""
-    total, buffers = _design_estimate(graph)
+def _priced_with_buffers(graph: Graph, limit: float, available: dict) -> tuple[dict | None, Wiring | None]:
+    """(None, the wiring) when the design (_design_estimate) fits `limit` of `available`, its
+    costs kept for the plan; else (the buffers' estimate, None), the costs cleared for the next
+    choice."""
+    total, buffers, wiring = _design_estimate(graph)
     if all(total[k] <= limit * available[k] for k in RESOURCES):
-        return None
+        return None, wiring
     _forget_costs(graph)
-    return buffers
+    return buffers, None
 
 
 def run_passes(graph: Graph, config: ProjectConfig) -> Graph:

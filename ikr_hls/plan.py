@@ -31,13 +31,15 @@ class Plan:
     wiring: Wiring                 # buffers and streams of the top function, who writes and reads each
 
 
-def plan_hardware(graph: Graph) -> Graph:
+def plan_hardware(graph: Graph, wiring: Wiring | None = None) -> Graph:
     """Costs and loop nests per layer, where each layer's products go (fpga_estimate.binding:
-    DSPs or fabric, for the part), then the wiring; the graph is read-only afterwards."""
+    DSPs or fabric, for the part), then the wiring; the graph is read-only afterwards.
+    `wiring`: the one a fit check built of this graph as it stands (passes.fit_by_default and
+    fit_with_buffers keep the costs and the wiring of a design that fits), else it is built."""
     for layer in graph.layers:
         kind = kind_of(layer)
-        if layer.cost is None:            # passes.fit_by_default may have priced it already
+        if layer.cost is None:            # a fit check may have priced it already
             layer.cost = priced(layer, kind.cost_of(layer), graph.part)
         layer.nest = kind.loop_nest(layer) if kind.loop_nest is not None else None
-    graph.freeze(Plan(Wiring(graph)))
+    graph.freeze(Plan(wiring if wiring is not None else Wiring(graph)))
     return graph

@@ -133,6 +133,12 @@ def template(layer: Layer) -> str:
     return "scale_shift"
 
 
+def shifts(layer: Layer) -> bool:
+    """Whether it adds a shift: a scale alone (x * c, a BatchNormalization with beta = mean * scale)
+    has no adder and no shift table in its code, and none in its cost."""
+    return bool(np.any(layer.weights["shift"]))
+
+
 def table_copies(layer: Layer) -> int:
     return hardware.table_copies(layer.in_shape[-1], 1)
 
@@ -146,6 +152,7 @@ class ScaleShiftView(View):
     act: ActivationCall
     table_pragmas: list
     binding: str              # where the products go (BIND_OP impl): "dsp", "fabric", "" (no pragma)
+    shifted: bool             # it adds a shift (shifts)
 
 
 def view(layer: Layer) -> ScaleShiftView:
@@ -154,16 +161,15 @@ def view(layer: Layer) -> ScaleShiftView:
     return ScaleShiftView(n=layer.out_size, c=c, act=activations.call_view(layer),
                           keras_class="keras.ops" if origin == "operation" else origin, origin=origin,
                           table_pragmas=activations.partition_pragmas(layer), binding=layer.plan_cost.binding or "",
-                          summary=f"scale and shift over {c} channels")
+                          shifted=shifts(layer), summary=f"scale and shift over {c} channels")
 
 
 def weights(layer: Layer) -> Weights:
-    return Weights("per-channel scale and shift", [
+    shift = [array(f"{layer.name}_shift", f"{layer.name}_bias_t", layer.weights["shift"], "shift",
+                   literal(layer, "bias"))] if shifts(layer) else []
+    return Weights("per-channel scale and shift" if shift else "per-channel scale", [
         array(f"{layer.name}_scale", f"{layer.name}_weight_t", layer.weights["scale"], "scale",
-              literal(layer, "weight")),
-        array(f"{layer.name}_shift", f"{layer.name}_bias_t", layer.weights["shift"], "shift",
-              literal(layer, "bias")),
-    ] + activations.arrays(layer, table_copies(layer)))
+              literal(layer, "weight"))] + shift + activations.arrays(layer, table_copies(layer)))
 
 
 def reference(layer: Layer, ins: list) -> np.ndarray:
@@ -186,9 +192,10 @@ def cost(layer: Layer) -> Cost:
     steps = layer.out_size // c
     products = c * (1 + activations.products(layer))
     in_bits = hardware.bits(layer.input_types[0]) if layer.input_types else 0
-    chain = hardware.chain(("read", 1), ("multiply", 1), ("add", 1), activations.chain(layer), ("write", 1))
+    chain = hardware.chain(("read", 1), ("multiply", 1), ("add", 1 if shifts(layer) else 0), activations.chain(layer),
+                           ("write", 1))
     acc_bits = hardware.bits(layer.precision["accum"])
-    operators = (hardware.ops("shifts", "add", acc_bits, c if np.any(layer.weights["shift"]) else 0)  # + 0: none
+    operators = (hardware.ops("shifts", "add", acc_bits, c if shifts(layer) else 0)
                  + activations.operators(layer, c, acc_bits)
                  + hardware.conversion("result", layer.precision["result"], c))
     constants = hardware.merge_constants(hardware.constant_products(layer.weights["scale"], layer.precision["weight"]),
