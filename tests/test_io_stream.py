@@ -21,7 +21,10 @@ FIXED = "ap_fixed<16,6>"
 # cycles; "True" builds the line buffers and registers that Vitis synthesizes
 VARIANTS = [("float", "unrolled", 1, False), (FIXED, "pattern", 2, False), (FIXED, "unrolled", 1, True),
             (FIXED, "pe", 3, True), (FIXED, "resource", 4, True), (FIXED, "resource", 3, False)]
-CASES = [(m, *v) for m in MODELS for v in VARIANTS]
+# LeNet-5's lanes at R = 4 written out (no host form) took g++ 8 minutes beside another build
+# (about 4 of CPU), a fifth of the suite's budget for one case; the other models cover that form
+SLOW_BUILDS = {("lenet_ikr", "resource", 4, True)}
+CASES = [(m, *v) for m in MODELS for v in VARIANTS if (m, v[1], v[2], v[3]) not in SLOW_BUILDS]
 
 
 def _id(case):
